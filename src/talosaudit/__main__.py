@@ -1,0 +1,3 @@
+from talosaudit.cli import main
+
+main()

@@ -1,0 +1,129 @@
+"""IPv4 and IPv6 address sets as integer intervals.
+
+``0.0.0.0/1`` + ``128.0.0.0/1`` is the same set as ``0.0.0.0/0``, and an IPv6 rule is never
+mistaken for an IPv4 one: the two families are separate interval sets.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from talosaudit.model.intervals import IntervalSet
+
+V4_MAX = (1 << 32) - 1
+V6_MAX = (1 << 128) - 1
+
+
+def _network_interval(net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> tuple[int, int]:
+    return int(net.network_address), int(net.broadcast_address)
+
+
+@dataclass(frozen=True, slots=True)
+class AddressSet:
+    v4: IntervalSet = IntervalSet()
+    v6: IntervalSet = IntervalSet()
+
+    @classmethod
+    def parse(cls, cidr: str) -> AddressSet:
+        """A CIDR, a single address or an ``a-b`` range; host bits are ignored as AWS does.
+
+        Raises ValueError with a readable message for anything else.
+        """
+        text = cidr.strip()
+        if "-" in text and "/" not in text:
+            lo_s, _, hi_s = text.partition("-")
+            lo, hi = ipaddress.ip_address(lo_s.strip()), ipaddress.ip_address(hi_s.strip())
+            if lo.version != hi.version or int(lo) > int(hi):
+                raise ValueError(f"bad address range {cidr!r}")
+            span = IntervalSet.span(int(lo), int(hi))
+            return cls(v4=span) if lo.version == 4 else cls(v6=span)
+        net = ipaddress.ip_network(text, strict=False)
+        span = IntervalSet.span(*_network_interval(net))
+        return cls(v4=span) if net.version == 4 else cls(v6=span)
+
+    @classmethod
+    def of(cls, cidrs: Iterable[str]) -> AddressSet:
+        result = EMPTY
+        for cidr in cidrs:
+            result = result | cls.parse(cidr)
+        return result
+
+    def __bool__(self) -> bool:
+        return bool(self.v4) or bool(self.v6)
+
+    def __or__(self, other: AddressSet) -> AddressSet:
+        return AddressSet(self.v4 | other.v4, self.v6 | other.v6)
+
+    def __and__(self, other: AddressSet) -> AddressSet:
+        return AddressSet(self.v4 & other.v4, self.v6 & other.v6)
+
+    def __sub__(self, other: AddressSet) -> AddressSet:
+        return AddressSet(self.v4 - other.v4, self.v6 - other.v6)
+
+    def __le__(self, other: AddressSet) -> bool:
+        return self.v4 <= other.v4 and self.v6 <= other.v6
+
+    def overlaps(self, other: AddressSet) -> bool:
+        return self.v4.overlaps(other.v4) or self.v6.overlaps(other.v6)
+
+    def cidrs(self) -> list[str]:
+        """The smallest list of CIDRs that covers exactly this set."""
+        out: list[str] = []
+        for family, intervals in ((4, self.v4), (6, self.v6)):
+            cls4or6 = ipaddress.IPv4Address if family == 4 else ipaddress.IPv6Address
+            for lo, hi in intervals:
+                for net in ipaddress.summarize_address_range(cls4or6(lo), cls4or6(hi)):
+                    out.append(str(net))
+        return out
+
+    def widest_prefix(self) -> int | None:
+        """The prefix length of the largest single network in the set (None when empty)."""
+        best: int | None = None
+        for cidr in self.cidrs():
+            prefix = int(cidr.rsplit("/", 1)[1])
+            best = prefix if best is None else min(best, prefix)
+        return best
+
+    def describe(self, limit: int = 4) -> str:
+        if self == ALL_ADDRESSES:
+            return "0.0.0.0/0, ::/0"
+        cidrs = self.cidrs()
+        if not cidrs:
+            return "nothing"
+        shown = ", ".join(cidrs[:limit])
+        return shown if len(cidrs) <= limit else f"{shown} and {len(cidrs) - limit} more"
+
+    def __str__(self) -> str:
+        return self.describe()
+
+
+EMPTY = AddressSet()
+ALL_V4 = AddressSet(v4=IntervalSet.span(0, V4_MAX))
+ALL_V6 = AddressSet(v6=IntervalSet.span(0, V6_MAX))
+ALL_ADDRESSES = ALL_V4 | ALL_V6
+
+#: Addresses that are not on the public internet: RFC 1918, RFC 6598 (CGNAT), loopback,
+#: link-local, "this network", RFC 4193 unique-local, IPv6 loopback/link-local/unspecified,
+#: multicast and reserved space.
+PRIVATE = AddressSet.of(
+    [
+        "0.0.0.0/8",
+        "10.0.0.0/8",
+        "100.64.0.0/10",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "224.0.0.0/3",
+        "::/127",
+        "::ffff:0:0/96",
+        "fc00::/7",
+        "fe80::/10",
+        "ff00::/8",
+    ]
+)
+
+#: Everything that is not private: the zone that "public" means in every rule.
+INTERNET = ALL_ADDRESSES - PRIVATE

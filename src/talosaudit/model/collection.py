@@ -1,0 +1,107 @@
+"""What a collector returns and what the whole scan builds from all collectors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from talosaudit.model.addresses import EMPTY, AddressSet
+from talosaudit.model.cluster import Fact, NodeGroup, Segment
+from talosaudit.model.firewall import Layer
+from talosaudit.model.source import SourceRef
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """An input problem a collector found: becomes a TA0xx (or other) finding.
+
+    ``rule_id`` is TA001 (unparseable), TA002 (unresolved value), TA003 (role unknown), or
+    a platform rule that only the collector can see (e.g. TA402 for Proxmox).
+    ``key`` identifies the problem stably (for fingerprints) independent of line numbers.
+    """
+
+    rule_id: str
+    message: str
+    source: SourceRef
+    key: str = ""
+    related: tuple[SourceRef, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Collection:
+    """Everything one collector found in its inputs."""
+
+    node_groups: tuple[NodeGroup, ...] = ()
+    layers: tuple[Layer, ...] = ()
+    segments: tuple[Segment, ...] = ()
+    facts: tuple[Fact, ...] = ()
+    #: Operator networks (allowed_admin_cidrs, admin VLAN), with where they were found.
+    admin: tuple[tuple[AddressSet, SourceRef | None], ...] = ()
+    #: The networks the nodes live in (VPC CIDRs, the Kubernetes VLAN).
+    node_networks: tuple[tuple[AddressSet, SourceRef | None], ...] = ()
+    problems: tuple[Problem, ...] = ()
+    #: The input files this collector read (for the report header), relative paths.
+    files: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    """The merged inventory of one scan: the input of reachability and policies."""
+
+    node_groups: tuple[NodeGroup, ...] = ()
+    layers: dict[str, Layer] = field(default_factory=dict)
+    segments: dict[str, Segment] = field(default_factory=dict)
+    facts: dict[str, Fact] = field(default_factory=dict)
+    admin: AddressSet = EMPTY
+    admin_sources: tuple[SourceRef, ...] = ()
+    node_network: AddressSet = EMPTY
+    problems: tuple[Problem, ...] = ()
+    files: tuple[str, ...] = ()
+
+    def fact(self, name: str, default: str = "") -> str:
+        found = self.facts.get(name)
+        return found.value if found else default
+
+
+def merge(collections: Iterable[Collection], extra_facts: Iterable[Fact] = ()) -> Model:
+    """Combine collections; for each fact name the claim with the lowest origin wins."""
+    groups: list[NodeGroup] = []
+    layers: dict[str, Layer] = {}
+    segments: dict[str, Segment] = {}
+    facts: dict[str, Fact] = {}
+    admin = EMPTY
+    admin_sources: list[SourceRef] = []
+    node_network = EMPTY
+    problems: list[Problem] = []
+    files: list[str] = []
+    all_facts: list[Fact] = list(extra_facts)
+    for c in collections:
+        groups.extend(c.node_groups)
+        for layer in c.layers:
+            layers[layer.id] = layer
+        for seg in c.segments:
+            segments[seg.id] = seg
+        all_facts.extend(c.facts)
+        for addrs, src in c.admin:
+            admin = admin | addrs
+            if src is not None:
+                admin_sources.append(src)
+        for addrs, _ in c.node_networks:
+            node_network = node_network | addrs
+        problems.extend(c.problems)
+        files.extend(c.files)
+    for fact in all_facts:
+        current = facts.get(fact.name)
+        if current is None or fact.origin < current.origin:
+            facts[fact.name] = fact
+    return Model(
+        node_groups=tuple(groups),
+        layers=layers,
+        segments=segments,
+        facts=facts,
+        admin=admin,
+        admin_sources=tuple(admin_sources),
+        node_network=node_network,
+        problems=tuple(problems),
+        files=tuple(sorted(set(files))),
+    )

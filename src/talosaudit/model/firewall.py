@@ -1,0 +1,157 @@
+"""Firewall rules and layers, normalised from every input format.
+
+A layer is one place where traffic is filtered (an AWS security group, a network ACL, a
+Proxmox guest firewall, a pfSense interface rule list, a Talos host firewall). Its
+``semantics`` say how its rules combine; its ``placement`` says where on a path it sits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from talosaudit.model.addresses import EMPTY, AddressSet
+from talosaudit.model.ports import ALL_PORTS, PortSet, protocol_name
+from talosaudit.model.source import SourceRef
+
+
+class Action(StrEnum):
+    ALLOW = "allow"
+    DENY = "deny"
+
+
+class Direction(StrEnum):
+    INGRESS = "ingress"
+    EGRESS = "egress"
+
+
+class Semantics(StrEnum):
+    #: Every rule allows; traffic passes if any rule matches (AWS security groups).
+    UNION_OF_ALLOWS = "union-of-allows"
+    #: Rules in order, the first that matches decides, else ``default_action``.
+    FIRST_MATCH = "first-match"
+
+
+class LayerKind(StrEnum):
+    SECURITY_GROUP = "aws-security-group"
+    NETWORK_ACL = "aws-network-acl"
+    PROXMOX = "proxmox-firewall"
+    PFSENSE = "pfsense"
+    OPNSENSE = "opnsense"
+    TALOS_HOST = "talos-host-firewall"
+
+
+class Placement(StrEnum):
+    #: Filters at a node's own interface: applies to the node's ingress and egress.
+    NODE = "node"
+    #: Filters traffic crossing a segment's boundary (a subnet's network ACL): applies only
+    #: when source and destination are in different segments.
+    SEGMENT = "segment"
+    #: A router/firewall between segments (pfSense): rules of the interface where the
+    #: packet enters; never between two hosts of the same segment.
+    GATEWAY = "gateway"
+
+
+@dataclass(frozen=True, slots=True)
+class Unresolved:
+    """A value talosaudit could not resolve, and the expression it came from."""
+
+    field: str
+    expression: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Peer:
+    """The other side of a rule: addresses, and/or members of named groups.
+
+    ``groups`` holds labels such as a security group's identity: a rule with a group peer
+    matches traffic of whichever node groups carry that label. ``any_unknown`` marks a peer
+    whose value could not be resolved (see Rule.unresolved).
+    """
+
+    addresses: AddressSet = EMPTY
+    groups: frozenset[str] = frozenset()
+    description: str = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.addresses) or bool(self.groups)
+
+    def describe(self) -> str:
+        if self.description:
+            return self.description
+        parts = [self.addresses.describe()] if self.addresses else []
+        parts += sorted(f"group {g}" for g in self.groups)
+        return ", ".join(parts) if parts else "nothing"
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One normalised rule of a layer.
+
+    ``protocol`` is an IP protocol number or None for every protocol. ``ports`` applies to
+    tcp/udp/sctp only. For ingress rules ``peer`` is the source; for egress rules it is the
+    destination. ``local`` narrows which of the layer's own addresses the rule protects
+    (None = all of them; pfSense/Proxmox rules with a destination use it).
+    """
+
+    action: Action
+    direction: Direction
+    protocol: int | None
+    ports: PortSet
+    peer: Peer
+    source: SourceRef
+    description: str = ""
+    local: AddressSet | None = None
+    enabled: bool = True
+    #: Values that could not be resolved: the rule then both may and may not match.
+    unresolved: tuple[Unresolved, ...] = ()
+    #: Identity of the rule inside its layer (e.g. ``sgr-…``, a Terraform address, a rule
+    #: number): stable across line moves, used by fingerprints and drift.
+    key: str = ""
+    #: Where the rule came from, for messages ("inline ingress block", "nat port forward").
+    origin: str = ""
+    #: Free-form, format-specific facts a special evaluator may need (e.g. ``nat``).
+    extra: tuple[tuple[str, str], ...] = ()
+
+    def describe(self) -> str:
+        proto = protocol_name(self.protocol)
+        ports = "" if self.protocol is None and self.ports == ALL_PORTS else f" {self.ports}"
+        way = "from" if self.direction is Direction.INGRESS else "to"
+        return f"{self.action.value} {proto}{ports} {way} {self.peer.describe()}"
+
+
+@dataclass(frozen=True, slots=True)
+class Layer:
+    """A filtering layer and its rules.
+
+    ``id`` is unique within a scan. ``semantics`` and ``default_action`` define evaluation;
+    ``stateful`` says whether return traffic is implied (security groups, pfSense) or must be
+    allowed explicitly (network ACLs). ``segments`` lists the segment ids a SEGMENT or
+    GATEWAY layer stands on (a NACL's subnets, a firewall's interface networks).
+    ``enabled`` False means the layer exists but filters nothing (Proxmox firewall off).
+    """
+
+    id: str
+    kind: LayerKind
+    name: str
+    source: SourceRef
+    semantics: Semantics
+    placement: Placement
+    rules: tuple[Rule, ...] = ()
+    default_ingress: Action = Action.DENY
+    default_egress: Action = Action.DENY
+    stateful: bool = True
+    enabled: bool = True
+    segments: tuple[str, ...] = ()
+    #: Free-form facts for messages and special evaluators (tags, vpc, interface names).
+    attributes: tuple[tuple[str, str], ...] = field(default=())
+
+    def rules_in(self, direction: Direction) -> tuple[Rule, ...]:
+        return tuple(r for r in self.rules if r.direction is direction)
+
+    def attribute(self, key: str, default: str = "") -> str:
+        for k, v in self.attributes:
+            if k == key:
+                return v
+        return default

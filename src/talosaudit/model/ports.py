@@ -1,0 +1,125 @@
+"""Port sets and IP protocols."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from talosaudit.model.intervals import IntervalSet
+
+MAX_PORT = 65535
+
+#: IANA protocol numbers used by the rules and flows talosaudit knows.
+ICMP = 1
+IPIP = 4
+TCP = 6
+UDP = 17
+ICMPV6 = 58
+SCTP = 132
+
+PROTOCOL_NAMES: dict[int, str] = {
+    ICMP: "icmp",
+    IPIP: "ipip",
+    TCP: "tcp",
+    UDP: "udp",
+    ICMPV6: "icmpv6",
+    SCTP: "sctp",
+}
+PROTOCOL_NUMBERS: dict[str, int] = {name: number for number, name in PROTOCOL_NAMES.items()}
+PROTOCOL_NUMBERS.update({"ipencap": IPIP, "ipv6-icmp": ICMPV6, "icmp6": ICMPV6})
+
+#: Protocols whose traffic has ports; for all others a rule's port set is irrelevant.
+PORTED = frozenset({TCP, UDP, SCTP})
+
+
+def protocol_name(number: int | None) -> str:
+    if number is None:
+        return "all"
+    return PROTOCOL_NAMES.get(number, str(number))
+
+
+def parse_protocol(text: str | int) -> int | None:
+    """``tcp``/``"6"``/``-1``/``all``... to a protocol number, ``None`` meaning every protocol.
+
+    Raises ValueError for names it does not know, so collectors can report them.
+    """
+    if isinstance(text, int):
+        value = text
+    else:
+        key = text.strip().lower()
+        if key in ("-1", "all", "any", "*", ""):
+            return None
+        if key in PROTOCOL_NUMBERS:
+            return PROTOCOL_NUMBERS[key]
+        value = int(key)
+    if value == -1:
+        return None
+    if not 0 <= value <= 255:
+        raise ValueError(f"protocol number {value} is out of range 0-255")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class PortSet:
+    """A set of ports 0-65535 as intervals."""
+
+    values: IntervalSet = IntervalSet()
+
+    @classmethod
+    def all(cls) -> PortSet:
+        return ALL_PORTS
+
+    @classmethod
+    def range(cls, lo: int, hi: int) -> PortSet:
+        lo, hi = max(lo, 0), min(hi, MAX_PORT)
+        return cls(IntervalSet.span(lo, hi))
+
+    @classmethod
+    def single(cls, port: int) -> PortSet:
+        return cls.range(port, port)
+
+    @classmethod
+    def parse(cls, text: str) -> PortSet:
+        """``"6443"``, ``"2379-2380"``, ``"80,443,30000-32767"``, ``"any"``/``"*"``."""
+        text = text.strip()
+        if text.lower() in ("", "any", "*", "all"):
+            return ALL_PORTS
+        parts: list[tuple[int, int]] = []
+        for chunk in text.replace(" ", "").split(","):
+            if not chunk:
+                continue
+            lo_s, sep, hi_s = chunk.partition("-") if "-" in chunk else chunk.partition(":")
+            lo = int(lo_s)
+            hi = int(hi_s) if sep else lo
+            if not (0 <= lo <= MAX_PORT and 0 <= hi <= MAX_PORT) or lo > hi:
+                raise ValueError(f"bad port range {chunk!r}")
+            parts.append((lo, hi))
+        return cls(IntervalSet.of(parts))
+
+    def __bool__(self) -> bool:
+        return bool(self.values)
+
+    def __or__(self, other: PortSet) -> PortSet:
+        return PortSet(self.values | other.values)
+
+    def __and__(self, other: PortSet) -> PortSet:
+        return PortSet(self.values & other.values)
+
+    def __sub__(self, other: PortSet) -> PortSet:
+        return PortSet(self.values - other.values)
+
+    def __le__(self, other: PortSet) -> bool:
+        return self.values <= other.values
+
+    def is_all(self) -> bool:
+        return self.values.intervals == ((0, MAX_PORT),)
+
+    def __str__(self) -> str:
+        if self.is_all():
+            return "all ports"
+        if not self.values:
+            return "no ports"
+        return ",".join(str(lo) if lo == hi else f"{lo}-{hi}" for lo, hi in self.values)
+
+
+ALL_PORTS = PortSet(IntervalSet.span(0, MAX_PORT))
+NO_PORTS = PortSet()

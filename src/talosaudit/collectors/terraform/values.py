@@ -87,6 +87,9 @@ class ResourceInstance:
     module: str
     key: int | str | None
     body: Block
+    #: Set when ``count``/``for_each`` could not be resolved: the instance stands for
+    #: "zero or more instances like this one" and every rule it makes is unresolved.
+    expansion_unknown: Unknown | None = None
 
     @property
     def lines(self) -> Lines:

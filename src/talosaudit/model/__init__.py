@@ -2,7 +2,7 @@
 
 from talosaudit.model.addresses import ALL_ADDRESSES, EMPTY, INTERNET, PRIVATE, AddressSet
 from talosaudit.model.cluster import Fact, FactOrigin, NodeGroup, Role, Segment
-from talosaudit.model.collection import Collection, Model, Problem, merge
+from talosaudit.model.collection import Attachment, Collection, Model, Problem, merge
 from talosaudit.model.firewall import (
     Action,
     Direction,
@@ -32,6 +32,7 @@ __all__ = [
     "UDP",
     "Action",
     "AddressSet",
+    "Attachment",
     "Collection",
     "Direction",
     "Fact",

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from talosaudit.model.addresses import EMPTY, AddressSet
-from talosaudit.model.cluster import Fact, NodeGroup, Segment
-from talosaudit.model.firewall import Layer
+from talosaudit.model.cluster import Fact, NodeGroup, Role, Segment
+from talosaudit.model.firewall import Layer, LayerKind
 from talosaudit.model.source import SourceRef
 
 
@@ -28,6 +28,24 @@ class Problem:
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """A NODE layer that applies to node groups found by *any* collector.
+
+    A Talos host firewall (controlplane.yaml) applies to every control-plane node group, be
+    it from Terraform, Proxmox or nowhere else; a Proxmox VM firewall applies to the nodes at
+    the VM's addresses. ``merge()`` adds ``layer_id`` to every node group whose role equals
+    ``role`` (when set) and whose addresses overlap ``addresses`` (when non-empty). When no
+    node group matches, ``fallback`` (a node group that already lists the layer) is used.
+    """
+
+    layer_id: str
+    role: Role | None
+    addresses: AddressSet
+    reason: str
+    fallback: NodeGroup | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Collection:
     """Everything one collector found in its inputs."""
 
@@ -40,6 +58,7 @@ class Collection:
     #: The networks the nodes live in (VPC CIDRs, the Kubernetes VLAN).
     node_networks: tuple[tuple[AddressSet, SourceRef | None], ...] = ()
     problems: tuple[Problem, ...] = ()
+    attachments: tuple[Attachment, ...] = ()
     #: The input files this collector read (for the report header), relative paths.
     files: tuple[str, ...] = ()
 
@@ -75,7 +94,9 @@ def merge(collections: Iterable[Collection], extra_facts: Iterable[Fact] = ()) -
     problems: list[Problem] = []
     files: list[str] = []
     all_facts: list[Fact] = list(extra_facts)
+    attachments: list[Attachment] = []
     for c in collections:
+        attachments.extend(c.attachments)
         groups.extend(c.node_groups)
         for layer in c.layers:
             layers[layer.id] = layer
@@ -90,6 +111,8 @@ def merge(collections: Iterable[Collection], extra_facts: Iterable[Fact] = ()) -
             node_network = node_network | addrs
         problems.extend(c.problems)
         files.extend(c.files)
+    groups = _attach(groups, attachments, layers)
+    groups = [_with_segment(g, segments) for g in groups]
     for fact in all_facts:
         current = facts.get(fact.name)
         if current is None or fact.origin < current.origin:
@@ -105,3 +128,51 @@ def merge(collections: Iterable[Collection], extra_facts: Iterable[Fact] = ()) -
         problems=tuple(problems),
         files=tuple(sorted(set(files))),
     )
+
+
+#: Order of NODE layers on a node's interface, outermost first.
+_NODE_LAYER_ORDER = {
+    LayerKind.SECURITY_GROUP: 0,
+    LayerKind.PROXMOX: 1,
+    LayerKind.TALOS_HOST: 2,
+}
+
+
+def _attach(
+    groups: list[NodeGroup], attachments: list[Attachment], layers: dict[str, Layer]
+) -> list[NodeGroup]:
+    def order(layer_id: str) -> int:
+        layer = layers.get(layer_id)
+        return _NODE_LAYER_ORDER.get(layer.kind, 5) if layer else 5
+
+    result = list(groups)
+    for att in attachments:
+        matched = False
+        for i, g in enumerate(result):
+            if att.role is not None and g.role is not att.role:
+                continue
+            if att.addresses and not g.addresses.overlaps(att.addresses):
+                continue
+            if att.layer_id in g.layers:
+                matched = True
+                continue
+            if att.fallback is not None and g is att.fallback:
+                continue
+            matched = True
+            result[i] = replace(g, layers=tuple(sorted((*g.layers, att.layer_id), key=order)))
+        if not matched and att.fallback is not None:
+            result.append(att.fallback)
+    return result
+
+
+def _with_segment(group: NodeGroup, segments: dict[str, Segment]) -> NodeGroup:
+    """Place a group without a segment into the narrowest segment that holds its addresses."""
+    if group.segment is not None or not group.addresses:
+        return group
+    best: Segment | None = None
+    for seg in segments.values():
+        if seg.is_internet or not group.addresses <= seg.addresses:
+            continue
+        if best is None or seg.addresses <= best.addresses:
+            best = seg
+    return replace(group, segment=best.id) if best else group

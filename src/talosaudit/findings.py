@@ -1,13 +1,47 @@
-"""Findings: frozen values with a fingerprint that survives line moves."""
+"""Findings: frozen values with a fingerprint that survives line moves.
+
+Also what decides whether a finding is shown: inline suppressions
+(``# talosaudit:ignore TA201 reason``), ignores from ``.talosaudit.yaml`` and baselines.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import fnmatch
 import hashlib
 import json
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
 
 from talosaudit.model.source import SourceRef
 from talosaudit.policies.schema import Level
+
+NO_REASON = "no reason given"
+
+
+class SuppressionKind(StrEnum):
+    """SARIF's suppression kinds: a comment next to the code, or a setting elsewhere."""
+
+    IN_SOURCE = "inSource"
+    EXTERNAL = "external"
+
+
+@dataclass(frozen=True, slots=True)
+class Suppression:
+    """Why a finding is not counted: the reason as written and where it was written."""
+
+    kind: SuppressionKind
+    reason: str
+    #: ``path:line`` of the comment, or ``.talosaudit.yaml ignore[2]``.
+    where: str = ""
+
+    @property
+    def justification(self) -> str:
+        return self.reason or NO_REASON
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +60,9 @@ class Finding:
     identity: str
     related: tuple[SourceRef, ...] = ()
     properties: tuple[tuple[str, str], ...] = ()
-    suppressed: str = ""  # the reason, when an ignore matched
+    #: Set when an inline comment or a configured ignore matched; the finding is then kept
+    #: for reports but not counted for the exit code.
+    suppressed: Suppression | None = None
     fingerprint: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
@@ -38,6 +74,9 @@ class Finding:
     def with_level(self, level: Level) -> Finding:
         return replace(self, level=level)
 
+    def with_suppression(self, suppression: Suppression) -> Finding:
+        return replace(self, suppressed=suppression)
+
     def sort_key(self) -> tuple[int, str, int, str, str]:
         return (-self.level.rank, self.location.path, self.location.start_line, self.rule_id, self.message)
 
@@ -45,3 +84,192 @@ class Finding:
 def fingerprint(rule_id: str, path: str, identity: str) -> str:
     blob = json.dumps([rule_id, path, identity], separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+
+# --- inline suppressions ---------------------------------------------------------------
+
+#: ``# talosaudit:ignore TA201 reason`` or ``// talosaudit:ignore TA201,TA202 reason``.
+_INLINE = re.compile(
+    r"(?:#|//)\s*talosaudit:ignore\s+"
+    r"(?P<ids>[A-Z]{2,}[0-9]{3}(?:\s*,\s*[A-Z]{2,}[0-9]{3})*)"
+    r"(?P<reason>.*)$"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class InlineIgnore:
+    line: int
+    ids: frozenset[str]
+    reason: str
+
+
+def parse_inline_ignores(text: str) -> tuple[InlineIgnore, ...]:
+    """Every ``talosaudit:ignore`` comment of a file, with its 1-based line."""
+    found: list[InlineIgnore] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = _INLINE.search(line)
+        if match is None:
+            continue
+        ids = frozenset(part.strip() for part in match["ids"].split(","))
+        reason = match["reason"].strip().lstrip(":-—").strip()
+        found.append(InlineIgnore(number, ids, reason))
+    return tuple(found)
+
+
+class InlineIndex:
+    """Reads each source file at most once, and only when a finding points into it."""
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        self._cache: dict[str, tuple[InlineIgnore, ...]] = {}
+
+    def ignores(self, path: str) -> tuple[InlineIgnore, ...]:
+        if path not in self._cache:
+            self._cache[path] = self._read(path)
+        return self._cache[path]
+
+    def _read(self, path: str) -> tuple[InlineIgnore, ...]:
+        if not path or "://" in path:
+            return ()
+        candidate = self._root / path
+        try:
+            # Bytes + replace: a comment must not make a file with odd encoding unreadable.
+            text = candidate.read_bytes().decode("utf-8", errors="replace")
+        except OSError:
+            return ()
+        return parse_inline_ignores(text)
+
+    def match(self, finding: Finding) -> Suppression | None:
+        """The comment that covers the finding: inside its span or on the line above it."""
+        loc = finding.location
+        for ignore in self.ignores(loc.path):
+            if finding.rule_id not in ignore.ids:
+                continue
+            if loc.start_line - 1 <= ignore.line <= loc.end_line:
+                return Suppression(SuppressionKind.IN_SOURCE, ignore.reason, f"{loc.path}:{ignore.line}")
+        return None
+
+
+def apply_inline_suppressions(findings: Iterable[Finding], root: Path) -> list[Finding]:
+    index = InlineIndex(root)
+    out: list[Finding] = []
+    for f in findings:
+        hit = index.match(f) if f.suppressed is None else None
+        out.append(f if hit is None else f.with_suppression(hit))
+    return out
+
+
+# --- configured ignores ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class IgnoreEntry:
+    """One ``ignore:`` item of ``.talosaudit.yaml``; ``path`` is a glob on the finding's path."""
+
+    rule_id: str
+    reason: str
+    path: str | None = None
+    until: dt.date | None = None
+    #: Where the entry was written, for messages (``.talosaudit.yaml ignore[0]``).
+    where: str = ""
+
+    def matches(self, finding: Finding) -> bool:
+        if finding.rule_id != self.rule_id:
+            return False
+        return self.path is None or fnmatch.fnmatchcase(finding.location.path, self.path)
+
+    def expired(self, today: dt.date) -> bool:
+        return self.until is not None and self.until < today
+
+
+def apply_config_ignores(
+    findings: Iterable[Finding], ignores: Sequence[IgnoreEntry], today: dt.date
+) -> tuple[list[Finding], list[str]]:
+    """Suppress what the configuration ignores; an expired ignore no longer does, and says so.
+
+    Returns the findings and human-readable notices about expired ignores.
+    """
+    out: list[Finding] = []
+    expired_hits: dict[int, int] = {}
+    for f in findings:
+        hit: Suppression | None = None
+        for i, entry in enumerate(ignores if f.suppressed is None else ()):
+            if not entry.matches(f):
+                continue
+            if entry.expired(today):
+                expired_hits[i] = expired_hits.get(i, 0) + 1
+                continue
+            hit = Suppression(SuppressionKind.EXTERNAL, entry.reason, entry.where)
+            break
+        out.append(f if hit is None else f.with_suppression(hit))
+    notices: list[str] = []
+    for i, entry in enumerate(ignores):
+        if entry.expired(today):
+            scope = f" for {entry.path}" if entry.path else ""
+            hits = expired_hits.get(i, 0)
+            notices.append(
+                f"ignore of {entry.rule_id}{scope} ({entry.where or 'config'}) expired on {entry.until}: "
+                f"it no longer suppresses ({hits} finding{'s' if hits != 1 else ''} affected)"
+            )
+    return out, notices
+
+
+# --- baselines -------------------------------------------------------------------------
+
+BASELINE_VERSION = 1
+
+
+class BaselineError(Exception):
+    """A baseline file that cannot be read or is not a talosaudit baseline."""
+
+
+def baseline_document(findings: Iterable[Finding]) -> dict[str, Any]:
+    """The baseline JSON: fingerprints, plus rule id, path and message for the humans who review it."""
+    entries = sorted(
+        (
+            {
+                "fingerprint": f.fingerprint,
+                "rule_id": f.rule_id,
+                "path": f.location.path,
+                "message": f.message,
+            }
+            for f in findings
+            if f.suppressed is None
+        ),
+        key=lambda e: (e["path"], e["rule_id"], e["fingerprint"]),
+    )
+    return {"version": BASELINE_VERSION, "tool": "talosaudit", "findings": entries}
+
+
+def write_baseline(path: Path, findings: Iterable[Finding]) -> int:
+    doc = baseline_document(findings)
+    path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    return len(doc["findings"])
+
+
+def read_baseline(path: Path) -> frozenset[str]:
+    """The fingerprints of a baseline file. Raises BaselineError with a readable message."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise BaselineError(f"cannot read baseline {path}: {exc.strerror or exc}") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BaselineError(f"baseline {path} is not valid JSON: {exc}") from exc
+    if not isinstance(doc, dict) or not isinstance(doc.get("findings"), list):
+        raise BaselineError(f"baseline {path} is not a talosaudit baseline (no 'findings' list)")
+    if doc.get("version") != BASELINE_VERSION:
+        found = doc.get("version")
+        raise BaselineError(f"baseline {path} has version {found!r}; expected {BASELINE_VERSION}")
+    prints: set[str] = set()
+    for i, entry in enumerate(doc["findings"]):
+        value = entry.get("fingerprint") if isinstance(entry, dict) else None
+        if not isinstance(value, str) or not value:
+            raise BaselineError(f"baseline {path}: findings[{i}] has no fingerprint")
+        prints.add(value)
+    return frozenset(prints)
+
+
+def apply_baseline(findings: Sequence[Finding], known: frozenset[str]) -> tuple[list[Finding], int]:
+    """Drop findings the baseline knows; returns the rest and how many were dropped."""
+    kept = [f for f in findings if f.fingerprint not in known]
+    return kept, len(findings) - len(kept)

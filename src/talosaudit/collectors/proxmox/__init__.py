@@ -1,0 +1,1 @@
+"""Proxmox VE collector: guest configs, firewall files and API JSON into model layers."""

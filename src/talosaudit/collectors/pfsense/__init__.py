@@ -1,0 +1,1 @@
+"""pfSense and OPNsense config.xml exports: the network firewall layer."""

@@ -1,0 +1,226 @@
+"""Find the input files under the paths a user names and decide what each one is.
+
+A file's kind comes from its name first and, where the name is ambiguous (``.json``,
+``.yaml``, ``.xml``), from a sniff of its content. Files of no known kind are ignored
+silently; files of a known kind that cannot be read as text become TA001 problems.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from talosaudit.model.collection import Problem
+from talosaudit.model.source import SourceRef
+
+MAX_FILE_BYTES = 10 * 1024 * 1024
+#: Directory names never walked into (``.terraform`` modules are read by the Terraform
+#: loader through ``modules.json``, not as inputs of their own).
+SKIPPED_DIRS = frozenset({".git", ".terraform", "node_modules", "__pycache__"})
+_SNIFF_BYTES = 64 * 1024
+_BINARY_SNIFF = 8 * 1024
+_XML_SNIFF = 4 * 1024
+
+TERRAFORM = "terraform"
+TERRAFORM_JSON = "terraform-json"
+TFVARS = "tfvars"
+TERRAFORM_PLAN = "terraform-plan"
+TALOS = "talos"
+PROXMOX_CONF = "proxmox-conf"
+PROXMOX_FW = "proxmox-fw"
+PFSENSE = "pfsense"
+OPNSENSE = "opnsense"
+
+#: Kinds that content sniffing decides; a file that cannot be sniffed has no kind.
+_SNIFFED = frozenset({"json", "yaml", "xml"})
+
+
+@dataclass(frozen=True, slots=True)
+class InputFile:
+    path: Path
+    rel: str
+    kind: str
+
+
+def discover(paths: Sequence[Path], root: Path) -> tuple[list[InputFile], list[Problem]]:
+    """Walk ``paths`` (files or directories) and classify every file found.
+
+    Output is sorted by relative path; the same file reached twice (overlapping paths,
+    symlinks) is listed once.
+    """
+    root_abs = Path(os.path.abspath(root))
+    walker = _Walker(root_abs)
+    for path in paths:
+        walker.visit_named(Path(os.path.abspath(path)))
+    files = sorted(walker.files.values(), key=lambda f: f.rel)
+    problems = sorted(walker.problems, key=lambda p: (p.source.path, p.message))
+    return files, problems
+
+
+def relative(path: Path, root: Path) -> str:
+    """POSIX path of ``path`` relative to ``root`` (with ``..`` when outside it)."""
+    return Path(os.path.relpath(path, root)).as_posix()
+
+
+def kind_by_name(path: Path) -> str | None:
+    """The kind a file name implies; ``json``/``yaml``/``xml`` mean "sniff the content"."""
+    name = path.name.lower()
+    if name.endswith((".tf.json", ".tofu.json")):
+        return TERRAFORM_JSON
+    if name.endswith((".tf", ".tofu")):
+        return TERRAFORM
+    if name.endswith((".tfvars", ".tfvars.json")):
+        return TFVARS
+    if name.endswith(".fw"):
+        return PROXMOX_FW
+    if name.endswith(".conf") and path.parent.name in ("qemu-server", "lxc") and name[:-5].isdigit():
+        return PROXMOX_CONF
+    if name.endswith(".json"):
+        return "json"
+    if name.endswith((".yaml", ".yml")):
+        return "yaml"
+    if name.endswith(".xml"):
+        return "xml"
+    return None
+
+
+class _Walker:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.files: dict[str, InputFile] = {}
+        self.problems: list[Problem] = []
+        self._seen_dirs: set[str] = set()
+        self._seen_files: set[str] = set()
+
+    def visit_named(self, path: Path) -> None:
+        if path.is_dir():
+            self._walk(path)
+        elif path.is_file():
+            self._consider(path)
+        else:
+            self._problem(path, "input path does not exist")
+
+    def _walk(self, directory: Path) -> None:
+        real = os.path.realpath(directory)
+        if real in self._seen_dirs:
+            return  # a symlink loop, or a directory named twice
+        self._seen_dirs.add(real)
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError as exc:
+            self._problem(directory, f"directory cannot be read: {exc.strerror or exc}")
+            return
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir()
+                is_file = not is_dir and entry.is_file()
+            except OSError:
+                continue
+            if is_dir:
+                if entry.name in SKIPPED_DIRS or entry.name.startswith("."):
+                    continue
+                self._walk(Path(entry.path))
+            elif is_file:
+                self._consider(Path(entry.path))
+
+    def _consider(self, path: Path) -> None:
+        kind = kind_by_name(path)
+        if kind is None:
+            return
+        real = os.path.realpath(path)
+        if real in self._seen_files:
+            return
+        self._seen_files.add(real)
+        try:
+            size = path.stat().st_size
+        except OSError as exc:
+            self._problem(path, f"file cannot be read: {exc.strerror or exc}")
+            return
+        if size > MAX_FILE_BYTES:
+            if kind not in _SNIFFED or _sniff_head(kind, path) is not None:
+                limit = MAX_FILE_BYTES / (1024 * 1024)
+                self._problem(path, f"file is {size / (1024 * 1024):.1f} MiB, over the {limit:g} MiB limit")
+            return
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            self._problem(path, f"file cannot be read: {exc.strerror or exc}")
+            return
+        if b"\0" in data[:_BINARY_SNIFF]:
+            if kind not in _SNIFFED:
+                self._problem(path, "file is binary (it contains NUL bytes), not text")
+            return
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            if kind not in _SNIFFED:
+                line = data[: exc.start].count(b"\n") + 1
+                self._problem(path, f"file is not valid UTF-8 (byte {exc.start}, line {line})", line)
+            return
+        if kind in _SNIFFED:
+            sniffed = sniff(kind, text)
+            if sniffed is None:
+                return
+            kind = sniffed
+        rel = relative(path, self.root)
+        self.files[rel] = InputFile(path=path, rel=rel, kind=kind)
+
+    def _problem(self, path: Path, message: str, line: int = 1) -> None:
+        rel = relative(path, self.root)
+        self.problems.append(
+            Problem(
+                rule_id="TA001",
+                message=message,
+                source=SourceRef(path=rel, start_line=line, end_line=line, resource=rel),
+                key=f"input:{rel}",
+            )
+        )
+
+
+_TALOS_MARKERS = re.compile(
+    r"^(?:machine:|cluster:\s*$|version:\s*v1alpha1\b|apiVersion:\s*v1alpha1\b"
+    r"|kind:\s*(?:NetworkRuleConfig|NetworkDefaultActionConfig)\b)",
+    re.MULTILINE,
+)
+_XML_NOISE = re.compile(r"<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>]*>", re.DOTALL)
+_XML_ROOT = re.compile(r"<([A-Za-z_][\w.-]*)")
+
+
+def sniff(kind: str, text: str) -> str | None:
+    """Decide the kind of a ``.json``/``.yaml``/``.xml`` file from its content."""
+    if kind == "json":
+        return TERRAFORM_PLAN if _is_plan(text) else None
+    if kind == "yaml":
+        return TALOS if _TALOS_MARKERS.search(text[:_SNIFF_BYTES]) else None
+    if kind == "xml":
+        head = _XML_NOISE.sub("", text[:_XML_SNIFF])
+        found = _XML_ROOT.search(head)
+        if found and found.group(1) in (PFSENSE, OPNSENSE):
+            return found.group(1)
+    return None
+
+
+def _sniff_head(kind: str, path: Path) -> str | None:
+    """The kind of an oversized file, judged from its head only."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(_SNIFF_BYTES).decode("utf-8", errors="replace")
+    except OSError:
+        return None
+    if kind == "json":
+        return TERRAFORM_PLAN if '"format_version"' in head else None
+    return sniff(kind, head)
+
+
+def _is_plan(text: str) -> bool:
+    if '"format_version"' not in text[:_SNIFF_BYTES]:
+        return False
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return False
+    return isinstance(doc, dict) and "format_version" in doc and ("planned_values" in doc or "values" in doc)

@@ -1,0 +1,26 @@
+"""Options every collector receives from the scan pipeline."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class CollectOptions:
+    #: ``--var-file`` files, in the order given (they apply to root modules only).
+    var_files: tuple[Path, ...] = ()
+    #: The environment the scan runs in; only ``TF_VAR_*`` is read from it.
+    env: Mapping[str, str] = field(default_factory=dict)
+    #: Where parsed files are cached by content hash; ``None`` disables the cache.
+    cache_dir: Path | None = None
+    #: Parser processes; 0 means one per CPU.
+    jobs: int = 0
+    #: Role hints from the configuration (defined by the roles helper; opaque here).
+    role_hints: Any = None
+
+    def worker_count(self) -> int:
+        return self.jobs if self.jobs > 0 else (os.cpu_count() or 1)

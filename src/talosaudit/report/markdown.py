@@ -1,0 +1,54 @@
+"""A markdown report (pull-request comments, ``$GITHUB_STEP_SUMMARY``)."""
+
+from __future__ import annotations
+
+from talosaudit.findings import Finding
+from talosaudit.report.base import RULE_DOC_URI, Report, describe_fact
+
+_ICON = {"error": "🔴 error", "warning": "🟠 warning", "note": "🔵 note"}
+
+
+def cell(text: str) -> str:
+    """Table-cell safe: pipes escaped, newlines as <br>."""
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", "").replace("\n", "<br>")
+
+
+def _row(report: Report, f: Finding, with_reason: bool = False) -> str:
+    rule = f"[{f.rule_id}]({RULE_DOC_URI.format(id=f.rule_id)}) {report.rule_name(f.rule_id)}"
+    loc = f"`{f.location.path}:{f.location.start_line}`"
+    cells = [_ICON[f.level.value], rule, loc, cell(f.message)]
+    if with_reason and f.suppressed is not None:
+        cells.append(cell(f.suppressed.justification))
+    return "| " + " | ".join(cells) + " |"
+
+
+def render_markdown(report: Report) -> str:
+    out = ["# talosaudit report", "", f"**{report.summary_line()}**"]
+    extra = report.extra_line()
+    if extra:
+        out.append(f"\n_{extra}; not counted._")
+    out.append("")
+    if report.findings:
+        out += ["| Level | Rule | Location | Message |", "|---|---|---|---|"]
+        out += [_row(report, f) for f in report.findings]
+    else:
+        out.append("No findings.")
+    out.append("")
+    if report.suppressed:
+        out += [
+            "<details><summary>Suppressed findings</summary>",
+            "",
+            "| Level | Rule | Location | Message | Reason |",
+            "|---|---|---|---|---|",
+        ]
+        out += [_row(report, f, with_reason=True) for f in report.suppressed]
+        out += ["", "</details>", ""]
+    if report.facts:
+        out += ["## Facts used", ""]
+        out += [f"- {cell(describe_fact(fact))}" for fact in report.facts]
+        out.append("")
+    if report.notices:
+        out += ["## Notices", ""]
+        out += [f"- {cell(n)}" for n in report.notices]
+        out.append("")
+    return "\n".join(out)

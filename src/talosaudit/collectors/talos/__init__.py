@@ -1,0 +1,1 @@
+"""Talos machine configs: the host firewall layer, roles, addresses and CNI facts."""

@@ -1,0 +1,305 @@
+"""The ``scan`` pipeline: discover, collect, merge, evaluate, then decide what is reported.
+
+Post-processing order (each step sees the previous one's output):
+selection (``--check``/``--skip-check``) → level overrides from the config → inline
+suppressions → configured ignores → baseline → ``--min-level``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from talosaudit.collectors import collect_all
+from talosaudit.collectors.discover import discover
+from talosaudit.collectors.options import CollectOptions
+from talosaudit.collectors.roles import RoleHints
+from talosaudit.config import Config, ConfigError
+from talosaudit.findings import (
+    BaselineError,
+    Finding,
+    apply_baseline,
+    apply_config_ignores,
+    apply_inline_suppressions,
+    read_baseline,
+)
+from talosaudit.model import AddressSet, Collection, Fact, FactOrigin, Model, Problem, Role, SourceRef, merge
+from talosaudit.policies.engine import EvalSettings, evaluate
+from talosaudit.policies.registry import Catalogue, PolicyError, load_catalogue
+from talosaudit.policies.schema import Level, Policy
+
+DEFAULT_CNI = Fact("cni", "flannel", "Talos-managed Flannel, the default CNI", FactOrigin.DEFAULT)
+DEFAULT_TUNNEL = Fact(
+    "tunnel", "vxlan", "VXLAN, the default tunnel of Flannel and Cilium", FactOrigin.DEFAULT
+)
+#: Levels of input problems when the catalogue has no policy file for them.
+_PROBLEM_LEVELS = {"TA001": Level.ERROR}
+
+
+class ScanError(Exception):
+    """The scan could not run (no inputs, bad policy file, unreadable baseline): exit 2."""
+
+
+@dataclass(frozen=True)
+class ScanRequest:
+    paths: tuple[Path, ...]
+    root: Path
+    config: Config = field(default_factory=Config)
+    #: How to name the config file in reasons and suppressions (``.talosaudit.yaml``).
+    config_name: str = ".talosaudit.yaml"
+    config_path: Path | None = None
+    cni: str | None = None
+    tunnel: str | None = None
+    admin_cidrs: tuple[str, ...] = ()
+    var_files: tuple[Path, ...] = ()
+    checks: tuple[str, ...] = ()
+    skip_checks: tuple[str, ...] = ()
+    min_level: Level | None = None
+    baseline: Path | None = None
+    policy_dirs: tuple[Path, ...] = ()
+    cache_dir: Path | None = None
+    jobs: int = 1
+    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    #: The date ``until:`` of an ignore is compared with (tests set it).
+    today: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    #: Counted findings, sorted by Finding.sort_key.
+    findings: tuple[Finding, ...]
+    #: Matched by an inline comment or a configured ignore; kept for reports, never counted.
+    suppressed: tuple[Finding, ...]
+    #: Unsuppressed findings before the baseline and --min-level: what a new baseline holds.
+    baseline_candidates: tuple[Finding, ...]
+    facts: tuple[Fact, ...]
+    files: tuple[str, ...]
+    policies: tuple[Policy, ...]
+    duration: float
+    notices: tuple[str, ...]
+    baseline_dropped: int
+    model: Model
+
+
+def find_root(explicit: Path | None, cwd: Path) -> Path:
+    """``--root``, else the nearest directory up from ``cwd`` holding ``.git``, else ``cwd``."""
+    if explicit is not None:
+        return explicit.resolve()
+    here = cwd.resolve()
+    for directory in (here, *here.parents):
+        if (directory / ".git").exists():
+            return directory
+    return here
+
+
+def parse_rule_selection(values: Iterable[str]) -> tuple[str, ...]:
+    """``--check TA201,TA3 --check TA1`` → ``("TA201", "TA3", "TA1")`` (ids or prefixes)."""
+    out: list[str] = []
+    for value in values:
+        out += [part.strip().upper() for part in value.split(",") if part.strip()]
+    return tuple(out)
+
+
+def is_selected(rule_id: str, checks: Sequence[str], skips: Sequence[str]) -> bool:
+    if any(rule_id.startswith(s) for s in skips):
+        return False
+    return not checks or any(rule_id.startswith(c) for c in checks)
+
+
+# --- building the model ----------------------------------------------------------------
+
+
+def extra_facts(request: ScanRequest) -> list[Fact]:
+    """Command line, then config file, then defaults; merge() keeps the lowest origin."""
+    facts: list[Fact] = [DEFAULT_CNI, DEFAULT_TUNNEL]
+    cfg, name = request.config, request.config_name
+    if request.cni:
+        facts.append(
+            Fact("cni", request.cni, f"--cni {request.cni} on the command line", FactOrigin.COMMAND_LINE)
+        )
+    if request.tunnel:
+        facts.append(
+            Fact(
+                "tunnel",
+                request.tunnel,
+                f"--tunnel {request.tunnel} on the command line",
+                FactOrigin.COMMAND_LINE,
+            )
+        )
+    if cfg.cni:
+        facts.append(Fact("cni", cfg.cni, f"cni: {cfg.cni} in {name}", FactOrigin.CONFIG_FILE))
+    if cfg.tunnel:
+        facts.append(Fact("tunnel", cfg.tunnel, f"tunnel: {cfg.tunnel} in {name}", FactOrigin.CONFIG_FILE))
+    for feature, value in cfg.features.model_dump().items():
+        if value is not None:
+            text = "true" if value else "false"
+            facts.append(Fact(feature, text, f"features.{feature}: {text} in {name}", FactOrigin.CONFIG_FILE))
+    return facts
+
+
+def admin_collection(request: ScanRequest) -> Collection:
+    """Admin networks from ``--admin-cidr`` and ``admin_networks:`` as one more collection."""
+    admin: list[tuple[AddressSet, SourceRef | None]] = []
+    for cidr in request.admin_cidrs:
+        try:
+            admin.append((AddressSet.parse(cidr), None))
+        except ValueError as exc:
+            raise ScanError(f"--admin-cidr {cidr!r} is not a CIDR: {exc}") from exc
+    config_ref = SourceRef(request.config_name, 1, 1, "admin_networks") if request.config_path else None
+    for cidr in request.config.admin_networks:
+        admin.append((AddressSet.parse(cidr), config_ref))
+    return Collection(admin=tuple(admin))
+
+
+def role_hints(config: Config, origin: str) -> RoleHints | None:
+    by_address: list[tuple[str, Role]] = []
+    by_name: list[tuple[str, Role]] = []
+    by_cidr: list[tuple[AddressSet, Role]] = []
+    for hint in config.nodes:
+        role = Role(hint.role)
+        if hint.address:
+            by_address.append((hint.address, role))
+        if hint.name:
+            by_name.append((hint.name, role))
+        if hint.cidr:
+            by_cidr.append((AddressSet.parse(hint.cidr), role))
+    hints = RoleHints(tuple(by_address), tuple(by_name), tuple(by_cidr), origin)
+    return hints if hints else None
+
+
+def configured_policies(policies: Iterable[Policy], config: Config) -> list[Policy]:
+    """Apply ``rules: {ID: {level, params}}`` of the config to the policies."""
+    out: list[Policy] = []
+    for p in policies:
+        setting = config.rules.get(p.id)
+        if setting is not None:
+            update: dict[str, object] = {"params": {**p.params, **setting.params}}
+            if setting.level is not None:
+                update["level"] = setting.level
+            p = p.model_copy(update=update)  # noqa: PLW2901 - the configured version replaces it
+        out.append(p)
+    return out
+
+
+def problem_findings(problems: Iterable[Problem], policies: Mapping[str, Policy]) -> list[Finding]:
+    """Input problems (TA001/TA002/TA003, platform rules) as findings."""
+    out: list[Finding] = []
+    for p in problems:
+        policy = policies.get(p.rule_id)
+        level = policy.level if policy else _PROBLEM_LEVELS.get(p.rule_id, Level.WARNING)
+        out.append(
+            Finding(
+                rule_id=p.rule_id,
+                level=level,
+                message=p.message,
+                location=p.source,
+                identity=p.key or p.message,
+                related=p.related,
+            )
+        )
+    return out
+
+
+# --- the pipeline ----------------------------------------------------------------------
+
+
+def run_scan(request: ScanRequest) -> ScanResult:
+    started = time.monotonic()
+    try:
+        catalogue = load_catalogue(list(request.policy_dirs))
+    except PolicyError as exc:
+        raise ScanError(str(exc)) from exc
+    known = {p.id for p in catalogue.policies}
+    for value in (*request.checks, *request.skip_checks):
+        if not any(rule_id.startswith(value) for rule_id in known):
+            raise ScanError(
+                f"--check/--skip-check {value!r} matches no rule id (see `talosaudit policies list`)"
+            )
+    unknown_rules = sorted(set(request.config.rules) - known)
+    notices = [f"{request.config_name}: rules.{r} names no known rule" for r in unknown_rules]
+    policies = [
+        p
+        for p in configured_policies(catalogue.policies, request.config)
+        if is_selected(p.id, request.checks, request.skip_checks)
+    ]
+    known_baseline = _read_baseline(request.baseline)
+
+    files, discover_problems = discover(list(request.paths), request.root)
+    if not files and not discover_problems:
+        shown = ", ".join(str(p) for p in request.paths)
+        raise ScanError(f"no inputs found in {shown} (Terraform, Talos, Proxmox or pfSense/OPNsense files)")
+    options = CollectOptions(
+        var_files=request.var_files,
+        env=request.env,
+        cache_dir=request.cache_dir,
+        jobs=request.jobs,
+        role_hints=role_hints(request.config, request.config_name),
+    )
+    collections = collect_all(files, request.root, options)
+    model = merge(
+        [*collections, Collection(problems=tuple(discover_problems)), admin_collection(request)],
+        extra_facts(request),
+    )
+    selected = Catalogue(tuple(policies)) if hasattr(Catalogue, "__init__") else catalogue
+    raw = evaluate(model, selected, EvalSettings())
+    by_id = {p.id: p for p in policies}
+    raw = _dedupe([*raw, *problem_findings(model.problems, by_id)])
+
+    findings = [f for f in raw if is_selected(f.rule_id, request.checks, request.skip_checks)]
+    findings = _override_levels(findings, request.config)
+    findings = apply_inline_suppressions(findings, request.root)
+    findings, expired = apply_config_ignores(
+        findings, request.config.ignore_entries(request.config_name), request.today or dt.date.today()
+    )
+    notices += expired
+    suppressed = sorted((f for f in findings if f.suppressed is not None), key=Finding.sort_key)
+    active = [f for f in findings if f.suppressed is None]
+    candidates = sorted(active, key=Finding.sort_key)
+    active, dropped = apply_baseline(active, known_baseline)
+    if request.min_level is not None:
+        floor = request.min_level.rank
+        active = [f for f in active if f.level.rank >= floor]
+    return ScanResult(
+        findings=tuple(sorted(active, key=Finding.sort_key)),
+        suppressed=tuple(suppressed),
+        baseline_candidates=tuple(candidates),
+        facts=tuple(model.facts[name] for name in sorted(model.facts)),
+        files=tuple(sorted({*model.files, *(f.rel for f in files)})),
+        policies=tuple(sorted(policies, key=lambda p: p.id)),
+        duration=time.monotonic() - started,
+        notices=tuple(notices),
+        baseline_dropped=dropped,
+        model=model,
+    )
+
+
+def _read_baseline(path: Path | None) -> frozenset[str]:
+    if path is None:
+        return frozenset()
+    try:
+        return read_baseline(path)
+    except BaselineError as exc:
+        raise ScanError(str(exc)) from exc
+
+
+def _override_levels(findings: Iterable[Finding], config: Config) -> list[Finding]:
+    out: list[Finding] = []
+    for f in findings:
+        setting = config.rules.get(f.rule_id)
+        level = setting.level if setting is not None else None
+        out.append(f.with_level(level) if level is not None and level is not f.level else f)
+    return out
+
+
+def _dedupe(findings: Iterable[Finding]) -> list[Finding]:
+    seen: dict[str, Finding] = {}
+    for f in findings:
+        seen.setdefault(f.fingerprint, f)
+    return list(seen.values())
+
+
+__all__ = ["ConfigError", "ScanError", "ScanRequest", "ScanResult", "find_root", "run_scan"]

@@ -1,0 +1,283 @@
+"""Map the evaluated AWS resources of a Terraform configuration to the model.
+
+``map_aws(config, hints)`` returns a Collection with one NODE layer per security group, one
+SEGMENT layer per network ACL, the subnets as segments, the VPC CIDRs as node networks, and
+node groups with roles. Roles come from hints, tags, names and attachment (roles.py):
+
+1. every security group and machine gets what its own hints, tags and names say;
+2. a group without a role takes the one role of the machines that carry it;
+3. a machine without a role takes the one role of the groups it carries (or its launch
+   template's).
+
+Judgement on TA003: a security group with no role that no machine with a role carries is
+reported only when it admits cluster traffic (an ingress rule that could match a port a
+Talos node serves, or every protocol). Groups used only as the source of rules, such as a
+bastion's or a load balancer's, are not node filters; they get no node group and no TA003.
+Such a group that does admit cluster traffic and has no instances still becomes a node
+group "nodes carrying <group>" without a role, so exposure checks see it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, replace
+
+from talosaudit.collectors.roles import (
+    RoleAssignment,
+    RoleHints,
+    admits_cluster_traffic,
+    infer_role,
+    role_from_attachment,
+    role_from_groups,
+)
+from talosaudit.collectors.terraform.aws_common import Context, tags_of
+from talosaudit.collectors.terraform.aws_compute import (
+    Machines,
+    Member,
+    default_groups_by_vpc,
+    machine_subject,
+)
+from talosaudit.collectors.terraform.aws_groups import GroupDraft, SecurityGroups
+from talosaudit.collectors.terraform.aws_network import Network, map_network
+from talosaudit.collectors.terraform.values import TerraformConfig
+from talosaudit.model import (
+    EMPTY,
+    Action,
+    AddressSet,
+    Collection,
+    Direction,
+    Layer,
+    LayerKind,
+    NodeGroup,
+    Placement,
+    Problem,
+    Semantics,
+)
+
+NO_ROLE = "no role: no NodeType/Role tag, no role in its names, no security group with a role"
+
+
+def map_aws(config: TerraformConfig, hints: RoleHints | None = None) -> Collection:
+    ctx = Context(config)
+    net = map_network(ctx)
+    sgs = SecurityGroups(ctx).build()
+    members = Machines(ctx, sgs, default_groups_by_vpc(ctx)).build()
+    members = [_with_subnet_addresses(m, net) for m in members]
+    roles = _Roles(ctx, sgs, members, hints)
+    groups = _node_groups(members, roles, net, sgs)
+    carried = {g for m in members for g in m.groups}
+    problems: list[Problem] = []
+    for draft in sgs.drafts.values():
+        if draft.id in carried:
+            continue
+        assignment = roles.groups[draft.id]
+        cluster_ingress = any(
+            admits_cluster_traffic(r) for r in draft.rules if r.direction is Direction.INGRESS
+        )
+        if assignment is not None or cluster_ingress:
+            groups.append(_synthetic(draft, assignment, net))
+    for draft in sgs.drafts.values():
+        if roles.groups[draft.id] is not None or draft.id in roles.carried_by_role:
+            continue
+        if any(admits_cluster_traffic(r) for r in draft.rules if r.direction is Direction.INGRESS):
+            problems.append(
+                Problem(
+                    "TA003",
+                    f"security group {draft.id}: no control-plane/worker role could be assigned "
+                    "(no NodeType/Role tag, no role in its name, not attached to an instance with "
+                    "a role); required-flow checks skipped for it; set nodes: in .talosaudit.yaml",
+                    draft.source,
+                    key=f"{draft.id}:role",
+                )
+            )
+    layers = [_layer(d, roles.groups[d.id]) for d in sgs.drafts.values()] + net.acls
+    return Collection(
+        node_groups=tuple(groups),
+        layers=tuple(layers),
+        segments=tuple(net.segments),
+        node_networks=tuple(net.node_networks),
+        problems=tuple(ctx.problems + problems),
+        files=tuple(config.files),
+    )
+
+
+class _Roles:
+    """Role of every security group and member, with the reason."""
+
+    def __init__(
+        self, ctx: Context, sgs: SecurityGroups, members: list[Member], hints: RoleHints | None
+    ) -> None:
+        self.groups: dict[str, RoleAssignment | None] = {
+            d.id: infer_role(d.subject(), hints) for d in sgs.drafts.values()
+        }
+        templates: dict[str, RoleAssignment | None] = {}
+        for m in members:
+            r = ctx.resources.get(m.template) if m.template else None
+            if r is not None and m.template not in templates:
+                subject = machine_subject(r, tags_of(r.body.attrs.get("tags")))
+                templates[m.template] = infer_role(subject, hints)
+        self.members: list[RoleAssignment | None] = []
+        for m in members:
+            own = infer_role(m.subject, hints)
+            from_template = templates.get(m.template)
+            if own is None and from_template is not None:
+                own = RoleAssignment(
+                    from_template.role,
+                    f"launch template {m.template}: {from_template.reason}",
+                    from_template.basis,
+                )
+            self.members.append(own)
+        for gid in list(self.groups):
+            if self.groups[gid] is None:
+                carriers = [
+                    (m.address, own.role if own else None, where_of(m))
+                    for m, own in zip(members, self.members, strict=True)
+                    if gid in m.groups
+                ]
+                self.groups[gid] = role_from_attachment(gid, carriers)
+        for i, m in enumerate(members):
+            if self.members[i] is None and m.groups:
+                self.members[i] = role_from_groups(m.address, {g: self.groups.get(g) for g in m.groups})
+        self.carried_by_role = {
+            g for i, m in enumerate(members) if self.members[i] is not None for g in m.groups
+        }
+
+
+def _with_subnet_addresses(m: Member, net: Network) -> Member:
+    """Without a private_ip, CIDR hints match a machine by its subnet."""
+    subnet_addrs = net.subnet_addresses.get(m.subnet or "", EMPTY)
+    if m.subject.addresses or not subnet_addrs:
+        return m
+    return replace(m, subject=replace(m.subject, addresses=subnet_addrs))
+
+
+def where_of(m: Member) -> str:
+    return f"{m.source.path}:{m.source.start_line}"
+
+
+@dataclass(frozen=True)
+class _Key:
+    role: str
+    groups: tuple[str, ...]
+    subnet: str
+
+
+def _node_groups(members: list[Member], roles: _Roles, net: Network, sgs: SecurityGroups) -> list[NodeGroup]:
+    buckets: dict[_Key, list[int]] = defaultdict(list)
+    for i, m in enumerate(members):
+        assignment = roles.members[i]
+        key = _Key(assignment.role.value if assignment else "", m.groups, m.subnet or "")
+        buckets[key].append(i)
+    drafts: list[tuple[str, _Key, list[int]]] = []
+    for key, idx in buckets.items():
+        bases = sorted({members[i].base for i in idx})
+        drafts.append(("+".join(bases), key, idx))
+    # Disambiguate ids that collide (one resource across several subnets or roles).
+    counts: dict[str, int] = defaultdict(int)
+    for ident, _, _ in drafts:
+        counts[ident] += 1
+    result: list[NodeGroup] = []
+    for base_id, key, idx in sorted(drafts, key=lambda d: (d[0], d[1].subnet, d[1].role)):
+        ident = base_id
+        if counts[base_id] > 1:
+            ident = f"{base_id}@{key.subnet or 'no subnet'}"
+            if key.role:
+                ident = f"{ident}#{key.role}"
+        group_members = sorted((members[i] for i in idx), key=lambda m: m.address)
+        first_index = min(idx, key=lambda i: members[i].address)
+        assignment = roles.members[first_index]
+        addresses, address_reason = _addresses(group_members, key, net, sgs)
+        kinds = sorted({m.kind for m in group_members})
+        notes = sorted({m.note for m in group_members if m.note})
+        origin = ", ".join(kinds) + (f" ({'; '.join(notes)})" if notes else "")
+        count = len(group_members)
+        name = ident if count == 1 else f"{ident} ({count} instances)"
+        result.append(
+            NodeGroup(
+                id=ident,
+                name=name,
+                role=assignment.role if assignment else None,
+                role_reason=assignment.reason if assignment else NO_ROLE,
+                source=group_members[0].source,
+                addresses=addresses,
+                address_reason=address_reason,
+                labels=frozenset(key.groups),
+                layers=key.groups,
+                segment=key.subnet if key.subnet in net.subnet_addresses else None,
+                origin=origin,
+            )
+        )
+    return result
+
+
+def _addresses(group: list[Member], key: _Key, net: Network, sgs: SecurityGroups) -> tuple[AddressSet, str]:
+    if all(m.private_ip for m in group):
+        found = EMPTY
+        for m in group:
+            found = found | m.private_ip
+        return found, "private_ip of " + ", ".join(m.address for m in group)
+    subnet_addrs = net.subnet_addresses.get(key.subnet, EMPTY)
+    if subnet_addrs:
+        return (
+            subnet_addrs,
+            f"subnet {key.subnet} {subnet_addrs.describe()} (no private_ip in the configuration)",
+        )
+    vpcs = [net.subnet_vpc[key.subnet]] if key.subnet in net.subnet_vpc else []
+    vpcs += [sgs.drafts[g].vpc for g in key.groups if g in sgs.drafts and sgs.drafts[g].vpc]
+    return _vpc_addresses(vpcs, net, "no private_ip and no subnet CIDR in the configuration")
+
+
+def _vpc_addresses(vpcs: list[str], net: Network, why: str) -> tuple[AddressSet, str]:
+    found = EMPTY
+    named: list[str] = []
+    for vpc in dict.fromkeys(vpcs):
+        addrs = net.vpcs.get(vpc, EMPTY)
+        if addrs:
+            found = found | addrs
+            named.append(vpc)
+    if found:
+        return found, f"VPC {', '.join(named)} {found.describe()} ({why})"
+    every = net.all_vpc_addresses()
+    if every:
+        return (
+            every,
+            f"every VPC in the configuration {every.describe()} ({why}; the group's VPC is not known)",
+        )
+    return EMPTY, f"no address known ({why}; no VPC CIDR in the configuration)"
+
+
+def _synthetic(draft: GroupDraft, assignment: RoleAssignment | None, net: Network) -> NodeGroup:
+    addresses, reason = _vpc_addresses(
+        [draft.vpc] if draft.vpc else [], net, "no instances in the configuration"
+    )
+    return NodeGroup(
+        id=f"nodes:{draft.id}",
+        name=f"nodes carrying {draft.id}",
+        role=assignment.role if assignment else None,
+        role_reason=assignment.reason if assignment else NO_ROLE,
+        source=draft.source,
+        addresses=addresses,
+        address_reason=reason,
+        labels=frozenset({draft.id}),
+        layers=(draft.id,),
+        origin="security group without instances",
+    )
+
+
+def _layer(draft: GroupDraft, assignment: RoleAssignment | None) -> Layer:
+    attributes = draft.attributes()
+    if assignment is not None:
+        attributes += [("role", assignment.role.label), ("role_reason", assignment.reason)]
+    return Layer(
+        id=draft.id,
+        kind=LayerKind.SECURITY_GROUP,
+        name=draft.name,
+        source=draft.source,
+        semantics=Semantics.UNION_OF_ALLOWS,
+        placement=Placement.NODE,
+        rules=tuple(draft.rules),
+        default_ingress=Action.DENY,
+        default_egress=Action.DENY,
+        stateful=True,
+        attributes=tuple(attributes),
+    )

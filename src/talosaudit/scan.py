@@ -207,6 +207,28 @@ def problem_findings(problems: Iterable[Problem], policies: Mapping[str, Policy]
 # --- the pipeline ----------------------------------------------------------------------
 
 
+def build_model(request: ScanRequest) -> tuple[Model, tuple[str, ...]]:
+    """Discover, collect and merge: the model of the inputs and the files it was built from."""
+    files, discover_problems = discover(list(request.paths), request.root)
+    if not files and not discover_problems:
+        shown = ", ".join(str(p) for p in request.paths)
+        raise ScanError(f"no inputs found in {shown} (Terraform, Talos, Proxmox or pfSense/OPNsense files)")
+    options = CollectOptions(
+        var_files=request.var_files,
+        env=request.env,
+        cache_dir=request.cache_dir,
+        jobs=request.jobs,
+        role_hints=role_hints(request.config, request.config_name),
+    )
+    collections = collect_all(files, request.root, options)
+    model = merge(
+        [*collections, Collection(problems=tuple(discover_problems)), admin_collection(request)],
+        extra_facts(request),
+    )
+    scanned = tuple(sorted({*model.files, *(f.rel for f in files)}))
+    return model, scanned
+
+
 def run_scan(request: ScanRequest) -> ScanResult:
     started = time.monotonic()
     try:
@@ -228,22 +250,7 @@ def run_scan(request: ScanRequest) -> ScanResult:
     ]
     known_baseline = _read_baseline(request.baseline)
 
-    files, discover_problems = discover(list(request.paths), request.root)
-    if not files and not discover_problems:
-        shown = ", ".join(str(p) for p in request.paths)
-        raise ScanError(f"no inputs found in {shown} (Terraform, Talos, Proxmox or pfSense/OPNsense files)")
-    options = CollectOptions(
-        var_files=request.var_files,
-        env=request.env,
-        cache_dir=request.cache_dir,
-        jobs=request.jobs,
-        role_hints=role_hints(request.config, request.config_name),
-    )
-    collections = collect_all(files, request.root, options)
-    model = merge(
-        [*collections, Collection(problems=tuple(discover_problems)), admin_collection(request)],
-        extra_facts(request),
-    )
+    model, files = build_model(request)
     selected = Catalogue(tuple(policies)) if hasattr(Catalogue, "__init__") else catalogue
     raw = evaluate(model, selected, EvalSettings())
     by_id = {p.id: p for p in policies}
@@ -268,7 +275,7 @@ def run_scan(request: ScanRequest) -> ScanResult:
         suppressed=tuple(suppressed),
         baseline_candidates=tuple(candidates),
         facts=tuple(model.facts[name] for name in sorted(model.facts)),
-        files=tuple(sorted({*model.files, *(f.rel for f in files)})),
+        files=files,
         policies=tuple(sorted(policies, key=lambda p: p.id)),
         duration=time.monotonic() - started,
         notices=tuple(notices),

@@ -1,0 +1,114 @@
+"""``talosaudit graph``: node groups with their roles and why, their layers, and the
+required-flow matrix. The matrix is computed by the caller (reporters never run
+reachability); this module only renders it as text, Mermaid or Graphviz dot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from talosaudit.model import Fact, Layer, NodeGroup
+from talosaudit.report.base import describe_fact
+
+
+@dataclass(frozen=True, slots=True)
+class FlowCell:
+    """One required flow between two endpoints and whether it gets through."""
+
+    flow: str  # ``tcp/50001``
+    source: str  # endpoint label: a node group name, ``admin``, ``internet``
+    destination: str
+    verdict: str  # ``allowed``, ``blocked``, ``partial``, ``unknown``
+    why: str = ""  # e.g. the blocking layer
+    requirement: str = ""  # e.g. ``TA103 talos-trustd-blocked``
+
+
+@dataclass(frozen=True, slots=True)
+class GraphData:
+    groups: tuple[NodeGroup, ...]
+    layers: Mapping[str, Layer]
+    facts: tuple[Fact, ...] = ()
+    flows: tuple[FlowCell, ...] = ()
+
+
+def _role(group: NodeGroup) -> str:
+    return group.role.label if group.role is not None else "unknown role"
+
+
+def render_graph_text(data: GraphData) -> str:
+    out = ["Node groups"]
+    if not data.groups:
+        out.append("  (none found)")
+    for g in data.groups:
+        out.append(f"  {g.name} [{_role(g)}]  {g.source}")
+        out.append(f"      role: {g.role_reason or 'not decided'}")
+        if g.addresses:
+            reason = f" ({g.address_reason})" if g.address_reason else ""
+            out.append(f"      addresses: {g.addresses.describe()}{reason}")
+        if g.segment:
+            out.append(f"      segment: {g.segment}")
+        for layer_id in g.layers:
+            layer = data.layers.get(layer_id)
+            kind = f"{layer.kind.value}, {len(layer.rules)} rules" if layer else "not found"
+            out.append(f"      layer: {layer_id} ({kind})")
+    if data.facts:
+        out += ["", "Facts used"] + [f"  {describe_fact(f)}" for f in data.facts]
+    if data.flows:
+        out += ["", "Required flows"]
+        width = max(len(c.flow) for c in data.flows)
+        for c in data.flows:
+            why = f"  ({c.why})" if c.why else ""
+            out.append(f"  {c.flow:<{width}}  {c.source} -> {c.destination}: {c.verdict}{why}")
+    return "\n".join(out) + "\n"
+
+
+def _node_id(name: str, ids: dict[str, str]) -> str:
+    if name not in ids:
+        ids[name] = f"n{len(ids)}"
+    return ids[name]
+
+
+def _quote(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', "'")
+
+
+def render_graph_mermaid(data: GraphData) -> str:
+    ids: dict[str, str] = {}
+    out = ["flowchart LR"]
+    for g in data.groups:
+        out.append(f'  {_node_id(g.name, ids)}["{_quote(g.name)}<br/>{_role(g)}"]')
+    for c in data.flows:
+        for endpoint in (c.source, c.destination):
+            if endpoint not in ids:
+                out.append(f'  {_node_id(endpoint, ids)}["{_quote(endpoint)}"]')
+        arrow = "-->" if c.verdict == "allowed" else "-.->"
+        label = _quote(f"{c.flow} {c.verdict}")
+        out.append(f'  {ids[c.source]} {arrow}|"{label}"| {ids[c.destination]}')
+    return "\n".join(out) + "\n"
+
+
+_DOT_COLOR = {"allowed": "darkgreen", "blocked": "red", "partial": "orange", "unknown": "gray"}
+
+
+def render_graph_dot(data: GraphData) -> str:
+    ids: dict[str, str] = {}
+    out = ["digraph talosaudit {", "  rankdir=LR;", "  node [shape=box];"]
+    for g in data.groups:
+        out.append(f'  {_node_id(g.name, ids)} [label="{_quote(g.name)}\\n{_role(g)}"];')
+    for c in data.flows:
+        for endpoint in (c.source, c.destination):
+            if endpoint not in ids:
+                out.append(f'  {_node_id(endpoint, ids)} [label="{_quote(endpoint)}", shape=ellipse];')
+        color = _DOT_COLOR.get(c.verdict, "black")
+        label = _quote(f"{c.flow} {c.verdict}")
+        out.append(f'  {ids[c.source]} -> {ids[c.destination]} [label="{label}", color={color}];')
+    out.append("}")
+    return "\n".join(out) + "\n"
+
+
+GRAPH_FORMATS: dict[str, Callable[[GraphData], str]] = {
+    "text": render_graph_text,
+    "mermaid": render_graph_mermaid,
+    "dot": render_graph_dot,
+}

@@ -24,6 +24,10 @@ from typing import Any
 class Unknown:
     expression: str
     reason: str = ""
+    #: The innermost expression that could not be resolved when this one is unknown
+    #: because of it (``var.admin_cidrs`` for ``var.admin_cidrs[count.index]``); empty
+    #: when ``expression`` is itself the cause. Not part of equality.
+    origin: str = field(default="", compare=False)
 
     def __str__(self) -> str:
         return f"<unknown: {self.expression}>"
@@ -63,6 +67,9 @@ class Block:
     blocks: tuple[Block, ...]
     lines: Lines
     from_dynamic: bool = False
+    #: Set on the one block that stands for a ``dynamic`` block whose ``for_each`` could
+    #: not be resolved ("zero or more blocks like this one"); its iterator is unknown.
+    expansion_unknown: Unknown | None = None
 
     def blocks_of(self, block_type: str) -> tuple[Block, ...]:
         return tuple(b for b in self.blocks if b.type == block_type)

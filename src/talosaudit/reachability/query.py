@@ -1,0 +1,563 @@
+"""Flow queries: compose the layers on a path and say exactly what gets through.
+
+A query asks about a space of flows ``protocol x source x destination x port``. Each layer
+on the path is evaluated on the whole query space on its own (a layer's decision about a
+packet does not depend on other layers), so the end-to-end answer is the intersection of
+the layers' answers, and every layer that refuses part of the flow is known, not only the
+first one.
+
+Rules that could not be resolved are evaluated twice: pessimistically (an unresolved allow
+matches nothing, an unresolved deny matches everything its known parts allow) and
+optimistically (the reverse). The two answers bound the truth; when they differ the
+verdict is UNKNOWN, never a silent pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from enum import Enum, StrEnum
+
+from talosaudit.model import (
+    ALL_PORTS,
+    Action,
+    AddressSet,
+    Direction,
+    IntervalSet,
+    Layer,
+    Model,
+    Placement,
+    PortSet,
+    Rule,
+    Semantics,
+)
+from talosaudit.model.ports import PORTED
+from talosaudit.reachability.endpoints import Endpoint
+from talosaudit.reachability.space import (
+    ALL_PROTOCOLS,
+    DST,
+    EMPTY_SPACE,
+    PORT,
+    SRC,
+    Space,
+    address_line,
+)
+
+#: Client ports the return traffic of a stateless layer goes to (AWS's advice for NACLs).
+EPHEMERAL_PORTS = IntervalSet.span(1024, 65535)
+_ALL_PORTS = ALL_PORTS.values
+_PORTED = IntervalSet.of((p, p) for p in PORTED)
+
+
+class Verdict(StrEnum):
+    ALLOWED = "allowed"
+    BLOCKED = "blocked"
+    PARTIAL = "partial"
+    UNKNOWN = "unknown"
+
+
+class Side(StrEnum):
+    """Where on the path a layer stands."""
+
+    SOURCE = "source"
+    NETWORK = "network"
+    DESTINATION = "destination"
+
+
+class _Pass(Enum):
+    #: Pessimistic: unresolved or uncertain allows match nothing, denies match widely.
+    MIN = "min"
+    #: Optimistic: the reverse.
+    MAX = "max"
+
+
+# --- unresolved fields -----------------------------------------------------------------
+
+_PORT, _PROTOCOL, _PEER, _LOCAL = "ports", "protocol", "peer", "local"
+#: Unresolved fields that only make the rule's existence uncertain, not its shape.
+_EXISTENCE_FIELDS = frozenset({"count", "for_each", "enabled", "enable", "disabled", "security_group_id"})
+_PEER_WORDS = ("cidr", "peer", "source", "group", "prefix", "address", "self", "referenced", "ip_range")
+_LOCAL_WORDS = ("local", "destination", "dest")
+
+
+def _widened(rule: Rule) -> frozenset[str]:
+    """Which parts of ``rule`` an unresolved value leaves open (unknown names open all)."""
+    out: set[str] = set()
+    for item in rule.unresolved:
+        name = item.field.lower()
+        if name in _EXISTENCE_FIELDS:
+            continue
+        if "port" in name:
+            out.add(_PORT)
+        elif "protocol" in name:
+            out.add(_PROTOCOL)
+        elif any(word in name for word in _LOCAL_WORDS):
+            out.add(_LOCAL)
+        elif any(word in name for word in _PEER_WORDS):
+            out.add(_PEER)
+        else:
+            out.update((_PORT, _PROTOCOL, _PEER, _LOCAL))
+    return frozenset(out)
+
+
+# --- results ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LayerDecision:
+    """What one layer on the path does with the query space.
+
+    ``admitted`` pairs each allow rule with the part of the query it admitted here,
+    ``denied`` each deny rule with the part it refused; ``by_default`` is the part the
+    default action refused. ``blocked`` is what this layer refuses (pessimistic),
+    ``surely_blocked`` what it refuses even optimistically; ``return_blocked`` the part
+    refused because the layer is stateless and drops the return traffic.
+    """
+
+    layer: Layer
+    direction: Direction
+    side: Side
+    admitted: tuple[tuple[Rule, Space], ...] = ()
+    denied: tuple[tuple[Rule, Space], ...] = ()
+    by_default: Space = EMPTY_SPACE
+    blocked: Space = EMPTY_SPACE
+    surely_blocked: Space = EMPTY_SPACE
+    return_blocked: Space = EMPTY_SPACE
+    blocks_all: bool = False
+
+    @property
+    def admitting_rules(self) -> tuple[Rule, ...]:
+        return tuple(rule for rule, _ in self.admitted)
+
+    @property
+    def blocks_part(self) -> bool:
+        return bool(self.blocked)
+
+    def reason(self, part: Space | None = None) -> str:
+        """Why this layer refuses ``part`` (default: everything it refuses)."""
+        part = self.blocked if part is None else part
+        if not self.layer.enabled:
+            return "the layer is disabled"
+        way = self.direction.value
+        reasons: list[str] = []
+        if self.return_blocked and self.return_blocked & part:
+            back = Direction.EGRESS if self.direction is Direction.INGRESS else Direction.INGRESS
+            reasons.append(
+                f"it is stateless and no {back.value} rule allows the return traffic "
+                f"(to ports {PortSet(EPHEMERAL_PORTS)})"
+            )
+        deniers = [rule for rule, hit in self.denied if hit & part]
+        if deniers:
+            names = ", ".join(_rule_name(r) for r in deniers[:3])
+            reasons.append(f"{way} rule {names} denies it")
+        if self.by_default and self.by_default & part:
+            if self.layer.semantics is Semantics.FIRST_MATCH:
+                reasons.append(f"no {way} rule matches it and the default {way} action is deny")
+            else:
+                reasons.append(f"no {way} rule allows it")
+        return "; ".join(reasons) if reasons else f"no {way} rule allows it"
+
+
+def _rule_name(rule: Rule) -> str:
+    return rule.key or rule.source.resource or str(rule.source)
+
+
+@dataclass(frozen=True, slots=True)
+class FlowResult:
+    """The answer to one query.
+
+    ``space`` is the query, ``allowed`` what is proven to pass (pessimistic), ``possible``
+    what may pass (optimistic). ``decisions`` are the layers on the path in path order
+    (source egress, network, destination ingress; outermost first within each side).
+    """
+
+    src: Endpoint
+    dst: Endpoint
+    protocol: int | None
+    ports: PortSet
+    space: Space
+    allowed: Space
+    possible: Space
+    decisions: tuple[LayerDecision, ...]
+    verdict: Verdict
+
+    @property
+    def blocking_layer(self) -> LayerDecision | None:
+        """The first layer on the path that refuses part of the query."""
+        return next((d for d in self.decisions if d.blocked), None)
+
+    @property
+    def surely_blocked(self) -> Space:
+        """What no resolution of the unknowns would let through."""
+        return self.space - self.possible
+
+    @property
+    def uncertain(self) -> Space:
+        return self.possible - self.allowed
+
+    def allowed_sources(self) -> AddressSet:
+        return self.allowed.sources()
+
+    def allowed_destinations(self) -> AddressSet:
+        return self.allowed.destinations()
+
+    def allowed_ports(self) -> PortSet:
+        return self.allowed.ports()
+
+    def admitting(self) -> tuple[tuple[LayerDecision, tuple[tuple[Rule, Space], ...]], ...]:
+        """Per layer past the source's own egress (outermost first): each allow rule with
+        the part of the end-to-end allowed flow it admits."""
+        out = []
+        for decision in self.decisions:
+            if decision.side is Side.SOURCE:
+                continue
+            rules = tuple((rule, hit & self.allowed) for rule, hit in decision.admitted if hit & self.allowed)
+            if rules:
+                out.append((decision, rules))
+        return tuple(out)
+
+
+# --- the engine ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Piece:
+    """Part of an endpoint that sits in one segment."""
+
+    endpoint: Endpoint
+    line: IntervalSet
+    segment: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Leg:
+    """One stretch of a query: a source piece, a destination piece and their flow space."""
+
+    q: Space
+    sp: _Piece
+    dp: _Piece
+    protocol: int | None
+
+    def reversed(self, q: Space) -> _Leg:
+        return _Leg(q, self.dp, self.sp, self.protocol)
+
+
+@dataclass(slots=True)
+class _LayerPass:
+    allowed: Space
+    admitted: list[tuple[Rule, Space]] = field(default_factory=list)
+    denied: list[tuple[Rule, Space]] = field(default_factory=list)
+    by_default: Space = EMPTY_SPACE
+
+
+class Reachability:
+    """Queries on one model, with per-layer rule lists cached."""
+
+    def __init__(self, model: Model) -> None:
+        self.model = model
+        self._rules: dict[tuple[str, Direction, int | None], tuple[Rule, ...]] = {}
+        self._segment_layers: dict[tuple[str, Placement], list[Layer]] = {}
+        for layer in sorted(model.layers.values(), key=lambda layer: layer.id):
+            if layer.placement is Placement.NODE:
+                continue
+            for seg in layer.segments:
+                self._segment_layers.setdefault((seg, layer.placement), []).append(layer)
+        segs = [s for s in model.segments.values() if not s.is_internet and s.addresses]
+        # Narrowest first, so an address lands in the innermost segment that holds it.
+        self._segments = sorted(segs, key=lambda s: (address_line(s.addresses).size(), s.id))
+        internet = sorted(s.id for s in model.segments.values() if s.is_internet)
+        self._internet_segment = internet[0] if internet else None
+
+    # --- public ------------------------------------------------------------------------
+
+    def query(self, src: Endpoint, dst: Endpoint, protocol: int | None, ports: PortSet) -> FlowResult:
+        protos = ALL_PROTOCOLS if protocol is None else IntervalSet.span(protocol, protocol)
+        port_values = ports.values if protocol is None or protocol in PORTED else _ALL_PORTS
+        space = EMPTY_SPACE
+        allowed = EMPTY_SPACE
+        possible = EMPTY_SPACE
+        merged: dict[tuple[str, Direction, Side], LayerDecision] = {}
+        order: list[tuple[str, Direction, Side]] = []
+        for sp in self._pieces(src):
+            for dp in self._pieces(dst):
+                q = Space.box(protos, sp.line, dp.line, port_values)
+                if not q:
+                    continue
+                space = Space(space.boxes + q.boxes)
+                lo, hi, steps = self._path(q, sp, dp, protocol)
+                allowed = Space(allowed.boxes + lo.boxes)
+                possible = Space(possible.boxes + hi.boxes)
+                for d in steps:
+                    key = (d.layer.id, d.direction, d.side)
+                    if key not in merged:
+                        order.append(key)
+                        merged[key] = d
+                    else:
+                        merged[key] = _merge(merged[key], d)
+        rank = {Side.SOURCE: 0, Side.NETWORK: 1, Side.DESTINATION: 2}
+        keys = sorted(order, key=lambda k: rank[k[2]])  # stable: path order within a side
+        decisions = tuple(_finish(merged[k], space) for k in keys)
+        return FlowResult(
+            src, dst, protocol, ports, space, allowed, possible, decisions, _verdict(space, allowed, possible)
+        )
+
+    # --- paths -------------------------------------------------------------------------
+
+    def _pieces(self, ep: Endpoint) -> Iterator[_Piece]:
+        line = address_line(ep.addresses)
+        if ep.segment is not None or ep.approximate:
+            yield _Piece(ep, line, ep.segment)
+            return
+        rest = line
+        for seg in self._segments:
+            part = rest & address_line(seg.addresses)
+            if part:
+                yield _Piece(ep, part, seg.id)
+                rest = rest - part
+        if rest:
+            # Addresses in no known segment: beyond the firewall's WAN side if there is one;
+            # a node group's stray addresses stay unplaced.
+            yield _Piece(ep, rest, None if ep.node_group else self._internet_segment)
+
+    def _steps(self, sp: _Piece, dp: _Piece) -> list[tuple[Layer, Direction, Side]]:
+        steps: list[tuple[Layer, Direction, Side]] = []
+        if sp.endpoint.node_group is not None:
+            for lid in sp.endpoint.node_group.layers:
+                layer = self.model.layers.get(lid)
+                if layer is not None:
+                    steps.append((layer, Direction.EGRESS, Side.SOURCE))
+        if sp.segment != dp.segment:
+            if sp.segment is not None:
+                for layer in self._segment_layers.get((sp.segment, Placement.SEGMENT), []):
+                    steps.append((layer, Direction.EGRESS, Side.NETWORK))
+                for layer in self._segment_layers.get((sp.segment, Placement.GATEWAY), []):
+                    steps.append((layer, Direction.INGRESS, Side.NETWORK))
+            if dp.segment is not None:
+                for layer in self._segment_layers.get((dp.segment, Placement.SEGMENT), []):
+                    steps.append((layer, Direction.INGRESS, Side.NETWORK))
+        if dp.endpoint.node_group is not None:
+            for lid in dp.endpoint.node_group.layers:
+                layer = self.model.layers.get(lid)
+                if layer is not None:
+                    steps.append((layer, Direction.INGRESS, Side.DESTINATION))
+        return steps
+
+    def _path(
+        self, q: Space, sp: _Piece, dp: _Piece, protocol: int | None
+    ) -> tuple[Space, Space, list[LayerDecision]]:
+        lo, hi = q, q
+        decisions: list[LayerDecision] = []
+        leg = _Leg(q, sp, dp, protocol)
+        for layer, direction, side in self._steps(sp, dp):
+            low = self._layer(layer, direction, leg, _Pass.MIN)
+            high = self._layer(layer, direction, leg, _Pass.MAX)
+            ret = EMPTY_SPACE
+            if not layer.stateful and layer.enabled and layer.placement is not Placement.GATEWAY:
+                ret = self._return_blocked(layer, direction, leg, _Pass.MIN)
+                ret_hi = self._return_blocked(layer, direction, leg, _Pass.MAX)
+                low.allowed = low.allowed - ret
+                high.allowed = high.allowed - ret_hi
+            blocked = q - low.allowed
+            lo = lo - blocked
+            hi = hi - (q - high.allowed)
+            decisions.append(
+                LayerDecision(
+                    layer=layer,
+                    direction=direction,
+                    side=side,
+                    admitted=tuple(low.admitted),
+                    denied=tuple(low.denied),
+                    by_default=low.by_default,
+                    blocked=blocked,
+                    surely_blocked=q - high.allowed,
+                    return_blocked=ret,
+                )
+            )
+        return lo, hi, decisions
+
+    def _return_blocked(self, layer: Layer, direction: Direction, leg: _Leg, mode: _Pass) -> Space:
+        """Forward flows of the leg whose replies (dst -> src, to ephemeral ports) the layer drops."""
+        back = leg.q.swap(SRC, DST).with_dim(PORT, EPHEMERAL_PORTS)
+        opposite = Direction.EGRESS if direction is Direction.INGRESS else Direction.INGRESS
+        replies = self._layer(layer, opposite, leg.reversed(back), mode)
+        dropped = back - replies.allowed
+        # One dropped reply port is enough to break some connections of that address pair.
+        return dropped.swap(SRC, DST).with_dim(PORT, _ALL_PORTS) & leg.q
+
+    # --- one layer ---------------------------------------------------------------------
+
+    def _rules_of(self, layer: Layer, direction: Direction, protocol: int | None) -> tuple[Rule, ...]:
+        key = (layer.id, direction, protocol)
+        found = self._rules.get(key)
+        if found is None:
+            found = tuple(
+                r
+                for r in layer.rules
+                if r.enabled
+                and r.direction is direction
+                and (protocol is None or r.protocol is None or r.protocol == protocol or r.unresolved)
+            )
+            self._rules[key] = found
+        return found
+
+    def _layer(self, layer: Layer, direction: Direction, leg: _Leg, mode: _Pass) -> _LayerPass:
+        q, sp, dp = leg.q, leg.sp, leg.dp
+        if not layer.enabled:
+            return _LayerPass(q)
+        default = layer.default_ingress if direction is Direction.INGRESS else layer.default_egress
+        rules = self._rules_of(layer, direction, leg.protocol)
+        result = _LayerPass(EMPTY_SPACE)
+        if layer.semantics is Semantics.FIRST_MATCH:
+            remaining = q
+            for rule in rules:
+                if not remaining:
+                    break
+                hit = remaining & _region(rule, direction, sp, dp, mode)
+                if not hit:
+                    continue
+                if rule.action is Action.ALLOW:
+                    result.allowed = Space(result.allowed.boxes + hit.boxes)
+                    result.admitted.append((rule, hit))
+                else:
+                    result.denied.append((rule, hit))
+                remaining = remaining - hit
+            if default is Action.ALLOW:
+                result.allowed = Space(result.allowed.boxes + remaining.boxes)
+            else:
+                result.by_default = remaining
+            return result
+        allows = q if default is Action.ALLOW else EMPTY_SPACE
+        denied = EMPTY_SPACE
+        for rule in rules:
+            hit = q & _region(rule, direction, sp, dp, mode)
+            if not hit:
+                continue
+            if rule.action is Action.ALLOW:
+                allows = allows | hit
+                result.admitted.append((rule, hit))
+            else:
+                denied = denied | hit
+                result.denied.append((rule, hit))
+        result.allowed = allows - denied
+        result.by_default = q - allows
+        return result
+
+
+def _region(rule: Rule, direction: Direction, sp: _Piece, dp: _Piece, mode: _Pass) -> Space:
+    """The flows ``rule`` matches, in (protocol, source, destination, port) coordinates."""
+    wide = (rule.action is Action.DENY) == (mode is _Pass.MIN)
+    if rule.unresolved and not wide:
+        return EMPTY_SPACE
+    opened = _widened(rule) if rule.unresolved else frozenset()
+    ingress = direction is Direction.INGRESS
+    peer_piece, local_piece = (sp, dp) if ingress else (dp, sp)
+    peer_line = _peer_match(rule, peer_piece, wide, _PEER in opened)
+    if not peer_line:
+        return EMPTY_SPACE
+    if rule.local is None or _LOCAL in opened:
+        local_line = local_piece.line
+    else:
+        local_line = _address_match(rule.local, local_piece, wide)
+    if not local_line:
+        return EMPTY_SPACE
+    src, dst = (peer_line, local_line) if ingress else (local_line, peer_line)
+    boxes: list[tuple[IntervalSet, ...]] = []
+    for protos, ports in _proto_ports(rule, _PROTOCOL in opened, _PORT in opened):
+        boxes.extend(Space.box(protos, src, dst, ports).boxes)
+    return Space(tuple(boxes))
+
+
+def _peer_match(rule: Rule, piece: _Piece, wide: bool, opened: bool) -> IntervalSet:
+    if opened or (rule.peer.groups & piece.endpoint.labels):
+        return piece.line
+    return _address_match(rule.peer.addresses, piece, wide)
+
+
+def _address_match(addresses: AddressSet, piece: _Piece, wide: bool) -> IntervalSet:
+    """Which of the piece's addresses ``addresses`` matches.
+
+    For an approximate endpoint the nodes are somewhere unknown in the region: a CIDR that
+    covers only part of it is uncertain, matching all of it when wide and nothing when not.
+    """
+    line = address_line(addresses) & piece.line
+    if not piece.endpoint.approximate or not line or line == piece.line:
+        return line
+    return piece.line if wide else IntervalSet()
+
+
+def _proto_ports(rule: Rule, any_protocol: bool, any_port: bool) -> list[tuple[IntervalSet, IntervalSet]]:
+    ports = _ALL_PORTS if any_port else rule.ports.values
+    if any_protocol or rule.protocol is None:
+        if ports == _ALL_PORTS:
+            return [(ALL_PROTOCOLS, _ALL_PORTS)]
+        # Ports only restrict the protocols that have ports.
+        return [(_PORTED, ports), (ALL_PROTOCOLS - _PORTED, _ALL_PORTS)]
+    proto = IntervalSet.span(rule.protocol, rule.protocol)
+    return [(proto, ports if rule.protocol in PORTED else _ALL_PORTS)]
+
+
+_Hits = tuple[tuple[Rule, Space], ...]
+
+
+def _merge(a: LayerDecision, b: LayerDecision) -> LayerDecision:
+    def pairs(x: _Hits, y: _Hits) -> _Hits:
+        out: dict[int, tuple[Rule, Space]] = {}
+        for rule, hit in (*x, *y):
+            key = id(rule)
+            out[key] = (rule, Space(out[key][1].boxes + hit.boxes)) if key in out else (rule, hit)
+        return tuple(out.values())
+
+    return LayerDecision(
+        layer=a.layer,
+        direction=a.direction,
+        side=a.side,
+        admitted=pairs(a.admitted, b.admitted),
+        denied=pairs(a.denied, b.denied),
+        by_default=Space(a.by_default.boxes + b.by_default.boxes),
+        blocked=Space(a.blocked.boxes + b.blocked.boxes),
+        surely_blocked=Space(a.surely_blocked.boxes + b.surely_blocked.boxes),
+        return_blocked=Space(a.return_blocked.boxes + b.return_blocked.boxes),
+    )
+
+
+def _finish(d: LayerDecision, space: Space) -> LayerDecision:
+    """Set ``blocks_all`` against the whole query (a layer may sit on only some pieces)."""
+    return LayerDecision(
+        layer=d.layer,
+        direction=d.direction,
+        side=d.side,
+        admitted=d.admitted,
+        denied=d.denied,
+        by_default=d.by_default,
+        blocked=d.blocked,
+        surely_blocked=d.surely_blocked,
+        return_blocked=d.return_blocked,
+        blocks_all=bool(space) and space <= d.blocked,
+    )
+
+
+def _verdict(space: Space, allowed: Space, possible: Space) -> Verdict:
+    if space and space <= allowed:
+        return Verdict.ALLOWED
+    if not possible:
+        return Verdict.BLOCKED
+    if possible <= allowed:
+        return Verdict.PARTIAL
+    return Verdict.UNKNOWN
+
+
+_LAST: list[Reachability] = []
+
+
+def reachability(model: Model) -> Reachability:
+    """The query engine for ``model`` (the last one is kept, so repeated queries share caches)."""
+    if _LAST and _LAST[0].model is model:
+        return _LAST[0]
+    engine = Reachability(model)
+    _LAST[:] = [engine]
+    return engine
+
+
+def query(model: Model, src: Endpoint, dst: Endpoint, protocol: int | None, ports: PortSet) -> FlowResult:
+    """What of ``protocol``/``ports`` from ``src`` to ``dst`` gets through every layer."""
+    return reachability(model).query(src, dst, protocol, ports)

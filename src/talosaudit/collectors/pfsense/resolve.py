@@ -1,0 +1,309 @@
+"""Resolve what a pfSense/OPNsense rule writes (aliases, interface keywords, ports) to sets.
+
+Two kinds of "cannot resolve" are kept apart:
+
+- *unknown*: the value exists but only at runtime (URL/GeoIP aliases, host names, a DHCP
+  network). The rule gets an ``Unresolved`` item, so reachability answers ``unknown``
+  instead of passing or failing silently.
+- *missing*: the rule names an alias or interface the file does not define. pfSense and
+  OPNsense do not load such a rule (filter.inc comments it out), so it filters nothing;
+  the collector drops it and reports TA002.
+
+The firewall's own addresses (``(self)``, ``wanip``) are never node addresses; where one is
+assigned at runtime (DHCP WAN) it resolves to nothing, which is exact for every flow to or
+from a node.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+
+from talosaudit.collectors.pfsense.parsed import Alias, Endpoint, FirewallConfig, Interface
+from talosaudit.model.addresses import ALL_ADDRESSES, EMPTY, AddressSet
+from talosaudit.model.firewall import Unresolved
+from talosaudit.model.ports import ALL_PORTS, PortSet
+
+#: Alias types whose content is a static list in the file.
+_ADDRESS_ALIAS_TYPES = frozenset({"host", "network", "networkgroup"})
+_PORT_ALIAS_TYPES = frozenset({"port"})
+#: Service names the GUI accepts in port fields (getservbyname); the common ones only.
+_SERVICES = {
+    "ftp": 21,
+    "ssh": 22,
+    "telnet": 23,
+    "smtp": 25,
+    "domain": 53,
+    "dns": 53,
+    "http": 80,
+    "ntp": 123,
+    "snmp": 161,
+    "ldap": 389,
+    "https": 443,
+    "imaps": 993,
+}
+_HOSTNAME = re.compile(r"^(?=.*[a-zA-Z])[a-zA-Z0-9.-]+\.[a-zA-Z0-9-]+$")
+#: OPNsense's built-in dynamic aliases for interface networks (``__lan_network``).
+_DYNAMIC_NET = re.compile(r"^__(\w+)_network$")
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """An address set, how to describe it, and what of it is unknown or missing."""
+
+    addresses: AddressSet
+    text: str
+    unresolved: tuple[Unresolved, ...] = ()
+    missing: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedPorts:
+    ports: PortSet
+    unresolved: tuple[Unresolved, ...] = ()
+    missing: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class InterfaceNet:
+    """What an interface contributes to keywords: its subnets and its own addresses."""
+
+    networks: AddressSet
+    addresses: AddressSet
+    #: Why the network is not known ("" when at least one family is static).
+    unknown: str
+
+
+def interface_net(itf: Interface, vips: list[tuple[AddressSet, AddressSet]]) -> InterfaceNet:
+    networks, addresses = EMPTY, EMPTY
+    for addr, bits, default in ((itf.ipaddr, itf.subnet, 32), (itf.ipaddrv6, itf.subnetv6, 128)):
+        try:
+            ip = ipaddress.ip_address(addr)
+        except ValueError:
+            continue
+        prefix = int(bits) if bits.isdigit() else default
+        try:
+            net = ipaddress.ip_interface(f"{ip}/{prefix}").network
+        except ValueError:
+            net = ipaddress.ip_interface(str(ip)).network
+        networks = networks | AddressSet.parse(str(net))
+        addresses = addresses | AddressSet.parse(str(ip))
+    for vip_net, vip_addr in vips:
+        networks, addresses = networks | vip_net, addresses | vip_addr
+    unknown = ""
+    if not networks:
+        modes = [m for m in (itf.ipaddr, itf.ipaddrv6) if m and m != "none"]
+        unknown = f"assigned at runtime ({', '.join(modes)})" if modes else "no static address in the file"
+    return InterfaceNet(networks, addresses, unknown)
+
+
+class Resolver:
+    """Resolves names against one firewall's interfaces, groups and aliases."""
+
+    def __init__(self, config: FirewallConfig) -> None:
+        self.config = config
+        self.aliases: dict[str, Alias] = {}
+        for alias in config.aliases:
+            self.aliases.setdefault(alias.name, alias)
+        self.groups = {g.name: g.members for g in config.groups}
+        vips: dict[str, list[tuple[AddressSet, AddressSet]]] = {}
+        for vip in config.vips:
+            try:
+                addr = AddressSet.parse(vip.address)
+                net = AddressSet.parse(f"{vip.address}/{vip.bits}") if vip.bits.isdigit() else addr
+            except ValueError:
+                continue
+            vips.setdefault(vip.interface, []).append((net, addr))
+        self.nets = {itf.name: interface_net(itf, vips.get(itf.name, [])) for itf in config.interfaces}
+        self._descr = {itf.name: itf.descr or itf.name.upper() for itf in config.interfaces}
+        self._alias_cache: dict[str, Resolved] = {}
+
+    # -- addresses ---------------------------------------------------------------------------
+
+    def endpoint(self, ep: Endpoint, field: str) -> Resolved:
+        if ep.any:
+            return Resolved(EMPTY if ep.negated else ALL_ADDRESSES, "nothing" if ep.negated else "any")
+        parts = [self.value(v, ep.kind, field) for v in ep.values]
+        addresses = EMPTY
+        for p in parts:
+            addresses = addresses | p.addresses
+        text = ", ".join(p.text for p in parts)
+        unresolved = tuple(u for p in parts for u in p.unresolved)
+        missing = next((p.missing for p in parts if p.missing), "")
+        if ep.negated:
+            return Resolved(ALL_ADDRESSES - addresses, f"not {text}", unresolved, missing)
+        return Resolved(addresses, text, unresolved, missing)
+
+    def value(self, value: str, kind: str, field: str) -> Resolved:
+        if kind in ("network", "mixed"):
+            keyword = self.keyword(value, field)
+            if keyword is not None:
+                return keyword
+        try:
+            found = AddressSet.parse(value)
+            return Resolved(found, value)
+        except ValueError:
+            pass
+        if value in self.aliases:
+            alias = self.alias(value, ())
+            return Resolved(
+                alias.addresses,
+                f"alias {value} ({alias.addresses.describe()})",
+                alias.unresolved,
+                alias.missing,
+            )
+        if _HOSTNAME.match(value):
+            return Resolved(
+                EMPTY,
+                value,
+                (Unresolved(field, value, "a host name is resolved by the firewall at runtime"),),
+            )
+        what = "interface or network" if kind == "network" else "alias"
+        return Resolved(
+            EMPTY, value, missing=f"{field} names {what} {value!r}, which this file does not define"
+        )
+
+    def keyword(self, value: str, field: str) -> Resolved | None:
+        """Interface keywords: ``lan`` (its subnets), ``lanip`` (its address), ``(self)``."""
+        name = value.lower()
+        if name in ("(self)", "self", "this firewall"):
+            own = EMPTY
+            for net in self.nets.values():
+                own = own | net.addresses
+            return Resolved(own, "this firewall")
+        dynamic = _DYNAMIC_NET.match(value)
+        if dynamic:
+            name = dynamic.group(1)
+        if name in self.nets:
+            net = self.nets[name]
+            text = f"{self._descr[name]} net"
+            if net.unknown:
+                reason = f"the network of interface {name} is {net.unknown}"
+                return Resolved(EMPTY, text, (Unresolved(field, value, reason),))
+            return Resolved(net.networks, f"{text} ({net.networks.describe()})")
+        if name.endswith("ip") and name[:-2] in self.nets:
+            net = self.nets[name[:-2]]
+            # The firewall's own address is never a node address: unknown (DHCP) = nothing.
+            return Resolved(net.addresses, f"{self._descr[name[:-2]]} address")
+        if name in self.groups:
+            members = [self.keyword(m, field) for m in self.groups[name]]
+            addresses = EMPTY
+            unresolved: tuple[Unresolved, ...] = ()
+            for m in members:
+                if m is not None:
+                    addresses = addresses | m.addresses
+                    unresolved += m.unresolved
+            return Resolved(addresses, f"interface group {name}", unresolved)
+        if name in ("pppoe", "pptp", "l2tp", "openvpn", "ipsec", "wireguard"):
+            return Resolved(
+                EMPTY,
+                f"{name} clients",
+                (Unresolved(field, value, f"{name} client addresses are assigned at runtime"),),
+            )
+        return None
+
+    def alias(self, name: str, stack: tuple[str, ...]) -> Resolved:
+        if name in self._alias_cache:
+            return self._alias_cache[name]
+        alias = self.aliases[name]
+        field = f"alias {name}"
+        result: Resolved
+        if name in stack:
+            result = Resolved(
+                EMPTY, name, (Unresolved(field, " -> ".join((*stack, name)), "aliases nest in a cycle"),)
+            )
+        elif not alias.enabled:
+            result = Resolved(EMPTY, name, (Unresolved(field, name, "the alias is disabled"),))
+        elif alias.type not in _ADDRESS_ALIAS_TYPES:
+            reason = (
+                "a port alias used as an address"
+                if alias.type in _PORT_ALIAS_TYPES
+                else f"an alias of type {alias.type or 'unknown'} is filled at runtime"
+            )
+            result = Resolved(EMPTY, name, (Unresolved(field, name, reason),))
+        else:
+            addresses = EMPTY
+            unresolved: list[Unresolved] = []
+            missing = ""
+            for entry in alias.entries:
+                try:
+                    addresses = addresses | AddressSet.parse(entry)
+                    continue
+                except ValueError:
+                    pass
+                if entry in self.aliases:
+                    nested = self.alias(entry, (*stack, name))
+                    addresses = addresses | nested.addresses
+                    unresolved.extend(nested.unresolved)
+                    missing = missing or nested.missing
+                elif _HOSTNAME.match(entry):
+                    unresolved.append(
+                        Unresolved(field, entry, "a host name is resolved by the firewall at runtime")
+                    )
+                else:
+                    missing = (
+                        missing
+                        or f"alias {name} contains {entry!r}, which is neither an address nor an alias"
+                    )
+            result = Resolved(addresses, name, tuple(unresolved), missing)
+        if not stack:
+            self._alias_cache[name] = result
+        return result
+
+    # -- ports -------------------------------------------------------------------------------
+
+    def ports(self, text: str, field: str) -> ResolvedPorts:
+        text = text.strip()
+        if not text or text.lower() in ("any", "*"):
+            return ResolvedPorts(ALL_PORTS)
+        single = self._port_text(text)
+        if single is not None:
+            return ResolvedPorts(single)
+        if text in self.aliases:
+            return self.port_alias(text, ())
+        return ResolvedPorts(
+            ALL_PORTS, missing=f"{field} names port alias {text!r}, which this file does not define"
+        )
+
+    @staticmethod
+    def _port_text(text: str) -> PortSet | None:
+        if text.lower() in _SERVICES:
+            return PortSet.single(_SERVICES[text.lower()])
+        try:
+            ports = PortSet.parse(text.replace(":", "-"))
+        except ValueError:
+            return None
+        # "1-65535" is how the GUI writes "any port" (filter.inc drops the port clause).
+        return ALL_PORTS if ports == PortSet.range(1, 65535) else ports
+
+    def port_alias(self, name: str, stack: tuple[str, ...]) -> ResolvedPorts:
+        alias = self.aliases[name]
+        field = f"alias {name}"
+        if name in stack:
+            return ResolvedPorts(
+                ALL_PORTS, (Unresolved(field, " -> ".join((*stack, name)), "aliases nest in a cycle"),)
+            )
+        if not alias.enabled:
+            return ResolvedPorts(ALL_PORTS, (Unresolved(field, name, "the alias is disabled"),))
+        if alias.type not in _PORT_ALIAS_TYPES:
+            return ResolvedPorts(
+                ALL_PORTS, (Unresolved(field, name, f"an alias of type {alias.type} used as a port"),)
+            )
+        ports = PortSet()
+        unresolved: list[Unresolved] = []
+        missing = ""
+        for entry in alias.entries:
+            single = self._port_text(entry)
+            if single is not None:
+                ports = ports | single
+            elif entry in self.aliases:
+                nested = self.port_alias(entry, (*stack, name))
+                ports = ports | nested.ports
+                unresolved.extend(nested.unresolved)
+                missing = missing or nested.missing
+            else:
+                missing = (
+                    missing or f"port alias {name} contains {entry!r}, which is neither a port nor an alias"
+                )
+        return ResolvedPorts(ports, tuple(unresolved), missing)

@@ -322,7 +322,7 @@ def _report_unresolved(ctx: _Context, key: str, line: int, items: Iterable[Unres
     for item in items:
         ctx.problem(
             "TA002",
-            f"{ctx.label} rule {key}: {item.field} {item.expression!r} could not be resolved: {item.reason}",
+            f"{ctx.label} rule {key}: {item.field} {item.expression!r} is unknown offline: {item.reason}",
             line,
             f"{key}:{item.field}:{item.expression}",
         )
@@ -355,16 +355,24 @@ def _model_rules(
                 "flows are checked without source ports; the rule matches only connections from these ports",
             )
         )
+    # Conditions that decide whether the rule applies at all, not its shape: reachability
+    # treats an unresolved "enabled" as "the rule may or may not exist".
     if rule.schedule:
         unresolved.append(
-            Unresolved("schedule", rule.schedule, "the rule is active only while its schedule is")
+            Unresolved(
+                "enabled", f"schedule {rule.schedule}", "the rule applies only while its schedule is active"
+            )
         )
     if rule.tagged:
         unresolved.append(
-            Unresolved("tagged", rule.tagged, "the rule matches only packets another rule tagged")
+            Unresolved(
+                "enabled", f"tagged {rule.tagged}", "the rule matches only packets another rule tagged"
+            )
         )
     if rule.icmptype and not {"any", "echoreq", "8", "128"} & set(rule.icmptype.split(",")):
-        unresolved.append(Unresolved("icmptype", rule.icmptype, "the rule matches only these ICMP types"))
+        unresolved.append(
+            Unresolved("enabled", f"icmptype {rule.icmptype}", "the rule matches only these ICMP types")
+        )
     _report_unresolved(ctx, rule.key, rule.line, unresolved)
     source = SourceRef(ctx.rel, rule.line, rule.end_line, rule.key)
     origin = {Bucket.FLOATING: "floating rule", Bucket.GROUP: "interface group rule"}.get(
@@ -433,7 +441,8 @@ def _rdr_pass_rules(ctx: _Context, itf: Interface) -> list[Rule]:
 def port_forward_rules(ctx: _Context, pf: PortForward) -> list[Rule]:
     resolver = ctx.resolver
     src = resolver.endpoint(pf.source, "source")
-    target = resolver.endpoint(Endpoint(any=False, kind="address", values=(pf.target,)), "target")
+    # The target is the local side of the resulting rule: label it "destination".
+    target = resolver.endpoint(Endpoint(any=False, kind="address", values=(pf.target,)), "destination")
     external = resolver.ports(pf.destination.port, "destination port")
     missing = src.missing or target.missing or external.missing
     if missing:

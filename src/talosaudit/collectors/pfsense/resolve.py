@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from talosaudit.collectors.pfsense.parsed import Alias, Endpoint, FirewallConfig, Interface
@@ -98,6 +99,15 @@ def interface_net(itf: Interface, vips: list[tuple[AddressSet, AddressSet]]) -> 
     return InterfaceNet(networks, addresses, unknown)
 
 
+def _relabel(field: str, items: Iterable[Unresolved]) -> tuple[Unresolved, ...]:
+    """Name the rule field an alias's unknown entry sits in (reachability widens by field)."""
+    out = []
+    for u in items:
+        expression = u.expression if u.field == field else f"{u.field}: {u.expression}"
+        out.append(Unresolved(field, expression, u.reason))
+    return tuple(dict.fromkeys(out))
+
+
 class Resolver:
     """Resolves names against one firewall's interfaces, groups and aliases."""
 
@@ -129,7 +139,7 @@ class Resolver:
         for p in parts:
             addresses = addresses | p.addresses
         text = ", ".join(p.text for p in parts)
-        unresolved = tuple(u for p in parts for u in p.unresolved)
+        unresolved = _relabel(field, (u for p in parts for u in p.unresolved))
         missing = next((p.missing for p in parts if p.missing), "")
         if ep.negated:
             return Resolved(ALL_ADDRESSES - addresses, f"not {text}", unresolved, missing)
@@ -261,7 +271,8 @@ class Resolver:
         if single is not None:
             return ResolvedPorts(single)
         if text in self.aliases:
-            return self.port_alias(text, ())
+            found = self.port_alias(text, ())
+            return ResolvedPorts(found.ports, _relabel(field, found.unresolved), found.missing)
         return ResolvedPorts(
             ALL_PORTS, missing=f"{field} names port alias {text!r}, which this file does not define"
         )

@@ -121,9 +121,11 @@ def looks_like_proxmox_json(rel: str, text: str) -> bool:
     except ValueError:
         return False
     shape = _shape(data)
+    vmid, _, _, word, _ = _path_info(rel)
+    if shape is None and data == [] and "firewall" in rel.lower() and word:
+        return True
     if shape is None:
         return False
-    vmid, _, _, word, _ = _path_info(rel)
     if shape == "guest-config":
         return vmid is not None and "firewall" not in rel.lower()
     # Firewall documents are only recognised where the path says so: a bare list of
@@ -138,6 +140,10 @@ def read_document(text: str, rel: str) -> ApiDocument | Problem:
         return Problem("TA001", f"not valid JSON: {exc}", SourceRef(rel, 1), key=f"proxmox:{rel}:json")
     shape = _shape(data)
     vmid, kind, node, word, name = _path_info(rel)
+    if shape is None and data == [] and word in ("rules", "aliases", "ipset", "groups"):
+        shape = {"rules": "fw-rules", "aliases": "fw-aliases", "ipset": "fw-ipset", "groups": "fw-rules"}[
+            word
+        ]
     if shape is None:
         return Problem(
             "TA001",

@@ -56,7 +56,7 @@ from talosaudit.model import (
     SourceRef,
     Unresolved,
 )
-from talosaudit.model.ports import PORTED, TCP, UDP, parse_protocol
+from talosaudit.model.ports import PORTED, TCP, UDP, parse_protocol, protocol_name
 
 #: Protocol names pve-firewall takes from /etc/protocols beyond the model's own table.
 _EXTRA_PROTOCOLS = {"igmp": 2, "gre": 47, "esp": 50, "ah": 51, "ospf": 89, "vrrp": 112, "udplite": 136}
@@ -81,9 +81,9 @@ _SERVICES = {
 }
 
 #: Required inbound ports per role (PORTS.md R1-R8): TA401 fires when none of them is let in.
-REQUIRED_TCP = {
-    Role.CONTROL_PLANE: PortSet.parse("6443,50000,50001,2379-2380,10250"),
-    Role.WORKER: PortSet.parse("50000,10250"),
+REQUIRED_TCP: dict[Role, tuple[tuple[int, int], ...]] = {
+    Role.CONTROL_PLANE: ((6443, 6443), (50000, 50000), (50001, 50001), (2379, 2380), (10250, 10250)),
+    Role.WORKER: ((50000, 50000), (10250, 10250)),
 }
 #: The default CNI's tunnel (Talos-managed Flannel VXLAN, PORTS.md C1).
 DEFAULT_TUNNEL: tuple[int, PortSet] = (UDP, PortSet.single(4789))
@@ -456,8 +456,12 @@ class _Resolver:
         direction = Direction.INGRESS if rule.type == "in" else Direction.EGRESS
         action = Action.ALLOW if rule.action == "ACCEPT" else Action.DENY
         unresolved: list[Unresolved] = []
-        src, src_text = self.addresses(rule.src, "source", rule.source, unresolved)
-        dst, dst_text = self.addresses(rule.dest, "dest", rule.source, unresolved)
+        try:
+            src, src_text = self.addresses(rule.src, "source", rule.source, unresolved)
+            dst, dst_text = self.addresses(rule.dest, "dest", rule.source, unresolved)
+        except _RuleDroppedError as dropped:
+            self.report(rule.source, f"rule dropped by Proxmox: {dropped}", f"dropped:{dropped}")
+            return []
         if rule.sport is not None:
             unresolved.append(
                 Unresolved("sport", rule.sport, "source-port filters are not modelled by talosaudit")
@@ -542,16 +546,23 @@ class _Resolver:
         if text is None:
             return ALL_ADDRESSES, ""
         result = EMPTY
+        before = len(unresolved)
         for raw in text.split(","):
             item = raw.strip()
             if not item:
                 continue
-            resolved = self._item(item, where)
+            try:
+                resolved = self._item(item, where)
+            except _RuleDroppedError as exc:
+                raise _RuleDroppedError(f"-{field_name} {item}: {exc}") from None
             if isinstance(resolved, str):
                 unresolved.append(Unresolved(field_name, item, resolved))
                 self.report(where, f"-{field_name} {item}: {resolved}", f"{field_name}:{item}")
                 continue
             result = result | resolved
+        if len(unresolved) > before:
+            # An item could be anything: the widest bound is every address.
+            return ALL_ADDRESSES, text
         return result, f"{text} ({result.describe()})" if result else text
 
     def _item(self, item: str, where: SourceRef) -> AddressSet | str:
@@ -610,7 +621,11 @@ class _Resolver:
                 f"{what} {name} is not defined in the guest's firewall file and "
                 f"{self.cluster_label} is not among the inputs"
             )
-        return f"{what} {name} is not defined (Proxmox drops a rule that names it)"
+        raise _RuleDroppedError(f"{what} {name} is not defined")
+
+
+class _RuleDroppedError(Exception):
+    """A rule names something that does not exist: pve-firewall does not compile it."""
 
 
 def _check_bootstrap(
@@ -624,16 +639,14 @@ def _check_bootstrap(
     problems: list[Problem],
 ) -> Layer:
     """TA401: an active firewall that lets none of the node's required ports in."""
-    required = [(TCP, REQUIRED_TCP[role]), tunnel]
+    required = [(TCP, lo, hi) for lo, hi in REQUIRED_TCP[role]]
+    required += [(tunnel[0], lo, hi) for lo, hi in tunnel[1].values]
     node = _host_addresses(guest)
-    for protocol, ports in required:
-        for lo, hi in ports.values:
-            if _may_accept(layer, protocol, PortSet.range(lo, hi), node):
-                return layer
+    for protocol, lo, hi in required:
+        if _may_accept(layer, protocol, PortSet.range(lo, hi), node):
+            return layer
     listed = ", ".join(
-        f"{'tcp' if proto == TCP else 'udp'}/{lo}" + (f"-{hi}" if hi != lo else "")
-        for proto, ports in required
-        for lo, hi in ports.values
+        f"{protocol_name(proto)}/{lo}" + (f"-{hi}" if hi != lo else "") for proto, lo, hi in required
     )
     policy_text = layer.attribute("policy_in", "DROP")
     related = (guest_fw.source,) if guest_fw is not None else ()
@@ -712,9 +725,9 @@ def _inactive(
         relied = f"{', '.join(n.key for n in flagged)} {'has' if len(flagged) == 1 else 'have'} firewall=1"
         where = flagged[0].source
         if rules:
-            relied += f" and {len(rules)} rule(s) exist"
+            relied += f" and {_count(rules, 'rule')} exist"
     else:
-        relied = f"{len(rules)} firewall rule(s) exist but no NIC has firewall=1"
+        relied = f"{_count(rules, 'firewall rule')} exist but no NIC has firewall=1"
         where = rules[0].source
     related = tuple(src for _, src in off if src is not None)
     if not related and inv.cluster is not None and state.datacenter == "off":
@@ -729,6 +742,10 @@ def _inactive(
             related=related,
         )
     ]
+
+
+def _count(items: list[FwRule], word: str) -> str:
+    return f"1 {word}" if len(items) == 1 else f"{len(items)} {word}s"
 
 
 def _pending(guest: Guest, state: _State) -> list[Problem]:

@@ -173,16 +173,9 @@ def _node_groups(members: list[Member], roles: _Roles, net: Network, sgs: Securi
         bases = sorted({members[i].base for i in idx})
         drafts.append(("+".join(bases), key, idx))
     # Disambiguate ids that collide (one resource across several subnets or roles).
-    counts: dict[str, int] = defaultdict(int)
-    for ident, _, _ in drafts:
-        counts[ident] += 1
+    ids = _unique_ids([(ident, key.subnet or "no subnet", key.role) for ident, key, _ in drafts])
     result: list[NodeGroup] = []
-    for base_id, key, idx in sorted(drafts, key=lambda d: (d[0], d[1].subnet, d[1].role)):
-        ident = base_id
-        if counts[base_id] > 1:
-            ident = f"{base_id}@{key.subnet or 'no subnet'}"
-            if key.role:
-                ident = f"{ident}#{key.role}"
+    for ident, (_, key, idx) in sorted(zip(ids, drafts, strict=True), key=lambda t: t[0]):
         group_members = sorted((members[i] for i in idx), key=lambda m: m.address)
         first_index = min(idx, key=lambda i: members[i].address)
         assignment = roles.members[first_index]
@@ -208,6 +201,20 @@ def _node_groups(members: list[Member], roles: _Roles, net: Network, sgs: Securi
             )
         )
     return result
+
+
+def _unique_ids(wanted: list[tuple[str, str, str]]) -> list[str]:
+    """``base``, else ``base@subnet``, else ``base@subnet#role``: the shortest that is unique."""
+    out: list[str] = []
+    for base, subnet, role in wanted:
+        same_base = [w for w in wanted if w[0] == base]
+        if len(same_base) == 1:
+            out.append(base)
+        elif len([w for w in same_base if w[1] == subnet]) == 1:
+            out.append(f"{base}@{subnet}")
+        else:
+            out.append(f"{base}@{subnet}#{role or 'no role'}")
+    return out
 
 
 def _addresses(group: list[Member], key: _Key, net: Network, sgs: SecurityGroups) -> tuple[AddressSet, str]:

@@ -1,0 +1,55 @@
+"""The Terraform collector: evaluate the configuration, then map it to the model."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, cast
+
+from talosaudit.collectors.roles import RoleHints
+from talosaudit.collectors.terraform.aws import map_aws
+from talosaudit.collectors.terraform.facts import facts_from_variables
+from talosaudit.collectors.terraform.values import TerraformConfig
+from talosaudit.model import Collection, Problem, SourceRef
+
+LoadConfig = Callable[[Sequence[Any], Path, Any], TerraformConfig]
+
+
+def _load_config() -> LoadConfig:
+    # Imported when called: the package's __init__ re-exports collect() from here.
+    package = importlib.import_module("talosaudit.collectors.terraform")
+    return cast(LoadConfig, package.load_config)
+
+
+def collect(files: Sequence[Any], root: Path, options: Any) -> Collection:
+    """Read the Terraform files (``InputFile``s) under ``root`` and map what they define."""
+    config = _load_config()(files, root, options)
+    hints = getattr(options, "role_hints", None)
+    return collection_from_config(config, hints if isinstance(hints, RoleHints) else None)
+
+
+def collection_from_config(config: TerraformConfig, hints: RoleHints | None = None) -> Collection:
+    """Everything the evaluated configuration says: AWS layers and nodes, facts, problems."""
+    aws = map_aws(config, hints)
+    facts = facts_from_variables(config.variables)
+    evaluator_problems = tuple(
+        Problem(
+            p.rule_id,
+            p.message,
+            SourceRef(p.lines.path, p.lines.start, p.lines.end, resource=p.key),
+            key=p.key,
+        )
+        for p in config.problems
+    )
+    return Collection(
+        node_groups=aws.node_groups,
+        layers=aws.layers,
+        segments=aws.segments,
+        facts=facts.facts,
+        admin=facts.admin,
+        node_networks=aws.node_networks,
+        problems=evaluator_problems + aws.problems + facts.problems,
+        attachments=aws.attachments,
+        files=tuple(config.files),
+    )

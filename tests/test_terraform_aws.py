@@ -1,0 +1,1212 @@
+"""The AWS mapper, from hand-built evaluated resources (values.py) to the model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from talosaudit.collectors.roles import RoleHints
+from talosaudit.collectors.terraform.aws import map_aws
+from talosaudit.collectors.terraform.collect import collection_from_config
+from talosaudit.collectors.terraform.facts import facts_from_variables
+from talosaudit.collectors.terraform.values import (
+    Block,
+    Lines,
+    Ref,
+    ResourceInstance,
+    TerraformConfig,
+    Unknown,
+    Variable,
+)
+from talosaudit.model import (
+    ALL_PORTS,
+    ICMP,
+    TCP,
+    UDP,
+    Action,
+    AddressSet,
+    Collection,
+    Direction,
+    Fact,
+    FactOrigin,
+    Layer,
+    LayerKind,
+    NodeGroup,
+    Placement,
+    PortSet,
+    Problem,
+    Role,
+    Semantics,
+    SourceRef,
+    Unresolved,
+)
+
+SG_FILE = "modules/network/security_groups.tf"
+CP_SG = "module.network.aws_security_group.control_plane"
+W_SG = "module.network.aws_security_group.worker"
+
+
+def block(
+    type_: str,
+    attrs: dict[str, Any],
+    start: int,
+    path: str = "main.tf",
+    blocks: tuple[Block, ...] = (),
+    **kw: Any,
+) -> Block:
+    """A block whose attributes sit on consecutive lines after its header."""
+    attr_lines = {name: Lines(path, start + 1 + i, start + 1 + i) for i, name in enumerate(attrs)}
+    end = start + len(attrs) + sum(b.lines.end - b.lines.start + 1 for b in blocks) + 1
+    return Block(
+        type_,
+        kw.get("labels", ()),
+        attrs,
+        attr_lines,
+        blocks,
+        Lines(path, start, end),
+        kw.get("dynamic", False),
+    )
+
+
+def res(
+    type_: str,
+    name: str,
+    attrs: dict[str, Any],
+    *,
+    start: int = 1,
+    path: str = "main.tf",
+    module: str = "",
+    key: int | str | None = None,
+    blocks: tuple[Block, ...] = (),
+    expansion: Unknown | None = None,
+) -> ResourceInstance:
+    address = f"{module + '.' if module else ''}{type_}.{name}" + (
+        f"[{key!r}]" if isinstance(key, str) else ""
+    )
+    if isinstance(key, int):
+        address += f"[{key}]"
+    body = block("resource", attrs, start, path, blocks, labels=(type_, name))
+    return ResourceInstance("managed", type_, name, address, module, key, body, expansion)
+
+
+def sg_ref(address: str) -> Ref:
+    return Ref(address, "id")
+
+
+def seed_groups() -> list[ResourceInstance]:
+    """The seed guide's network module: two groups with tags, rules as separate resources."""
+    m = "module.network"
+    return [
+        res(
+            "aws_security_group",
+            "control_plane",
+            {
+                "name": "dev-talos-control-plane-sg",
+                "description": "Security group for Talos control plane nodes",
+                "vpc_id": Ref("module.network.aws_vpc.main", "id"),
+                "tags": {"Name": "dev-talos-control-plane-sg", "NodeType": "control-plane"},
+            },
+            start=1,
+            path=SG_FILE,
+            module=m,
+        ),
+        res(
+            "aws_security_group",
+            "worker",
+            {
+                "name": "dev-talos-worker-sg",
+                "description": "Security group for Talos worker nodes",
+                "vpc_id": Ref("module.network.aws_vpc.main", "id"),
+                "tags": {"Name": "dev-talos-worker-sg", "NodeType": "worker"},
+            },
+            start=12,
+            path=SG_FILE,
+            module=m,
+        ),
+        res(
+            "aws_vpc_security_group_ingress_rule",
+            "control_plane_k8s_api",
+            {
+                "security_group_id": sg_ref(CP_SG),
+                "description": "Kubernetes API server",
+                "from_port": 6443,
+                "to_port": 6443,
+                "ip_protocol": "tcp",
+                "cidr_ipv4": "10.0.0.0/16",
+            },
+            start=30,
+            path=SG_FILE,
+            module=m,
+        ),
+        res(
+            "aws_vpc_security_group_ingress_rule",
+            "control_plane_etcd",
+            {
+                "security_group_id": sg_ref(CP_SG),
+                "description": "etcd peer communication",
+                "from_port": 2379,
+                "to_port": 2380,
+                "ip_protocol": "tcp",
+                "referenced_security_group_id": sg_ref(CP_SG),
+            },
+            start=40,
+            path=SG_FILE,
+            module=m,
+        ),
+        res(
+            "aws_vpc_security_group_ingress_rule",
+            "control_plane_trustd",
+            {
+                "security_group_id": sg_ref(CP_SG),
+                "description": "Talos trustd",
+                "from_port": 50001,
+                "to_port": 50001,
+                "ip_protocol": "tcp",
+                "referenced_security_group_id": sg_ref(W_SG),
+            },
+            start=50,
+            path=SG_FILE,
+            module=m,
+        ),
+        res(
+            "aws_vpc_security_group_ingress_rule",
+            "worker_geneve",
+            {
+                "security_group_id": sg_ref(W_SG),
+                "description": "Cilium GENEVE overlay (worker-to-worker)",
+                "from_port": 6081,
+                "to_port": 6081,
+                "ip_protocol": "udp",
+                "referenced_security_group_id": sg_ref(W_SG),
+            },
+            start=60,
+            path=SG_FILE,
+            module=m,
+        ),
+        res(
+            "aws_vpc_security_group_ingress_rule",
+            "cp_icmp",
+            {
+                "security_group_id": sg_ref(CP_SG),
+                "description": "Ping",
+                "from_port": -1,
+                "to_port": -1,
+                "ip_protocol": "icmp",
+                "cidr_ipv4": "10.0.0.0/16",
+            },
+            start=70,
+            path=SG_FILE,
+            module=m,
+        ),
+        res(
+            "aws_vpc_security_group_egress_rule",
+            "control_plane_all",
+            {
+                "security_group_id": sg_ref(CP_SG),
+                "description": "Allow all outbound traffic",
+                "ip_protocol": "-1",
+                "cidr_ipv4": "0.0.0.0/0",
+            },
+            start=80,
+            path=SG_FILE,
+            module=m,
+        ),
+        res(
+            "aws_vpc",
+            "main",
+            {"cidr_block": "10.0.0.0/16", "tags": {"Name": "dev-vpc"}},
+            start=1,
+            path="modules/network/main.tf",
+            module=m,
+        ),
+    ]
+
+
+def mapped(*resources: ResourceInstance, hints: RoleHints | None = None) -> Collection:
+    return map_aws(TerraformConfig(resources=tuple(resources), files=("main.tf",)), hints)
+
+
+def layer(c: Collection, ident: str) -> Layer:
+    found = [lay for lay in c.layers if lay.id == ident]
+    assert len(found) == 1, [lay.id for lay in c.layers]
+    return found[0]
+
+
+def group(c: Collection, ident: str) -> NodeGroup:
+    found = [g for g in c.node_groups if g.id == ident]
+    assert len(found) == 1, [g.id for g in c.node_groups]
+    return found[0]
+
+
+def problems(c: Collection, rule_id: str) -> list[Problem]:
+    return [p for p in c.problems if p.rule_id == rule_id]
+
+
+# -- security groups ------------------------------------------------------------------------
+
+
+def test_seed_layout_layers_rules_and_sources() -> None:
+    c = mapped(*seed_groups())
+    cp = layer(c, CP_SG)
+    assert cp.kind is LayerKind.SECURITY_GROUP
+    assert cp.name == "dev-talos-control-plane-sg"
+    assert (cp.semantics, cp.placement, cp.stateful) == (Semantics.UNION_OF_ALLOWS, Placement.NODE, True)
+    assert (cp.default_ingress, cp.default_egress) == (Action.DENY, Action.DENY)
+    assert cp.source == SourceRef(SG_FILE, 1, 6, CP_SG)
+    assert cp.attribute("tags") == "Name=dev-talos-control-plane-sg, NodeType=control-plane"
+    assert cp.attribute("vpc") == "module.network.aws_vpc.main"
+    assert cp.attribute("description") == "Security group for Talos control plane nodes"
+    assert cp.attribute("role") == "control-plane"
+
+    api, etcd, trustd, icmp = cp.rules_in(Direction.INGRESS)
+    assert (api.protocol, api.ports, api.peer.addresses) == (
+        TCP,
+        PortSet.single(6443),
+        AddressSet.parse("10.0.0.0/16"),
+    )
+    assert api.key == "module.network.aws_vpc_security_group_ingress_rule.control_plane_k8s_api"
+    assert api.source == SourceRef(SG_FILE, 30, 37, api.key)
+    assert api.description == "Kubernetes API server"
+    assert api.unresolved == ()
+    assert (etcd.ports, etcd.peer.groups, etcd.peer.addresses) == (
+        PortSet.range(2379, 2380),
+        frozenset({CP_SG}),
+        AddressSet(),
+    )
+    assert trustd.peer.groups == frozenset({W_SG})
+    assert (icmp.protocol, icmp.ports) == (ICMP, ALL_PORTS)
+    (egress,) = cp.rules_in(Direction.EGRESS)
+    assert (egress.protocol, egress.ports, egress.peer.addresses) == (
+        None,
+        ALL_PORTS,
+        AddressSet.parse("0.0.0.0/0"),
+    )
+
+    w = layer(c, W_SG)
+    (geneve,) = w.rules_in(Direction.INGRESS)
+    assert (geneve.protocol, geneve.ports, geneve.peer.groups) == (
+        UDP,
+        PortSet.single(6081),
+        frozenset({W_SG}),
+    )
+    assert c.problems == ()
+
+
+def test_seed_groups_without_instances_become_node_groups_with_role_reasons() -> None:
+    c = mapped(*seed_groups())
+    cp = group(c, f"nodes:{CP_SG}")
+    assert cp.role is Role.CONTROL_PLANE
+    assert cp.role_reason == f"tag NodeType=control-plane on {CP_SG} ({SG_FILE}:1)"
+    assert cp.labels == frozenset({CP_SG})
+    assert cp.layers == (CP_SG,)
+    assert cp.origin == "security group without instances"
+    assert cp.name == f"nodes carrying {CP_SG}"
+    assert cp.addresses == AddressSet.parse("10.0.0.0/16")
+    assert cp.address_reason.startswith("VPC module.network.aws_vpc.main 10.0.0.0/16")
+    w = group(c, f"nodes:{W_SG}")
+    assert (w.role, w.role_reason) == (Role.WORKER, f"tag NodeType=worker on {W_SG} ({SG_FILE}:12)")
+    assert c.node_networks == (
+        (
+            AddressSet.parse("10.0.0.0/16"),
+            SourceRef("modules/network/main.tf", 1, 4, "module.network.aws_vpc.main"),
+        ),
+    )
+
+
+def test_group_without_egress_allows_no_egress() -> None:
+    sg = res(
+        "aws_security_group",
+        "cp",
+        {"name": "cp"},
+        blocks=(
+            block(
+                "ingress",
+                {"protocol": "tcp", "from_port": 6443, "to_port": 6443, "cidr_blocks": ["10.0.0.0/16"]},
+                3,
+            ),
+        ),
+    )
+    cp = layer(mapped(sg), "aws_security_group.cp")
+    assert cp.rules_in(Direction.EGRESS) == ()
+    assert cp.default_egress is Action.DENY
+    assert len(cp.rules_in(Direction.INGRESS)) == 1
+
+
+def test_default_security_group_has_exactly_its_rules() -> None:
+    sg = res("aws_default_security_group", "default", {"vpc_id": Ref("aws_vpc.main", "id")})
+    d = layer(mapped(sg), "aws_default_security_group.default")
+    assert d.rules == ()
+    assert d.name == "aws_default_security_group.default"
+    assert d.kind is LayerKind.SECURITY_GROUP
+
+
+def test_inline_self_and_cidr_in_one_block_make_two_peers() -> None:
+    ingress = block(
+        "ingress",
+        {
+            "description": "all from self and world",
+            "protocol": "tcp",
+            "from_port": 50000,
+            "to_port": 50000,
+            "self": True,
+            "cidr_blocks": ["0.0.0.0/0"],
+        },
+        start=4,
+    )
+    sg = res("aws_security_group", "cp", {"name": "talos-cp"}, blocks=(ingress,))
+    rules = layer(mapped(sg), "aws_security_group.cp").rules
+    assert [(r.peer.addresses, r.peer.groups) for r in rules] == [
+        (AddressSet.parse("0.0.0.0/0"), frozenset()),
+        (AddressSet(), frozenset({"aws_security_group.cp"})),
+    ]
+    for r in rules:
+        assert (r.protocol, r.ports, r.direction) == (TCP, PortSet.single(50000), Direction.INGRESS)
+        assert r.key == "aws_security_group.cp/ingress[0]"
+        assert r.source == SourceRef("main.tf", 4, 11, "aws_security_group.cp/ingress[0]")
+        assert r.origin == "inline ingress block"
+        assert r.description == "all from self and world"
+
+
+def test_inline_dynamic_blocks_and_ipv6_and_security_groups() -> None:
+    blocks = (
+        block(
+            "ingress",
+            {
+                "protocol": "udp",
+                "from_port": 6081,
+                "to_port": 6081,
+                "security_groups": [sg_ref("aws_security_group.w")],
+            },
+            3,
+            dynamic=True,
+        ),
+        block(
+            "ingress",
+            {
+                "protocol": "6",
+                "from_port": 0,
+                "to_port": 0,
+                "cidr_blocks": ["10.0.0.0/8"],
+                "ipv6_cidr_blocks": ["fd00::/8"],
+            },
+            10,
+            dynamic=True,
+        ),
+        block("egress", {"protocol": "-1", "from_port": 0, "to_port": 0, "ipv6_cidr_blocks": ["::/0"]}, 20),
+    )
+    sg = res("aws_security_group", "cp", {"name": "cp"}, blocks=blocks)
+    w = res("aws_security_group", "w", {"name": "w"}, start=40)
+    c = mapped(sg, w)
+    geneve, zero = layer(c, "aws_security_group.cp").rules_in(Direction.INGRESS)
+    assert geneve.peer.groups == frozenset({"aws_security_group.w"})
+    assert geneve.origin == "inline ingress block (dynamic)"
+    assert geneve.key == "aws_security_group.cp/ingress[0]"
+    # tcp 0-0 is port 0 alone, as in AWS
+    assert (zero.protocol, zero.ports) == (TCP, PortSet.single(0))
+    assert zero.peer.addresses == AddressSet.of(["10.0.0.0/8", "fd00::/8"])
+    (egress,) = layer(c, "aws_security_group.cp").rules_in(Direction.EGRESS)
+    assert (egress.protocol, egress.ports, egress.peer.addresses) == (
+        None,
+        ALL_PORTS,
+        AddressSet.parse("::/0"),
+    )
+    assert egress.key == "aws_security_group.cp/egress[0]"
+
+
+def test_vpc_rule_all_protocols_without_ports_and_ipv6() -> None:
+    sg = res("aws_security_group", "w", {"name": "w"})
+    rule = res(
+        "aws_vpc_security_group_egress_rule",
+        "all6",
+        {"security_group_id": sg_ref("aws_security_group.w"), "ip_protocol": "-1", "cidr_ipv6": "::/0"},
+        start=10,
+    )
+    c = mapped(sg, rule)
+    (r,) = layer(c, "aws_security_group.w").rules
+    assert (r.direction, r.protocol, r.ports) == (Direction.EGRESS, None, ALL_PORTS)
+    assert r.peer.addresses == AddressSet.parse("::/0")
+    assert r.peer.addresses.v4 == AddressSet().v4
+    assert r.unresolved == ()
+    assert c.problems == ()
+
+
+def test_all_protocols_ignore_ports_and_protocol_numbers_are_understood() -> None:
+    sg = res("aws_security_group", "w", {"name": "w"})
+    rules = [
+        res(
+            "aws_security_group_rule",
+            "a",
+            {
+                "type": "ingress",
+                "security_group_id": sg_ref("aws_security_group.w"),
+                "protocol": "all",
+                "from_port": 22,
+                "to_port": 22,
+                "cidr_blocks": ["10.0.0.0/16"],
+            },
+            start=10,
+        ),
+        res(
+            "aws_security_group_rule",
+            "b",
+            {
+                "type": "ingress",
+                "security_group_id": sg_ref("aws_security_group.w"),
+                "protocol": "17",
+                "from_port": 4789,
+                "to_port": 4789,
+                "self": True,
+            },
+            start=20,
+        ),
+        res(
+            "aws_security_group_rule",
+            "c",
+            {
+                "type": "egress",
+                "security_group_id": sg_ref("aws_security_group.w"),
+                "protocol": 4,
+                "from_port": 0,
+                "to_port": 0,
+                "cidr_blocks": ["10.0.0.0/16"],
+            },
+            start=30,
+        ),
+    ]
+    c = mapped(sg, *rules)
+    a, b, ipip = layer(c, "aws_security_group.w").rules
+    assert (a.protocol, a.ports, a.key) == (None, ALL_PORTS, "aws_security_group_rule.a")
+    assert (b.protocol, b.ports, b.peer.groups) == (
+        UDP,
+        PortSet.single(4789),
+        frozenset({"aws_security_group.w"}),
+    )
+    assert (ipip.direction, ipip.protocol, ipip.ports) == (Direction.EGRESS, 4, ALL_PORTS)
+    assert a.origin == "aws_security_group_rule"
+
+
+def test_legacy_rule_with_source_security_group() -> None:
+    cp = res("aws_security_group", "cp", {"name": "cp"})
+    w = res("aws_security_group", "w", {"name": "w"}, start=5)
+    rule = res(
+        "aws_security_group_rule",
+        "trustd",
+        {
+            "type": "ingress",
+            "security_group_id": sg_ref("aws_security_group.cp"),
+            "protocol": "tcp",
+            "from_port": 50001,
+            "to_port": 50001,
+            "source_security_group_id": sg_ref("aws_security_group.w"),
+        },
+        start=10,
+    )
+    (r,) = layer(mapped(cp, w, rule), "aws_security_group.cp").rules
+    assert (r.peer.groups, r.peer.addresses) == (frozenset({"aws_security_group.w"}), AddressSet())
+    assert r.source == SourceRef("main.tf", 10, 17, "aws_security_group_rule.trustd")
+
+
+def test_prefix_lists_managed_and_aws_and_sg_source_have_no_addresses() -> None:
+    pl = res(
+        "aws_ec2_managed_prefix_list",
+        "admins",
+        {"name": "admins", "address_family": "IPv4", "max_entries": 2},
+        start=50,
+        blocks=(block("entry", {"cidr": "198.51.100.0/24", "description": "office"}, 55),),
+    )
+    sg = res(
+        "aws_security_group",
+        "cp",
+        {"name": "cp"},
+        blocks=(
+            block(
+                "ingress",
+                {
+                    "protocol": "tcp",
+                    "from_port": 6443,
+                    "to_port": 6443,
+                    "prefix_list_ids": [Ref("aws_ec2_managed_prefix_list.admins", "id"), "pl-63a5400a"],
+                },
+                3,
+            ),
+        ),
+    )
+    lit = res(
+        "aws_vpc_security_group_egress_rule",
+        "s3",
+        {
+            "security_group_id": sg_ref("aws_security_group.cp"),
+            "ip_protocol": "tcp",
+            "from_port": 443,
+            "to_port": 443,
+            "prefix_list_id": "pl-63a5400a",
+        },
+        start=20,
+    )
+    c = mapped(pl, sg, lit)
+    managed, aws_list = layer(c, "aws_security_group.cp").rules_in(Direction.INGRESS)
+    assert managed.peer.addresses == AddressSet.parse("198.51.100.0/24")
+    assert managed.peer.description == "prefix list admins (198.51.100.0/24)"
+    assert (aws_list.peer.addresses, aws_list.peer.groups) == (
+        AddressSet(),
+        frozenset({"prefix-list:pl-63a5400a"}),
+    )
+    assert "not the internet" in aws_list.peer.description
+    (egress,) = layer(c, "aws_security_group.cp").rules_in(Direction.EGRESS)
+    assert (egress.peer.addresses, egress.peer.groups) == (
+        AddressSet(),
+        frozenset({"prefix-list:pl-63a5400a"}),
+    )
+    assert egress.unresolved == ()
+
+
+def test_unknown_cidr_is_unresolved_with_ta002_at_its_line() -> None:
+    sg = res("aws_security_group", "cp", {"name": "cp"})
+    rule = res(
+        "aws_vpc_security_group_ingress_rule",
+        "api_admin",
+        {
+            "security_group_id": sg_ref("aws_security_group.cp"),
+            "ip_protocol": "tcp",
+            "from_port": 6443,
+            "to_port": 6443,
+            "cidr_ipv4": Unknown("var.admin_cidr", "variable has no value"),
+        },
+        start=10,
+    )
+    c = mapped(sg, rule)
+    (r,) = layer(c, "aws_security_group.cp").rules
+    assert r.unresolved == (Unresolved("cidr_ipv4", "var.admin_cidr", "variable has no value"),)
+    assert (r.protocol, r.ports, r.peer.addresses) == (TCP, PortSet.single(6443), AddressSet())
+    (p,) = problems(c, "TA002")
+    assert p.message == (
+        "aws_vpc_security_group_ingress_rule.api_admin: cidr_ipv4 = var.admin_cidr could not be resolved: "
+        "variable has no value"
+    )
+    assert p.source == SourceRef("main.tf", 15, 15, "aws_vpc_security_group_ingress_rule.api_admin")
+    assert p.key == "aws_vpc_security_group_ingress_rule.api_admin:cidr_ipv4:var.admin_cidr"
+
+
+def test_unknown_element_in_a_cidr_list_keeps_the_known_ones() -> None:
+    sg = res(
+        "aws_security_group",
+        "cp",
+        {"name": "cp"},
+        blocks=(
+            block(
+                "ingress",
+                {
+                    "protocol": "tcp",
+                    "from_port": 50000,
+                    "to_port": 50000,
+                    "cidr_blocks": ["10.0.0.0/16", Unknown("var.office", "variable has no value"), "bad"],
+                },
+                3,
+            ),
+        ),
+    )
+    c = mapped(sg)
+    (r,) = layer(c, "aws_security_group.cp").rules
+    assert r.peer.addresses == AddressSet.parse("10.0.0.0/16")
+    assert r.unresolved == (
+        Unresolved("cidr_blocks", "var.office", "variable has no value"),
+        Unresolved("cidr_blocks", "'bad'", "not a valid CIDR"),
+    )
+    assert [p.message for p in problems(c, "TA002")] == [
+        "aws_security_group.cp/ingress[0]: cidr_blocks = var.office could not be resolved: "
+        "variable has no value",
+        "aws_security_group.cp/ingress[0]: cidr_blocks = 'bad' could not be resolved: not a valid CIDR",
+    ]
+    assert problems(c, "TA002")[0].source.start_line == 7
+
+
+def test_unknown_ports_and_protocol_keep_known_parts() -> None:
+    sg = res("aws_security_group", "cp", {"name": "cp"})
+    rule = res(
+        "aws_security_group_rule",
+        "x",
+        {
+            "type": "ingress",
+            "security_group_id": sg_ref("aws_security_group.cp"),
+            "protocol": "tcp",
+            "from_port": Unknown("var.port", "variable has no value"),
+            "to_port": Unknown("var.port", "variable has no value"),
+            "cidr_blocks": ["10.0.0.0/16"],
+        },
+        start=1,
+    )
+    c = mapped(sg, rule)
+    (r,) = layer(c, "aws_security_group.cp").rules
+    assert (r.protocol, r.ports, r.peer.addresses) == (TCP, ALL_PORTS, AddressSet.parse("10.0.0.0/16"))
+    assert [u.field for u in r.unresolved] == ["from_port", "to_port"]
+    assert [p.source.start_line for p in problems(c, "TA002")] == [5, 6]
+
+
+def test_unknown_count_marks_every_rule_of_the_instance() -> None:
+    sg = res("aws_security_group", "cp", {"name": "cp"})
+    rule = res(
+        "aws_vpc_security_group_ingress_rule",
+        "api_external",
+        {
+            "count": Unknown("length(var.allowed_admin_cidrs)", "variable has no value"),
+            "security_group_id": sg_ref("aws_security_group.cp"),
+            "ip_protocol": "tcp",
+            "from_port": 6443,
+            "to_port": 6443,
+            "cidr_ipv4": "203.0.113.0/24",
+        },
+        start=20,
+        expansion=Unknown("length(var.allowed_admin_cidrs)", "variable has no value"),
+    )
+    c = mapped(sg, rule)
+    (r,) = layer(c, "aws_security_group.cp").rules
+    assert r.unresolved == (Unresolved("count", "length(var.allowed_admin_cidrs)", "variable has no value"),)
+    assert r.peer.addresses == AddressSet.parse("203.0.113.0/24")
+    (p,) = problems(c, "TA002")
+    assert p.message == (
+        "aws_vpc_security_group_ingress_rule.api_external: count = length(var.allowed_admin_cidrs) "
+        "could not be "
+        "resolved: variable has no value; its rules may or may not exist"
+    )
+    assert p.source == SourceRef("main.tf", 21, 21, "aws_vpc_security_group_ingress_rule.api_external")
+
+
+def test_unknown_security_group_id_keeps_the_rule_in_an_unresolved_layer() -> None:
+    rule = res(
+        "aws_vpc_security_group_ingress_rule",
+        "r",
+        {
+            "security_group_id": Unknown("module.remote.sg_id", "remote module"),
+            "ip_protocol": "tcp",
+            "from_port": 50000,
+            "to_port": 50000,
+            "cidr_ipv4": "0.0.0.0/0",
+        },
+        start=3,
+    )
+    c = mapped(rule)
+    lay = layer(c, "unresolved:module.remote.sg_id")
+    (r,) = lay.rules
+    assert r.unresolved == (Unresolved("security_group_id", "module.remote.sg_id", "remote module"),)
+    (p,) = problems(c, "TA002")
+    assert "security_group_id = module.remote.sg_id could not be resolved: remote module" in p.message
+    assert p.source.start_line == 4
+
+
+def test_literal_group_id_makes_one_external_layer() -> None:
+    rules = [
+        res(
+            "aws_vpc_security_group_ingress_rule",
+            name,
+            {
+                "security_group_id": "sg-0abc",
+                "ip_protocol": "tcp",
+                "from_port": port,
+                "to_port": port,
+                "cidr_ipv4": "10.0.0.0/16",
+            },
+            start=i * 10 + 1,
+        )
+        for i, (name, port) in enumerate([("a", 6443), ("b", 50000)])
+    ]
+    c = mapped(*rules)
+    ext = layer(c, "sg-0abc")
+    assert [r.ports for r in ext.rules] == [PortSet.single(6443), PortSet.single(50000)]
+    assert ext.attribute("external") == "true"
+    (ta003,) = problems(c, "TA003")
+    assert ta003.source == SourceRef("main.tf", 1, 7, "aws_vpc_security_group_ingress_rule.a")
+
+
+# -- roles ----------------------------------------------------------------------------------
+
+
+def test_ta003_for_a_group_with_cluster_rules_and_no_role() -> None:
+    sg = res(
+        "aws_security_group",
+        "misc",
+        {"name": "misc-sg"},
+        start=3,
+        path="sg.tf",
+        blocks=(
+            block(
+                "ingress",
+                {"protocol": "tcp", "from_port": 50000, "to_port": 50000, "cidr_blocks": ["10.0.0.0/16"]},
+                5,
+                "sg.tf",
+            ),
+        ),
+    )
+    c = mapped(sg)
+    (p,) = problems(c, "TA003")
+    assert p.message == (
+        "security group aws_security_group.misc: no control-plane/worker role could be assigned "
+        "(no NodeType/Role tag, "
+        "no role in its name, not attached to an instance with a role); required-flow checks skipped for it; "
+        "set nodes: in .talosaudit.yaml"
+    )
+    assert p.source == SourceRef("sg.tf", 3, 11, "aws_security_group.misc")
+    assert p.key == "aws_security_group.misc:role"
+    g = group(c, "nodes:aws_security_group.misc")
+    assert g.role is None
+
+
+def test_no_ta003_for_a_bastion_group_used_only_as_a_source() -> None:
+    bastion = res(
+        "aws_security_group",
+        "bastion",
+        {"name": "bastion"},
+        blocks=(
+            block(
+                "ingress",
+                {"protocol": "tcp", "from_port": 22, "to_port": 22, "cidr_blocks": ["203.0.113.0/24"]},
+                3,
+            ),
+        ),
+    )
+    cp = res(
+        "aws_security_group",
+        "cp",
+        {"name": "cp"},
+        start=20,
+        blocks=(
+            block(
+                "ingress",
+                {
+                    "protocol": "tcp",
+                    "from_port": 50000,
+                    "to_port": 50000,
+                    "security_groups": [sg_ref("aws_security_group.bastion")],
+                },
+                22,
+            ),
+        ),
+    )
+    c = mapped(bastion, cp)
+    assert problems(c, "TA003") == []
+    assert [g.id for g in c.node_groups] == ["nodes:aws_security_group.cp"]
+
+
+def test_hint_assigns_role_and_suppresses_ta003() -> None:
+    sg = res(
+        "aws_security_group",
+        "misc",
+        {"name": "misc-sg"},
+        blocks=(
+            block(
+                "ingress",
+                {"protocol": "tcp", "from_port": 50000, "to_port": 50000, "cidr_blocks": ["10.0.0.0/16"]},
+                3,
+            ),
+        ),
+    )
+    c = mapped(sg, hints=RoleHints(by_name=(("misc-*", Role.CONTROL_PLANE),)))
+    assert problems(c, "TA003") == []
+    g = group(c, "nodes:aws_security_group.misc")
+    assert g.role is Role.CONTROL_PLANE
+    assert (
+        g.role_reason == ".talosaudit.yaml nodes: name pattern 'misc-*' matches name 'misc-sg' of "
+        "aws_security_group.misc (main.tf:1)"
+    )
+
+
+def test_attachment_gives_a_group_the_role_of_its_instances() -> None:
+    shared = res(
+        "aws_security_group",
+        "cluster",
+        {"name": "cluster"},
+        start=1,
+        blocks=(block("ingress", {"protocol": "-1", "from_port": 0, "to_port": 0, "self": True}, 3),),
+    )
+    inst = res(
+        "aws_instance",
+        "cp",
+        {"vpc_security_group_ids": [sg_ref("aws_security_group.cluster")], "tags": {"Role": "controlplane"}},
+        start=30,
+        path="compute.tf",
+        key=0,
+    )
+    c = mapped(shared, inst)
+    assert layer(c, "aws_security_group.cluster").attribute("role_reason") == (
+        "aws_security_group.cluster is attached only to control-plane nodes: "
+        "aws_instance.cp[0] (compute.tf:30)"
+    )
+    g = group(c, "aws_instance.cp")
+    assert (g.role, g.role_reason) == (
+        Role.CONTROL_PLANE,
+        "tag Role=controlplane on aws_instance.cp[0] (compute.tf:30)",
+    )
+    assert problems(c, "TA003") == []
+
+
+# -- compute ----------------------------------------------------------------------------------
+
+
+def _subnet_and_vpc() -> list[ResourceInstance]:
+    return [
+        res("aws_vpc", "main", {"cidr_block": "10.0.0.0/16"}, start=1, path="net.tf"),
+        res(
+            "aws_subnet",
+            "private",
+            {"vpc_id": sg_ref("aws_vpc.main"), "cidr_block": "10.0.1.0/24", "tags": {"Name": "private-a"}},
+            start=10,
+            path="net.tf",
+        ),
+    ]
+
+
+def test_several_groups_on_one_instance_union_labels_and_layers() -> None:
+    m = "module.compute"
+    cp_sg = res("aws_security_group", "control_plane", {"name": "cp", "tags": {"NodeType": "control-plane"}})
+    common = res("aws_security_group", "common", {"name": "common"}, start=10)
+    instances = [
+        res(
+            "aws_instance",
+            "talos",
+            {
+                "count": 3,
+                "vpc_security_group_ids": [
+                    sg_ref("aws_security_group.control_plane"),
+                    sg_ref("aws_security_group.common"),
+                ],
+                "subnet_id": sg_ref("aws_subnet.private"),
+            },
+            start=1,
+            path="compute.tf",
+            module=m,
+            key=i,
+        )
+        for i in range(3)
+    ]
+    c = mapped(cp_sg, common, *_subnet_and_vpc(), *instances)
+    g = group(c, "module.compute.aws_instance.talos")
+    assert g.labels == frozenset({"aws_security_group.control_plane", "aws_security_group.common"})
+    assert g.layers == ("aws_security_group.common", "aws_security_group.control_plane")
+    assert g.segment == "aws_subnet.private"
+    assert g.addresses == AddressSet.parse("10.0.1.0/24")
+    assert g.address_reason == "subnet aws_subnet.private 10.0.1.0/24 (no private_ip in the configuration)"
+    assert g.name == "module.compute.aws_instance.talos (3 instances)"
+    assert g.role is Role.CONTROL_PLANE
+    assert g.role_reason == (
+        "module.compute.aws_instance.talos[0] carries security group "
+        "aws_security_group.control_plane, which is "
+        "control-plane: tag NodeType=control-plane on aws_security_group.control_plane (main.tf:1)"
+    )
+    assert g.origin == "aws_instance"
+    assert not [x for x in c.node_groups if x.id.startswith("nodes:")]
+    seg = c.segments[0]
+    assert (seg.id, seg.name, seg.addresses) == (
+        "aws_subnet.private",
+        "private-a",
+        AddressSet.parse("10.0.1.0/24"),
+    )
+
+
+def test_instances_with_private_ip_and_security_groups_by_name() -> None:
+    sg = res("aws_security_group", "w", {"name": "talos-workers"})
+    inst = [
+        res(
+            "aws_instance",
+            "worker",
+            {"security_groups": ["talos-workers"], "private_ip": ip},
+            start=10,
+            key=i,
+        )
+        for i, ip in enumerate(["10.0.1.10", "10.0.1.11"])
+    ]
+    c = mapped(sg, *inst)
+    g = group(c, "aws_instance.worker")
+    assert g.addresses == AddressSet.of(["10.0.1.10/32", "10.0.1.11/32"])
+    assert g.address_reason == "private_ip of aws_instance.worker[0], aws_instance.worker[1]"
+    assert g.labels == frozenset({"aws_security_group.w"})
+    assert g.role is Role.WORKER
+    assert g.role_reason == "resource name 'worker' of aws_instance.worker[0] contains 'worker' (main.tf:10)"
+
+
+def test_autoscaling_group_with_launch_template_one_group_per_subnet() -> None:
+    sg = res("aws_security_group", "w", {"name": "w-sg"})
+    lt = res(
+        "aws_launch_template",
+        "workers",
+        {"name_prefix": "w", "vpc_security_group_ids": [sg_ref("aws_security_group.w")]},
+        start=10,
+        blocks=(
+            block("tag_specifications", {"resource_type": "instance", "tags": {"NodeType": "worker"}}, 14),
+        ),
+    )
+    subnets = [
+        res("aws_subnet", "a", {"vpc_id": sg_ref("aws_vpc.main"), "cidr_block": "10.0.1.0/24"}, start=40),
+        res("aws_subnet", "b", {"vpc_id": sg_ref("aws_vpc.main"), "cidr_block": "10.0.2.0/24"}, start=45),
+    ]
+    asg = res(
+        "aws_autoscaling_group",
+        "workers",
+        {
+            "vpc_zone_identifier": [sg_ref("aws_subnet.a"), sg_ref("aws_subnet.b")],
+            "min_size": 1,
+            "max_size": 5,
+            "desired_capacity": 3,
+        },
+        start=20,
+        blocks=(
+            block("launch_template", {"id": sg_ref("aws_launch_template.workers"), "version": "$Latest"}, 26),
+        ),
+    )
+    c = mapped(sg, lt, *subnets, asg)
+    a = group(c, "aws_autoscaling_group.workers@aws_subnet.a")
+    b = group(c, "aws_autoscaling_group.workers@aws_subnet.b")
+    assert (a.addresses, b.addresses) == (AddressSet.parse("10.0.1.0/24"), AddressSet.parse("10.0.2.0/24"))
+    assert a.role is Role.WORKER
+    assert a.role_reason == "tag NodeType=worker on aws_autoscaling_group.workers (main.tf:20)"
+    assert a.labels == frozenset({"aws_security_group.w"})
+    assert a.origin == "aws_autoscaling_group (auto scaling group (min/desired/max 1/3/5))"
+    assert [g.id for g in c.node_groups if "launch_template" in g.id] == []
+
+
+# -- network ACLs ---------------------------------------------------------------------------
+
+
+def test_nacl_rules_ordered_by_number_first_match_stateless() -> None:
+    acl = res(
+        "aws_network_acl",
+        "private",
+        {"vpc_id": sg_ref("aws_vpc.main"), "subnet_ids": [sg_ref("aws_subnet.private")]},
+        start=20,
+        path="net.tf",
+        blocks=(
+            block(
+                "ingress",
+                {
+                    "rule_no": 200,
+                    "action": "allow",
+                    "protocol": "-1",
+                    "from_port": 0,
+                    "to_port": 0,
+                    "cidr_block": "10.0.0.0/16",
+                },
+                22,
+                "net.tf",
+            ),
+            block(
+                "ingress",
+                {
+                    "rule_no": 100,
+                    "action": "deny",
+                    "protocol": "tcp",
+                    "from_port": 50000,
+                    "to_port": 50001,
+                    "cidr_block": "0.0.0.0/0",
+                },
+                30,
+                "net.tf",
+            ),
+            block(
+                "egress",
+                {
+                    "rule_no": 100,
+                    "action": "allow",
+                    "protocol": "6",
+                    "from_port": 1024,
+                    "to_port": 65535,
+                    "cidr_block": "0.0.0.0/0",
+                },
+                38,
+                "net.tf",
+            ),
+        ),
+    )
+    standalone = res(
+        "aws_network_acl_rule",
+        "https",
+        {
+            "network_acl_id": sg_ref("aws_network_acl.private"),
+            "rule_number": 150,
+            "egress": False,
+            "protocol": "tcp",
+            "rule_action": "allow",
+            "cidr_block": "0.0.0.0/0",
+            "from_port": 443,
+            "to_port": 443,
+        },
+        start=60,
+        path="net.tf",
+    )
+    c = mapped(*_subnet_and_vpc(), acl, standalone)
+    lay = layer(c, "aws_network_acl.private")
+    assert (lay.kind, lay.semantics, lay.placement, lay.stateful) == (
+        LayerKind.NETWORK_ACL,
+        Semantics.FIRST_MATCH,
+        Placement.SEGMENT,
+        False,
+    )
+    assert (lay.default_ingress, lay.default_egress) == (Action.DENY, Action.DENY)
+    assert lay.segments == ("aws_subnet.private",)
+    ingress = lay.rules_in(Direction.INGRESS)
+    assert [r.key for r in ingress] == [
+        "aws_network_acl.private/ingress/100",
+        "aws_network_acl_rule.https",
+        "aws_network_acl.private/ingress/200",
+    ]
+    assert [r.action for r in ingress] == [Action.DENY, Action.ALLOW, Action.ALLOW]
+    assert (ingress[0].protocol, ingress[0].ports) == (TCP, PortSet.range(50000, 50001))
+    assert (ingress[2].protocol, ingress[2].ports) == (None, ALL_PORTS)
+    assert ingress[0].source == SourceRef("net.tf", 30, 37, "aws_network_acl.private/ingress/100")
+    (egress,) = lay.rules_in(Direction.EGRESS)
+    assert (egress.protocol, egress.ports) == (TCP, PortSet.range(1024, 65535))
+    assert c.problems == ()
+
+
+def test_no_nacl_in_the_configuration_makes_no_layer() -> None:
+    c = mapped(*_subnet_and_vpc())
+    assert [lay.kind for lay in c.layers] == []
+
+
+def test_default_nacl_takes_the_unclaimed_subnets_of_its_vpc() -> None:
+    subnets = [
+        res("aws_subnet", name, {"vpc_id": sg_ref("aws_vpc.main"), "cidr_block": cidr}, start=i * 5 + 1)
+        for i, (name, cidr) in enumerate([("a", "10.0.1.0/24"), ("b", "10.0.2.0/24"), ("c", "10.0.3.0/24")])
+    ]
+    custom = res("aws_network_acl", "custom", {"vpc_id": sg_ref("aws_vpc.main")}, start=30)
+    assoc = res(
+        "aws_network_acl_association",
+        "b",
+        {"network_acl_id": sg_ref("aws_network_acl.custom"), "subnet_id": sg_ref("aws_subnet.b")},
+        start=40,
+    )
+    default = res(
+        "aws_default_network_acl",
+        "default",
+        {"default_network_acl_id": Ref("aws_vpc.main", "default_network_acl_id")},
+        start=50,
+    )
+    c = mapped(res("aws_vpc", "main", {"cidr_block": "10.0.0.0/16"}), *subnets, custom, assoc, default)
+    assert layer(c, "aws_network_acl.custom").segments == ("aws_subnet.b",)
+    d = layer(c, "aws_default_network_acl.default")
+    assert d.segments == ("aws_subnet.a", "aws_subnet.c")
+    assert d.rules == ()
+    assert d.attribute("default") == "true"
+
+
+def test_unknown_nacl_rule_number_goes_last_with_ta002() -> None:
+    acl = res(
+        "aws_network_acl",
+        "x",
+        {"vpc_id": sg_ref("aws_vpc.main")},
+        blocks=(
+            block(
+                "ingress",
+                {
+                    "rule_no": Unknown("var.n", "variable has no value"),
+                    "action": "deny",
+                    "protocol": "-1",
+                    "from_port": 0,
+                    "to_port": 0,
+                    "cidr_block": "0.0.0.0/0",
+                },
+                3,
+            ),
+            block(
+                "ingress",
+                {
+                    "rule_no": 300,
+                    "action": "allow",
+                    "protocol": "-1",
+                    "from_port": 0,
+                    "to_port": 0,
+                    "cidr_block": "0.0.0.0/0",
+                },
+                12,
+            ),
+        ),
+    )
+    c = mapped(acl)
+    first, last = layer(c, "aws_network_acl.x").rules
+    assert first.key == "aws_network_acl.x/ingress/300"
+    assert last.key == "aws_network_acl.x/ingress[0]"
+    assert last.unresolved == (Unresolved("rule_no", "var.n", "variable has no value"),)
+    (p,) = problems(c, "TA002")
+    assert p.source.start_line == 4
+
+
+# -- facts --------------------------------------------------------------------------------------
+
+
+def _var(name: str, value: Any, line: int, module: str = "", path: str = "terraform.tfvars") -> Variable:
+    return Variable(module, name, value, "terraform.tfvars", Lines(path, line, line))
+
+
+def test_facts_and_admin_networks_from_variables_root_wins() -> None:
+    found = facts_from_variables(
+        [
+            _var("cni_type", "calico", 2, module="module.network", path="modules/network/variables.tf"),
+            _var("cni_type", "cilium", 3),
+            _var("enable_nodeport", False, 4),
+            _var("enable_kubespan", Unknown("var.x", "variable has no value"), 5),
+            _var("allowed_admin_cidrs", ["196.45.28.20/32", "not-a-cidr"], 6),
+            _var("routing_mode", "native", 7),
+        ]
+    )
+    assert found.facts == (
+        Fact(
+            "cni",
+            "cilium",
+            'variable cni_type = "cilium" (terraform.tfvars:3)',
+            FactOrigin.TERRAFORM,
+            SourceRef("terraform.tfvars", 3, 3, "var.cni_type"),
+        ),
+        Fact(
+            "tunnel",
+            "none",
+            'variable routing_mode = "native" (terraform.tfvars:7)',
+            FactOrigin.TERRAFORM,
+            SourceRef("terraform.tfvars", 7, 7, "var.routing_mode"),
+        ),
+        Fact(
+            "nodeport",
+            "false",
+            "variable enable_nodeport = false (terraform.tfvars:4)",
+            FactOrigin.TERRAFORM,
+            SourceRef("terraform.tfvars", 4, 4, "var.enable_nodeport"),
+        ),
+    )
+    assert found.admin == (
+        (AddressSet.parse("196.45.28.20/32"), SourceRef("terraform.tfvars", 6, 6, "var.allowed_admin_cidrs")),
+    )
+    (p,) = found.problems
+    assert (
+        p.message
+        == "var.allowed_admin_cidrs: 'not-a-cidr' is not a valid CIDR; it is not counted as an admin network"
+    )
+
+
+def test_module_variable_counts_when_root_has_none() -> None:
+    found = facts_from_variables(
+        [_var("cni", "Flannel", 9, module="module.talos", path="modules/talos/variables.tf")]
+    )
+    assert found.facts == (
+        Fact(
+            "cni",
+            "flannel",
+            'variable module.talos.cni = "Flannel" (modules/talos/variables.tf:9)',
+            FactOrigin.TERRAFORM,
+            SourceRef("modules/talos/variables.tf", 9, 9, "module.talos.var.cni"),
+        ),
+    )
+
+
+def test_collection_from_config_joins_facts_problems_and_files() -> None:
+    from talosaudit.collectors.terraform.values import TerraformProblem
+
+    config = TerraformConfig(
+        resources=tuple(seed_groups()),
+        variables=(_var("allowed_admin_cidrs", ["203.0.113.7/32"], 2),),
+        problems=(TerraformProblem("TA001", "main.tf: unparseable", Lines("bad.tf", 3, 3), key="bad.tf"),),
+        files=("main.tf", "terraform.tfvars"),
+    )
+    c = collection_from_config(config)
+    assert c.files == ("main.tf", "terraform.tfvars")
+    assert c.admin == (
+        (AddressSet.parse("203.0.113.7/32"), SourceRef("terraform.tfvars", 2, 2, "var.allowed_admin_cidrs")),
+    )
+    assert c.problems == (
+        Problem("TA001", "main.tf: unparseable", SourceRef("bad.tf", 3, 3, "bad.tf"), key="bad.tf"),
+    )
+    assert len(c.layers) == 2

@@ -1,0 +1,9 @@
+<<<<<<< HEAD
+output "cluster_name" {
+  value = "talos-a"
+}
+=======
+output "cluster_name" {
+  value = "talos-b"
+}
+>>>>>>> feature/rename

@@ -1210,3 +1210,52 @@ def test_collection_from_config_joins_facts_problems_and_files() -> None:
         Problem("TA001", "main.tf: unparseable", SourceRef("bad.tf", 3, 3, "bad.tf"), key="bad.tf"),
     )
     assert len(c.layers) == 2
+
+
+def test_dynamic_block_with_unknown_for_each_is_unresolved() -> None:
+    dyn = Block(
+        "ingress",
+        (),
+        {"protocol": "tcp", "from_port": 10250, "to_port": 10250, "cidr_blocks": ["10.0.0.0/16"]},
+        {"protocol": Lines("main.tf", 5, 5)},
+        (),
+        Lines("main.tf", 4, 9),
+        from_dynamic=True,
+        expansion_unknown=Unknown("var.kubelet_sources", "variable has no value"),
+    )
+    c = mapped(res("aws_security_group", "w", {"name": "w"}, blocks=(dyn,)))
+    (r,) = layer(c, "aws_security_group.w").rules
+    assert r.unresolved == (
+        Unresolved(
+            "dynamic ingress for_each",
+            "var.kubelet_sources",
+            "variable has no value; the block may or may not exist",
+        ),
+    )
+    assert (r.ports, r.peer.addresses) == (PortSet.single(10250), AddressSet.parse("10.0.0.0/16"))
+    (p,) = problems(c, "TA002")
+    assert p.source == SourceRef("main.tf", 4, 9, "aws_security_group.w")
+
+
+def test_unknown_origin_is_named_in_the_reason() -> None:
+    sg = res("aws_security_group", "cp", {"name": "cp"})
+    value = Unknown(
+        "var.allowed_admin_cidrs[count.index]", "variable has no value", origin="var.allowed_admin_cidrs"
+    )
+    rule = res(
+        "aws_vpc_security_group_ingress_rule",
+        "x",
+        {
+            "security_group_id": sg_ref("aws_security_group.cp"),
+            "ip_protocol": "tcp",
+            "from_port": 50000,
+            "to_port": 50000,
+            "cidr_ipv4": value,
+        },
+        start=10,
+    )
+    (p,) = problems(mapped(sg, rule), "TA002")
+    assert p.message == (
+        "aws_vpc_security_group_ingress_rule.x: cidr_ipv4 = var.allowed_admin_cidrs[count.index] "
+        "could not be resolved: variable has no value (var.allowed_admin_cidrs)"
+    )

@@ -44,7 +44,10 @@ def strip_key(address: str) -> str:
 def describe_unknown(value: Any) -> tuple[str, str]:
     """The expression and the reason of a value that is not usable as it is."""
     if isinstance(value, Unknown):
-        return value.expression, value.reason or "its value is not known"
+        reason = value.reason or "its value is not known"
+        if value.origin and value.origin != value.expression:
+            reason = f"{reason} ({value.origin})"
+        return value.expression, reason
     if isinstance(value, Ref):
         return str(value), "known only after apply"
     return repr(value), f"unexpected {type(value).__name__} value"
@@ -194,6 +197,15 @@ class Pending:
             source(resource.body.line_of(attr), resource.address),
             key=f"{resource.address}:{attr}",
         )
+
+    def dynamic(self, block: Block) -> None:
+        """A ``dynamic`` block whose for_each is unknown stands for zero or more blocks."""
+        unknown = block.expansion_unknown
+        if unknown is None:
+            return
+        expression, reason = describe_unknown(unknown)
+        why = f"{reason}; the block may or may not exist"
+        self.add(f"dynamic {block.type} for_each", expression, why, block.lines)
 
     def snapshot(self) -> tuple[Unresolved, ...]:
         return tuple(self.items)

@@ -258,6 +258,7 @@ class SecurityGroups:
         pending = base.fork() if base is not None else Pending(self.ctx, r.address, key)
         pending.key = key
         pending.expansion(r)
+        pending.dynamic(body)
         protocol, ports = protocol_and_ports(pending, body, "protocol")
         at = source(body.lines, key)
         description = known_str(body.attrs.get("description")) or ""

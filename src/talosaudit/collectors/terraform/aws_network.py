@@ -301,6 +301,7 @@ def _rule(
     number_attr, action_attr = number
     pending = Pending(ctx, r.address, key)
     pending.expansion(r)
+    pending.dynamic(body)
     rule_no = as_int(body.attrs.get(number_attr))
     if rule_no is None:
         pending.unknown(number_attr, body.attrs.get(number_attr), body.line_of(number_attr))

@@ -687,6 +687,7 @@ def test_unknown_security_group_id_keeps_the_rule_in_an_unresolved_layer() -> No
     lay = layer(c, "unresolved:module.remote.sg_id")
     (r,) = lay.rules
     assert r.unresolved == (Unresolved("security_group_id", "module.remote.sg_id", "remote module"),)
+    assert problems(c, "TA003") == []
     (p,) = problems(c, "TA002")
     assert "security_group_id = module.remote.sg_id could not be resolved: remote module" in p.message
     assert p.source.start_line == 4
@@ -780,7 +781,10 @@ def test_no_ta003_for_a_bastion_group_used_only_as_a_source() -> None:
             ),
         ),
     )
-    c = mapped(bastion, cp)
+    host = res(
+        "aws_instance", "jump", {"vpc_security_group_ids": [sg_ref("aws_security_group.bastion")]}, start=40
+    )
+    c = mapped(bastion, cp, host)
     assert problems(c, "TA003") == []
     assert [g.id for g in c.node_groups] == ["nodes:aws_security_group.cp"]
 

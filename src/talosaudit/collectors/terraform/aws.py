@@ -14,7 +14,9 @@ reported only when it admits cluster traffic (an ingress rule that could match a
 Talos node serves, or every protocol). Groups used only as the source of rules, such as a
 bastion's or a load balancer's, are not node filters; they get no node group and no TA003.
 Such a group that does admit cluster traffic and has no instances still becomes a node
-group "nodes carrying <group>" without a role, so exposure checks see it.
+group "nodes carrying <group>" without a role, so exposure checks see it. Likewise a machine
+without a role becomes a node group only when one of its groups admits cluster traffic: a
+bastion or NAT instance is not a Talos node.
 """
 
 from __future__ import annotations
@@ -71,15 +73,14 @@ def map_aws(config: TerraformConfig, hints: RoleHints | None = None) -> Collecti
         if draft.id in carried:
             continue
         assignment = roles.groups[draft.id]
-        cluster_ingress = any(
-            admits_cluster_traffic(r) for r in draft.rules if r.direction is Direction.INGRESS
-        )
-        if assignment is not None or cluster_ingress:
+        if assignment is not None or _admits_cluster(draft):
             groups.append(_synthetic(draft, assignment, net))
     for draft in sgs.drafts.values():
         if roles.groups[draft.id] is not None or draft.id in roles.carried_by_role:
             continue
-        if any(admits_cluster_traffic(r) for r in draft.rules if r.direction is Direction.INGRESS):
+        if draft.id.startswith("unresolved:"):
+            continue  # the TA002 on its security_group_id already says what is missing
+        if _admits_cluster(draft):
             problems.append(
                 Problem(
                     "TA003",
@@ -166,6 +167,8 @@ def _node_groups(members: list[Member], roles: _Roles, net: Network, sgs: Securi
     buckets: dict[_Key, list[int]] = defaultdict(list)
     for i, m in enumerate(members):
         assignment = roles.members[i]
+        if assignment is None and not any(_admits_cluster(sgs.drafts.get(g)) for g in m.groups):
+            continue  # a machine without a role whose groups admit no cluster traffic: not a node
         key = _Key(assignment.role.value if assignment else "", m.groups, m.subnet or "")
         buckets[key].append(i)
     drafts: list[tuple[str, _Key, list[int]]] = []
@@ -201,6 +204,12 @@ def _node_groups(members: list[Member], roles: _Roles, net: Network, sgs: Securi
             )
         )
     return result
+
+
+def _admits_cluster(draft: GroupDraft | None) -> bool:
+    if draft is None:
+        return False
+    return any(admits_cluster_traffic(r) for r in draft.rules if r.direction is Direction.INGRESS)
 
 
 def _unique_ids(wanted: list[tuple[str, str, str]]) -> list[str]:

@@ -211,6 +211,8 @@ def parse_rule_line(line: str) -> FwRule | str:
     if not head:
         return f"unable to parse rule: {line!r}"
     rtype, action = head.group(1).lower(), head.group(2)
+    if rtype not in ("in", "out", "group", "forward"):
+        return f"unable to parse rule: {line!r} (a rule starts with IN, OUT, GROUP or FORWARD)"
     rest = line[head.end() :]
     macro: str | None = None
     if rtype in ("in", "out", "forward"):

@@ -214,8 +214,8 @@ def build(
                 "TA002",
                 f"{inv.cluster_missing_reason}: the datacenter firewall state is unknown; assuming it "
                 f"is enabled for {_listed(assumed_on)}, whose VM and NIC firewalls are on",
-                inv.cluster.source if inv.cluster else _first_source(inv),
-                key="proxmox:datacenter-unknown",
+                _first_source(inv),
+                key=f"proxmox:datacenter-unknown:{_first_source(inv).path}",
             )
         )
     if unknown_vm:
@@ -226,7 +226,7 @@ def build(
                 "<vmid>.fw) or firewall resources are among the inputs: whether the Proxmox firewall "
                 "filters these NICs is unknown, so they are treated as unfiltered",
                 _first_source(inv),
-                key="proxmox:firewall-files-missing",
+                key=f"proxmox:firewall-files-missing:{_first_source(inv).path}",
             )
         )
     return Collection(

@@ -1,0 +1,119 @@
+"""The parameters of each evaluator kind, validated strictly (a typo in a policy file is an
+error, not a silently ignored key). ``PARAMS`` is the list of kinds the engine knows."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from talosaudit.model import PortSet
+from talosaudit.model.ports import parse_protocol
+from talosaudit.policies.schema import Level
+
+#: ``{fact: value or [values]}``; all must hold. "" stands for "fact not set".
+FactCondition = dict[str, str | list[str]]
+
+RoleName = Literal["control-plane", "worker", "nodes"]
+LayerKindName = str
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Conditional(_Strict):
+    #: Facts assumed when the model has none (PORTS.md defaults, e.g. ``cni: flannel``).
+    fact_defaults: dict[str, str] = Field(default_factory=dict)
+    #: The policy runs only when these facts hold.
+    when: FactCondition = Field(default_factory=dict)
+
+
+class FlowSpec(_Strict):
+    """A protocol and ports, written as in messages: ``tcp`` + ``"2379-2380"``."""
+
+    protocol: str
+    ports: str = "all"
+
+    @field_validator("protocol")
+    @classmethod
+    def _known_protocol(cls, value: str) -> str:
+        parse_protocol(value)
+        return value
+
+    @field_validator("ports")
+    @classmethod
+    def _valid_ports(cls, value: str) -> str:
+        PortSet.parse(value)
+        return value
+
+
+class RequiredFlow(FlowSpec):
+    #: The PORTS.md row, e.g. ``R5``.
+    row: str = ""
+    source: Literal["control-plane", "worker", "nodes", "admin"] = Field(alias="from")
+    to: Literal["control-plane", "worker", "nodes", "internet", "anywhere"]
+    #: What breaks, for the message: "Talos trustd: workers cannot join".
+    purpose: str
+    #: A lower level for this flow's results (R8 is a warning of TA105).
+    level: Level | None = None
+    when: FactCondition = Field(default_factory=dict)
+    #: The ``tunnel_port`` fact replaces the port (CNI overlays).
+    tunnel_port: bool = False
+    #: ``all``: every address pair and port must pass; ``any``: some must (egress to the
+    #: internet, where the destinations are a few services).
+    require: Literal["all", "any"] = "all"
+    #: Enough when one of the two directions of each pair passes (KubeSpan).
+    either_direction: bool = False
+
+
+class RequireFlowParams(Conditional):
+    #: Only for node groups whose own layers filter egress (TA109).
+    egress_filtered_only: bool = False
+    flows: list[RequiredFlow]
+
+
+SourceName = Literal["internet", "anywhere", "outside", "node-network", "admin", "worker", "control-plane"]
+
+
+class ForbidFlowParams(Conditional):
+    #: What the ports are, for the message: "the Talos API".
+    service: str
+    flows: list[FlowSpec]
+    to: list[RoleName]
+    sources: list[SourceName]
+    #: Nodes of these roles may reach the ports: their own addresses never count.
+    allowed_sources: list[Literal["control-plane", "worker"]] = Field(default_factory=list)
+    #: The level when every extra source is a worker node (TA203).
+    workers_only_level: Level | None = None
+
+
+class RulePredicateParams(_Strict):
+    check: Literal["all-traffic", "no-description", "broad-cidr"]
+    #: Layer kinds the check does not apply to (e.g. network ACL rules have no description).
+    skip_layer_kinds: list[LayerKindName] = Field(default_factory=list)
+    #: broad-cidr: the ports of the cluster a rule must not open too widely.
+    cluster_ports: list[FlowSpec] = Field(default_factory=list)
+    #: A public CIDR shorter than this is too broad (and such an admin network is not trusted).
+    min_public_prefix: int = Field(default=24, ge=0, le=32)
+    min_public_prefix_v6: int = Field(default=48, ge=0, le=128)
+    #: Rule ids whose results already cover a rule and port (no double reporting).
+    not_reported_by: list[str] = Field(default_factory=list)
+
+
+class LayerRuleParams(_Strict):
+    skip_layer_kinds: list[LayerKindName] = Field(default_factory=list)
+
+
+class InputProblemParams(_Strict):
+    pass
+
+
+PARAMS: dict[str, type[_Strict]] = {
+    "input_problem": InputProblemParams,
+    "require_flow": RequireFlowParams,
+    "forbid_flow": ForbidFlowParams,
+    "rule_predicate": RulePredicateParams,
+    "duplicate_rule": LayerRuleParams,
+    "shadowed_rule": LayerRuleParams,
+}

@@ -1,0 +1,113 @@
+"""Load the policy catalogue: the built-in pack plus user directories, strictly validated."""
+
+from __future__ import annotations
+
+import importlib.resources
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from talosaudit.policies.params import PARAMS
+from talosaudit.policies.schema import Policy
+
+#: The repository's policy pack, for a source checkout without an installed data package.
+_SOURCE_POLICIES = Path(__file__).resolve().parents[3] / "policies"
+
+
+class PolicyError(Exception):
+    """A policy file is invalid; the message names the file and what is wrong."""
+
+
+@dataclass(frozen=True, slots=True)
+class Catalogue:
+    """The policies in load order (built-in pack by file name, then user directories)."""
+
+    policies: tuple[Policy, ...] = ()
+
+    def get(self, rule_id: str) -> Policy | None:
+        return next((p for p in self.policies if p.id == rule_id), None)
+
+    def ids(self) -> tuple[str, ...]:
+        return tuple(p.id for p in self.policies)
+
+    def __iter__(self) -> Iterator[Policy]:
+        return iter(self.policies)
+
+    def __len__(self) -> int:
+        return len(self.policies)
+
+
+def builtin_dir() -> Traversable:
+    """Where the built-in pack is: the installed data package, else the source tree."""
+    try:
+        found = importlib.resources.files("talosaudit.builtin_policies")
+        if any(entry.name.endswith(".yaml") for entry in found.iterdir()):
+            return found
+    except (ModuleNotFoundError, FileNotFoundError, NotADirectoryError):
+        pass
+    return _SOURCE_POLICIES
+
+
+def load_catalogue(extra_dirs: Sequence[Path] = ()) -> Catalogue:
+    """The built-in policies, then those of ``extra_dirs``; raises PolicyError on any problem."""
+    policies: list[Policy] = []
+    seen: dict[str, str] = {}
+    for directory in (builtin_dir(), *extra_dirs):
+        if isinstance(directory, Path) and not directory.is_dir():
+            raise PolicyError(f"{directory}: not a directory of policy files")
+        entries = sorted((e for e in directory.iterdir() if e.name.endswith((".yaml", ".yml"))), key=_name)
+        for entry in entries:
+            policy = load_policy(entry)
+            if policy.id in seen:
+                raise PolicyError(f"{entry}: rule id {policy.id} is already defined by {seen[policy.id]}")
+            seen[policy.id] = str(entry)
+            policies.append(policy)
+    return Catalogue(tuple(policies))
+
+
+def _name(entry: Traversable) -> str:
+    return entry.name
+
+
+def load_policy(entry: Traversable) -> Policy:
+    """One policy file: YAML mapping, schema, file name ``<id>-<name>.yaml``, known kind, params."""
+    try:
+        data: Any = yaml.safe_load(entry.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise PolicyError(f"{entry}: cannot read the policy: {exc}") from exc
+    if not isinstance(data, dict):
+        raise PolicyError(f"{entry}: a policy file must be a YAML mapping")
+    try:
+        policy = Policy.model_validate(data)
+    except ValidationError as exc:
+        raise PolicyError(f"{entry}: {_errors(exc)}") from exc
+    stem = entry.name.rsplit(".", 1)[0]
+    if stem != f"{policy.id}-{policy.name}":
+        raise PolicyError(f"{entry}: the file must be named {policy.id}-{policy.name}.yaml")
+    validate_params(policy, str(entry))
+    return policy
+
+
+def validate_params(policy: Policy, where: str) -> object:
+    """The policy's params parsed by its kind's model (raises PolicyError)."""
+    model = PARAMS.get(policy.kind)
+    if model is None:
+        known = ", ".join(sorted(PARAMS))
+        raise PolicyError(f"{where}: unknown kind {policy.kind!r} (known: {known})")
+    try:
+        return model.model_validate(policy.params)
+    except ValidationError as exc:
+        raise PolicyError(f"{where}: params: {_errors(exc)}") from exc
+
+
+def _errors(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(x) for x in err["loc"]) or "(top)"
+        parts.append(f"{loc}: {err['msg']}")
+    return "; ".join(parts)

@@ -49,6 +49,8 @@ class NodeSettings:
     pod_service_reason: str = ""
     kubespan: bool = False
     facts: tuple[Fact, ...] = ()
+    #: Facts that only hold because the config does not say otherwise (Talos defaults).
+    default_facts: tuple[Fact, ...] = ()
     #: Problems as (rule id, message, where).
     problems: tuple[tuple[str, str, SourceRef], ...] = field(default=())
 
@@ -71,10 +73,12 @@ class _Reader:
         self.typed = typed
         self.complete = complete
         self.facts: list[Fact] = []
+        self.default_facts: list[Fact] = []
         self.problems: list[tuple[str, str, SourceRef]] = []
 
-    def fact(self, name: str, value: str, reason: str, loc: SourceRef | None) -> None:
-        self.facts.append(Fact(name, value, reason, FactOrigin.TALOS_CONFIG, loc))
+    def fact(self, name: str, value: str, reason: str, loc: SourceRef | None, default: bool = False) -> None:
+        fact = Fact(name, value, reason, FactOrigin.TALOS_CONFIG, loc)
+        (self.default_facts if default else self.facts).append(fact)
 
     def read(self) -> NodeSettings:
         role, role_reason = self.role()
@@ -95,6 +99,7 @@ class _Reader:
             pod_service_reason=pod_service_reason,
             kubespan=kubespan,
             facts=tuple(self.facts),
+            default_facts=tuple(self.default_facts),
             problems=tuple(self.problems),
         )
 
@@ -230,17 +235,19 @@ class _Reader:
         self._talos_flannel(
             f"cluster.network.cni is absent in {where(anchor)}: Talos deploys its Flannel (the default CNI)",
             anchor,
+            default=True,
         )
 
-    def _talos_flannel(self, reason: str, loc: SourceRef | None) -> None:
-        self.fact("cni", "flannel", reason, loc)
-        self.fact("tunnel", "vxlan", f"{reason}; Talos-managed Flannel uses VXLAN", loc)
+    def _talos_flannel(self, reason: str, loc: SourceRef | None, default: bool = False) -> None:
+        self.fact("cni", "flannel", reason, loc, default)
+        self.fact("tunnel", "vxlan", f"{reason}; Talos-managed Flannel uses VXLAN", loc, default)
         self.fact(
             "tunnel_port",
             str(TALOS_FLANNEL_PORT),
             f"{reason}; Talos-managed Flannel uses udp/{TALOS_FLANNEL_PORT}, "
             f"not upstream's udp/{KERNEL_VXLAN_PORT}",
             loc,
+            default,
         )
 
     def _flannel_document(self, doc: Doc) -> None:

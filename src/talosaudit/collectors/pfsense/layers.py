@@ -332,8 +332,8 @@ def _model_rules(
     ctx: _Context, rule: FilterRule, interface: str, direction: Direction, nat: PortForward | None
 ) -> list[Rule]:
     resolver = ctx.resolver
-    src = resolver.endpoint(rule.source, "source")
-    dst = resolver.endpoint(rule.destination, "destination")
+    src = resolver.endpoint(rule.source, "source", rule.ipprotocol)
+    dst = resolver.endpoint(rule.destination, "destination", rule.ipprotocol)
     dst_ports = resolver.ports(rule.destination.port, "destination port")
     src_ports = resolver.ports(rule.source.port, "source port")
     missing = src.missing or dst.missing or dst_ports.missing or src_ports.missing
@@ -440,7 +440,7 @@ def _rdr_pass_rules(ctx: _Context, itf: Interface) -> list[Rule]:
 
 def port_forward_rules(ctx: _Context, pf: PortForward) -> list[Rule]:
     resolver = ctx.resolver
-    src = resolver.endpoint(pf.source, "source")
+    src = resolver.endpoint(pf.source, "source", pf.ipprotocol)
     # The target is the local side of the resulting rule: label it "destination".
     target = resolver.endpoint(Endpoint(any=False, kind="address", values=(pf.target,)), "destination")
     external = resolver.ports(pf.destination.port, "destination port")

@@ -72,16 +72,37 @@ class InterfaceNet:
 
     networks: AddressSet
     addresses: AddressSet
-    #: Why the network is not known ("" when at least one family is static).
-    unknown: str
+    #: Why the IPv4 / IPv6 network is not known ("" when it is static).
+    unknown_v4: str = ""
+    unknown_v6: str = ""
+
+    def unknown(self, family: str) -> str:
+        """Why the network is unknown for *every* family a rule asks for ("" if one is known).
+
+        A rule for ``inet46`` on an interface with a static IPv4 and a ``track6`` IPv6
+        network uses the IPv4 part only: flagging it would make its IPv4 flows unknown too.
+        """
+        wanted = {"inet": [self.unknown_v4], "inet6": [self.unknown_v6]}.get(
+            family, [self.unknown_v4, self.unknown_v6]
+        )
+        if family == "inet46" and any(not r for r in wanted):
+            return ""
+        return next((r for r in wanted if r), "")
 
 
 def interface_net(itf: Interface, vips: list[tuple[AddressSet, AddressSet]]) -> InterfaceNet:
     networks, addresses = EMPTY, EMPTY
-    for addr, bits, default in ((itf.ipaddr, itf.subnet, 32), (itf.ipaddrv6, itf.subnetv6, 128)):
+    unknown = {4: "", 6: ""}
+    for version, addr, bits, default in (
+        (4, itf.ipaddr, itf.subnet, 32),
+        (6, itf.ipaddrv6, itf.subnetv6, 128),
+    ):
         try:
             ip = ipaddress.ip_address(addr)
         except ValueError:
+            # No address at all is a known empty network; dhcp/track6/pppoe/... are runtime.
+            if addr and addr != "none":
+                unknown[version] = f"assigned at runtime ({addr})"
             continue
         prefix = int(bits) if bits.isdigit() else default
         try:
@@ -92,11 +113,10 @@ def interface_net(itf: Interface, vips: list[tuple[AddressSet, AddressSet]]) -> 
         addresses = addresses | AddressSet.parse(str(ip))
     for vip_net, vip_addr in vips:
         networks, addresses = networks | vip_net, addresses | vip_addr
-    unknown = ""
-    if not networks:
-        modes = [m for m in (itf.ipaddr, itf.ipaddrv6) if m and m != "none"]
-        unknown = f"assigned at runtime ({', '.join(modes)})" if modes else "no static address in the file"
-    return InterfaceNet(networks, addresses, unknown)
+        for version, part in ((4, vip_net.v4), (6, vip_net.v6)):
+            if part:
+                unknown[version] = ""
+    return InterfaceNet(networks, addresses, unknown[4], unknown[6])
 
 
 def _relabel(field: str, items: Iterable[Unresolved]) -> tuple[Unresolved, ...]:
@@ -127,14 +147,15 @@ class Resolver:
             vips.setdefault(vip.interface, []).append((net, addr))
         self.nets = {itf.name: interface_net(itf, vips.get(itf.name, [])) for itf in config.interfaces}
         self._descr = {itf.name: itf.descr or itf.name.upper() for itf in config.interfaces}
+        self._enabled = {itf.name for itf in config.interfaces if itf.enabled}
         self._alias_cache: dict[str, Resolved] = {}
 
     # -- addresses ---------------------------------------------------------------------------
 
-    def endpoint(self, ep: Endpoint, field: str) -> Resolved:
+    def endpoint(self, ep: Endpoint, field: str, family: str = "inet46") -> Resolved:
         if ep.any:
             return Resolved(EMPTY if ep.negated else ALL_ADDRESSES, "nothing" if ep.negated else "any")
-        parts = [self.value(v, ep.kind, field) for v in ep.values]
+        parts = [self.value(v, ep.kind, field, family) for v in ep.values]
         addresses = EMPTY
         for p in parts:
             addresses = addresses | p.addresses
@@ -145,9 +166,9 @@ class Resolver:
             return Resolved(ALL_ADDRESSES - addresses, f"not {text}", unresolved, missing)
         return Resolved(addresses, text, unresolved, missing)
 
-    def value(self, value: str, kind: str, field: str) -> Resolved:
+    def value(self, value: str, kind: str, field: str, family: str = "inet46") -> Resolved:
         if kind in ("network", "mixed"):
-            keyword = self.keyword(value, field)
+            keyword = self.keyword(value, field, family)
             if keyword is not None:
                 return keyword
         try:
@@ -174,22 +195,27 @@ class Resolver:
             EMPTY, value, missing=f"{field} names {what} {value!r}, which this file does not define"
         )
 
-    def keyword(self, value: str, field: str) -> Resolved | None:
+    def keyword(self, value: str, field: str, family: str = "inet46") -> Resolved | None:
         """Interface keywords: ``lan`` (its subnets), ``lanip`` (its address), ``(self)``."""
         name = value.lower()
         if name in ("(self)", "self", "this firewall"):
             own = EMPTY
-            for net in self.nets.values():
-                own = own | net.addresses
+            for itf_name, net in self.nets.items():
+                if itf_name in self._enabled:
+                    own = own | net.addresses
             return Resolved(own, "this firewall")
         dynamic = _DYNAMIC_NET.match(value)
         if dynamic:
             name = dynamic.group(1)
+        bare = name[:-2] if name.endswith("ip") and name not in self.nets else name
+        if bare in self.nets and bare not in self._enabled:
+            # filter.inc skips a rule whose interface keyword names a disabled interface.
+            return Resolved(EMPTY, value, missing=f"{field} names interface {bare}, which is not enabled")
         if name in self.nets:
             net = self.nets[name]
             text = f"{self._descr[name]} net"
-            if net.unknown:
-                reason = f"the network of interface {name} is {net.unknown}"
+            if net.unknown(family):
+                reason = f"the network of interface {name} is {net.unknown(family)}"
                 return Resolved(EMPTY, text, (Unresolved(field, value, reason),))
             return Resolved(net.networks, f"{text} ({net.networks.describe()})")
         if name.endswith("ip") and name[:-2] in self.nets:
@@ -197,7 +223,7 @@ class Resolver:
             # The firewall's own address is never a node address: unknown (DHCP) = nothing.
             return Resolved(net.addresses, f"{self._descr[name[:-2]]} address")
         if name in self.groups:
-            members = [self.keyword(m, field) for m in self.groups[name]]
+            members = [self.keyword(m, field, family) for m in self.groups[name] if m in self._enabled]
             addresses = EMPTY
             unresolved: tuple[Unresolved, ...] = ()
             for m in members:

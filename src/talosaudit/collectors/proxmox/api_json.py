@@ -130,7 +130,7 @@ def looks_like_proxmox_json(rel: str, text: str) -> bool:
         return vmid is not None and "firewall" not in rel.lower()
     # Firewall documents are only recognised where the path says so: a bare list of
     # {name, cidr} is too common to claim.
-    return "firewall" in rel.lower() or word in ("rules", "options", "aliases", "ipset")
+    return "firewall" in rel.lower()
 
 
 def read_document(text: str, rel: str) -> ApiDocument | Problem:

@@ -95,7 +95,10 @@ def test_size_limit_is_checked_before_reading(tmp_path: Path) -> None:
     big.write_bytes(b"<pfsense>" + b" " * 2048 + b"</pfsense>")
     with pytest.raises(XmlLoadError) as caught:
         load_xml(big, max_bytes=1024)
-    assert caught.value.message == "file is 2067 bytes, more than the 1024 bytes talosaudit reads from a config.xml"
+    assert (
+        caught.value.message
+        == "file is 2067 bytes, more than the 1024 bytes talosaudit reads from a config.xml"
+    )
     assert load_xml(big, max_bytes=4096).tag == "pfsense"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -12,40 +13,40 @@ from talosaudit.model import Action, Direction, Layer
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
 
-# (file, kind, interfaces, legacy rules, MVC rules, disabled rules, aliases, port forwards, actions)
+
+@dataclass(frozen=True)
+class Counts:
+    rel: str
+    kind: str
+    interfaces: int
+    legacy: int
+    mvc: int
+    disabled: int
+    aliases: int
+    forwards: int
+    actions: dict[str, int]
+
+
 COUNTS = [
-    ("pfsense/config-pfSense.xml", "pfsense", 7, 13, 0, 0, 0, 2, {"block": 7, "pass": 6}),
-    ("pfsense/factory-config.xml", "pfsense", 2, 2, 0, 0, 0, 0, {"pass": 2}),
-    ("opnsense/config.xml.sample", "opnsense", 2, 0, 2, 0, 0, 0, {"pass": 2}),
-    ("opnsense/config.xml.sample.pre-mvc", "opnsense", 2, 2, 0, 0, 0, 0, {"pass": 2}),
-    ("opnsense/sample.config.6.xml", "opnsense", 54, 51, 0, 1, 0, 0, {"pass": 51}),
+    Counts("pfsense/config-pfSense.xml", "pfsense", 7, 13, 0, 0, 0, 2, {"block": 7, "pass": 6}),
+    Counts("pfsense/factory-config.xml", "pfsense", 2, 2, 0, 0, 0, 0, {"pass": 2}),
+    Counts("opnsense/config.xml.sample", "opnsense", 2, 0, 2, 0, 0, 0, {"pass": 2}),
+    Counts("opnsense/config.xml.sample.pre-mvc", "opnsense", 2, 2, 0, 0, 0, 0, {"pass": 2}),
+    Counts("opnsense/sample.config.6.xml", "opnsense", 54, 51, 0, 1, 0, 0, {"pass": 51}),
 ]
 
 
-@pytest.mark.parametrize(
-    ("rel", "kind", "interfaces", "legacy", "mvc", "disabled", "aliases", "forwards", "actions"),
-    COUNTS,
-    ids=[c[0] for c in COUNTS],
-)
-def test_sample_counts_match_the_readme(
-    rel: str,
-    kind: str,
-    interfaces: int,
-    legacy: int,
-    mvc: int,
-    disabled: int,
-    aliases: int,
-    forwards: int,
-    actions: dict[str, int],
-) -> None:
+@pytest.mark.parametrize("want", COUNTS, ids=[c.rel for c in COUNTS])
+def test_sample_counts_match_the_readme(want: Counts) -> None:
+    rel, kind = want.rel, want.kind
     config = read_config(SAMPLES / rel, kind)
-    assert len(config.interfaces) == interfaces
-    assert sum(r.form == "legacy" for r in config.rules) == legacy
-    assert sum(r.form == "mvc" for r in config.rules) == mvc
-    assert sum(r.disabled for r in config.rules) == disabled
-    assert len(config.aliases) == aliases
-    assert len(config.port_forwards) == forwards
-    assert dict(Counter(r.action for r in config.rules)) == actions
+    assert len(config.interfaces) == want.interfaces
+    assert sum(r.form == "legacy" for r in config.rules) == want.legacy
+    assert sum(r.form == "mvc" for r in config.rules) == want.mvc
+    assert sum(r.disabled for r in config.rules) == want.disabled
+    assert len(config.aliases) == want.aliases
+    assert len(config.port_forwards) == want.forwards
+    assert dict(Counter(r.action for r in config.rules)) == want.actions
     # And the whole collector runs on it without an exception or a TA001.
     collection = collect_file(SAMPLES / rel, rel, kind)
     assert [p for p in collection.problems if p.rule_id == "TA001"] == []

@@ -1,0 +1,352 @@
+"""From input files to a ``TerraformConfig``: find root modules, read their variables with
+Terraform's precedence, instantiate module calls, expand and evaluate every resource."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from talosaudit.collectors.discover import TERRAFORM, TERRAFORM_JSON, InputFile
+from talosaudit.collectors.options import CollectOptions
+from talosaudit.collectors.terraform.evaluator import Scope, evaluate, materialize, unknown_from
+from talosaudit.collectors.terraform.hcl_parse import SyntaxProblem, parse_expression
+from talosaudit.collectors.terraform.loader import Loader, auto_tfvars, cached_modules, config_files
+from talosaudit.collectors.terraform.modules import (
+    MAX_MODULE_DEPTH,
+    CallInstance,
+    ConstScope,
+    Located,
+    ModuleDef,
+    ModuleInstance,
+    ModuleObject,
+    UnreadableModule,
+    VariableValue,
+    evaluate_body,
+    expand,
+    is_local_source,
+    key_suffix,
+)
+from talosaudit.collectors.terraform.syntax import Expr
+from talosaudit.collectors.terraform.types import wants_string
+from talosaudit.collectors.terraform.values import (
+    Lines,
+    ResourceInstance,
+    TerraformConfig,
+    TerraformProblem,
+    Unknown,
+    Variable,
+)
+
+_EXPANSION_UNKNOWN = "the number of instances is unknown"
+
+
+def load_config(files: Sequence[InputFile], root: Path, options: CollectOptions) -> TerraformConfig:
+    """Load, parse and evaluate every Terraform root module among ``files``."""
+    root = Path(os.path.abspath(root))
+    loader = Loader(root, options.cache_dir, options.worker_count(), [f.path for f in files])
+    engine = Engine(root, options, loader)
+    input_dirs = sorted(
+        {Path(os.path.abspath(f.path.parent)) for f in files if f.kind in (TERRAFORM, TERRAFORM_JSON)}
+    )
+    engine.preload(input_dirs)
+    roots = engine.roots(input_dirs)
+    for root_dir in roots:
+        engine.run_root(root_dir)
+    return TerraformConfig(
+        resources=tuple(engine.resources),
+        variables=tuple(engine.variables),
+        problems=tuple(loader.problems + engine.problems),
+        files=tuple(sorted(set(loader.files_read))),
+        extra={"roots": [loader.rel(r) for r in roots]},
+    )
+
+
+class Engine:
+    def __init__(self, scan_root: Path, options: CollectOptions, loader: Loader) -> None:
+        self.scan_root = scan_root
+        self.options = options
+        self.loader = loader
+        self.defs: dict[str, ModuleDef | None] = {}
+        self.resources: list[ResourceInstance] = []
+        self.variables: list[Variable] = []
+        self.problems: list[TerraformProblem] = []
+        self._remote: dict[str, dict[str, Path]] = {}
+        self._reported: set[tuple[str, int]] = set()
+        self._var_files = [Path(os.path.abspath(p)) for p in options.var_files]
+
+    # ----------------------------------------------------------------- loading
+    def module_def(self, directory: Path) -> ModuleDef | None:
+        key = str(directory)
+        if key not in self.defs:
+            paths = config_files(directory)
+            self.loader.load(paths)
+            trees = []
+            for path in paths:
+                tree = self.loader.tree(path)
+                if tree is not None:
+                    trees.append((self.loader.rel(path), tree))
+            self.defs[key] = ModuleDef.build(directory, trees) if paths else None
+        return self.defs[key]
+
+    def preload(self, input_dirs: list[Path]) -> None:
+        """Parse, in as few parallel batches as possible, every file the evaluation will
+        need: the input directories, their tfvars, cached remote modules and the
+        directories of local module calls (transitively)."""
+        wanted: list[Path] = list(self._var_files)
+        pending = list(input_dirs)
+        for directory in input_dirs:
+            wanted.extend(auto_tfvars(directory))
+            cached = self._cached(directory)
+            pending.extend(cached.values())
+        seen: set[str] = set()
+        while pending:
+            batch = [d for d in dict.fromkeys(pending) if str(d) not in seen]
+            seen.update(str(d) for d in batch)
+            for directory in batch:
+                wanted.extend(config_files(directory))
+            self.loader.load(wanted)
+            wanted = []
+            pending = []
+            for directory in batch:
+                definition = self.module_def(directory)
+                if definition is not None:
+                    pending.extend(d for d in definition.local_sources() if str(d) not in seen)
+
+    def _cached(self, root_dir: Path) -> dict[str, Path]:
+        key = str(root_dir)
+        if key not in self._remote:
+            self._remote[key] = cached_modules(root_dir)
+        return self._remote[key]
+
+    def roots(self, input_dirs: list[Path]) -> list[Path]:
+        """Input directories that are not (only) local modules of other directories."""
+        edges: dict[str, set[str]] = {}
+        for key, definition in self.defs.items():
+            if definition is not None:
+                edges[key] = {str(d) for d in definition.local_sources() if str(d) != key}
+        called = {d for targets in edges.values() for d in targets}
+        inputs = [str(d) for d in input_dirs if self.defs.get(str(d)) is not None]
+        roots = [d for d in inputs if d not in called]
+        reached = _reachable(roots, edges)
+        for d in inputs:  # directories that call each other in a cycle: the first is a root
+            if d not in reached:
+                roots.append(d)
+                reached |= _reachable([d], edges)
+        return sorted((Path(r) for r in roots), key=self.loader.rel)
+
+    # --------------------------------------------------------------- evaluation
+    def run_root(self, root_dir: Path) -> None:
+        definition = self.module_def(root_dir)
+        if definition is None:
+            return
+        sources = self._variable_sources(root_dir)
+        instance = ModuleInstance(
+            self,
+            definition,
+            path="",
+            call_path=(),
+            root_dir=root_dir,
+            called_by=None,
+            expansion_unknown=None,
+            root_variables=lambda m, n, d: _root_var(m, n, d, sources, self),
+        )
+        self.collect(instance)
+
+    def _variable_sources(self, root_dir: Path) -> list[tuple[str, dict[str, tuple[Expr, Lines]]]]:
+        sources = []
+        for path in [*auto_tfvars(root_dir), *self._var_files]:
+            tree = self.loader.tree(path)
+            if tree is None:
+                continue
+            rel = self.loader.rel(path)
+            origin = "-var-file" if path in self._var_files else path.name
+            values = {a.name: (a.expr, Lines(rel, a.line, a.end_line)) for a in tree.attrs}
+            sources.append((origin, values))
+        return sources
+
+    def collect(self, instance: ModuleInstance) -> None:
+        definition = instance.definition
+        for name in definition.variables:
+            found = instance.var(name)
+            value = materialize(found.value, f"var.{name}")
+            self.variables.append(Variable(instance.path, name, value, found.origin, found.lines))
+        for key, rdef in definition.resources.items():
+            try:
+                self._collect_resource(instance, key, rdef)
+            except Exception as exc:  # never let one resource stop the scan
+                lines = rdef.lines()
+                self.problems.append(
+                    TerraformProblem("TA002", f"{key[1]}.{key[2]} could not be evaluated: {exc!r}", lines)
+                )
+        for name in definition.calls:
+            for child in instance.children(name)[1]:
+                self.collect(child)
+
+    def _collect_resource(self, instance: ModuleInstance, key: tuple[str, str, str], rdef: Located) -> None:
+        mode, type_name, name = key
+        expansion = instance.expansion(key)
+        unknown = instance.expansion_unknown
+        if isinstance(expansion, Unknown):
+            unknown = expansion
+            items: list[tuple[int | str | None, Scope]] = [
+                (None, _unknown_iteration(instance.scope, expansion))
+            ]
+        else:
+            items = list(expansion)
+        for instance_key, scope in items:
+            obj = instance.resource_object(key, instance_key, scope)
+            body = evaluate_body(
+                rdef.node,
+                scope,
+                rdef.rel,
+                "resource" if mode == "managed" else "data",
+                (type_name, name),
+                attribute=lambda a, o=obj: o.attribute(a.name),  # type: ignore[misc]
+            )
+            self.resources.append(
+                ResourceInstance(
+                    mode, type_name, name, obj.address, instance.path, instance_key, body, unknown
+                )
+            )
+
+    # ------------------------------------------------------------------ modules
+    def instantiate_call(self, parent: ModuleInstance, name: str) -> tuple[Any, list[ModuleInstance]]:
+        call = parent.definition.calls[name]
+        base = f"{parent.path}.module.{name}" if parent.path else f"module.{name}"
+        source_attr = call.node.attr("source")
+        source = source_attr.expr[2] if source_attr is not None and source_attr.expr[0] == "L" else None
+        if not isinstance(source, str):
+            return self._unreadable(call, base, f'module "{name}" has no literal source')
+        call_path = (*parent.call_path, name)
+        if is_local_source(source):
+            directory: Path | None = Path(os.path.normpath(parent.definition.directory / source))
+        else:
+            directory = self._cached(parent.root_dir).get(".".join(call_path))
+            if directory is None:
+                return self._unreadable(
+                    call,
+                    base,
+                    f'module "{name}" has the remote source "{source}", which is not in a .terraform/modules '
+                    "cache: run terraform init, or scan a plan JSON",
+                )
+        assert directory is not None
+        definition = self.module_def(directory)
+        if definition is None:
+            return self._unreadable(call, base, f'module "{name}": source "{source}" has no Terraform files')
+        if str(directory) in parent.ancestors or len(parent.ancestors) >= MAX_MODULE_DEPTH:
+            return self._unreadable(call, base, f'module "{name}" calls itself (directly or through others)')
+        expansion = expand(call.node, parent.scope, base)
+        if isinstance(expansion, Unknown):
+            scope = _unknown_iteration(parent.scope, expansion)
+            child = self._child(
+                parent=parent,
+                definition=definition,
+                path=base,
+                call_path=call_path,
+                called_by=CallInstance(call, scope),
+                unknown=expansion,
+            )
+            return unknown_from(base, expansion), [child]
+        children = []
+        for key, scope in expansion:
+            path = base + key_suffix(key)
+            children.append(
+                self._child(
+                    parent=parent,
+                    definition=definition,
+                    path=path,
+                    call_path=call_path,
+                    called_by=CallInstance(call, scope),
+                    unknown=None,
+                )
+            )
+        value: Any
+        if call.node.attr("count") is not None:
+            value = [ModuleObject(c) for c in children]
+        elif call.node.attr("for_each") is not None:
+            value = {str(k): ModuleObject(c) for (k, _), c in zip(expansion, children, strict=True)}
+        else:
+            value = ModuleObject(children[0])
+        return value, children
+
+    def _child(
+        self,
+        *,
+        parent: ModuleInstance,
+        definition: ModuleDef,
+        path: str,
+        call_path: tuple[str, ...],
+        called_by: CallInstance,
+        unknown: Unknown | None,
+    ) -> ModuleInstance:
+        return ModuleInstance(
+            self,
+            definition,
+            path=path,
+            call_path=call_path,
+            root_dir=parent.root_dir,
+            called_by=called_by,
+            expansion_unknown=unknown or parent.expansion_unknown,
+            ancestors=parent.ancestors,
+        )
+
+    def _unreadable(self, call: Located, address: str, message: str) -> tuple[Any, list[ModuleInstance]]:
+        mark = (call.rel, call.node.line)
+        if mark not in self._reported:
+            self._reported.add(mark)
+            self.problems.append(TerraformProblem("TA002", message, call.lines(), f"module:{address}"))
+        return UnreadableModule(address, message), []
+
+
+def _reachable(starts: list[str], edges: dict[str, set[str]]) -> set[str]:
+    seen: set[str] = set()
+    stack = list(starts)
+    while stack:
+        d = stack.pop()
+        if d in seen:
+            continue
+        seen.add(d)
+        stack.extend(edges.get(d, ()))
+    return seen
+
+
+def _unknown_iteration(scope: Scope, cause: Unknown) -> Scope:
+    """The scope of the one instance standing for an unknown number of instances."""
+    reason = f"{cause.expression}: {cause.reason}" if not cause.origin else cause.reason
+    return scope.bind(
+        count={"index": Unknown("count.index", f"{_EXPANSION_UNKNOWN} ({reason})")},
+        each={
+            "key": Unknown("each.key", f"{_EXPANSION_UNKNOWN} ({reason})"),
+            "value": Unknown("each.value", f"{_EXPANSION_UNKNOWN} ({reason})"),
+        },
+    )
+
+
+def _root_var(
+    instance: ModuleInstance,
+    name: str,
+    decl: Located,
+    sources: list[tuple[str, dict[str, tuple[Expr, Lines]]]],
+    engine: Engine,
+) -> VariableValue:
+    """Terraform's precedence, highest first: -var-file in order given (last wins),
+    *.auto.tfvars by name, terraform.tfvars.json, terraform.tfvars, TF_VAR_name, default."""
+    const = Scope(ConstScope(instance, "a variable value"), {})
+    for origin, values in reversed(sources):
+        if name in values:
+            expr, lines = values[name]
+            return VariableValue(evaluate(expr, const), origin, lines)
+    env_name = f"TF_VAR_{name}"
+    raw = engine.options.env.get(env_name)
+    if raw is not None:
+        type_attr = decl.node.attr("type")
+        value: Any = raw
+        if not wants_string(type_attr.expr if type_attr is not None else None):
+            try:
+                value = evaluate(parse_expression(raw, decl.node.line), const)
+            except SyntaxProblem:
+                value = raw
+        return VariableValue(value, env_name, decl.lines())
+    return instance.default_value(name, decl)

@@ -1,0 +1,594 @@
+"""HCL text -> compact syntax tree, through python-hcl2's lark grammar.
+
+This module runs in parser worker processes: it imports lark and hcl2 and nothing else of
+talosaudit except ``syntax``. ``parse_source`` is the worker entry point.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from talosaudit.collectors.terraform.syntax import Attr, BlockNode, Expr, ParseResult
+
+_JINJA_STATEMENT = re.compile(r"\{%-?\s*(?:if|for|set|include|block|extends|macro|endif|endfor|raw)\b")
+
+
+class SyntaxProblem(Exception):  # noqa: N818 - it is reported, not raised to users
+    """A construct the grammar accepts but that cannot be converted (bad template)."""
+
+    def __init__(self, message: str, line: int = 0) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+def parse_source(kind: str, data: bytes) -> ParseResult:
+    """Parse one file's bytes (``kind``: ``hcl``, ``json`` or ``tfvars-json``). Never raises."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        return ParseResult(None, f"file is not valid UTF-8 (byte {exc.start}, line {line})", line)
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    try:
+        if kind in ("json", "tfvars-json"):
+            from talosaudit.collectors.terraform.json_syntax import parse_json, parse_tfvars_json
+
+            return ParseResult(parse_json(text) if kind == "json" else parse_tfvars_json(text))
+        return _parse_hcl(text)
+    except SyntaxProblem as exc:
+        return ParseResult(None, str(exc), exc.line)
+    except RecursionError:
+        return ParseResult(None, "file is nested too deeply to parse", 0)
+
+
+def _parse_hcl(text: str) -> ParseResult:
+    import lark
+
+    try:
+        tree = parse_tree(text)
+    except lark.exceptions.UnexpectedInput as exc:
+        line = min(int(getattr(exc, "line", 0) or 0), text.count("\n") + 1)
+        if "{%" in text or "{{" in text:
+            return ParseResult(None, "looks like a Jinja template, not Terraform", _jinja_line(text))
+        return ParseResult(None, _describe(exc, line), line)
+    except lark.exceptions.LarkError as exc:
+        return ParseResult(None, f"cannot be parsed: {str(exc).splitlines()[0]}", 0)
+    if _JINJA_STATEMENT.search(text):
+        return ParseResult(None, "looks like a Jinja template, not Terraform", _jinja_line(text))
+    return ParseResult(_Converter(text).file(tree))
+
+
+def parse_tree(text: str) -> Any:
+    import hcl2
+
+    return hcl2.parses_to_tree(text)
+
+
+def _jinja_line(text: str) -> int:
+    for number, line in enumerate(text.splitlines(), 1):
+        if "{%" in line or "{{" in line:
+            return number
+    return 1
+
+
+def _describe(exc: Exception, line: int) -> str:
+    token = getattr(exc, "token", None)
+    where = f" at line {line}" if line else ""
+    if token is not None:
+        value = str(token).strip()
+        if getattr(token, "type", "") == "$END" or not value:
+            return f"unexpected end of file{where}"
+        return f"unexpected token {value[:40]!r}{where}"
+    char = getattr(exc, "char", None)
+    if char is not None:
+        return f"unexpected character {char!r}{where}"
+    return f"unexpected end of file{where}"
+
+
+def parse_expression(text: str, line: int) -> Expr:
+    """Parse one expression's text (from a template or a JSON string); lines are shifted."""
+    import lark
+
+    try:
+        tree = parse_tree(f"x = {text}")
+    except lark.exceptions.LarkError as exc:
+        raise SyntaxProblem(f"invalid expression {text.strip()[:60]!r}", line) from exc
+    body = tree.children[0]
+    for child in body.children:
+        if getattr(child, "data", None) == "attribute":
+            return _Converter(text, line - 1).expression(child.children[2])
+    raise SyntaxProblem(f"invalid expression {text.strip()[:60]!r}", line)
+
+
+# ------------------------------------------------------------------------- conversion
+
+_ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|.)", re.DOTALL)
+_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}
+
+
+def _unescape(text: str) -> str:
+    if "\\" not in text:
+        return text
+
+    def one(m: re.Match[str]) -> str:
+        code = m.group(1)
+        if len(code) > 1:
+            return chr(int(code[1:], 16))
+        return _ESCAPES.get(code, "\\" + code)
+
+    return _ESCAPE.sub(one, text)
+
+
+def _is_tree(node: Any) -> bool:
+    return hasattr(node, "data")
+
+
+def _trees(node: Any) -> list[Any]:
+    """The sub-trees of a node that carry meaning (no newlines/comments, no tokens)."""
+    return [c for c in node.children if hasattr(c, "data") and c.data != "new_line_or_comment"]
+
+
+class _Converter:
+    def __init__(self, text: str, line_offset: int = 0) -> None:
+        self.text = text
+        self.offset = line_offset
+        self._expr: dict[str, Callable[[Any, int], Expr]] = {
+            "expr_term": self._expr_term,
+            "conditional": self._conditional,
+            "binary_op": self._binary,
+            "unary_op": self._unary,
+        }
+        self._term: dict[str, Callable[[Any, int], Expr]] = {
+            "int_lit": lambda t, ln: ("L", ln, int(t.children[0])),
+            "float_lit": self._float,
+            "literal_value": self._literal_value,
+            "identifier": lambda t, ln: ("N", ln, str(t.children[0])),
+            "string": self._string,
+            "template_string": lambda t, ln: ("L", ln, _unescape(str(t.children[0])[2:-2])),
+            "tuple": lambda t, ln: ("U", ln, tuple(self.expression(c) for c in _trees(t))),
+            "object": self._object,
+            "function_call": self._call,
+            "heredoc_template": self._heredoc,
+            "heredoc_template_trim": self._heredoc,
+            "get_attr_expr_term": self._get_attr,
+            "index_expr_term": self._index,
+            "attr_splat_expr_term": self._splat,
+            "full_splat_expr_term": self._splat,
+            "for_tuple_expr": self._for,
+            "for_object_expr": self._for,
+        }
+
+    def _line(self, tree: Any, default: int = 0) -> int:
+        meta = tree.meta
+        return (meta.line + self.offset) if not meta.empty else default
+
+    # ------------------------------------------------------------------ structure
+    def file(self, tree: Any) -> BlockNode:
+        body = tree.children[0]
+        attrs, blocks = self._body(body)
+        end = self.text.count("\n") + 1
+        return BlockNode("", (), attrs, blocks, 1, end)
+
+    def _body(self, body: Any) -> tuple[tuple[Attr, ...], tuple[BlockNode, ...]]:
+        attrs: list[Attr] = []
+        blocks: list[BlockNode] = []
+        for child in body.children:
+            data = getattr(child, "data", None)
+            if data == "attribute":
+                line = self._line(child)
+                name = self._name(child.children[0])
+                expr = self.expression(child.children[2], line)
+                attrs.append(Attr(name, expr, line, self._end_line(child)))
+            elif data == "block":
+                blocks.append(self._block(child))
+        return tuple(attrs), tuple(blocks)
+
+    def _block(self, tree: Any) -> BlockNode:
+        children = _trees(tree)
+        kind = self._name(children[0])
+        labels: list[str] = []
+        body = None
+        for child in children[1:]:
+            if child.data == "body":
+                body = child
+            elif child.data == "string":
+                labels.append(self._plain_string(child))
+            else:
+                labels.append(self._name(child))
+        attrs, blocks = self._body(body) if body is not None else ((), ())
+        line = self._line(tree)
+        return BlockNode(kind, tuple(labels), attrs, blocks, line, self._end_line(tree))
+
+    def _end_line(self, tree: Any) -> int:
+        meta = tree.meta
+        end = int(meta.end_line)
+        # a heredoc token ends with its newline: the span ends on the marker's line
+        if meta.end_pos > 0 and self.text[meta.end_pos - 1 : meta.end_pos] == "\n":
+            end -= 1
+        return max(end, int(meta.line)) + self.offset
+
+    @staticmethod
+    def _name(tree: Any) -> str:
+        return str(tree.children[0])
+
+    def _plain_string(self, tree: Any) -> str:
+        expr = self._string(tree, self._line(tree))
+        if expr[0] != "L":
+            raise SyntaxProblem("a block label cannot contain a template", self._line(tree))
+        return str(expr[2])
+
+    # ---------------------------------------------------------------- expressions
+    def expression(self, tree: Any, line: int = 0) -> Expr:
+        line = self._line(tree, line)
+        handler = self._expr.get(tree.data)
+        if handler is None:
+            raise SyntaxProblem(f"unsupported expression {tree.data}", line)
+        return handler(tree, line)
+
+    def _expr_term(self, tree: Any, line: int) -> Expr:
+        children = tree.children
+        if len(children) == 1 and _is_tree(children[0]):
+            inner = children[0]
+            handler = self._term.get(inner.data)
+            if handler is None:
+                raise SyntaxProblem(f"unsupported expression {inner.data}", line)
+            return handler(inner, self._line(inner, line))
+        # ( expression )
+        return ("P", line, self.expression(_trees(tree)[0], line))
+
+    def _conditional(self, tree: Any, line: int) -> Expr:
+        cond, then, other = _trees(tree)
+        return (
+            "?",
+            line,
+            self.expression(cond, line),
+            self.expression(then, line),
+            self.expression(other, line),
+        )
+
+    def _binary(self, tree: Any, line: int) -> Expr:
+        left, term = _trees(tree)[:2]
+        op_tree, right = _trees(term)
+        op = str(op_tree.children[0]).strip()
+        # The post-lexer glues a preceding newline/comment to the operator token.
+        op = op.split()[-1] if op else op
+        if op.startswith(("#", "//", "/*")):
+            op = op.rsplit("\n", 1)[-1].strip()
+        return ("B", line, op, self.expression(left, line), self.expression(right, line))
+
+    def _unary(self, tree: Any, line: int) -> Expr:
+        op = str(tree.children[0]).strip()
+        operand = self.expression(_trees(tree)[0], line)
+        if op == "-" and operand[0] == "L" and isinstance(operand[2], int | float) and operand[2] is not True:
+            return ("L", line, -operand[2])
+        return ("!", line, op, operand)
+
+    def _float(self, tree: Any, line: int) -> Expr:
+        value = float(str(tree.children[0]))
+        return ("L", line, int(value) if value.is_integer() else value)
+
+    @staticmethod
+    def _literal_value(tree: Any, line: int) -> Expr:
+        word = str(tree.children[0])
+        return ("L", line, {"true": True, "false": False, "null": None}[word])
+
+    def _object(self, tree: Any, line: int) -> Expr:
+        items = []
+        for elem in _trees(tree):
+            key_tree, value_tree = _trees(elem)
+            key_inner = _trees(key_tree)
+            if not key_inner:  # a keyword used as a key (`in = 1`)
+                key: Expr = ("L", line, str(key_tree.children[0].children[0]))
+            else:
+                key_expr_tree = key_inner[0]
+                if key_expr_tree.data == "keyword":
+                    key = ("L", line, str(key_expr_tree.children[0]))
+                else:
+                    key = self.expression(key_expr_tree, line)
+                    if key[0] == "N":  # a bare identifier key is its own name
+                        key = ("L", key[1], key[2])
+            items.append((key, self.expression(value_tree, self._line(elem, line))))
+        return ("O", line, tuple(items))
+
+    def _call(self, tree: Any, line: int) -> Expr:
+        names = [str(c.children[0]) for c in tree.children if _is_tree(c) and c.data == "identifier"]
+        name = "::".join(names)
+        args: list[Expr] = []
+        expand = False
+        for child in tree.children:
+            if _is_tree(child) and child.data == "arguments":
+                for arg in child.children:
+                    if _is_tree(arg):
+                        if arg.data != "new_line_or_comment":
+                            args.append(self.expression(arg, line))
+                    elif getattr(arg, "type", "") == "ELLIPSIS":
+                        expand = True
+        return ("C", line, name, tuple(args), expand)
+
+    def _get_attr(self, tree: Any, line: int) -> Expr:
+        obj_tree, get_attr = _trees(tree)
+        return ("A", line, self.expression(obj_tree, line), self._attr_name(get_attr))
+
+    def _attr_name(self, get_attr: Any) -> str:
+        return str(_trees(get_attr)[0].children[0])
+
+    def _index(self, tree: Any, line: int) -> Expr:
+        obj_tree, index = _trees(tree)
+        return ("I", line, self.expression(obj_tree, line), self._index_key(index, line))
+
+    def _index_key(self, index: Any, line: int) -> Expr:
+        if index.data == "short_index":
+            return ("L", line, int(str(index.children[1])))
+        return self.expression(_trees(index)[0], line)
+
+    def _splat(self, tree: Any, line: int) -> Expr:
+        obj_tree, splat = _trees(tree)
+        ops: list[tuple[str, Any]] = []
+        for op in _trees(splat):
+            if op.data == "get_attr":
+                ops.append(("A", self._attr_name(op)))
+            else:
+                ops.append(("I", self._index_key(op, line)))
+        return ("S", line, self.expression(obj_tree, line), tuple(ops), splat.data == "full_splat")
+
+    def _for(self, tree: Any, line: int) -> Expr:
+        parts = _trees(tree)
+        intro = parts[0]
+        names = [str(c.children[0]) for c in intro.children if _is_tree(c) and c.data == "identifier"]
+        coll_tree = next(c for c in _trees(intro) if c.data != "identifier")
+        key_name, value_name = (names[0], names[1]) if len(names) == 2 else (None, names[0])
+        coll = self.expression(coll_tree, line)
+        cond = None
+        if parts[-1].data == "for_cond":
+            cond = self.expression(_trees(parts[-1])[0], line)
+            parts = parts[:-1]
+        if tree.data == "for_tuple_expr":
+            return ("F", line, key_name, value_name, coll, None, self.expression(parts[1], line), cond, False)
+        grouped = any(getattr(c, "type", "") == "ELLIPSIS" for c in tree.children)
+        key_expr = self.expression(parts[1], line)
+        value_expr = self.expression(parts[2], line)
+        return ("F", line, key_name, value_name, coll, key_expr, value_expr, cond, grouped)
+
+    # ------------------------------------------------------------------ templates
+    def _string(self, tree: Any, line: int) -> Expr:
+        flat: list[tuple[Any, ...]] = []
+        for part in tree.children:
+            if not _is_tree(part):
+                continue  # the quotes
+            inner = part.children[0]
+            if not _is_tree(inner):
+                kind = inner.type
+                value = str(inner)
+                if kind == "STRING_CHARS":
+                    flat.append(("lit", _unescape(value)))
+                else:  # $${ or %%{: a literal ${ / %{
+                    flat.append(("lit", value[1:]))
+                continue
+            flat.append(self._directive(inner, line))
+        return assemble_template(flat, line)
+
+    def _directive(self, tree: Any, line: int) -> tuple[Any, ...]:
+        data = tree.data
+        tokens = [c for c in tree.children if not _is_tree(c)]
+        types = [t.type for t in tokens]
+        # A strip marker before the keyword strips on the left, one after it on the right.
+        first_kw = next((i for i, t in enumerate(types) if t in ("IF", "ELSE", "ENDIF", "FOR", "ENDFOR")), 0)
+        left = "STRIP_MARKER" in types[:first_kw]
+        right = "STRIP_MARKER" in types[first_kw:]
+        if data == "interpolation":
+            return ("interp", self.expression(_trees(tree)[0], line), False, False)
+        if data == "template_if_start":
+            return ("if", self.expression(_trees(tree)[0], line), left, right)
+        if data == "template_else":
+            return ("else", left, right)
+        if data == "template_endif":
+            return ("endif", left, right)
+        if data == "template_endfor":
+            return ("endfor", left, right)
+        if data == "template_for_start":
+            subs = _trees(tree)
+            names = [str(s.children[0]) for s in subs if s.data == "identifier"]
+            coll = self.expression(next(s for s in subs if s.data != "identifier"), line)
+            key_name, value_name = (names[0], names[1]) if len(names) == 2 else (None, names[0])
+            return ("for", key_name, value_name, coll, left, right)
+        raise SyntaxProblem(f"unsupported template part {data}", line)
+
+    def _heredoc(self, tree: Any, line: int) -> Expr:
+        raw = str(tree.children[0])
+        first_nl = raw.index("\n")
+        marker = raw[2:first_nl].lstrip("-").strip()
+        body_lines = raw[first_nl + 1 :].split("\n")
+        # drop the closing marker line (and the empty string after its newline)
+        while body_lines and body_lines[-1].strip() in ("", marker):
+            last = body_lines.pop()
+            if last.strip() == marker:
+                break
+        lines = [ln.rstrip("\r") for ln in body_lines]
+        if tree.data == "heredoc_template_trim":
+            indents = [len(ln) - len(ln.lstrip(" \t")) for ln in lines if ln.strip()]
+            cut = min(indents) if indents else 0
+            lines = [ln[cut:] for ln in lines]
+        body = "\n".join(lines) + ("\n" if lines else "")
+        return parse_template_text(body, line + 1)
+
+
+# ----------------------------------------------------------- template text scanning
+
+
+def parse_template_text(text: str, line: int, escapes: bool = False) -> Expr:
+    """Parse template text (a heredoc body, a ``templatefile``, a JSON string)."""
+    flat: list[tuple[Any, ...]] = []
+    i = 0
+    n = len(text)
+    buf: list[str] = []
+    while i < n:
+        ch = text[i]
+        if ch in "$%" and text.startswith("{", i + 1):
+            if buf:
+                flat.append(("lit", "".join(buf)))
+                buf = []
+            end = _closing_brace(text, i + 2)
+            if end < 0:
+                raise SyntaxProblem("unterminated template sequence", line + text.count("\n", 0, i))
+            inner = text[i + 2 : end]
+            at = line + text.count("\n", 0, i)
+            flat.append(_scan_directive(ch, inner, at))
+            i = end + 1
+            continue
+        if ch in "$%" and text.startswith(ch + "{", i + 1):  # $${ and %%{ are literal
+            buf.append(ch + "{")
+            i += 3
+            continue
+        if escapes and ch == "\\" and i + 1 < n:
+            j = i + 2
+            if text[i + 1] == "u":
+                j = i + 6
+            elif text[i + 1] == "U":
+                j = i + 10
+            buf.append(_unescape(text[i:j]))
+            i = j
+            continue
+        buf.append(ch)
+        i += 1
+    if buf:
+        flat.append(("lit", "".join(buf)))
+    return assemble_template(flat, line)
+
+
+def _closing_brace(text: str, start: int) -> int:
+    """Index of the ``}`` closing a ``${``/``%{`` opened just before ``start``; -1 if none."""
+    depth = 0
+    i = start
+    n = len(text)
+    while i < n:
+        ch = text[i]
+        if ch == '"':
+            i = _string_end(text, i + 1)
+            if i < 0:
+                return -1
+        elif ch == "{":
+            depth += 1
+        elif ch == "}":
+            if depth == 0:
+                return i
+            depth -= 1
+        i += 1
+    return -1
+
+
+def _string_end(text: str, start: int) -> int:
+    i = start
+    n = len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == '"':
+            return i
+        if ch == "$" and text.startswith("{", i + 1):
+            end = _closing_brace(text, i + 2)
+            if end < 0:
+                return -1
+            i = end + 1
+            continue
+        i += 1
+    return -1
+
+
+_FOR_DIRECTIVE = re.compile(r"for\s+([A-Za-z_][\w-]*)(?:\s*,\s*([A-Za-z_][\w-]*))?\s+in\s+(.*)", re.DOTALL)
+
+
+def _scan_directive(opener: str, inner: str, line: int) -> tuple[Any, ...]:
+    left = inner.startswith("~")
+    right = inner.endswith("~") and len(inner) > 1
+    body = inner[1 if left else 0 : len(inner) - 1 if right else len(inner)].strip()
+    if opener == "$":
+        return ("interp", parse_expression(body, line), left, right)
+    word = body.split(None, 1)[0] if body else ""
+    if word == "if":
+        return ("if", parse_expression(body[2:], line), left, right)
+    if word in ("else", "endif", "endfor") and body == word:
+        return (word, left, right)
+    if word == "for":
+        m = _FOR_DIRECTIVE.fullmatch(body)
+        if m:
+            first, second, coll = m.groups()
+            key_name, value_name = (first, second) if second else (None, first)
+            return ("for", key_name, value_name, parse_expression(coll, line), left, right)
+    raise SyntaxProblem(f"invalid template directive %{{{inner.strip()[:40]}}}", line)
+
+
+def assemble_template(flat: list[tuple[Any, ...]], line: int) -> Expr:
+    """Apply strip markers and nest ``%{if}``/``%{for}`` sections; a template without
+    interpolation is a literal string."""
+    _apply_strip(flat)
+    parts, stop, rest = _sequence(flat, 0, (), line)
+    if stop is not None:
+        raise SyntaxProblem(f"template has %{{{stop}}} without its opening directive", line)
+    del rest
+    merged = _merge_literals(parts)
+    if not merged:
+        return ("L", line, "")
+    if len(merged) == 1 and isinstance(merged[0], str):
+        return ("L", line, merged[0])
+    return ("T", line, tuple(merged))
+
+
+def _apply_strip(flat: list[tuple[Any, ...]]) -> None:
+    for i, item in enumerate(flat):
+        if item[0] == "lit":
+            continue
+        left, right = item[-2], item[-1]
+        if left and i > 0 and flat[i - 1][0] == "lit":
+            flat[i - 1] = ("lit", flat[i - 1][1].rstrip())
+        if right and i + 1 < len(flat) and flat[i + 1][0] == "lit":
+            flat[i + 1] = ("lit", flat[i + 1][1].lstrip())
+
+
+def _sequence(
+    flat: list[tuple[Any, ...]], i: int, stops: tuple[str, ...], line: int
+) -> tuple[list[Any], str | None, int]:
+    parts: list[Any] = []
+    while i < len(flat):
+        item = flat[i]
+        kind = item[0]
+        if kind in stops:
+            return parts, kind, i + 1
+        if kind in ("lit", "interp"):
+            parts.append(item[1])
+            i += 1
+        elif kind == "if":
+            then, stop, i = _sequence(flat, i + 1, ("else", "endif"), line)
+            other: list[Any] = []
+            if stop == "else":
+                other, stop, i = _sequence(flat, i, ("endif",), line)
+            if stop != "endif":
+                raise SyntaxProblem("template has %{if} without %{endif}", line)
+            parts.append(("%if", item[1], tuple(_merge_literals(then)), tuple(_merge_literals(other))))
+        elif kind == "for":
+            body, stop, i = _sequence(flat, i + 1, ("endfor",), line)
+            if stop != "endfor":
+                raise SyntaxProblem("template has %{for} without %{endfor}", line)
+            parts.append(("%for", item[1], item[2], item[3], tuple(_merge_literals(body))))
+        else:
+            if stops:
+                raise SyntaxProblem(f"unexpected %{{{kind}}} in template", line)
+            return parts, kind, i + 1
+    return parts, None, i
+
+
+def _merge_literals(parts: list[Any]) -> list[Any]:
+    merged: list[Any] = []
+    for part in parts:
+        if isinstance(part, str):
+            if not part:
+                continue
+            if merged and isinstance(merged[-1], str):
+                merged[-1] += part
+                continue
+        merged.append(part)
+    return merged

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
-from talosaudit.model import Problem, SourceRef
+from talosaudit.model import Problem, SourceRef, Unresolved
 
 _HEADER = re.compile(r"^\[([^\]]*)\]\s*(?:#\s*(.*?)\s*)?$")
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9\-_]+$")
@@ -109,6 +109,8 @@ class FwRule:
     errors: tuple[str, ...] = ()
     #: Stable identity of the rule: file scope + position, or a Terraform address.
     key: str = ""
+    #: Values that could not be resolved (Terraform): the field is then left empty here.
+    unresolved: tuple[Unresolved, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +189,7 @@ def verify_rule(rule: FwRule, scope: str, in_group: bool) -> tuple[str, ...]:
         errors.append(f"-i {rule.iface}: a guest rule's interface must be netN")
     if rule.iface is not None and in_group:
         errors.append("-i is not allowed inside a security group")
-    if rule.proto is None and rule.macro is None:
+    if rule.proto is None and rule.macro is None and not any(u.field == "protocol" for u in rule.unresolved):
         if rule.dport is not None:
             errors.append("rule dropped by Proxmox: -dport needs -p")
         if rule.sport is not None:

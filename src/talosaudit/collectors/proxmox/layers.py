@@ -105,6 +105,12 @@ class Inventory:
     cluster_missing_reason: str = "cluster.fw is not among the inputs"
     #: The file name a guest's firewall config would have, for messages ("{vmid}.fw").
     guest_fw_label: str = "{vmid}.fw"
+    #: False when the datacenter firewall's ``enable`` is not known even though ``cluster``
+    #: holds its groups, ipsets and aliases (Terraform without a cluster_firewall resource).
+    cluster_enable_known: bool = True
+    #: False when aliases, ipsets and groups may be defined outside the inputs (Terraform
+    #: manages only some of them): an undefined name is then unresolved, not a dropped rule.
+    definitions_complete: bool = True
     files: tuple[str, ...] = ()
     problems: tuple[Problem, ...] = ()
 
@@ -143,7 +149,7 @@ def build(
         state = _state(inv, guest, guest_fw)
         role, role_reason = _role(guest, hints)
         primary = _primary(guest)
-        resolver = _Resolver(inv.cluster, guest_fw, inv.cluster_label, problems)
+        resolver = _Resolver(inv.cluster, guest_fw, inv.cluster_label, problems, inv.definitions_complete)
         for nic in guest.nics:
             layer = _layer(guest, nic, state=state, guest_fw=guest_fw, inv=inv, resolver=resolver)
             if layer.enabled and nic is primary and role is not None:
@@ -309,7 +315,7 @@ def _role(guest: Guest, hints: RoleHints | None) -> tuple[Role | None, str]:
 
 
 def _state(inv: Inventory, guest: Guest, guest_fw: FirewallConfig | None) -> _State:
-    if inv.cluster is None:
+    if inv.cluster is None or not inv.cluster_enable_known:
         dc, dc_reason, dc_source = "unknown", inv.cluster_missing_reason, None
     else:
         on, dc_source, how = enable_value(inv.cluster, default=False)
@@ -384,7 +390,7 @@ def _nic_rules(
         if rule.type == "group":
             members = cluster.groups.get(rule.action.lower()) if cluster is not None else None
             if members is None:
-                out.append(_unknown_group(rule, cluster is not None, resolver))
+                out.append(_unknown_group(rule, cluster is not None and resolver.complete, resolver))
                 continue
             for member in members:
                 if member.errors:
@@ -404,11 +410,12 @@ def _nic_rules(
 
 def _unknown_group(rule: FwRule, cluster_known: bool, resolver: _Resolver) -> Rule:
     """A ``GROUP x`` whose rules are not known: it may allow anything (TA002)."""
-    why = (
-        f"security group {rule.action!r} is not defined in {resolver.cluster_label}"
-        if cluster_known
-        else f"security group {rule.action!r}: {resolver.cluster_label} is not among the inputs"
-    )
+    if cluster_known:
+        why = f"security group {rule.action!r} is not defined in {resolver.cluster_label}"
+    elif not resolver.complete:
+        why = f"security group {rule.action!r} is not defined in the configuration (it may be managed elsewhere)"
+    else:
+        why = f"security group {rule.action!r}: {resolver.cluster_label} is not among the inputs"
     if cluster_known:
         # Proxmox jumps into an empty chain: the GROUP line matches nothing.
         resolver.report(rule.source, f"{why}; Proxmox applies no rules for it", f"group:{rule.action}")
@@ -438,7 +445,9 @@ class _Resolver:
         guest_fw: FirewallConfig | None,
         cluster_label: str,
         problems: list[Problem],
+        complete: bool = True,
     ) -> None:
+        self.complete = complete
         self.cluster = cluster
         self.guest_fw = guest_fw
         self.cluster_label = cluster_label
@@ -455,7 +464,7 @@ class _Resolver:
     def convert(self, rule: FwRule, *, key: str, enabled: bool, origin: str) -> list[Rule]:
         direction = Direction.INGRESS if rule.type == "in" else Direction.EGRESS
         action = Action.ALLOW if rule.action == "ACCEPT" else Action.DENY
-        unresolved: list[Unresolved] = []
+        unresolved: list[Unresolved] = list(rule.unresolved)
         try:
             src, src_text = self.addresses(rule.src, "source", rule.source, unresolved)
             dst, dst_text = self.addresses(rule.dest, "dest", rule.source, unresolved)
@@ -616,6 +625,8 @@ class _Resolver:
         return self._missing("ipset", name)
 
     def _missing(self, what: str, name: str) -> str:
+        if not self.complete:
+            return f"{what} {name} is not defined in the configuration (it may be managed elsewhere)"
         if self.cluster is None and not name.lower().startswith("guest/"):
             return (
                 f"{what} {name} is not defined in the guest's firewall file and "

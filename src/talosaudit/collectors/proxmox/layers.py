@@ -413,7 +413,10 @@ def _unknown_group(rule: FwRule, cluster_known: bool, resolver: _Resolver) -> Ru
     if cluster_known:
         why = f"security group {rule.action!r} is not defined in {resolver.cluster_label}"
     elif not resolver.complete:
-        why = f"security group {rule.action!r} is not defined in the configuration (it may be managed elsewhere)"
+        why = (
+            f"security group {rule.action!r} is not defined in the configuration "
+            "(it may be managed elsewhere)"
+        )
     else:
         why = f"security group {rule.action!r}: {resolver.cluster_label} is not among the inputs"
     if cluster_known:

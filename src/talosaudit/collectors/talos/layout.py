@@ -229,7 +229,7 @@ def _from_base(
         shared = [p.rel for p in patches if hints[p.rel][0] is None]
         applies += f" with patches {names}"
         if shared and many:
-            applies += f" ({', '.join(shared)} sit beside several configs and are applied to each of them)"
+            applies += f" (applied to every config beside them: {', '.join(shared)} name no role)"
     return NodeConfig(
         id=base.rel,
         name=base.rel,

@@ -1,0 +1,197 @@
+"""The Talos collector: machine configs in, host firewall layers, node groups and facts out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from talosaudit.collectors.discover import InputFile
+from talosaudit.collectors.options import CollectOptions
+from talosaudit.collectors.talos.firewall import build_host_firewall, has_firewall_documents
+from talosaudit.collectors.talos.layout import NodeConfig, plan
+from talosaudit.collectors.talos.parse import ParsedFile, parse_file
+from talosaudit.collectors.talos.settings import NodeSettings, read_settings
+from talosaudit.model.addresses import EMPTY, AddressSet
+from talosaudit.model.cluster import Fact, NodeGroup, Role
+from talosaudit.model.collection import Attachment, Collection, Problem
+from talosaudit.model.firewall import Layer
+from talosaudit.model.source import SourceRef
+
+TALOS_KIND = "talos"
+LAYER_PREFIX = "talos:"
+
+
+def collect(files: Sequence[InputFile], root: Path, options: CollectOptions | None = None) -> Collection:
+    """Every Talos config among ``files`` (kind ``talos``); never raises for bad input."""
+    del options  # nothing in the options concerns Talos configs yet
+    problems: list[Problem] = []
+    parsed: list[ParsedFile] = []
+    paths: dict[str, Path] = {}
+    read: list[str] = []
+    for file in files:
+        if file.kind != TALOS_KIND:
+            continue
+        read.append(file.rel)
+        paths[file.rel] = file.path
+        result, file_problems = parse_file(file.path, file.rel)
+        problems.extend(file_problems)
+        if result is not None:
+            parsed.append(result)
+
+    def read_extra(path: Path, rel: str) -> ParsedFile | None:
+        # A patch a talconfig names that discovery did not pass (e.g. only typed documents).
+        result, extra_problems = parse_file(path, rel)
+        problems.extend(extra_problems)
+        if result is not None:
+            read.append(rel)
+            paths[rel] = path
+        return result
+
+    configs, plan_problems = plan(parsed, paths, read_extra, root)
+    problems.extend(plan_problems)
+    collection = build_nodes(configs)
+    return Collection(
+        layers=collection.layers,
+        facts=collection.facts,
+        node_networks=collection.node_networks,
+        problems=_unique_problems([*problems, *collection.problems]),
+        attachments=collection.attachments,
+        files=tuple(sorted(set(read))),
+    )
+
+
+def build_nodes(configs: Sequence[NodeConfig]) -> Collection:
+    """Layers, attachments, facts and problems of node configs (also used for Terraform's
+    ``talos_machine_configuration``, whose configs are built from ``config_patches``)."""
+    settings = [read_settings(c.docs, c.complete) for c in configs]
+    # KubeSpan peers are the KubeSpan nodes of the same cluster (same control-plane endpoint).
+    peers: dict[str, AddressSet] = {}
+    for config, found in zip(configs, settings, strict=True):
+        if found.kubespan:
+            cluster = _cluster_of(found)
+            peers[cluster] = peers.get(cluster, EMPTY) | config.addresses | found.addresses
+    outputs = [_node(c, s, peers.get(_cluster_of(s), EMPTY)) for c, s in zip(configs, settings, strict=True)]
+    facts = _facts(settings)
+    return Collection(
+        layers=tuple(o.layer for o in outputs if o.layer is not None),
+        facts=tuple(facts),
+        node_networks=tuple(n for o in outputs for n in o.networks),
+        problems=_unique_problems(p for o in outputs for p in o.problems),
+        attachments=tuple(a for o in outputs for a in o.attachments),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _NodeOutput:
+    layer: Layer | None
+    attachments: tuple[Attachment, ...]
+    networks: tuple[tuple[AddressSet, SourceRef | None], ...]
+    problems: tuple[Problem, ...]
+
+
+def _node(config: NodeConfig, found: NodeSettings, kubespan_peers: AddressSet) -> _NodeOutput:
+    problems = [_problem(rule_id, message, loc, config) for rule_id, message, loc in found.problems]
+    networks: tuple[tuple[AddressSet, SourceRef | None], ...] = tuple((n, loc) for n, loc in found.networks)
+    if not config.complete and not has_firewall_documents(config.docs):
+        # Patches without firewall documents: their facts count, but which firewall the
+        # nodes run is decided by a config that is not here.
+        return _NodeOutput(None, (), networks, tuple(problems))
+    layer_id = LAYER_PREFIX + config.id
+    addresses = config.addresses | found.addresses
+    firewall = build_host_firewall(
+        layer_id,
+        f"Talos host firewall of {config.name}",
+        config.docs,
+        anchor=SourceRef(config.anchor.path, config.anchor.start_line, config.anchor.end_line, config.id),
+        pod_service=found.pod_service,
+        pod_service_reason=found.pod_service_reason,
+        kubespan_peers=kubespan_peers if found.kubespan else EMPTY,
+        attributes=(("config", config.id), ("files", ",".join(config.files))),
+    )
+    problems.extend(_problem(rule_id, message, loc, config) for rule_id, message, loc in firewall.problems)
+    if config.complete and not firewall.blocks:
+        problems.append(_ta404(config, firewall.default, firewall.default_source))
+    role = config.role or found.role
+    role_reason = config.role_reason or found.role_reason
+    address_reason = "; ".join(r for r in (config.address_reason, found.address_reason) if r)
+    roles: tuple[Role, ...] = (role,) if role is not None else (Role.CONTROL_PLANE, Role.WORKER)
+    attachments = []
+    for one in roles:
+        assumed = role is None
+        reason = (
+            f"{firewall.layer.name} ({config.applies}) is assumed to apply to {one.label} nodes too: "
+            f"no role could be told ({role_reason or 'machine.type is not set'})"
+            if assumed
+            else f"{firewall.layer.name} ({config.applies}) applies to {one.label} nodes: {role_reason}"
+        )
+        if addresses:
+            reason += f", at {addresses.describe()}"
+        group = NodeGroup(
+            id=layer_id + (f"#{one.value}" if assumed else ""),
+            name=config.name + (f" (assumed {one.label})" if assumed else ""),
+            role=one,
+            role_reason=(f"assumed: {role_reason or 'no role could be told'}" if assumed else role_reason),
+            source=firewall.layer.source,
+            addresses=addresses,
+            address_reason=address_reason,
+            layers=(layer_id,),
+            origin="Talos machine config",
+        )
+        attachments.append(Attachment(layer_id, one, addresses, reason, fallback=group))
+    return _NodeOutput(firewall.layer, tuple(attachments), networks, tuple(problems))
+
+
+def _cluster_of(found: NodeSettings) -> str:
+    return next((f.value for f in found.facts if f.name == "control_plane_endpoint"), "")
+
+
+def _ta404(config: NodeConfig, default: str, default_source: SourceRef | None) -> Problem:
+    if default == "accept" and default_source is not None:
+        message = (
+            f"{config.name}: NetworkDefaultActionConfig says ingress: accept, not block; "
+            "the node relies on outer layers only (and on what its NetworkRuleConfig rules drop)"
+        )
+        source = SourceRef(default_source.path, default_source.start_line, default_source.end_line, config.id)
+    else:
+        message = (
+            f"{config.name}: no NetworkDefaultActionConfig with ingress: block; "
+            "the node relies on outer layers only"
+        )
+        source = SourceRef(config.anchor.path, config.anchor.start_line, config.anchor.start_line, config.id)
+    return Problem("TA404", message, source, key=f"talos-host-firewall-off:{config.id}")
+
+
+def _problem(rule_id: str, message: str, loc: SourceRef, config: NodeConfig) -> Problem:
+    source = SourceRef(loc.path, loc.start_line, loc.end_line, loc.resource or config.id)
+    return Problem(rule_id, message, source, key=f"talos:{rule_id}:{loc.path}:{message}")
+
+
+def _facts(settings: Sequence[NodeSettings]) -> list[Fact]:
+    """Explicit facts (the first claim per name and value), then Talos defaults if no config names a CNI."""
+    facts: list[Fact] = []
+    seen: set[tuple[str, str]] = set()
+    for found in settings:
+        for fact in found.facts:
+            if (fact.name, fact.value) not in seen:
+                seen.add((fact.name, fact.value))
+                facts.append(fact)
+    if any(f.name == "cni" for f in facts):
+        return facts  # a config says which CNI: the default (cni, tunnel, port) does not apply
+    for found in settings:
+        for fact in found.default_facts:
+            if (fact.name, fact.value) not in seen:
+                seen.add((fact.name, fact.value))
+                facts.append(fact)
+    return facts
+
+
+def _unique_problems(problems: Iterable[Problem]) -> tuple[Problem, ...]:
+    seen: set[tuple[str, str, str, int]] = set()
+    out: list[Problem] = []
+    for p in problems:
+        marker = (p.rule_id, p.message, p.source.path, p.source.start_line)
+        if marker not in seen:
+            seen.add(marker)
+            out.append(p)
+    return tuple(out)

@@ -543,7 +543,9 @@ def evaluate_body(
         if top and attr.name in META_ARGS:
             continue
         value = attribute(attr) if attribute is not None else evaluate(attr.expr, scope)
-        attrs[attr.name] = materialize(value, render(attr.expr))
+        if isinstance(value, Lazy | list | dict):  # render the text only when it may be needed
+            value = materialize(value, render(attr.expr))
+        attrs[attr.name] = value
         attr_lines[attr.name] = Lines(rel, attr.line, attr.end_line)
     blocks: list[Block] = []
     for child in node.blocks:

@@ -1,0 +1,124 @@
+"""The seed guide's bare-metal table as a pfSense config, through merge and reachability."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from talosaudit.collectors.pfsense import collect_file
+from talosaudit.model import INTERNET, AddressSet, Collection, Model, NodeGroup, Role, SourceRef, merge
+from talosaudit.model.addresses import ALL_V4
+from talosaudit.model.ports import TCP, UDP, PortSet
+from talosaudit.reachability import Reachability, Verdict, cidr_endpoint, group_endpoint, internet_endpoint
+
+LAB = Path(__file__).resolve().parent / "data" / "pfsense" / "lab" / "config.xml"
+REL = "lab/config.xml"
+CP = NodeGroup(
+    id="cp",
+    name="control-plane",
+    role=Role.CONTROL_PLANE,
+    role_reason="test",
+    source=SourceRef("talos/controlplane.yaml"),
+    addresses=AddressSet.of(["192.168.30.11", "192.168.30.12", "192.168.30.13"]),
+)
+WORKER = replace(CP, id="w", name="worker", role=Role.WORKER, addresses=AddressSet.parse("192.168.30.21"))
+
+
+def _model(collection: Collection) -> Model:
+    return merge([collection, Collection(node_groups=(CP, WORKER))])
+
+
+def test_lab_layers_admin_and_node_placement() -> None:
+    c = collect_file(LAB, REL, "pfsense")
+    assert c.problems == ()
+    assert [(layer.id, layer.attribute("role")) for layer in c.layers] == [
+        ("pfsense:lab/config.xml:wan", "wan"),
+        ("pfsense:lab/config.xml:lan", "admin"),
+        ("pfsense:lab/config.xml:opt1", "nodes"),
+    ]
+    assert [(a.describe(), ref.start_line if ref else 0) for a, ref in c.admin] == [("192.168.20.0/24", 19)]
+    lan = c.layers[1]
+    assert [
+        (r.key, r.source.start_line, r.describe(), r.local.describe() if r.local else "") for r in lan.rules
+    ] == [
+        (
+            "tracker:1700000101",
+            58,
+            "allow tcp 6443 from alias ADMIN_WS (192.168.20.10/31)",
+            "192.168.30.0/24",
+        ),
+        (
+            "tracker:1700000102",
+            73,
+            "allow tcp 50000 from alias ADMIN_WS (192.168.20.10/31)",
+            "192.168.30.0/24",
+        ),
+        ("tracker:1700000103", 88, "deny all from any", "192.168.30.0/24"),
+        ("tracker:1700000104", 101, "allow all from ADMIN net (192.168.20.0/24)", "0.0.0.0/0"),
+    ]
+    model = _model(c)
+    # Node groups without a segment are placed by address into the K8s VLAN segment.
+    assert {g.name: g.segment for g in model.node_groups} == {
+        "control-plane": "pfsense:lab/config.xml:opt1/net",
+        "worker": "pfsense:lab/config.xml:opt1/net",
+    }
+    assert model.admin == AddressSet.parse("192.168.20.0/24")
+
+
+def test_lab_flows() -> None:
+    model = _model(collect_file(LAB, REL, "pfsense"))
+    engine = Reachability(model)
+    cp, worker = (group_endpoint(model, g) for g in model.node_groups)
+    workstation = cidr_endpoint("192.168.20.10/32", AddressSet.parse("192.168.20.10/32"))
+    other_admin = cidr_endpoint("192.168.20.50/32", AddressSet.parse("192.168.20.50/32"))
+
+    api = engine.query(workstation, cp, TCP, PortSet.single(6443))
+    assert api.verdict is Verdict.ALLOWED
+    assert [r.key for d in api.decisions for r in d.admitting_rules] == ["tracker:1700000101"]
+    assert engine.query(workstation, cp, TCP, PortSet.single(50000)).verdict is Verdict.ALLOWED
+    # Not an admin workstation: the explicit deny of the admin interface stops it.
+    denied = engine.query(other_admin, cp, TCP, PortSet.single(6443))
+    assert denied.verdict is Verdict.BLOCKED
+    assert [r.key for d in denied.decisions for r, _ in d.denied] == ["tracker:1700000103"]
+    # Same VLAN: the firewall is not on the path, so nothing blocks worker -> CP.
+    inside = engine.query(worker, cp, TCP, PortSet.single(50001))
+    assert inside.verdict is Verdict.ALLOWED and inside.decisions == ()
+    # The internet enters on WAN, which has no pass rule: default deny.
+    world = engine.query(internet_endpoint(model), cp, TCP, PortSet.single(50000))
+    assert world.verdict is Verdict.BLOCKED
+    assert [d.layer.id for d in world.decisions] == ["pfsense:lab/config.xml:wan"]
+    # Egress: HTTPS and NTP to the NTP servers leave through the K8s interface's rules.
+    https = engine.query(cp, internet_endpoint(model), TCP, PortSet.single(443))
+    # The guide's rules are IPv4 (inet): the IPv6 internet stays blocked.
+    assert https.verdict is Verdict.PARTIAL
+    assert https.allowed_destinations() == INTERNET & ALL_V4
+    ntp = engine.query(
+        cp, cidr_endpoint("162.159.200.1/32", AddressSet.parse("162.159.200.1/32")), UDP, PortSet.single(123)
+    )
+    assert ntp.verdict is Verdict.ALLOWED
+    assert engine.query(cp, internet_endpoint(model), UDP, PortSet.single(123)).verdict is Verdict.PARTIAL
+
+
+def test_port_forward_to_a_node_is_visible_from_the_internet(tmp_path: Path) -> None:
+    text = LAB.read_text(encoding="utf-8").replace(
+        "\t<nat>\n",
+        "\t<nat>\n\t\t<rule>\n\t\t\t<source><any/></source>\n"
+        "\t\t\t<destination><network>wanip</network><port>6443</port></destination>\n"
+        "\t\t\t<protocol>tcp</protocol>\n\t\t\t<target>192.168.30.11</target>\n"
+        "\t\t\t<local-port>6443</local-port>\n\t\t\t<interface>wan</interface>\n"
+        "\t\t\t<associated-rule-id>pass</associated-rule-id>\n\t\t</rule>\n",
+    )
+    path = tmp_path / "config.xml"
+    path.write_text(text, encoding="utf-8")
+    nat_line = text[: text.index("<nat>\n\t\t<rule>")].count("\n") + 2
+    model = _model(collect_file(path, "config.xml", "pfsense"))
+    engine = Reachability(model)
+    cp = next(group_endpoint(model, g) for g in model.node_groups if g.role is Role.CONTROL_PLANE)
+    result = engine.query(internet_endpoint(model), cp, TCP, PortSet.single(6443))
+    assert result.verdict is Verdict.PARTIAL  # one of the three control planes
+    assert result.allowed_destinations() == AddressSet.parse("192.168.30.11")
+    ((decision, rules),) = result.admitting()
+    assert decision.layer.id == "pfsense:config.xml:wan"
+    assert [(r.key, r.source.start_line, r.origin) for r, _ in rules] == [
+        ("nat[0]", nat_line, "nat port forward")
+    ]

@@ -286,6 +286,143 @@ def _write_step_summary(report: Report, env: dict[str, str]) -> None:
             handle.write(render_markdown(report) + "\n")
 
 
+# --- graph and why ------------------------------------------------------------------
+
+
+def _model_request(
+    *,
+    paths: tuple[Path, ...],
+    root: Path | None,
+    config_file: Path | None,
+    cni: str | None,
+    tunnel: str | None,
+    admin_cidrs: tuple[str, ...],
+    var_files: tuple[Path, ...],
+) -> Any:
+    from talosaudit.scan import ScanRequest, find_root
+
+    cwd = Path.cwd()
+    scan_root = find_root(root, cwd)
+    config_path = find_config(config_file, paths[0], cwd)
+    return ScanRequest(
+        paths=paths,
+        root=scan_root,
+        config=load_config(config_path),
+        config_name=_display_path(config_path, scan_root) if config_path else ".talosaudit.yaml",
+        config_path=config_path,
+        cni=cni,
+        tunnel=tunnel,
+        admin_cidrs=admin_cidrs,
+        var_files=var_files,
+        cache_dir=default_cache_dir(dict(os.environ)),
+        jobs=default_jobs(),
+    )
+
+
+def model_options(func: Any) -> Any:
+    """The options that shape the model, shared by ``graph`` and ``why``."""
+    for option in reversed(
+        [
+            click.option(
+                "--var-file", "var_files", multiple=True, type=click.Path(exists=True, path_type=Path)
+            ),
+            click.option("--cni", type=click.Choice(["flannel", "cilium", "calico", "none"]), default=None),
+            click.option(
+                "--tunnel", type=click.Choice(["vxlan", "geneve", "ipip", "bgp", "none"]), default=None
+            ),
+            click.option("--admin-cidr", "admin_cidrs", multiple=True, metavar="CIDR"),
+            click.option("--config", "config_file", type=click.Path(path_type=Path), default=None),
+            click.option(
+                "--root", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None
+            ),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+@cli.command()
+@paths_argument
+@click.option("--format", "fmt", type=click.Choice(["text", "mermaid", "dot"]), default="text")
+@model_options
+def graph(
+    *,
+    paths: tuple[Path, ...],
+    fmt: str,
+    var_files: tuple[Path, ...],
+    cni: str | None,
+    tunnel: str | None,
+    admin_cidrs: tuple[str, ...],
+    config_file: Path | None,
+    root: Path | None,
+) -> None:
+    """Node groups with their roles and why, their layers, and the required-flow matrix."""
+    from talosaudit.explain import graph_data
+    from talosaudit.policies.registry import load_catalogue
+    from talosaudit.report.graph import GRAPH_FORMATS
+    from talosaudit.scan import build_model
+
+    request = _model_request(
+        paths=paths,
+        root=root,
+        config_file=config_file,
+        cni=cni,
+        tunnel=tunnel,
+        admin_cidrs=admin_cidrs,
+        var_files=var_files,
+    )
+    model, _ = build_model(request)
+    click.echo(GRAPH_FORMATS[fmt](graph_data(model, load_catalogue())), nl=False)
+
+
+@cli.command()
+@paths_argument
+@click.option(
+    "--from", "source", required=True, metavar="ROLE|CIDR", help="control-plane, worker, admin, internet"
+)
+@click.option(
+    "--to", "destination", required=True, metavar="ROLE", help="control-plane, worker or a node group"
+)
+@click.option("--port", "flow", required=True, metavar="PORT/PROTO", help="e.g. 50001/tcp, udp/4789, all")
+@model_options
+def why(
+    *,
+    paths: tuple[Path, ...],
+    source: str,
+    destination: str,
+    flow: str,
+    var_files: tuple[Path, ...],
+    cni: str | None,
+    tunnel: str | None,
+    admin_cidrs: tuple[str, ...],
+    config_file: Path | None,
+    root: Path | None,
+) -> None:
+    """Layer-by-layer trace of one flow: which rule allows it, or which layer blocks it."""
+    from talosaudit.explain import ExplainError, parse_flow, render_trace, trace
+    from talosaudit.scan import build_model
+
+    try:
+        parse_flow(flow)
+    except ExplainError as exc:
+        raise click.BadParameter(str(exc), param_hint="--port") from exc
+    request = _model_request(
+        paths=paths,
+        root=root,
+        config_file=config_file,
+        cni=cni,
+        tunnel=tunnel,
+        admin_cidrs=admin_cidrs,
+        var_files=var_files,
+    )
+    model, _ = build_model(request)
+    try:
+        traces = trace(model, source, destination, flow)
+    except ExplainError as exc:
+        raise CannotRun(str(exc)) from exc
+    click.echo(render_trace(traces), nl=False)
+
+
 # --- policies --------------------------------------------------------------------------
 
 

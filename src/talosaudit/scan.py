@@ -28,8 +28,9 @@ from talosaudit.findings import (
     read_baseline,
 )
 from talosaudit.model import AddressSet, Collection, Fact, FactOrigin, Model, Problem, Role, SourceRef, merge
-from talosaudit.policies.engine import EvalSettings, evaluate
-from talosaudit.policies.registry import Catalogue, PolicyError, load_catalogue
+from talosaudit.policies.context import EvalSettings
+from talosaudit.policies.engine import evaluate
+from talosaudit.policies.registry import Catalogue, PolicyError, load_catalogue, validate_params
 from talosaudit.policies.schema import Level, Policy
 
 DEFAULT_CNI = Fact("cni", "flannel", "Talos-managed Flannel, the default CNI", FactOrigin.DEFAULT)
@@ -171,18 +172,23 @@ def role_hints(config: Config, origin: str) -> RoleHints | None:
     return hints if hints else None
 
 
-def configured_policies(policies: Iterable[Policy], config: Config) -> list[Policy]:
-    """Apply ``rules: {ID: {level, params}}`` of the config to the policies."""
+def configured_catalogue(catalogue: Catalogue, config: Config, config_name: str) -> Catalogue:
+    """Apply ``rules: {ID: {level, params}}`` of the config to the policies.
+
+    The parameters are checked here, against the kind's model, so a typo in them is a
+    clear "cannot run" error naming the config file.
+    """
     out: list[Policy] = []
-    for p in policies:
+    for p in catalogue.policies:
         setting = config.rules.get(p.id)
         if setting is not None:
             update: dict[str, object] = {"params": {**p.params, **setting.params}}
             if setting.level is not None:
                 update["level"] = setting.level
             p = p.model_copy(update=update)  # noqa: PLW2901 - the configured version replaces it
+            validate_params(p, f"{config_name} rules.{p.id}")
         out.append(p)
-    return out
+    return Catalogue(tuple(out))
 
 
 def problem_findings(problems: Iterable[Problem], policies: Mapping[str, Policy]) -> list[Finding]:
@@ -232,10 +238,12 @@ def build_model(request: ScanRequest) -> tuple[Model, tuple[str, ...]]:
 def run_scan(request: ScanRequest) -> ScanResult:
     started = time.monotonic()
     try:
-        catalogue = load_catalogue(list(request.policy_dirs))
+        catalogue = configured_catalogue(
+            load_catalogue(list(request.policy_dirs)), request.config, request.config_name
+        )
     except PolicyError as exc:
         raise ScanError(str(exc)) from exc
-    known = {p.id for p in catalogue.policies}
+    known = set(catalogue.ids())
     for value in (*request.checks, *request.skip_checks):
         if not any(rule_id.startswith(value) for rule_id in known):
             raise ScanError(
@@ -243,16 +251,14 @@ def run_scan(request: ScanRequest) -> ScanResult:
             )
     unknown_rules = sorted(set(request.config.rules) - known)
     notices = [f"{request.config_name}: rules.{r} names no known rule" for r in unknown_rules]
-    policies = [
-        p
-        for p in configured_policies(catalogue.policies, request.config)
-        if is_selected(p.id, request.checks, request.skip_checks)
-    ]
+    policies = [p for p in catalogue.policies if is_selected(p.id, request.checks, request.skip_checks)]
     known_baseline = _read_baseline(request.baseline)
 
     model, files = build_model(request)
-    selected = Catalogue(tuple(policies)) if hasattr(Catalogue, "__init__") else catalogue
-    raw = evaluate(model, selected, EvalSettings())
+    # The whole catalogue goes in (policies read each other's parameters, e.g. TA207's
+    # trusted prefix); the selection decides which rules run.
+    settings = EvalSettings(enabled=lambda rule_id: is_selected(rule_id, request.checks, request.skip_checks))
+    raw = evaluate(model, catalogue, settings)
     by_id = {p.id: p for p in policies}
     raw = _dedupe([*raw, *problem_findings(model.problems, by_id)])
 

@@ -44,13 +44,13 @@ def test_lab_layers_admin_and_node_placement() -> None:
         (
             "tracker:1700000101",
             58,
-            "allow tcp 6443 from alias ADMIN_WS (192.168.20.10/31)",
+            "allow tcp 6443 from ADMIN net (192.168.20.0/24)",
             "192.168.30.0/24",
         ),
         (
             "tracker:1700000102",
             73,
-            "allow tcp 50000 from alias ADMIN_WS (192.168.20.10/31)",
+            "allow tcp 50000 from ADMIN net (192.168.20.0/24)",
             "192.168.30.0/24",
         ),
         ("tracker:1700000103", 88, "deny all from any", "192.168.30.0/24"),
@@ -76,8 +76,8 @@ def test_lab_flows() -> None:
     assert api.verdict is Verdict.ALLOWED
     assert [r.key for d in api.decisions for r in d.admitting_rules] == ["tracker:1700000101"]
     assert engine.query(workstation, cp, TCP, PortSet.single(50000)).verdict is Verdict.ALLOWED
-    # Not an admin workstation: the explicit deny of the admin interface stops it.
-    denied = engine.query(other_admin, cp, TCP, PortSet.single(6443))
+    # Any other port: the explicit deny of the admin interface stops it.
+    denied = engine.query(other_admin, cp, TCP, PortSet.single(10250))
     assert denied.verdict is Verdict.BLOCKED
     assert [r.key for d in denied.decisions for r, _ in d.denied] == ["tracker:1700000103"]
     # Same VLAN: the firewall is not on the path, so nothing blocks worker -> CP.

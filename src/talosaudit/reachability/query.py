@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 
 from talosaudit.model import (
+    ALL_ADDRESSES,
     ALL_PORTS,
     Action,
     AddressSet,
@@ -300,6 +301,21 @@ class Reachability:
         return FlowResult(
             src, dst, protocol, ports, space, allowed, possible, decisions, _verdict(space, allowed, possible)
         )
+
+    def egress_filtered(self, src: Endpoint) -> bool:
+        """Whether the source's own NODE layers refuse some egress (proven, pessimistic)."""
+        if src.node_group is None:
+            return False
+        sp = _Piece(src, address_line(src.addresses), src.segment)
+        dp = _Piece(Endpoint("anywhere", ALL_ADDRESSES), address_line(ALL_ADDRESSES), None)
+        leg = _Leg(Space.box(ALL_PROTOCOLS, sp.line, dp.line, _ALL_PORTS), sp, dp, None)
+        for lid in src.node_group.layers:
+            layer = self.model.layers.get(lid)
+            if layer is None:
+                continue
+            if not leg.q <= self._layer(layer, Direction.EGRESS, leg, _Pass.MIN).allowed:
+                return True
+        return False
 
     # --- paths -------------------------------------------------------------------------
 

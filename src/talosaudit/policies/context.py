@@ -1,0 +1,217 @@
+"""What every evaluator shares: the model, parsed parameters, endpoints, facts and wording."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from talosaudit.model import (
+    ALL_ADDRESSES,
+    EMPTY,
+    AddressSet,
+    LayerKind,
+    Model,
+    NodeGroup,
+    PortSet,
+    Role,
+    Rule,
+)
+from talosaudit.model.addresses import ALL_V4, ALL_V6
+from talosaudit.model.firewall import Layer
+from talosaudit.model.ports import PORTED, protocol_name
+from talosaudit.policies.params import FactCondition, RulePredicateParams
+from talosaudit.policies.registry import Catalogue, PolicyError, validate_params
+from talosaudit.policies.schema import Level, Policy
+from talosaudit.reachability import (
+    Endpoint,
+    Reachability,
+    cidr_endpoint,
+    group_endpoint,
+    trusted_admin,
+)
+
+P = TypeVar("P", bound=BaseModel)
+
+#: The rule whose prefixes decide which admin networks are narrow enough to trust.
+TRUST_POLICY = "TA207"
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    """Per-rule parameter overrides and which rules run (all when ``enabled`` is None)."""
+
+    params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    enabled: Callable[[str], bool] | Collection[str] | None = None
+
+    def is_enabled(self, rule_id: str) -> bool:
+        if self.enabled is None:
+            return True
+        if callable(self.enabled):
+            return bool(self.enabled(rule_id))
+        return rule_id in self.enabled
+
+
+class Context:
+    """One evaluation run: caches shared by all policies."""
+
+    def __init__(self, model: Model, catalogue: Catalogue, settings: EvalSettings) -> None:
+        self.model = model
+        self.catalogue = catalogue
+        self.settings = settings
+        self.reach = Reachability(model)
+        self._params: dict[str, BaseModel] = {}
+        self._cache: dict[tuple[str, str], Any] = {}
+        self._endpoints: dict[str, Endpoint] = {}
+
+    # --- parameters ------------------------------------------------------------------
+
+    def params(self, policy: Policy, model: type[P]) -> P:
+        """The policy's params with the settings' overrides, parsed by its kind's model."""
+        found = self._params.get(policy.id)
+        if found is None:
+            override = self.settings.params.get(policy.id)
+            merged = (
+                policy.model_copy(update={"params": {**policy.params, **override}}) if override else policy
+            )
+            found = validate_params(merged, f"rule {policy.id}")  # type: ignore[assignment]
+            self._params[policy.id] = found  # type: ignore[assignment]
+        if not isinstance(found, model):
+            raise PolicyError(f"rule {policy.id}: kind {policy.kind} does not take {model.__name__}")
+        return found
+
+    def memo(self, key: tuple[str, str], compute: Callable[[], Any]) -> Any:
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
+
+    # --- facts -----------------------------------------------------------------------
+
+    def fact(self, name: str, defaults: Mapping[str, str]) -> str:
+        return self.model.fact(name, defaults.get(name, "")).strip().lower()
+
+    def holds(self, when: FactCondition, defaults: Mapping[str, str]) -> bool:
+        for name, wanted in when.items():
+            values = [wanted] if isinstance(wanted, str) else wanted
+            if self.fact(name, defaults) not in {v.strip().lower() for v in values}:
+                return False
+        return True
+
+    # --- node groups and endpoints ---------------------------------------------------
+
+    def groups(self, role: str) -> list[NodeGroup]:
+        """``control-plane``, ``worker`` or ``nodes`` (every group with a known role)."""
+        wanted = {"control-plane": {Role.CONTROL_PLANE}, "worker": {Role.WORKER}}.get(
+            role, {Role.CONTROL_PLANE, Role.WORKER}
+        )
+        return [g for g in self.model.node_groups if g.role in wanted]
+
+    def endpoint(self, group: NodeGroup) -> Endpoint:
+        found = self._endpoints.get(group.id)
+        if found is None:
+            found = group_endpoint(self.model, group)
+            self._endpoints[group.id] = found
+        return found
+
+    def exact_addresses(self, role: str) -> AddressSet:
+        """Known addresses of the role's nodes (never an approximate region)."""
+        out = EMPTY
+        for g in self.groups(role):
+            out = out | g.addresses
+        return out
+
+    def trust_params(self) -> RulePredicateParams:
+        policy = self.catalogue.get(TRUST_POLICY)
+        if policy is None or policy.kind != "rule_predicate":
+            return RulePredicateParams(check="broad-cidr")
+        return self.params(policy, RulePredicateParams)
+
+    def trusted_admin(self) -> AddressSet:
+        def compute() -> AddressSet:
+            p = self.trust_params()
+            return trusted_admin(self.model, p.min_public_prefix, p.min_public_prefix_v6)
+
+        result: AddressSet = self.memo(("trusted-admin", ""), compute)
+        return result
+
+    def node_scope(self) -> AddressSet:
+        """Addresses that belong to the cluster's network: the node network and the nodes."""
+        scope = self.model.node_network | self.exact_addresses("nodes")
+        if not self.model.node_network:
+            for seg in self.model.segments.values():
+                if not seg.is_internet:
+                    scope = scope | seg.addresses
+        return scope
+
+    def anywhere(self) -> Endpoint:
+        return cidr_endpoint("anywhere", ALL_ADDRESSES)
+
+    def outside(self) -> Endpoint:
+        """Everything beyond the node network, the trusted admin networks and the nodes."""
+        return cidr_endpoint("outside the cluster", ALL_ADDRESSES - self.node_scope() - self.trusted_admin())
+
+
+# --- wording ---------------------------------------------------------------------------
+
+_LAYER_NOUNS = {
+    LayerKind.SECURITY_GROUP: "security group",
+    LayerKind.NETWORK_ACL: "network ACL",
+    LayerKind.PROXMOX: "Proxmox firewall",
+    LayerKind.PFSENSE: "pfSense rules",
+    LayerKind.OPNSENSE: "OPNsense rules",
+    LayerKind.TALOS_HOST: "Talos host firewall",
+}
+
+
+def layer_text(layer: Layer) -> str:
+    return f"{_LAYER_NOUNS.get(layer.kind, 'firewall')} {layer.id}"
+
+
+def ports_text(ports: PortSet) -> str:
+    return ",".join(str(lo) if lo == hi else f"{lo}-{hi}" for lo, hi in ports.values)
+
+
+def flow_text(protocol: int | None, ports: PortSet) -> str:
+    """``tcp/50001``, ``tcp/2379-2380``, ``icmp``, ``all``."""
+    if protocol is None:
+        return "all" if ports.is_all() else f"all/{ports_text(ports)}"
+    name = protocol_name(protocol)
+    if protocol not in PORTED:
+        return name
+    return f"{name}/{ports_text(ports)}"
+
+
+def role_text(role: Role | None) -> str:
+    return f"{role.label} nodes" if role else "nodes of unknown role"
+
+
+def rule_key(rule: Rule) -> str:
+    return rule.key or rule.source.resource or f"{rule.source.path}:{rule.source.start_line}"
+
+
+def rule_text(rule: Rule) -> str:
+    described = f" ({rule.description.strip()})" if rule.description.strip() else ""
+    return f"rule {rule_key(rule)}{described}"
+
+
+def cidrs_text(addresses: AddressSet) -> str:
+    return addresses.describe(limit=4)
+
+
+def is_wide_open(rule: Rule) -> bool:
+    """All ports (of all protocols or of its protocol) from a whole address family."""
+    every_port = rule.protocol is None or rule.protocol not in PORTED or rule.ports.is_all()
+    whole_family = rule.peer.addresses >= ALL_V4 or rule.peer.addresses >= ALL_V6
+    return every_port and whole_family and rule.local is None
+
+
+def max_level(a: Level, b: Level) -> Level:
+    return a if a.rank >= b.rank else b
+
+
+def min_level(a: Level, b: Level | None) -> Level:
+    if b is None:
+        return a
+    return a if a.rank <= b.rank else b

@@ -1,0 +1,350 @@
+"""Flow evaluators: required flows that are blocked (TA1xx) and forbidden flows that get
+through (TA2xx, TA3xx). Both ask reachability; neither enumerates ports or addresses."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from talosaudit.findings import Finding
+from talosaudit.model import ALL_PORTS, EMPTY, AddressSet, PortSet, Role, Rule
+from talosaudit.model.ports import parse_protocol
+from talosaudit.model.source import SourceRef
+from talosaudit.policies.context import (
+    Context,
+    flow_text,
+    is_wide_open,
+    layer_text,
+    min_level,
+    role_text,
+    rule_key,
+    rule_text,
+)
+from talosaudit.policies.params import ForbidFlowParams, RequiredFlow, RequireFlowParams
+from talosaudit.policies.schema import Level, Policy
+from talosaudit.reachability import Endpoint, LayerDecision, Space, address_line
+from talosaudit.reachability.endpoints import admin_endpoint, internet_endpoint, node_network_endpoint
+from talosaudit.reachability.query import Side
+from talosaudit.reachability.space import ALL_PROTOCOLS, DST, SRC
+
+# --- required flows --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Side:
+    endpoint: Endpoint
+    text: str  # "worker nodes", "the admin networks"
+    role: Role | None = None
+
+
+@dataclass
+class _Missing:
+    """A required flow one layer blocks, gathered over every node group pair."""
+
+    decision: LayerDecision
+    spec: str
+    src: _Side
+    dst: _Side
+    protocol: int | None
+    level: Level
+    purpose: str
+    row: str
+    part: Space = field(default_factory=Space)
+    related: list[SourceRef] = field(default_factory=list)
+
+
+def require_flow(policy: Policy, ctx: Context) -> Iterator[Finding]:
+    params = ctx.params(policy, RequireFlowParams)
+    if not ctx.holds(params.when, params.fact_defaults):
+        return
+    found: dict[tuple[str, ...], _Missing] = {}
+    for flow in params.flows:
+        if not ctx.holds(flow.when, params.fact_defaults):
+            continue
+        protocol = parse_protocol(flow.protocol)
+        ports = PortSet.parse(flow.ports)
+        tunnel = ctx.model.fact("tunnel_port").strip()
+        if flow.tunnel_port and tunnel.isdigit() and 0 < int(tunnel) <= 65535:
+            ports = PortSet.single(int(tunnel))
+        spec = flow_text(protocol, ports)
+        level = min_level(policy.level, flow.level)
+        for src in _sides(ctx, flow.source, params.egress_filtered_only):
+            for dst in _sides(ctx, flow.to, False):
+                missing, result_decisions = _missing(ctx, flow, (src, dst), protocol, ports)
+                if not missing:
+                    continue
+                for d in result_decisions:
+                    part = d.surely_blocked & missing
+                    if not part:
+                        continue
+                    key = (d.layer.id, d.direction.value, spec, src.text, dst.text)
+                    entry = found.get(key)
+                    if entry is None:
+                        entry = found[key] = _Missing(
+                            d, spec, src, dst, protocol, level, flow.purpose, flow.row
+                        )
+                    elif level.rank > entry.level.rank:
+                        entry.level, entry.purpose, entry.row = level, flow.purpose, flow.row
+                    entry.part = entry.part | part
+                    for other in result_decisions:
+                        if other.layer.id != d.layer.id and other.layer.source not in entry.related:
+                            entry.related.append(other.layer.source)
+    for entry in found.values():
+        yield _blocked_finding(policy, entry)
+
+
+def _missing(
+    ctx: Context, flow: RequiredFlow, ends: tuple[_Side, _Side], protocol: int | None, ports: PortSet
+) -> tuple[Space, tuple[LayerDecision, ...]]:
+    """What of the flow is surely blocked (empty when it passes or the answer is unknown)."""
+    src, dst = ends
+    result = ctx.reach.query(src.endpoint, dst.endpoint, protocol, ports)
+    if flow.require == "any":
+        missing = Space() if result.possible else result.space
+    else:
+        missing = result.surely_blocked
+    if missing and flow.either_direction:
+        back = ctx.reach.query(dst.endpoint, src.endpoint, protocol, ports)
+        missing = missing & back.surely_blocked.swap(SRC, DST)
+    return missing, result.decisions
+
+
+def _sides(ctx: Context, name: str, egress_filtered_only: bool) -> list[_Side]:
+    if name == "admin":
+        if not ctx.model.admin:
+            return []
+        return [_Side(admin_endpoint(ctx.model), f"the admin networks ({ctx.model.admin.describe()})")]
+    if name == "internet":
+        return [_Side(internet_endpoint(ctx.model), "the internet")]
+    if name == "anywhere":
+        return [_Side(ctx.anywhere(), "anywhere")]
+    out = []
+    for group in ctx.groups(name):
+        endpoint = ctx.endpoint(group)
+        if egress_filtered_only and not ctx.reach.egress_filtered(endpoint):
+            continue
+        out.append(_Side(endpoint, role_text(group.role), group.role))
+    return out
+
+
+def _blocked_finding(policy: Policy, m: _Missing) -> Finding:
+    d = m.decision
+    flow = flow_text(m.protocol, m.part.ports())
+    src = m.src.text
+    sources = m.part.sources()
+    if m.src.role is not None and not m.src.endpoint.approximate and sources != m.src.endpoint.addresses:
+        src = f"{src} at {sources.describe()}"
+    message = (
+        f"{flow} from {src} to {m.dst.text} is blocked by {layer_text(d.layer)}: "
+        f"{d.reason(m.part)} ({m.purpose})"
+    )
+    properties = [
+        ("flow", flow),
+        ("source", m.src.text),
+        ("destination", m.dst.text),
+        ("layers", ", ".join([d.layer.id, *(r.resource for r in m.related if r.resource)])),
+    ]
+    if m.row:
+        properties.append(("requirement", m.row))
+    return Finding(
+        rule_id=policy.id,
+        level=m.level,
+        message=message,
+        location=d.layer.source,
+        identity=f"{d.layer.id}|{d.direction.value}|{m.spec}|{_who(m.src)}->{_who(m.dst)}",
+        related=tuple(m.related),
+        properties=tuple(properties),
+    )
+
+
+def _who(side: _Side) -> str:
+    """Stable name of a flow end for identities (role, not addresses that may change)."""
+    return side.role.value if side.role else side.text.split(" (")[0]
+
+
+# --- forbidden flows -------------------------------------------------------------------
+
+
+@dataclass
+class Exposure:
+    """A forbidden flow one admitting rule lets in, gathered over node groups and sources."""
+
+    rule: Rule
+    decision: LayerDecision
+    role: Role | None
+    ports: dict[int | None, PortSet] = field(default_factory=dict)
+    reached: AddressSet = EMPTY
+    via_internet: bool = False
+    groups: set[str] = field(default_factory=set)
+    nonworker: bool = False
+    others: dict[str, tuple[LayerDecision, list[str]]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class _Source:
+    kind: str
+    endpoint: Endpoint
+    role: Role | None = None
+
+
+def exposures(ctx: Context, policy: Policy) -> list[Exposure]:
+    """The policy's forbidden flows that get through, one entry per (admitting rule, role)."""
+    result: list[Exposure] = ctx.memo(("exposures", policy.id), lambda: _exposures(ctx, policy))
+    return result
+
+
+def _exposures(ctx: Context, policy: Policy) -> list[Exposure]:
+    params = ctx.params(policy, ForbidFlowParams)
+    if not ctx.holds(params.when, params.fact_defaults):
+        return []
+    allowed_exact = EMPTY
+    for role in params.allowed_sources:
+        allowed_exact = allowed_exact | ctx.exact_addresses(role)
+    not_counted = Space.box(ALL_PROTOCOLS, address_line(allowed_exact), _ALL_LINE, ALL_PORTS.values)
+    workers = ctx.exact_addresses("worker")
+    sources = _sources(ctx, params)
+    targets = {g.id: g for role in params.to for g in ctx.groups(role)}
+    found: dict[tuple[str, str, Role | None], Exposure] = {}
+    for group in targets.values():
+        dst = ctx.endpoint(group)
+        for flow in params.flows:
+            protocol = parse_protocol(flow.protocol)
+            ports = PortSet.parse(flow.ports)
+            for source in sources:
+                result = ctx.reach.query(source.endpoint, dst, protocol, ports)
+                allowed = result.allowed
+                if source.role is None and allowed_exact:
+                    allowed = allowed - not_counted
+                if not allowed:
+                    continue
+                admitting = [
+                    (d, [(r, hit & allowed) for r, hit in hits if hit & allowed])
+                    for d, hits in result.admitting()
+                ]
+                admitting = [(d, hits) for d, hits in admitting if hits]
+                chosen, hits = _outermost(admitting)
+                for rule, part in hits:
+                    key = (rule_key(rule), chosen.layer.id, group.role)
+                    e = found.get(key)
+                    if e is None:
+                        e = found[key] = Exposure(rule, chosen, group.role)
+                    e.ports[protocol] = e.ports.get(protocol, PortSet()) | part.ports()
+                    if source.role is None:
+                        reached = part.sources()
+                        e.reached = e.reached | reached
+                        e.via_internet = e.via_internet or source.kind == "internet"
+                        e.nonworker = e.nonworker or bool(reached - workers)
+                    else:
+                        e.groups.add(role_text(source.role))
+                        e.nonworker = e.nonworker or source.role is not Role.WORKER
+                    for d, other in admitting:
+                        if d is not chosen:
+                            names = e.others.setdefault(d.layer.id, (d, []))[1]
+                            names.extend(n for n in (rule_key(r) for r, _ in other) if n not in names)
+    return list(found.values())
+
+
+_ALL_LINE = address_line(AddressSet.parse("0.0.0.0/0") | AddressSet.parse("::/0"))
+
+
+def _sources(ctx: Context, params: ForbidFlowParams) -> list[_Source]:
+    out: list[_Source] = []
+    for kind in params.sources:
+        if kind == "internet":
+            out.append(_Source(kind, internet_endpoint(ctx.model, ctx.trusted_admin())))
+        elif kind == "anywhere":
+            out.append(_Source(kind, ctx.anywhere()))
+        elif kind == "outside":
+            out.append(_Source(kind, ctx.outside()))
+        elif kind == "node-network" and ctx.model.node_network:
+            out.append(_Source(kind, node_network_endpoint(ctx.model)))
+        elif kind == "admin" and ctx.model.admin:
+            out.append(_Source(kind, admin_endpoint(ctx.model)))
+        elif kind in ("worker", "control-plane") and kind not in params.allowed_sources:
+            out.extend(_Source(kind, ctx.endpoint(g), g.role) for g in ctx.groups(kind))
+    return out
+
+
+def _outermost(
+    admitting: list[tuple[LayerDecision, list[tuple[Rule, Space]]]],
+) -> tuple[LayerDecision, list[tuple[Rule, Space]]]:
+    """The outermost layer whose admitting rules are specific to the flow.
+
+    A layer that lets the flow in only through "everything from everywhere" rules (an AWS
+    default network ACL) is not where the opening was made; when every layer is like that,
+    the innermost one (the node's own filter) is reported.
+    """
+    for d, hits in admitting:
+        if d.side is not Side.SOURCE and any(not is_wide_open(r) for r, _ in hits):
+            return d, hits
+    return admitting[-1]
+
+
+def forbid_flow(policy: Policy, ctx: Context) -> Iterator[Finding]:
+    params = ctx.params(policy, ForbidFlowParams)
+    for e in exposures(ctx, policy):
+        yield _exposure_finding(policy, params, e)
+
+
+def exposure_flows(e: Exposure) -> str:
+    return ", ".join(flow_text(p, e.ports[p]) for p in sorted(e.ports, key=lambda p: -1 if p is None else p))
+
+
+def _exposure_finding(policy: Policy, params: ForbidFlowParams, e: Exposure) -> Finding:
+    flows = exposure_flows(e)
+    who_parts: list[str] = []
+    cidrs = ""
+    if e.reached:
+        cidrs = _reached_cidrs(e.rule, e.reached)
+        who_parts.append(f"the internet ({cidrs})" if e.via_internet else cidrs)
+    who_parts.extend(sorted(e.groups))
+    who = " and ".join(who_parts)
+    level = policy.level
+    message = (
+        f"{flows} ({params.service}) on {role_text(e.role)} is reachable from {who} "
+        f"through {rule_text(e.rule)} in {layer_text(e.decision.layer)}"
+    )
+    if params.workers_only_level is not None and not e.nonworker:
+        level = params.workers_only_level
+        message += "; the only sources beyond the allowed nodes are the cluster's worker nodes"
+    if e.others:
+        others = "; ".join(f"{layer_text(d.layer)} ({', '.join(names)})" for d, names in e.others.values())
+        message += f"; other layers on the path also allow it: {others}"
+    related = [e.decision.layer.source, *(d.layer.source for d, _ in e.others.values())]
+    return Finding(
+        rule_id=policy.id,
+        level=level,
+        message=message,
+        location=e.rule.source,
+        identity=f"{rule_key(e.rule)}|{flows}|{cidrs or ','.join(sorted(e.groups))}|{role_text(e.role)}",
+        related=tuple(dict.fromkeys(related)),
+        properties=(
+            ("flow", flows),
+            ("source", who),
+            ("destination", role_text(e.role)),
+            ("layers", ", ".join([e.decision.layer.id, *e.others])),
+        ),
+    )
+
+
+def _reached_cidrs(rule: Rule, reached: AddressSet) -> str:
+    """The rule's own CIDRs that reach (as the rule states them), else the reached set."""
+    mine = [c for c in rule.peer.addresses.cidrs() if AddressSet.parse(c).overlaps(reached)]
+    return ", ".join(mine) if mine else reached.describe()
+
+
+def reported_ports(ctx: Context, rule_ids: Iterable[str]) -> dict[str, dict[int | None, PortSet]]:
+    """Per admitting rule key, the ports the given forbid_flow rules report (TA207 skips them)."""
+    out: dict[str, dict[int | None, PortSet]] = {}
+    for rule_id in rule_ids:
+        policy = ctx.catalogue.get(rule_id)
+        if policy is None or policy.kind != "forbid_flow":
+            continue
+        for e in exposures(ctx, policy):
+            per = out.setdefault(rule_key(e.rule), {})
+            for proto, ports in e.ports.items():
+                per[proto] = per.get(proto, PortSet()) | ports
+    return out
+
+
+__all__ = ["Exposure", "exposures", "forbid_flow", "reported_ports", "require_flow"]

@@ -1,0 +1,278 @@
+"""Evaluators that look at rules themselves: predicates (TA206, TA207, TA501), duplicates
+(TA502), shadowed rules of first-match lists (TA403), and input problems (TA0xx)."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterator
+
+from talosaudit.findings import Finding
+from talosaudit.model import (
+    ALL_ADDRESSES,
+    EMPTY,
+    PRIVATE,
+    Action,
+    AddressSet,
+    Direction,
+    IntervalSet,
+    Layer,
+    PortSet,
+    Rule,
+    Semantics,
+)
+from talosaudit.model.ports import PORTED, parse_protocol
+from talosaudit.policies.context import (
+    Context,
+    cidrs_text,
+    flow_text,
+    layer_text,
+    rule_key,
+    rule_text,
+)
+from talosaudit.policies.flows import reported_ports
+from talosaudit.policies.params import LayerRuleParams, RulePredicateParams
+from talosaudit.policies.schema import Policy
+from talosaudit.reachability import Space, address_line
+from talosaudit.reachability.space import ALL_PROTOCOLS, V6_OFFSET
+
+_ALL_PORTS = IntervalSet.span(0, 65535)
+_PORTED = IntervalSet.of((p, p) for p in PORTED)
+
+
+def _layers(ctx: Context) -> list[Layer]:
+    return sorted(ctx.model.layers.values(), key=lambda layer: layer.id)
+
+
+# --- input problems --------------------------------------------------------------------
+
+
+def input_problem(policy: Policy, ctx: Context) -> Iterator[Finding]:
+    for p in ctx.model.problems:
+        if p.rule_id == policy.id:
+            yield Finding(
+                rule_id=policy.id,
+                level=policy.level,
+                message=p.message,
+                location=p.source,
+                identity=p.key or p.message,
+                related=p.related,
+            )
+
+
+# --- predicates ------------------------------------------------------------------------
+
+
+def rule_predicate(policy: Policy, ctx: Context) -> Iterator[Finding]:
+    params = ctx.params(policy, RulePredicateParams)
+    check = {"all-traffic": _all_traffic, "no-description": _no_description, "broad-cidr": _broad_cidr}
+    yield from check[params.check](policy, params, ctx)
+
+
+def _candidates(ctx: Context, params: RulePredicateParams, effective: bool) -> Iterator[tuple[Layer, Rule]]:
+    for layer in _layers(ctx):
+        if layer.kind.value in params.skip_layer_kinds or (effective and not layer.enabled):
+            continue
+        for rule in layer.rules:
+            if rule.enabled:
+                yield layer, rule
+
+
+def _opens_ingress(rule: Rule) -> bool:
+    peer_known = not any("port" not in u.field and "protocol" not in u.field for u in rule.unresolved)
+    return rule.direction is Direction.INGRESS and rule.action is Action.ALLOW and peer_known
+
+
+def _all_traffic(policy: Policy, params: RulePredicateParams, ctx: Context) -> Iterator[Finding]:
+    scope = ctx.node_scope()
+    for layer, rule in _candidates(ctx, params, effective=True):
+        if not _opens_ingress(rule) or rule.unresolved:
+            continue
+        if rule.protocol is None:
+            what = "all traffic" if rule.ports.is_all() else f"all protocols on ports {rule.ports}"
+        elif rule.protocol in PORTED and rule.ports.is_all():
+            what = f"all {flow_text(rule.protocol, rule.ports).split('/')[0]} ports"
+        else:
+            continue
+        beyond = rule.peer.addresses - scope
+        if not beyond:
+            continue
+        cidrs = cidrs_text(rule.peer.addresses)
+        yield Finding(
+            rule_id=policy.id,
+            level=policy.level,
+            message=(
+                f"{rule_text(rule)} in {layer_text(layer)} allows {what} from {cidrs}, "
+                f"which reaches beyond the node network ({_scope_text(ctx)})"
+            ),
+            location=rule.source,
+            identity=f"{rule_key(rule)}|{what}|{cidrs}",
+            related=(layer.source,),
+            properties=(
+                ("flow", flow_text(rule.protocol, rule.ports)),
+                ("source", cidrs),
+                ("layers", layer.id),
+            ),
+        )
+
+
+def _scope_text(ctx: Context) -> str:
+    return ctx.model.node_network.describe() if ctx.model.node_network else "not known"
+
+
+def _no_description(policy: Policy, params: RulePredicateParams, ctx: Context) -> Iterator[Finding]:
+    for layer, rule in _candidates(ctx, params, effective=False):
+        if rule.description.strip():
+            continue
+        yield Finding(
+            rule_id=policy.id,
+            level=policy.level,
+            message=f"rule {rule_key(rule)} in {layer_text(layer)} ({rule.describe()}) has no description",
+            location=rule.source,
+            identity=rule_key(rule),
+            related=(layer.source,),
+            properties=(("layers", layer.id),),
+        )
+
+
+def _broad_cidr(policy: Policy, params: RulePredicateParams, ctx: Context) -> Iterator[Finding]:
+    trusted = ctx.node_scope() | ctx.trusted_admin()
+    cluster: dict[int | None, PortSet] = {}
+    for spec in params.cluster_ports:
+        proto = parse_protocol(spec.protocol)
+        cluster[proto] = cluster.get(proto, PortSet()) | PortSet.parse(spec.ports)
+    already = reported_ports(ctx, params.not_reported_by)
+    for layer, rule in _candidates(ctx, params, effective=True):
+        if not _opens_ingress(rule) or rule.unresolved or not rule.peer.addresses:
+            continue
+        wide = _wide_public(rule.peer.addresses, params)
+        broad = (rule.peer.addresses - trusted) | wide
+        if not broad:
+            continue
+        done = already.get(rule_key(rule), {})
+        opened: list[str] = []
+        for proto, ports in cluster.items():
+            if rule.protocol is not None and rule.protocol != proto:
+                continue
+            hit = (ports & rule.ports) - done.get(proto, PortSet()) - done.get(None, PortSet())
+            if hit:
+                opened.append(flow_text(proto, hit))
+        if not opened:
+            continue
+        cidrs = ", ".join(c for c in rule.peer.addresses.cidrs() if AddressSet.parse(c).overlaps(broad))
+        why = []
+        if rule.peer.addresses - trusted:
+            why.append("reaches beyond the node network and the admin networks")
+        if wide:
+            why.append(f"is a public CIDR wider than /{params.min_public_prefix}")
+        flows = ", ".join(opened)
+        yield Finding(
+            rule_id=policy.id,
+            level=policy.level,
+            message=(
+                f"{rule_text(rule)} in {layer_text(layer)} opens cluster ports {flows} to {cidrs}, "
+                f"which {' and '.join(why)}"
+            ),
+            location=rule.source,
+            identity=f"{rule_key(rule)}|{flows}|{cidrs}",
+            related=(layer.source,),
+            properties=(("flow", flows), ("source", cidrs), ("layers", layer.id)),
+        )
+
+
+def _wide_public(addresses: AddressSet, params: RulePredicateParams) -> AddressSet:
+    out = EMPTY
+    for cidr in addresses.cidrs():
+        net = ipaddress.ip_network(cidr)
+        limit = params.min_public_prefix if net.version == 4 else params.min_public_prefix_v6
+        piece = AddressSet.parse(cidr)
+        if net.prefixlen < limit and piece - PRIVATE:
+            out = out | (piece - PRIVATE)
+    return out
+
+
+# --- duplicates and shadows ------------------------------------------------------------
+
+
+def duplicate_rule(policy: Policy, ctx: Context) -> Iterator[Finding]:
+    params = ctx.params(policy, LayerRuleParams)
+    for layer in _layers(ctx):
+        if layer.semantics is not Semantics.UNION_OF_ALLOWS or layer.kind.value in params.skip_layer_kinds:
+            continue
+        first: dict[tuple[object, ...], Rule] = {}
+        for rule in layer.rules:
+            if not rule.enabled or rule.unresolved or rule.action is not Action.ALLOW:
+                continue
+            # Address sets are normal forms: 0.0.0.0/1 + 128.0.0.0/1 equals 0.0.0.0/0.
+            peer = rule.peer
+            key = (rule.direction, rule.protocol, rule.ports, peer.addresses, peer.groups, rule.local)
+            earlier = first.setdefault(key, rule)
+            if earlier is rule:
+                continue
+            yield Finding(
+                rule_id=policy.id,
+                level=policy.level,
+                message=(
+                    f"{rule_text(rule)} in {layer_text(layer)} allows exactly the same traffic as "
+                    f"rule {rule_key(earlier)} ({rule.describe()})"
+                ),
+                location=rule.source,
+                identity=f"{layer.id}|{rule_key(rule)}|{rule_key(earlier)}",
+                related=(earlier.source,),
+                properties=(("layers", layer.id),),
+            )
+
+
+def shadowed_rule(policy: Policy, ctx: Context) -> Iterator[Finding]:
+    params = ctx.params(policy, LayerRuleParams)
+    for layer in _layers(ctx):
+        if layer.semantics is not Semantics.FIRST_MATCH or layer.kind.value in params.skip_layer_kinds:
+            continue
+        labels = sorted({g for r in layer.rules for g in r.peer.groups})
+        for direction in (Direction.INGRESS, Direction.EGRESS):
+            earlier: list[tuple[Rule, Space]] = []
+            cover = Space()
+            for rule in layer.rules_in(direction):
+                if not rule.enabled:
+                    continue
+                region = _abstract_region(rule, labels)
+                if rule.unresolved:
+                    continue
+                if earlier and region <= cover:
+                    by = [r for r, reg in earlier if reg & region]
+                    yield Finding(
+                        rule_id=policy.id,
+                        level=policy.level,
+                        message=(
+                            f"{rule_text(rule)} in {layer_text(layer)} ({rule.describe()}) never matches: "
+                            f"earlier rules {', '.join(rule_key(r) for r in by)} cover all of it"
+                        ),
+                        location=rule.source,
+                        identity=f"{layer.id}|{rule_key(rule)}",
+                        related=tuple(r.source for r in by),
+                        properties=(("layers", layer.id),),
+                    )
+                earlier.append((rule, region))
+                cover = cover | region
+
+
+#: Group labels sit on the address line above every IPv6 address: a group's members have
+#: unknown addresses, so only a rule for the whole address space covers a group peer.
+_GROUP_BASE = V6_OFFSET + (1 << 128)
+
+
+def _abstract_region(rule: Rule, labels: list[str]) -> Space:
+    """A rule's match as (protocol, peer, local, port), independent of any endpoint."""
+    peer = address_line(rule.peer.addresses)
+    peer = peer | IntervalSet.of((_GROUP_BASE + labels.index(g),) * 2 for g in rule.peer.groups)
+    every_group = IntervalSet.span(_GROUP_BASE, _GROUP_BASE + len(labels) - 1)
+    if rule.peer.addresses == ALL_ADDRESSES:
+        peer = peer | every_group
+    local = address_line(ALL_ADDRESSES) | every_group if rule.local is None else address_line(rule.local)
+    if rule.protocol is None:
+        if rule.ports.is_all():
+            return Space.box(ALL_PROTOCOLS, peer, local, _ALL_PORTS)
+        return Space.box(_PORTED, peer, local, rule.ports.values) | Space.box(
+            ALL_PROTOCOLS - _PORTED, peer, local, _ALL_PORTS
+        )
+    ports = rule.ports.values if rule.protocol in PORTED else _ALL_PORTS
+    return Space.box(IntervalSet.span(rule.protocol, rule.protocol), peer, local, ports)

@@ -82,6 +82,12 @@ class _Guarded(click.Group):
             raise
         except KeyboardInterrupt as exc:
             raise CannotRun("interrupted") from exc
+        except BrokenPipeError:
+            # The reader went away (`| head`): stop quietly, and keep Python from complaining
+            # about the unflushable stdout at exit.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise click.exceptions.Exit(_CANNOT_RUN_CODE) from None
         except _expected_errors() as exc:
             raise CannotRun(str(exc)) from exc
         except OSError as exc:

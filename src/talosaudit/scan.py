@@ -259,8 +259,10 @@ def run_scan(request: ScanRequest) -> ScanResult:
     # trusted prefix); the selection decides which rules run.
     settings = EvalSettings(enabled=lambda rule_id: is_selected(rule_id, request.checks, request.skip_checks))
     raw = evaluate(model, catalogue, settings)
-    by_id = {p.id: p for p in policies}
-    raw = _dedupe([*raw, *problem_findings(model.problems, by_id)])
+    # The engine reports input problems through `input_problem` policies; a problem whose
+    # rule has no policy file at all (a collector's platform rule) must not vanish.
+    orphans = [p for p in model.problems if catalogue.get(p.rule_id) is None]
+    raw = _dedupe([*raw, *problem_findings(orphans, {})])
 
     findings = [f for f in raw if is_selected(f.rule_id, request.checks, request.skip_checks)]
     findings = _override_levels(findings, request.config)

@@ -252,8 +252,9 @@ def _from_patches(
     docs = merge_all([], [p.patch_docs for p in patches])
     suffix = f"[{role.value}]" if role is not None else ""
     first = patches[0]
+    prefix = "" if directory == "." else f"{directory}/"
     return NodeConfig(
-        id=f"{directory}/(patches){suffix}",
+        id=f"{prefix}(patches){suffix}",
         name=f"patches in {directory}/" + (f" for {role.label} nodes" if role else ""),
         docs=tuple(docs),
         complete=False,

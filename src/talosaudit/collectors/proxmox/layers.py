@@ -663,12 +663,14 @@ def _check_bootstrap(
         f"{protocol_name(proto)}/{lo}" + (f"-{hi}" if hi != lo else "") for proto, lo, hi in required
     )
     policy_text = layer.attribute("policy_in", "DROP")
+    assumed = layer.attribute("datacenter").startswith("unknown")
+    levels = "VM and NIC; the datacenter firewall is assumed on" if assumed else "datacenter, VM and NIC"
     related = (guest_fw.source,) if guest_fw is not None else ()
     problems.append(
         Problem(
             "TA401",
             f"{guest.label()} is a {role.label} node whose Proxmox firewall on {nic.key} is active "
-            f"(datacenter, VM and NIC) but no IN rule accepts any of its required ports ({listed}); "
+            f"({levels}) but no IN rule accepts any of its required ports ({listed}); "
             f"policy_in {policy_text} drops them all: bootstrap will fail",
             nic.source,
             key=f"proxmox:{guest.identity}/{nic.key}:ta401",

@@ -374,19 +374,21 @@ class _Mapper:
         key = f"{r.address}.rule[{position}]"
         unresolved: list[Unresolved] = []
         values: dict[str, str | None] = {}
+        group_ref = block.attrs.get("security_group")
         for attr in _RULE_ATTRS:
+            if attr == "security_group" and isinstance(group_ref, Ref):
+                continue  # a reference to a security group resource: resolved by its name below
             text, missing = self.text(r, block, attr)
             values[attr] = text
             if missing is not None:
                 field_name = {"proto": "protocol", "source": "source", "dest": "dest"}.get(attr, attr)
                 unresolved.append(Unresolved(field_name, missing.expression, missing.reason))
-        group_ref = block.attrs.get("security_group")
         if isinstance(group_ref, Ref):
-            named = self.group_names.get(group_ref.address) or self.group_names.get(
-                _strip_key(group_ref.address)
-            )
-            values["security_group"] = named
-            unresolved = [u for u in unresolved if u.field != "security_group"]
+            names = self.group_names
+            named = names.get(group_ref.address) or names.get(_strip_key(group_ref.address))
+            if named is None:
+                self.unresolved(r, "security_group", group_ref, block)
+            values["security_group"] = named or str(group_ref)
         enabled = _as_bool(block.attrs.get("enabled", True)) is not False
         if values.get("security_group"):
             rtype, action = "group", str(values["security_group"]).lower()

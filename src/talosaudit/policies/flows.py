@@ -73,10 +73,8 @@ def require_flow(policy: Policy, ctx: Context) -> Iterator[Finding]:
                 missing, result_decisions = _missing(ctx, flow, (src, dst), protocol, ports)
                 if not missing:
                     continue
-                for d in result_decisions:
+                for d in _blockers(result_decisions, missing, flow.require == "any"):
                     part = d.surely_blocked & missing
-                    if not part:
-                        continue
                     key = (d.layer.id, d.direction.value, spec, src.text, dst.text)
                     entry = found.get(key)
                     if entry is None:
@@ -107,6 +105,16 @@ def _missing(
         back = ctx.reach.query(dst.endpoint, src.endpoint, protocol, ports)
         missing = missing & back.surely_blocked.swap(SRC, DST)
     return missing, result.decisions
+
+
+def _blockers(decisions: tuple[LayerDecision, ...], missing: Space, whole: bool) -> list[LayerDecision]:
+    """Layers that surely block part of ``missing``; for an "any destination" flow, the
+    layers that block all of it when there are such (the others only narrow it)."""
+    partial = [d for d in decisions if d.surely_blocked & missing]
+    if whole:
+        complete = [d for d in partial if missing <= d.surely_blocked]
+        return complete or partial
+    return partial
 
 
 def _sides(ctx: Context, name: str, egress_filtered_only: bool) -> list[_Side]:

@@ -141,8 +141,11 @@ def _broad_cidr(policy: Policy, params: RulePredicateParams, ctx: Context) -> It
         proto = parse_protocol(spec.protocol)
         cluster[proto] = cluster.get(proto, PortSet()) | PortSet.parse(spec.ports)
     already = reported_ports(ctx, params.not_reported_by)
+    all_traffic = _all_traffic_keys(ctx, params.not_reported_by)
     for layer, rule in _candidates(ctx, params, effective=True):
         if not _opens_ingress(rule) or rule.unresolved or not rule.peer.addresses:
+            continue
+        if rule_key(rule) in all_traffic:
             continue
         wide = _wide_public(rule.peer.addresses, params)
         broad = (rule.peer.addresses - trusted) | wide
@@ -177,6 +180,19 @@ def _broad_cidr(policy: Policy, params: RulePredicateParams, ctx: Context) -> It
             related=(layer.source,),
             properties=(("flow", flows), ("source", cidrs), ("layers", layer.id)),
         )
+
+
+def _all_traffic_keys(ctx: Context, rule_ids: list[str]) -> set[str]:
+    """Rules that the listed all-traffic predicates (TA206) already report."""
+    keys: set[str] = set()
+    for rule_id in rule_ids:
+        policy = ctx.catalogue.get(rule_id)
+        if policy is None or policy.kind != "rule_predicate":
+            continue
+        params = ctx.params(policy, RulePredicateParams)
+        if params.check == "all-traffic":
+            keys.update(f.identity.split("|", 1)[0] for f in _all_traffic(policy, params, ctx))
+    return keys
 
 
 def _wide_public(addresses: AddressSet, params: RulePredicateParams) -> AddressSet:

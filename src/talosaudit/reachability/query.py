@@ -44,8 +44,11 @@ from talosaudit.reachability.space import (
     address_line,
 )
 
-#: Client ports the return traffic of a stateless layer goes to (AWS's advice for NACLs).
-EPHEMERAL_PORTS = IntervalSet.span(1024, 65535)
+#: Client ports the return traffic of a stateless layer goes to. The clients of cluster
+#: flows are Talos nodes, whose Linux kernel picks source ports from 32768-60999
+#: (net.ipv4.ip_local_port_range); AWS's advice to open 1024-65535 in NACLs covers it, and
+#: a deny of one low port (udp/6081 inbound) does not break replies to these.
+EPHEMERAL_PORTS = IntervalSet.span(32768, 60999)
 _ALL_PORTS = ALL_PORTS.values
 _PORTED = IntervalSet.of((p, p) for p in PORTED)
 

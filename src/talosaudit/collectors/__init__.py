@@ -21,7 +21,14 @@ if TYPE_CHECKING:
 #: collector (module path, function name) -> the file kinds it reads. Modules are imported
 #: only when files of their kinds are present, so parser workers stay light.
 COLLECTORS: dict[tuple[str, str], frozenset[str]] = {
-    ("talosaudit.collectors.terraform.aws", "collect"): frozenset({"terraform", "terraform-json", "tfvars"}),
+    ("talosaudit.collectors.terraform.collect", "collect"): frozenset(
+        {"terraform", "terraform-json", "tfvars"}
+    ),
+    ("talosaudit.collectors.talos.collector", "collect"): frozenset({"talos"}),
+    ("talosaudit.collectors.proxmox.collect", "collect"): frozenset(
+        {"proxmox-conf", "proxmox-fw", "proxmox-json"}
+    ),
+    ("talosaudit.collectors.pfsense", "collect"): frozenset({"pfsense", "opnsense"}),
 }
 
 

@@ -139,14 +139,14 @@ def test_rules_in_order_with_group_expanded_in_place() -> None:
             "firewall/cluster.fw",
             18,
             True,
-            "allow tcp 50000-50001 from k8s_vlan (10.0.31.0/24)",
+            "allow tcp/50000-50001 from k8s_vlan (10.0.31.0/24)",
             "guest:201:rule/0>cluster:cluster:group/talos-cp/0",
         ),
         (
             "firewall/cluster.fw",
             19,
             True,
-            "allow tcp 6443,50000 from +admins (10.0.10.0/26, 10.0.10.64/27, 10.0.10.96/31, 10.0.10.98/32 "
+            "allow tcp/6443,50000 from +admins (10.0.10.0/26, 10.0.10.64/27, 10.0.10.96/31, 10.0.10.98/32 "
             "and 4 more)",
             "guest:201:rule/0>cluster:cluster:group/talos-cp/1",
         ),
@@ -157,14 +157,14 @@ def test_rules_in_order_with_group_expanded_in_place() -> None:
             "deny all to 192.0.2.0/24 (192.0.2.0/24)",
             "guest:201:rule/0>cluster:cluster:group/talos-cp/2",
         ),
-        ("firewall/201.fw", 12, False, "allow tcp 22 from 0.0.0.0/0, ::/0", "guest:201:rule/2"),
-        ("firewall/201.fw", 14, True, "allow udp 53 from dc/k8s_vlan (10.0.30.0/24)", "guest:201:rule/4#0"),
-        ("firewall/201.fw", 14, True, "allow tcp 53 from dc/k8s_vlan (10.0.30.0/24)", "guest:201:rule/4#1"),
+        ("firewall/201.fw", 12, False, "allow tcp/22 from 0.0.0.0/0, ::/0", "guest:201:rule/2"),
+        ("firewall/201.fw", 14, True, "allow udp/53 from dc/k8s_vlan (10.0.30.0/24)", "guest:201:rule/4#0"),
+        ("firewall/201.fw", 14, True, "allow tcp/53 from dc/k8s_vlan (10.0.30.0/24)", "guest:201:rule/4#1"),
         (
             "firewall/201.fw",
             15,
             True,
-            "allow udp 4789,8000-8100 from 10.0.40.1-10.0.40.9,10.0.50.0/24 (10.0.40.1/32, 10.0.40.2/31, "
+            "allow udp/4789,8000-8100 from 10.0.40.1-10.0.40.9,10.0.50.0/24 (10.0.40.1/32, 10.0.40.2/31, "
             "10.0.40.4/30, 10.0.40.8/31 and 1 more)",
             "guest:201:rule/5",
         ),
@@ -172,7 +172,7 @@ def test_rules_in_order_with_group_expanded_in_place() -> None:
             "firewall/201.fw",
             16,
             True,
-            "allow tcp 443 to +dc/admins (10.0.10.0/26, 10.0.10.64/27, 10.0.10.96/31, 10.0.10.98/32 "
+            "allow tcp/443 to +dc/admins (10.0.10.0/26, 10.0.10.64/27, 10.0.10.96/31, 10.0.10.98/32 "
             "and 4 more)",
             "guest:201:rule/6",
         ),
@@ -230,7 +230,7 @@ def test_undefined_references_drop_the_rule() -> None:
     layer = {lay.id: lay for lay in collection.layers}["proxmox:201/net0"]
     assert [(r.source.start_line, r.enabled, r.describe()) for r in layer.rules] == [
         (6, False, "allow all from members of security group nosuchgroup"),
-        (7, True, "allow tcp 10250 from 10.0.30.0/24 (10.0.30.0/24)"),
+        (7, True, "allow tcp/10250 from 10.0.30.0/24 (10.0.30.0/24)"),
     ]
     assert [(p.rule_id, p.source.start_line, p.message) for p in collection.problems] == [
         ("TA002", 4, "rule dropped by Proxmox: -source nosuch: alias nosuch is not defined"),

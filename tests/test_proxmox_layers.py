@@ -135,7 +135,7 @@ def test_rules_missing_trustd_are_not_ta401() -> None:
     cp = {lay.id: lay for lay in collection.layers}["proxmox:101/net0"]
     assert cp.enabled and cp.attribute("ta401") == ""
     assert [r.describe() for r in cp.rules if r.source.start_line == 17] == [
-        "allow tcp 2379-2380,6443 from k8s_vlan (10.0.30.0/24)"
+        "allow tcp/2379-2380,6443 from k8s_vlan (10.0.30.0/24)"
     ]
 
 
@@ -175,7 +175,7 @@ def test_bad_input_goes_on_with_clear_messages() -> None:
         ),
     ]
     layer = collection.layers[0]
-    assert [r.describe() for r in layer.rules] == ["allow tcp 6443,10250 from k8s_vlan (10.0.30.0/24)"]
+    assert [r.describe() for r in layer.rules] == ["allow tcp/6443,10250 from k8s_vlan (10.0.30.0/24)"]
     assert layer.enabled and layer.attribute("ta401") == ""
 
 
@@ -234,8 +234,8 @@ def test_json_rules_with_errors_and_positions(tmp_path: Path) -> None:
     ]
     layer = collection.layers[0]
     assert [(r.source.start_line, r.enabled, r.describe()) for r in layer.rules] == [
-        (3, True, "allow tcp 50000 from 0.0.0.0/0, ::/0"),
-        (4, False, "allow tcp 22 from 0.0.0.0/0, ::/0"),
+        (3, True, "allow tcp/50000 from 0.0.0.0/0, ::/0"),
+        (4, False, "allow tcp/22 from 0.0.0.0/0, ::/0"),
     ]
 
 

@@ -230,12 +230,12 @@ def test_rules_security_groups_ipsets_aliases_and_cluster_off() -> None:
         (
             103,
             True,
-            "allow tcp 6443,50000-50001 from +dc/admins (10.0.10.0/26, 10.0.10.64/27, 10.0.10.96/31, "
+            "allow tcp/6443,50000-50001 from +dc/admins (10.0.10.0/26, 10.0.10.64/27, 10.0.10.96/31, "
             "10.0.10.98/32 and 4 more)",
             [],
         ),
-        (94, False, "allow tcp 22 from 0.0.0.0/0, ::/0", []),
-        (98, True, "allow tcp all ports from k8s (10.0.30.0/24)", ["dport"]),
+        (94, False, "allow tcp/22 from 0.0.0.0/0, ::/0", []),
+        (98, True, "allow tcp/all from k8s (10.0.30.0/24)", ["dport"]),
     ]
     assert layer.rules[0].peer.addresses == AddressSet.parse("10.0.10.0/24") - AddressSet.parse("10.0.10.99")
     assert layer.rules[0].key == (

@@ -44,13 +44,13 @@ def test_lab_layers_admin_and_node_placement() -> None:
         (
             "tracker:1700000101",
             58,
-            "allow tcp 6443 from ADMIN net (192.168.20.0/24)",
+            "allow tcp/6443 from ADMIN net (192.168.20.0/24)",
             "192.168.30.0/24",
         ),
         (
             "tracker:1700000102",
             73,
-            "allow tcp 50000 from ADMIN net (192.168.20.0/24)",
+            "allow tcp/50000 from ADMIN net (192.168.20.0/24)",
             "192.168.30.0/24",
         ),
         ("tracker:1700000103", 88, "deny all from any", "192.168.30.0/24"),

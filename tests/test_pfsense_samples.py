@@ -88,28 +88,28 @@ def test_config_pfsense_rules_in_evaluation_order() -> None:
             Direction.INGRESS,
             "tracker:1585165239/tcp",
             460,
-            "allow tcp 80 from any (IPv4)",
+            "allow tcp/80 from any (IPv4)",
             "nat port forward",
         ),
         (
             Direction.INGRESS,
             "tracker:1585165239/udp",
             460,
-            "allow udp 80 from any (IPv4)",
+            "allow udp/80 from any (IPv4)",
             "nat port forward",
         ),
         (
             Direction.INGRESS,
             "tracker:1585165303/tcp",
             483,
-            "allow tcp 443 from any (IPv4)",
+            "allow tcp/443 from any (IPv4)",
             "nat port forward",
         ),
         (
             Direction.INGRESS,
             "tracker:1585165303/udp",
             483,
-            "allow udp 443 from any (IPv4)",
+            "allow udp/443 from any (IPv4)",
             "nat port forward",
         ),
         (Direction.EGRESS, "tracker:1585137356", 511, "deny all to any", "floating rule"),
@@ -122,8 +122,8 @@ def test_config_pfsense_rules_in_evaluation_order() -> None:
     ) in wan.attributes
     lan = _layer(c.layers, ":lan")
     assert [(r.key, r.source.start_line, r.action, r.describe()) for r in lan.rules] == [
-        ("tracker:1585138184/tcp", 580, Action.DENY, "deny tcp 53 from any"),
-        ("tracker:1585138184/udp", 580, Action.DENY, "deny udp 53 from any"),
+        ("tracker:1585138184/tcp", 580, Action.DENY, "deny tcp/53 from any"),
+        ("tracker:1585138184/udp", 580, Action.DENY, "deny udp/53 from any"),
         ("tracker:1585138257", 613, Action.DENY, "deny all from any (IPv6)"),
         ("tracker:1585138395", 644, Action.ALLOW, "allow all from any (IPv4)"),
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,12 @@ def collect(files: Sequence[InputFile], root: Path, options: CollectOptions | No
             paths[rel] = path
         return result
 
+    for path, rel in _talconfigs_beside(files, root, set(paths)):
+        # talhelper configs do not look like machine configs, so discovery may not pass them;
+        # one next to (or above) the patches decides which nodes they belong to.
+        extra = read_extra(path, rel)
+        if extra is not None:
+            parsed.append(extra)
     configs, plan_problems = plan(parsed, paths, read_extra, root)
     problems.extend(plan_problems)
     collection = build_nodes(configs)
@@ -59,6 +66,29 @@ def collect(files: Sequence[InputFile], root: Path, options: CollectOptions | No
         attachments=collection.attachments,
         files=tuple(sorted(set(read))),
     )
+
+
+_TALCONFIG_NAMES = ("talconfig.yaml", "talconfig.yml")
+
+
+def _talconfigs_beside(files: Sequence[InputFile], root: Path, known: set[str]) -> list[tuple[Path, str]]:
+    """talhelper configs in the directories of the Talos inputs or above them, up to ``root``."""
+    root_real = Path(os.path.realpath(root))
+    found: dict[str, Path] = {}
+    seen_dirs: set[Path] = set()
+    for file in files:
+        if file.kind != TALOS_KIND:
+            continue
+        directory = Path(os.path.realpath(file.path)).parent
+        while directory not in seen_dirs and (directory == root_real or root_real in directory.parents):
+            seen_dirs.add(directory)
+            for name in _TALCONFIG_NAMES:
+                candidate = directory / name
+                rel = Path(os.path.relpath(candidate, root_real)).as_posix()
+                if rel not in known and candidate.is_file():
+                    found[rel] = candidate
+            directory = directory.parent
+    return sorted(((path, rel) for rel, path in found.items()), key=lambda item: item[1])
 
 
 def build_nodes(configs: Sequence[NodeConfig]) -> Collection:

@@ -2,7 +2,8 @@
 
 Semantics follow Talos's nftables chain (``nftables_chain_config.go``):
 
-- Interfaces ``lo``, ``siderolink`` and ``kubespan`` are always trusted.
+- Interfaces ``lo``, ``siderolink`` and ``kubespan`` are always trusted (``kubespan`` is
+  modelled as an ALLOW from the known addresses of the cluster's KubeSpan nodes).
 - ``ingress: block``: the chain drops by default; ICMP/ICMPv6 (rate-limited) and traffic
   from pod/service CIDRs to pod/service CIDRs are accepted; each rule *accepts* its
   subnets (minus ``except``) on its ports. Rules add up (a union).
@@ -41,7 +42,6 @@ from talosaudit.model.ports import ALL_PORTS, ICMP, ICMPV6, NO_PORTS, PortSet, p
 from talosaudit.model.source import SourceRef
 
 ALWAYS_ALLOWED = "always allowed by Talos"
-_LOOPBACK = AddressSet.of(["127.0.0.0/8", "::1/128"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +110,15 @@ def build_host_firewall(
             default = "accept"  # what Talos would fall back to if it accepted the document
     rule_docs = [d for d in docs if d.kind is DocKind.TYPED and d.type_name == RULE]
     blocking = default == "block"
-    builder.always_allowed(source, blocking, pod_service, pod_service_reason, kubespan_peers)
+    builder.always_allowed(source, blocking, kubespan_peers)
+    always = ["interface lo (the node itself)", "interface siderolink"]
+    if kubespan_peers:
+        always.append("interface kubespan")
+    if blocking:
+        always += [
+            "ICMP and ICMPv6 (5 packets/s)",
+            f"pod/service CIDRs to pod/service CIDRs: {pod_service.describe()} ({pod_service_reason})",
+        ]
     parsed = [builder.parse_rule(doc, i) for i, doc in enumerate(rule_docs)]
     if blocking:
         for doc_rule in parsed:
@@ -133,7 +141,7 @@ def build_host_firewall(
         default_egress=Action.ALLOW,
         stateful=True,
         enabled=enabled,
-        attributes=(("ingress_default", default), *attributes),
+        attributes=(("ingress_default", default), ("always_allowed", "; ".join(always)), *attributes),
     )
     return HostFirewall(layer, default, default_doc.loc if default_doc else None, tuple(builder.problems))
 
@@ -159,17 +167,17 @@ class _Builder:
     def problem(self, rule_id: str, message: str, loc: SourceRef) -> None:
         self.problems.append((rule_id, message, loc))
 
-    def always_allowed(
-        self,
-        source: SourceRef,
-        blocking: bool,
-        pod_service: AddressSet,
-        pod_service_reason: str,
-        kubespan_peers: AddressSet,
-    ) -> None:
-        def add(
-            key: str, protocol: int | None, peer: Peer, description: str, local: AddressSet | None = None
-        ) -> None:
+    def always_allowed(self, source: SourceRef, blocking: bool, kubespan_peers: AddressSet) -> None:
+        """Talos's own accepts that flows between nodes can match, as the first rules.
+
+        Traffic on ``lo`` (the node itself) and from pod/service CIDRs to pod/service CIDRs
+        is accepted too, but no flow between nodes matches it (no node has a loopback
+        source, and those destinations are never node addresses): it is recorded in the
+        layer's ``always_allowed`` attribute rather than as rules, so that rule checks do
+        not read it as an opening.
+        """
+
+        def add(key: str, protocol: int | None, peer: Peer, description: str) -> None:
             self.rules.append(
                 Rule(
                     action=Action.ALLOW,
@@ -179,18 +187,11 @@ class _Builder:
                     peer=peer,
                     source=SourceRef(source.path, source.start_line, source.end_line, f"talos/{key}"),
                     description=description,
-                    local=local,
                     key=f"talos/{key}",
                     origin=ALWAYS_ALLOWED,
                 )
             )
 
-        add(
-            "lo",
-            None,
-            Peer(_LOOPBACK, description="the node itself (interface lo)"),
-            "interface lo is trusted",
-        )
         if kubespan_peers:
             add(
                 "kubespan",
@@ -198,17 +199,9 @@ class _Builder:
                 Peer(kubespan_peers, description="KubeSpan peers (interface kubespan)"),
                 "interface kubespan is trusted (node-to-node traffic inside KubeSpan; needs udp/51820)",
             )
-        if not blocking:
-            return
-        add("icmp", ICMP, Peer(ALL_ADDRESSES), "ICMP is accepted in block mode (5 packets/s)")
-        add("icmpv6", ICMPV6, Peer(ALL_ADDRESSES), "ICMPv6 is accepted in block mode (5 packets/s)")
-        add(
-            "pod-service",
-            None,
-            Peer(pod_service, description="pod and service CIDRs"),
-            f"pod/service CIDRs to pod/service CIDRs ({pod_service_reason})",
-            local=pod_service,
-        )
+        if blocking:
+            add("icmp", ICMP, Peer(ALL_ADDRESSES), "ICMP is accepted in block mode (5 packets/s)")
+            add("icmpv6", ICMPV6, Peer(ALL_ADDRESSES), "ICMPv6 is accepted in block mode (5 packets/s)")
 
     def parse_rule(self, doc: Doc, index: int) -> _DocRule:
         value: YMap = doc.value

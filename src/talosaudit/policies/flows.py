@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from talosaudit.findings import Finding
-from talosaudit.model import ALL_PORTS, EMPTY, AddressSet, PortSet, Role, Rule
+from talosaudit.model import ALL_ADDRESSES, ALL_PORTS, EMPTY, AddressSet, PortSet, Role, Rule
 from talosaudit.model.ports import parse_protocol
 from talosaudit.model.source import SourceRef
 from talosaudit.policies.context import (
@@ -26,6 +26,8 @@ from talosaudit.reachability import Endpoint, LayerDecision, Space, address_line
 from talosaudit.reachability.endpoints import admin_endpoint, internet_endpoint, node_network_endpoint
 from talosaudit.reachability.query import Side
 from talosaudit.reachability.space import ALL_PROTOCOLS, DST, SRC
+
+_ALL_LINE = address_line(ALL_ADDRESSES)
 
 # --- required flows --------------------------------------------------------------------
 
@@ -250,9 +252,6 @@ def _exposures(ctx: Context, policy: Policy) -> list[Exposure]:
                             names = e.others.setdefault(d.layer.id, (d, []))[1]
                             names.extend(n for n in (rule_key(r) for r, _ in other) if n not in names)
     return list(found.values())
-
-
-_ALL_LINE = address_line(AddressSet.parse("0.0.0.0/0") | AddressSet.parse("::/0"))
 
 
 def _sources(ctx: Context, params: ForbidFlowParams) -> list[_Source]:

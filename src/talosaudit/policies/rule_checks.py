@@ -78,14 +78,14 @@ def _candidates(ctx: Context, params: RulePredicateParams, effective: bool) -> I
 
 
 def _opens_ingress(rule: Rule) -> bool:
-    peer_known = not any("port" not in u.field and "protocol" not in u.field for u in rule.unresolved)
-    return rule.direction is Direction.INGRESS and rule.action is Action.ALLOW and peer_known
+    """A resolved ingress allow (an unresolved one is TA002's, never guessed here)."""
+    return rule.direction is Direction.INGRESS and rule.action is Action.ALLOW and not rule.unresolved
 
 
 def _all_traffic(policy: Policy, params: RulePredicateParams, ctx: Context) -> Iterator[Finding]:
     scope = ctx.node_scope()
     for layer, rule in _candidates(ctx, params, effective=True):
-        if not _opens_ingress(rule) or rule.unresolved:
+        if not _opens_ingress(rule):
             continue
         if rule.protocol is None:
             what = "all traffic" if rule.ports.is_all() else f"all protocols on ports {rule.ports}"
@@ -143,7 +143,7 @@ def _broad_cidr(policy: Policy, params: RulePredicateParams, ctx: Context) -> It
     already = reported_ports(ctx, params.not_reported_by)
     all_traffic = _all_traffic_keys(ctx, params.not_reported_by)
     for layer, rule in _candidates(ctx, params, effective=True):
-        if not _opens_ingress(rule) or rule.unresolved or not rule.peer.addresses:
+        if not _opens_ingress(rule) or not rule.peer.addresses:
             continue
         if rule_key(rule) in all_traffic:
             continue

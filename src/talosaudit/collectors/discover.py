@@ -32,11 +32,16 @@ TERRAFORM_PLAN = "terraform-plan"
 TALOS = "talos"
 PROXMOX_CONF = "proxmox-conf"
 PROXMOX_FW = "proxmox-fw"
+PROXMOX_JSON = "proxmox-json"
 PFSENSE = "pfsense"
 OPNSENSE = "opnsense"
 
 #: Kinds that content sniffing decides; a file that cannot be sniffed has no kind.
 _SNIFFED = frozenset({"json", "yaml", "xml"})
+#: A binary or non-UTF-8 ``.yaml``/``.xml`` file is reported (a Talos config or a firewall
+#: export that got corrupted must not vanish silently); ``.json`` files are too common in
+#: repositories to claim.
+_SILENT_WHEN_UNREADABLE = frozenset({"json"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,18 +156,18 @@ class _Walker:
             self._problem(path, f"file cannot be read: {exc.strerror or exc}")
             return
         if b"\0" in data[:_BINARY_SNIFF]:
-            if kind not in _SNIFFED:
+            if kind not in _SILENT_WHEN_UNREADABLE:
                 self._problem(path, "file is binary (it contains NUL bytes), not text")
             return
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
-            if kind not in _SNIFFED:
+            if kind not in _SILENT_WHEN_UNREADABLE:
                 line = data[: exc.start].count(b"\n") + 1
                 self._problem(path, f"file is not valid UTF-8 (byte {exc.start}, line {line})", line)
             return
         if kind in _SNIFFED:
-            sniffed = sniff(kind, text)
+            sniffed = sniff(kind, text, relative(path, self.root))
             if sniffed is None:
                 return
             kind = sniffed
@@ -190,10 +195,16 @@ _XML_NOISE = re.compile(r"<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>]*>", re.DOTALL)
 _XML_ROOT = re.compile(r"<([A-Za-z_][\w.-]*)")
 
 
-def sniff(kind: str, text: str) -> str | None:
-    """Decide the kind of a ``.json``/``.yaml``/``.xml`` file from its content."""
+def sniff(kind: str, text: str, rel: str = "") -> str | None:
+    """Decide the kind of a ``.json``/``.yaml``/``.xml`` file from its content (and, for
+    Proxmox API dumps, its path: ``nodes/pve/qemu/101/config.json``)."""
     if kind == "json":
-        return TERRAFORM_PLAN if _is_plan(text) else None
+        if _is_plan(text):
+            return TERRAFORM_PLAN
+        # Imported here: the Proxmox reader is only needed when a .json file is found.
+        from talosaudit.collectors.proxmox.api_json import looks_like_proxmox_json
+
+        return PROXMOX_JSON if looks_like_proxmox_json(rel, text) else None
     if kind == "yaml":
         return TALOS if _TALOS_MARKERS.search(text[:_SNIFF_BYTES]) else None
     if kind == "xml":

@@ -146,7 +146,10 @@ def _attach(
         return _NODE_LAYER_ORDER.get(layer.kind, 5) if layer else 5
 
     result = list(groups)
-    for att in attachments:
+    # Address-keyed attachments first (a Proxmox VM's firewall, a per-node Talos file): their
+    # fallback node groups must exist before role-keyed attachments (a controlplane.yaml
+    # host firewall) look for the groups of their role.
+    for att in sorted(attachments, key=lambda a: not a.addresses):
         matched = False
         for i, g in enumerate(result):
             if att.role is not None and g.role is not att.role:

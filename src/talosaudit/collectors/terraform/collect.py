@@ -10,6 +10,7 @@ from typing import Any, cast
 from talosaudit.collectors.roles import RoleHints
 from talosaudit.collectors.terraform.aws import map_aws
 from talosaudit.collectors.terraform.facts import facts_from_variables
+from talosaudit.collectors.terraform.proxmox import map_proxmox
 from talosaudit.collectors.terraform.values import TerraformConfig
 from talosaudit.model import Collection, Problem, SourceRef
 
@@ -30,8 +31,10 @@ def collect(files: Sequence[Any], root: Path, options: Any) -> Collection:
 
 
 def collection_from_config(config: TerraformConfig, hints: RoleHints | None = None) -> Collection:
-    """Everything the evaluated configuration says: AWS layers and nodes, facts, problems."""
+    """Everything the evaluated configuration says: AWS and Proxmox layers and nodes, facts,
+    problems."""
     aws = map_aws(config, hints)
+    pve = map_proxmox(config, hints)
     facts = facts_from_variables(config.variables)
     evaluator_problems = tuple(
         Problem(
@@ -43,13 +46,13 @@ def collection_from_config(config: TerraformConfig, hints: RoleHints | None = No
         for p in config.problems
     )
     return Collection(
-        node_groups=aws.node_groups,
-        layers=aws.layers,
-        segments=aws.segments,
+        node_groups=aws.node_groups + pve.node_groups,
+        layers=aws.layers + pve.layers,
+        segments=aws.segments + pve.segments,
         facts=facts.facts,
         admin=facts.admin,
-        node_networks=aws.node_networks,
-        problems=evaluator_problems + aws.problems + facts.problems,
-        attachments=aws.attachments,
+        node_networks=aws.node_networks + pve.node_networks,
+        problems=evaluator_problems + aws.problems + pve.problems + facts.problems,
+        attachments=aws.attachments + pve.attachments,
         files=tuple(config.files),
     )

@@ -92,7 +92,8 @@ def count_levels(findings: Iterable[Finding]) -> dict[Level, int]:
 
 
 def describe_fact(fact: Fact) -> str:
-    where = f" ({fact.source})" if fact.source is not None else ""
+    # Collectors often name the place in the reason already; say it once.
+    where = f" ({fact.source})" if fact.source is not None and str(fact.source) not in fact.reason else ""
     origin = ORIGIN_NAMES.get(fact.origin, fact.origin.name)
     return f"{fact.name} = {fact.value} [{origin}]: {fact.reason}{where}"
 

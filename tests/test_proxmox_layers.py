@@ -21,9 +21,10 @@ SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples" / "proxmox"
 def _scan(root: Path) -> Collection:
     files, problems = discover([root], root)
     assert problems == []
+    seen = {f.rel for f in files}
     for path in sorted(root.rglob("*.json")):
         rel = path.relative_to(root).as_posix()
-        if looks_like_proxmox_json(rel, path.read_text(encoding="utf-8")):
+        if rel not in seen and looks_like_proxmox_json(rel, path.read_text(encoding="utf-8")):
             files.append(InputFile(path, rel, "proxmox-json"))
     return collect(files, root)
 
@@ -39,7 +40,9 @@ def test_good_lab_is_clean_and_well_formed() -> None:
     assert sorted(layers) == ["proxmox:101/net0", "proxmox:102/net0", "proxmox:102/net1", "proxmox:103/net0"]
     assert [layers[i].enabled for i in sorted(layers)] == [True, True, False, True]
     cp = layers["proxmox:101/net0"]
-    assert str(cp.source) == "qemu-server/101.conf:8"
+    # Findings about the rule set point at the VM's firewall file, at its [RULES] section.
+    assert (str(cp.source), cp.source.resource) == ("firewall/101.fw:5", "guest:101")
+    assert str(layers["proxmox:102/net1"].source) == "firewall/102.fw:4"
     assert cp.attribute("datacenter") == "on: cluster.fw enable: 1"
     assert cp.attribute("vm_firewall") == "on: 101.fw enable: 1"
     assert cp.attribute("ta401") == ""

@@ -225,6 +225,7 @@ def firewall_from_documents(
     groups: dict[str, tuple[FwRule, ...]] = {}
     group_sources: dict[str, SourceRef] = {}
     resource = f"{scope}:{owner}"
+    rules_source: SourceRef | None = None
     for doc in docs:
         if doc.what == "fw-options":
             lines = _key_lines(doc.text)
@@ -257,6 +258,7 @@ def firewall_from_documents(
                 group_sources[doc.name] = SourceRef(doc.rel, 1, resource=f"group:{doc.name}")
             else:
                 rules = converted
+                rules_source = SourceRef(doc.rel, 1, resource=resource)
     config = FirewallConfig(
         scope=scope,
         owner=owner,
@@ -267,6 +269,7 @@ def firewall_from_documents(
         rules=rules,
         groups=groups,
         group_sources=group_sources,
+        rules_source=rules_source,
     )
     problems.extend(check_options(config))
     return config, problems

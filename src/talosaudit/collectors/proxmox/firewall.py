@@ -150,6 +150,9 @@ class FirewallConfig:
     rules: tuple[FwRule, ...] = ()
     groups: dict[str, tuple[FwRule, ...]] = field(default_factory=dict)
     group_sources: dict[str, SourceRef] = field(default_factory=dict)
+    #: The ``[RULES]`` header of a ``.fw`` file: where findings about the guest's rule set
+    #: point (None: no such section, or not a file).
+    rules_source: SourceRef | None = None
 
     def option(self, name: str) -> Option | None:
         return self.options.get(name)
@@ -263,6 +266,7 @@ def parse_firewall(text: str, rel: str, scope: str, owner: str) -> tuple[Firewal
     section: str | None = None
     name = ""
     resource = f"{scope}:{owner}"
+    rules_source: SourceRef | None = None
 
     def problem(rule_id: str, number: int, message: str, key: str) -> None:
         problems.append(
@@ -302,6 +306,8 @@ def parse_firewall(text: str, rel: str, scope: str, owner: str) -> tuple[Firewal
                 else:
                     groups[name] = []
                     group_sources[name] = SourceRef(rel, number, resource=f"group:{name}")
+            if kind == "rules" and rules_source is None:
+                rules_source = SourceRef(rel, number, resource=resource)
             section = kind
             continue
         if section is None:
@@ -356,6 +362,7 @@ def parse_firewall(text: str, rel: str, scope: str, owner: str) -> tuple[Firewal
         rules=tuple(rules),
         groups={k: tuple(v) for k, v in groups.items()},
         group_sources=group_sources,
+        rules_source=rules_source,
     )
     problems.extend(check_options(config))
     return config, problems

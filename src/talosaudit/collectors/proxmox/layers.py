@@ -363,7 +363,7 @@ def _layer(
         id=_layer_id(guest, nic),
         kind=LayerKind.PROXMOX,
         name=f"Proxmox firewall of {guest.label()} {nic.key}",
-        source=nic.source,
+        source=_layer_source(nic, guest_fw),
         semantics=Semantics.FIRST_MATCH,
         placement=Placement.NODE,
         rules=rules,
@@ -373,6 +373,16 @@ def _layer(
         enabled=enabled,
         attributes=tuple(attributes),
     )
+
+
+def _layer_source(nic: Nic, guest_fw: FirewallConfig | None) -> SourceRef:
+    """Where findings about the layer's rules point (a required flow it blocks): the guest's
+    firewall file at its ``[RULES]`` section (line 1 without one), or the Terraform/API
+    definition of its firewall; the NIC line when the guest has no firewall config at all.
+    Findings about the NIC flag itself (TA401, TA402) keep pointing at the NIC."""
+    if guest_fw is None:
+        return nic.source
+    return guest_fw.rules_source or guest_fw.source
 
 
 def _nic_rules(

@@ -76,6 +76,8 @@ def require_flow(policy: Policy, ctx: Context) -> Iterator[Finding]:
                 if not missing:
                     continue
                 for d in _blockers(result_decisions, missing, flow.require == "any"):
+                    if _reported_elsewhere(d):
+                        continue
                     part = d.surely_blocked & missing
                     key = (d.layer.id, d.direction.value, spec, src.text, dst.text)
                     entry = found.get(key)
@@ -117,6 +119,16 @@ def _blockers(decisions: tuple[LayerDecision, ...], missing: Space, whole: bool)
         complete = [d for d in partial if missing <= d.surely_blocked]
         return complete or partial
     return partial
+
+
+#: Layer attributes a collector sets when a platform rule already reports every required
+#: flow the layer blocks (TA401: an active Proxmox firewall that lets none of the node's
+#: ports in). The required-flow rules then stay quiet about that layer: one finding, not ten.
+REPORTED_ELSEWHERE = ("ta401",)
+
+
+def _reported_elsewhere(decision: LayerDecision) -> bool:
+    return any(decision.layer.attribute(name) == "true" for name in REPORTED_ELSEWHERE)
 
 
 def _sides(ctx: Context, name: str, egress_filtered_only: bool) -> list[_Side]:
@@ -232,7 +244,13 @@ def _exposures(ctx: Context, policy: Policy) -> list[Exposure]:
                     for d, hits in result.admitting()
                 ]
                 admitting = [(d, hits) for d, hits in admitting if hits]
-                chosen, hits = _outermost(admitting)
+                outermost = _outermost(admitting)
+                if outermost is None:
+                    # Nothing on the path filters (every layer disabled or allowing by its
+                    # default): no rule made the opening, so there is none to point at; an
+                    # inactive firewall is reported by the platform rules (TA402, TA404).
+                    continue
+                chosen, hits = outermost
                 for rule, part in hits:
                     key = (rule_key(rule), chosen.layer.id, group.role)
                     e = found.get(key)
@@ -274,17 +292,18 @@ def _sources(ctx: Context, params: ForbidFlowParams) -> list[_Source]:
 
 def _outermost(
     admitting: list[tuple[LayerDecision, list[tuple[Rule, Space]]]],
-) -> tuple[LayerDecision, list[tuple[Rule, Space]]]:
+) -> tuple[LayerDecision, list[tuple[Rule, Space]]] | None:
     """The outermost layer whose admitting rules are specific to the flow.
 
     A layer that lets the flow in only through "everything from everywhere" rules (an AWS
     default network ACL) is not where the opening was made; when every layer is like that,
-    the innermost one (the node's own filter) is reported.
+    the innermost one (the node's own filter) is reported. None when no rule admits the
+    flow at all (no layer, or only disabled ones, on the path).
     """
     for d, hits in admitting:
         if d.side is not Side.SOURCE and any(not is_wide_open(r) for r, _ in hits):
             return d, hits
-    return admitting[-1]
+    return admitting[-1] if admitting else None
 
 
 def forbid_flow(policy: Policy, ctx: Context) -> Iterator[Finding]:

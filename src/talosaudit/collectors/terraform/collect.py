@@ -2,31 +2,24 @@
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, cast
 
+from talosaudit.collectors.discover import InputFile
+from talosaudit.collectors.options import CollectOptions
 from talosaudit.collectors.roles import RoleHints
+from talosaudit.collectors.terraform import load_config
 from talosaudit.collectors.terraform.aws import map_aws
 from talosaudit.collectors.terraform.facts import facts_from_variables
 from talosaudit.collectors.terraform.proxmox import map_proxmox
 from talosaudit.collectors.terraform.values import TerraformConfig
 from talosaudit.model import Collection, Problem, SourceRef
 
-LoadConfig = Callable[[Sequence[Any], Path, Any], TerraformConfig]
 
-
-def _load_config() -> LoadConfig:
-    # Imported when called: the package's __init__ re-exports collect() from here.
-    package = importlib.import_module("talosaudit.collectors.terraform")
-    return cast(LoadConfig, package.load_config)
-
-
-def collect(files: Sequence[Any], root: Path, options: Any) -> Collection:
-    """Read the Terraform files (``InputFile``s) under ``root`` and map what they define."""
-    config = _load_config()(files, root, options)
-    hints = getattr(options, "role_hints", None)
+def collect(files: Sequence[InputFile], root: Path, options: CollectOptions) -> Collection:
+    """Read the Terraform files under ``root`` and map what they define."""
+    config = load_config(files, root, options)
+    hints = options.role_hints
     return collection_from_config(config, hints if isinstance(hints, RoleHints) else None)
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import textwrap
+from pathlib import Path
 from typing import Any
 
+from talosaudit.collectors.discover import discover
+from talosaudit.collectors.options import CollectOptions
 from talosaudit.collectors.roles import RoleHints
 from talosaudit.collectors.terraform.aws import map_aws
-from talosaudit.collectors.terraform.collect import collection_from_config
+from talosaudit.collectors.terraform.collect import collect, collection_from_config
 from talosaudit.collectors.terraform.facts import facts_from_variables
 from talosaudit.collectors.terraform.values import (
     Block,
@@ -1263,3 +1267,269 @@ def test_unknown_origin_is_named_in_the_reason() -> None:
         "aws_vpc_security_group_ingress_rule.x: cidr_ipv4 = var.allowed_admin_cidrs[count.index] "
         "could not be resolved: variable has no value (var.allowed_admin_cidrs)"
     )
+
+
+# -- end to end: HCL through load_config ------------------------------------------------------
+
+
+def _scan(tmp_path: Path, files: dict[str, str], hints: RoleHints | None = None) -> Collection:
+    for name, text in files.items():
+        target = tmp_path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(textwrap.dedent(text).lstrip("\n"))
+    found, _ = discover([tmp_path], tmp_path)
+    return collect(found, tmp_path, CollectOptions(role_hints=hints))
+
+
+SEED_NETWORK = """
+    variable "vpc_cidr" {
+      type = string
+    }
+
+    resource "aws_vpc" "main" {
+      cidr_block = var.vpc_cidr
+    }
+
+    resource "aws_security_group" "control_plane" {
+      name   = "talos-control-plane-sg"
+      vpc_id = aws_vpc.main.id
+      tags = {
+        NodeType = "control-plane"
+      }
+    }
+
+    resource "aws_vpc_security_group_ingress_rule" "control_plane_etcd" {
+      security_group_id            = aws_security_group.control_plane.id
+      description                  = "etcd peer communication"
+      from_port                    = 2379
+      to_port                      = 2380
+      ip_protocol                  = "tcp"
+      referenced_security_group_id = aws_security_group.control_plane.id
+    }
+
+    output "control_plane_security_group_id" {
+      value = aws_security_group.control_plane.id
+    }
+"""
+
+SEED_ROOT = """
+    variable "allowed_admin_cidrs" {
+      type    = list(string)
+      default = []
+    }
+
+    variable "cni_type" {
+      type    = string
+      default = "cilium"
+    }
+
+    module "network" {
+      source   = "./modules/network"
+      vpc_cidr = "10.0.0.0/16"
+    }
+
+    resource "aws_vpc_security_group_ingress_rule" "cp_k8s_api_external" {
+      count = length(var.allowed_admin_cidrs)
+
+      security_group_id = module.network.control_plane_security_group_id
+      description       = "Kubernetes API (external admin)"
+      from_port         = 6443
+      to_port           = 6443
+      ip_protocol       = "tcp"
+      cidr_ipv4         = var.allowed_admin_cidrs[count.index]
+    }
+"""
+
+
+def test_e2e_seed_module_rules_through_module_outputs(tmp_path: Path) -> None:
+    c = _scan(
+        tmp_path,
+        {
+            "main.tf": SEED_ROOT,
+            "terraform.tfvars": 'allowed_admin_cidrs = ["196.45.28.20/32"]\n',
+            "modules/network/main.tf": SEED_NETWORK,
+        },
+    )
+    cp = layer(c, CP_SG)
+    assert cp.source == SourceRef("modules/network/main.tf", 9, 15, CP_SG)
+    external, etcd = sorted(cp.rules_in(Direction.INGRESS), key=lambda r: r.key)
+    assert etcd.key == "module.network.aws_vpc_security_group_ingress_rule.control_plane_etcd"
+    assert (etcd.ports, etcd.peer.groups) == (PortSet.range(2379, 2380), frozenset({CP_SG}))
+    assert etcd.source == SourceRef("modules/network/main.tf", 17, 24, etcd.key)
+    assert external.key == "aws_vpc_security_group_ingress_rule.cp_k8s_api_external[0]"
+    assert (external.ports, external.peer.addresses) == (
+        PortSet.single(6443),
+        AddressSet.parse("196.45.28.20/32"),
+    )
+    assert external.unresolved == ()
+    assert cp.rules_in(Direction.EGRESS) == ()
+    g = group(c, f"nodes:{CP_SG}")
+    assert (g.role, g.role_reason) == (
+        Role.CONTROL_PLANE,
+        f"tag NodeType=control-plane on {CP_SG} (modules/network/main.tf:9)",
+    )
+    assert g.addresses == AddressSet.parse("10.0.0.0/16")
+    assert [f.name + "=" + f.value for f in c.facts] == ["cni=cilium"]
+    assert c.admin[0][0] == AddressSet.parse("196.45.28.20/32")
+    assert c.admin[0][1] is not None and c.admin[0][1].path == "terraform.tfvars"
+    assert [p for p in c.problems if p.rule_id in ("TA002", "TA003")] == []
+    assert set(c.files) >= {"main.tf", "terraform.tfvars", "modules/network/main.tf"}
+
+
+def test_e2e_unknown_admin_cidr_is_ta002_naming_the_expression(tmp_path: Path) -> None:
+    c = _scan(
+        tmp_path,
+        {
+            "main.tf": """
+                variable "admin_cidr" {
+                  type = string
+                }
+
+                resource "aws_security_group" "cp" {
+                  name = "talos-cp"
+                }
+
+                resource "aws_vpc_security_group_ingress_rule" "api" {
+                  security_group_id = aws_security_group.cp.id
+                  ip_protocol       = "tcp"
+                  from_port         = 6443
+                  to_port           = 6443
+                  cidr_ipv4         = var.admin_cidr
+                }
+            """,
+        },
+    )
+    (r,) = layer(c, "aws_security_group.cp").rules
+    assert [(u.field, u.expression) for u in r.unresolved] == [("cidr_ipv4", "var.admin_cidr")]
+    (p,) = [p for p in problems(c, "TA002") if p.key.startswith("aws_vpc_security_group_ingress_rule.api")]
+    assert "cidr_ipv4 = var.admin_cidr could not be resolved" in p.message
+    assert (p.source.path, p.source.start_line) == ("main.tf", 14)
+
+
+def test_e2e_inline_blocks_dynamic_self_and_nacl_order(tmp_path: Path) -> None:
+    c = _scan(
+        tmp_path,
+        {
+            "main.tf": """
+                locals {
+                  kubelet_sources = ["10.0.0.0/16", "10.1.0.0/16"]
+                }
+
+                resource "aws_vpc" "main" {
+                  cidr_block = "10.0.0.0/16"
+                }
+
+                resource "aws_subnet" "nodes" {
+                  vpc_id     = aws_vpc.main.id
+                  cidr_block = cidrsubnet(aws_vpc.main.cidr_block, 8, 1)
+                }
+
+                resource "aws_security_group" "workers" {
+                  name   = "workers"
+                  vpc_id = aws_vpc.main.id
+
+                  ingress {
+                    protocol    = "udp"
+                    from_port   = 6081
+                    to_port     = 6081
+                    self        = true
+                    cidr_blocks = ["0.0.0.0/0"]
+                  }
+
+                  dynamic "ingress" {
+                    for_each = local.kubelet_sources
+                    content {
+                      protocol    = "tcp"
+                      from_port   = 10250
+                      to_port     = 10250
+                      cidr_blocks = [ingress.value]
+                    }
+                  }
+                }
+
+                resource "aws_network_acl" "nodes" {
+                  vpc_id     = aws_vpc.main.id
+                  subnet_ids = [aws_subnet.nodes.id]
+
+                  ingress {
+                    rule_no    = 200
+                    action     = "allow"
+                    protocol   = "-1"
+                    from_port  = 0
+                    to_port    = 0
+                    cidr_block = "0.0.0.0/0"
+                  }
+
+                  ingress {
+                    rule_no    = 100
+                    action     = "deny"
+                    protocol   = "tcp"
+                    from_port  = 50000
+                    to_port    = 50001
+                    cidr_block = "0.0.0.0/0"
+                  }
+                }
+            """,
+        },
+    )
+    w = layer(c, "aws_security_group.workers")
+    geneve_cidr, geneve_self, kubelet_a, kubelet_b = w.rules
+    assert (geneve_cidr.peer.addresses, geneve_self.peer.groups) == (
+        AddressSet.parse("0.0.0.0/0"),
+        frozenset({"aws_security_group.workers"}),
+    )
+    assert geneve_cidr.key == geneve_self.key == "aws_security_group.workers/ingress[0]"
+    assert geneve_cidr.source.start_line == 18
+    assert [r.peer.addresses for r in (kubelet_a, kubelet_b)] == [
+        AddressSet.parse("10.0.0.0/16"),
+        AddressSet.parse("10.1.0.0/16"),
+    ]
+    assert kubelet_a.origin == "inline ingress block (dynamic)"
+    acl = layer(c, "aws_network_acl.nodes")
+    assert [r.key for r in acl.rules] == [
+        "aws_network_acl.nodes/ingress/100",
+        "aws_network_acl.nodes/ingress/200",
+    ]
+    assert acl.segments == ("aws_subnet.nodes",)
+    seg = next(s for s in c.segments if s.id == "aws_subnet.nodes")
+    assert seg.addresses == AddressSet.parse("10.0.1.0/24")
+    assert w.rules_in(Direction.EGRESS) == ()
+
+
+def test_e2e_instances_with_several_groups_and_unknown_count(tmp_path: Path) -> None:
+    c = _scan(
+        tmp_path,
+        {
+            "main.tf": """
+                variable "cp_count" {
+                  type = number
+                }
+
+                resource "aws_security_group" "cp" {
+                  name = "talos-cp"
+                  ingress {
+                    protocol    = "tcp"
+                    from_port   = 50000
+                    to_port     = 50000
+                    cidr_blocks = ["10.0.0.0/16"]
+                  }
+                }
+
+                resource "aws_security_group" "common" {
+                  name = "common"
+                }
+
+                resource "aws_instance" "talos" {
+                  count                  = var.cp_count
+                  vpc_security_group_ids = [aws_security_group.cp.id, aws_security_group.common.id]
+                  private_ip             = "10.0.1.10"
+                }
+            """,
+        },
+    )
+    (g,) = c.node_groups
+    assert g.id == "aws_instance.talos"
+    assert g.layers == ("aws_security_group.common", "aws_security_group.cp")
+    assert g.role is Role.CONTROL_PLANE
+    assert "carries security group aws_security_group.cp" in g.role_reason
+    assert g.origin.startswith("aws_instance (count unknown (var.cp_count)")

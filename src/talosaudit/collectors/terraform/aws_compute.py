@@ -128,7 +128,7 @@ class Machines:
         label = self.sgs.label(item, pending, attr, lines)
         if label is not None and label not in self.sgs.drafts:
             # A group defined elsewhere: a layer we know nothing about (no rules).
-            self.sgs._external(label, label, SourceRef(lines.path, lines.start, lines.end, label))
+            self.sgs.external(label, label, SourceRef(lines.path, lines.start, lines.end, label))
         return label
 
     # -- resources ----------------------------------------------------------------------

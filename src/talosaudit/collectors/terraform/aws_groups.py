@@ -31,7 +31,6 @@ from talosaudit.collectors.terraform.values import Block, Lines, Ref, ResourceIn
 from talosaudit.model import (
     EMPTY,
     Action,
-    AddressSet,
     Direction,
     Peer,
     Rule,
@@ -129,7 +128,7 @@ class SecurityGroups:
         if name != r.address:
             self.by_name.setdefault(name, r.address)
 
-    def _external(self, group_id: str, name: str, at: SourceRef) -> str:
+    def external(self, group_id: str, name: str, at: SourceRef) -> str:
         if group_id not in self.drafts:
             self.drafts[group_id] = GroupDraft(group_id, name, at, None, external=True)
         return group_id
@@ -139,10 +138,10 @@ class SecurityGroups:
         label = self.label(value, pending, attr, lines)
         if label is not None:
             if label not in self.drafts:
-                self._external(label, label, at)
+                self.external(label, label, at)
             return label
         expression, _ = describe_unknown(value)
-        return self._external(f"unresolved:{expression}", f"security group {expression} (unresolved)", at)
+        return self.external(f"unresolved:{expression}", f"security group {expression} (unresolved)", at)
 
     def label(self, value: Any, pending: Pending, attr: str, lines: Lines) -> str | None:
         """The identity of a referenced security group: its address, data source or id."""
@@ -389,7 +388,3 @@ class SecurityGroups:
                 origin=r.type,
             )
         )
-
-
-def vpc_of_group(draft: GroupDraft, vpcs: dict[str, AddressSet]) -> AddressSet:
-    return vpcs.get(draft.vpc, EMPTY)

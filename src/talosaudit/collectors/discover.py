@@ -1,7 +1,8 @@
 """Find the input files under the paths a user names and decide what each one is.
 
 A file's kind comes from its name first and, where the name is ambiguous (``.json``,
-``.yaml``, ``.xml``), from a sniff of its content. Files of no known kind are ignored
+``.yaml``, ``.xml``, templates such as ``.tftpl``/``.tmpl``/``.j2``), from a sniff of its
+content. Files of no known kind are ignored
 silently; files of a known kind that cannot be read as text become TA001 problems.
 """
 
@@ -37,11 +38,15 @@ PFSENSE = "pfsense"
 OPNSENSE = "opnsense"
 
 #: Kinds that content sniffing decides; a file that cannot be sniffed has no kind.
-_SNIFFED = frozenset({"json", "yaml", "xml"})
+_SNIFFED = frozenset({"json", "yaml", "xml", "template"})
+#: Template file names (Terraform ``templatefile``, Go templates, Jinja). A template whose text
+#: looks like a Talos config is passed to the Talos collector, so an unrendered machine
+#: config is reported (TA001) instead of vanishing; other templates are ignored.
+_TEMPLATE_SUFFIXES = (".tftpl", ".tpl", ".tmpl", ".j2", ".jinja", ".jinja2")
 #: A binary or non-UTF-8 ``.yaml``/``.xml`` file is reported (a Talos config or a firewall
 #: export that got corrupted must not vanish silently); ``.json`` files are too common in
 #: repositories to claim.
-_SILENT_WHEN_UNREADABLE = frozenset({"json"})
+_SILENT_WHEN_UNREADABLE = frozenset({"json", "template"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +95,8 @@ def kind_by_name(path: Path) -> str | None:
         return "yaml"
     if name.endswith(".xml"):
         return "xml"
+    if name.endswith(_TEMPLATE_SUFFIXES):
+        return "template"
     return None
 
 
@@ -191,6 +198,8 @@ _TALOS_MARKERS = re.compile(
     r"|kind:\s*(?:NetworkRuleConfig|NetworkDefaultActionConfig)\b)",
     re.MULTILINE,
 )
+#: A talhelper ``talconfig.yaml``: both top-level keys talhelper requires.
+_TALCONFIG_MARKERS = (re.compile(r"^clusterName:", re.MULTILINE), re.compile(r"^nodes:", re.MULTILINE))
 _XML_NOISE = re.compile(r"<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>]*>", re.DOTALL)
 _XML_ROOT = re.compile(r"<([A-Za-z_][\w.-]*)")
 
@@ -205,8 +214,13 @@ def sniff(kind: str, text: str, rel: str = "") -> str | None:
         from talosaudit.collectors.proxmox.api_json import looks_like_proxmox_json
 
         return PROXMOX_JSON if looks_like_proxmox_json(rel, text) else None
-    if kind == "yaml":
-        return TALOS if _TALOS_MARKERS.search(text[:_SNIFF_BYTES]) else None
+    if kind in ("yaml", "template"):
+        head = text[:_SNIFF_BYTES]
+        if _TALOS_MARKERS.search(head):
+            return TALOS
+        if kind == "yaml" and all(marker.search(head) for marker in _TALCONFIG_MARKERS):
+            return TALOS
+        return None
     if kind == "xml":
         head = _XML_NOISE.sub("", text[:_XML_SNIFF])
         found = _XML_ROOT.search(head)

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from talosaudit.findings import Finding
 from talosaudit.model import Model
 from talosaudit.policies.context import Context, EvalSettings
+from talosaudit.policies.disabled_rules import disabled_rule_required
 from talosaudit.policies.flows import forbid_flow, require_flow
 from talosaudit.policies.registry import Catalogue, PolicyError
 from talosaudit.policies.rule_checks import duplicate_rule, input_problem, rule_predicate, shadowed_rule
@@ -23,6 +24,7 @@ EVALUATORS: dict[str, Evaluator] = {
     "rule_predicate": rule_predicate,
     "duplicate_rule": duplicate_rule,
     "shadowed_rule": shadowed_rule,
+    "disabled_rule_required": disabled_rule_required,
 }
 
 __all__ = ["EVALUATORS", "Context", "EvalSettings", "evaluate"]

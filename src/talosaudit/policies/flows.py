@@ -55,11 +55,24 @@ class _Missing:
     related: list[SourceRef] = field(default_factory=list)
 
 
-def require_flow(policy: Policy, ctx: Context) -> Iterator[Finding]:
-    params = ctx.params(policy, RequireFlowParams)
+@dataclass(frozen=True, slots=True)
+class RequiredPair:
+    """One required flow between two concrete ends, and what of it is surely blocked."""
+
+    flow: RequiredFlow
+    protocol: int | None
+    ports: PortSet
+    spec: str
+    src: _Side
+    dst: _Side
+    missing: Space
+    decisions: tuple[LayerDecision, ...]
+
+
+def blocked_pairs(ctx: Context, params: RequireFlowParams) -> Iterator[RequiredPair]:
+    """Every (flow, source, destination) of a require_flow policy that is partly blocked."""
     if not ctx.holds(params.when, params.fact_defaults):
         return
-    found: dict[tuple[str, ...], _Missing] = {}
     for flow in params.flows:
         if not ctx.holds(flow.when, params.fact_defaults):
             continue
@@ -69,28 +82,34 @@ def require_flow(policy: Policy, ctx: Context) -> Iterator[Finding]:
         if flow.tunnel_port and tunnel.isdigit() and 0 < int(tunnel) <= 65535:
             ports = PortSet.single(int(tunnel))
         spec = flow_text(protocol, ports)
-        level = min_level(policy.level, flow.level)
         for src in _sides(ctx, flow.source, params.egress_filtered_only):
             for dst in _sides(ctx, flow.to, False):
-                missing, result_decisions = _missing(ctx, flow, (src, dst), protocol, ports)
-                if not missing:
-                    continue
-                for d in _blockers(result_decisions, missing, flow.require == "any"):
-                    if _reported_elsewhere(d):
-                        continue
-                    part = d.surely_blocked & missing
-                    key = (d.layer.id, d.direction.value, spec, src.text, dst.text)
-                    entry = found.get(key)
-                    if entry is None:
-                        entry = found[key] = _Missing(
-                            d, spec, src, dst, protocol, level, flow.purpose, flow.row
-                        )
-                    elif level.rank > entry.level.rank:
-                        entry.level, entry.purpose, entry.row = level, flow.purpose, flow.row
-                    entry.part = entry.part | part
-                    for other in result_decisions:
-                        if other.layer.id != d.layer.id and other.layer.source not in entry.related:
-                            entry.related.append(other.layer.source)
+                missing, decisions = _missing(ctx, flow, (src, dst), protocol, ports)
+                if missing:
+                    yield RequiredPair(flow, protocol, ports, spec, src, dst, missing, decisions)
+
+
+def require_flow(policy: Policy, ctx: Context) -> Iterator[Finding]:
+    params = ctx.params(policy, RequireFlowParams)
+    found: dict[tuple[str, ...], _Missing] = {}
+    for pair in blocked_pairs(ctx, params):
+        flow, protocol, spec, src, dst = pair.flow, pair.protocol, pair.spec, pair.src, pair.dst
+        missing, result_decisions = pair.missing, pair.decisions
+        level = min_level(policy.level, flow.level)
+        for d in _blockers(result_decisions, missing, flow.require == "any"):
+            if _reported_elsewhere(d):
+                continue
+            part = d.surely_blocked & missing
+            key = (d.layer.id, d.direction.value, spec, src.text, dst.text)
+            entry = found.get(key)
+            if entry is None:
+                entry = found[key] = _Missing(d, spec, src, dst, protocol, level, flow.purpose, flow.row)
+            elif level.rank > entry.level.rank:
+                entry.level, entry.purpose, entry.row = level, flow.purpose, flow.row
+            entry.part = entry.part | part
+            for other in result_decisions:
+                if other.layer.id != d.layer.id and other.layer.source not in entry.related:
+                    entry.related.append(other.layer.source)
     for entry in found.values():
         yield _blocked_finding(policy, entry)
 

@@ -109,6 +109,15 @@ class InputProblemParams(_Strict):
     pass
 
 
+class DisabledRuleParams(_Strict):
+    """A disabled rule that would let a blocked required flow through (TA405)."""
+
+    #: Layer kinds whose disabled rules are looked at (``pfsense``, ``opnsense``).
+    layer_kinds: list[LayerKindName]
+    #: The require_flow rules whose flows count as required (their own params are used).
+    required_by: list[str] = Field(min_length=1)
+
+
 PARAMS: dict[str, type[_Strict]] = {
     "input_problem": InputProblemParams,
     "require_flow": RequireFlowParams,
@@ -116,4 +125,5 @@ PARAMS: dict[str, type[_Strict]] = {
     "rule_predicate": RulePredicateParams,
     "duplicate_rule": LayerRuleParams,
     "shadowed_rule": LayerRuleParams,
+    "disabled_rule_required": DisabledRuleParams,
 }

@@ -16,6 +16,7 @@ from talosaudit.model import (
     Direction,
     IntervalSet,
     Layer,
+    Placement,
     PortSet,
     Rule,
     Semantics,
@@ -72,9 +73,43 @@ def _candidates(ctx: Context, params: RulePredicateParams, effective: bool) -> I
     for layer in _layers(ctx):
         if layer.kind.value in params.skip_layer_kinds or (effective and not layer.enabled):
             continue
+        live = _live_rules(ctx, layer) if effective else None
         for rule in layer.rules:
-            if rule.enabled:
+            if rule.enabled and (live is None or id(rule) in live):
                 yield layer, rule
+
+
+def _live_rules(ctx: Context, layer: Layer) -> set[int] | None:
+    """For a first-match layer, the rules (by ``id``) that can match some traffic to the
+    cluster: earlier rules do not cover all of it, and for a firewall between networks
+    (pfSense) its destination reaches the cluster's addresses. None: every rule counts.
+
+    "Admin VLAN to anywhere" below "block anything to the Kubernetes VLAN" opens nothing in
+    the cluster, and a pass rule below "block everything" opens nothing at all.
+    """
+    if layer.semantics is not Semantics.FIRST_MATCH:
+        return None
+
+    def compute() -> set[int]:
+        rules = [r for r in layer.rules if r.enabled]
+        labels = sorted({g for r in rules for g in r.peer.groups})
+        beyond_line = IntervalSet.span(0, _GROUP_BASE + len(labels))
+        scope = Space.box(ALL_PROTOCOLS, beyond_line, beyond_line, _ALL_PORTS)
+        if layer.placement is not Placement.NODE:
+            scope = Space.box(ALL_PROTOCOLS, beyond_line, address_line(ctx.node_scope()), _ALL_PORTS)
+        live: set[int] = set()
+        for direction in (Direction.INGRESS, Direction.EGRESS):
+            cover = Space()
+            for rule in (r for r in rules if r.direction is direction):
+                region = _abstract_region(rule, labels)
+                if rule.unresolved or (region & scope) - cover:
+                    live.add(id(rule))
+                if not rule.unresolved:
+                    cover = cover | region
+        return live
+
+    result: set[int] = ctx.memo(("live-rules", layer.id), compute)
+    return result
 
 
 def _opens_ingress(rule: Rule) -> bool:

@@ -174,9 +174,15 @@ class Pending:
         item = Unresolved(attr, expression, reason)
         if item not in self.items:
             self.items.append(item)
+        # A required attribute that is missing has no expression to quote.
+        said = (
+            f"{attr} is not set"
+            if reason == "not set"
+            else f"{attr} = {expression} could not be resolved: {reason}"
+        )
         self.ctx.problem(
             "TA002",
-            f"{self.key}: {attr} = {expression} could not be resolved: {reason}",
+            f"{self.key}: {said}",
             source(lines, self.address),
             key=f"{self.key}:{attr}:{expression}",
         )

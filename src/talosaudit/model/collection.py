@@ -33,9 +33,10 @@ class Attachment:
 
     A Talos host firewall (controlplane.yaml) applies to every control-plane node group, be
     it from Terraform, Proxmox or nowhere else; a Proxmox VM firewall applies to the nodes at
-    the VM's addresses. ``merge()`` adds ``layer_id`` to every node group whose role equals
-    ``role`` (when set) and whose addresses overlap ``addresses`` (when non-empty). When no
-    node group matches, ``fallback`` (a node group that already lists the layer) is used.
+    the VM's addresses. ``merge()`` adds ``layer_id`` to the node groups of ``role`` (when
+    set) whose addresses overlap ``addresses`` (when non-empty); the exact rules (unknown
+    addresses, several configs of one role, splitting) are in ``_attach``. When no node
+    group matches, ``fallback`` (a node group that already lists the layer) is used.
     """
 
     layer_id: str
@@ -141,29 +142,96 @@ _NODE_LAYER_ORDER = {
 def _attach(
     groups: list[NodeGroup], attachments: list[Attachment], layers: dict[str, Layer]
 ) -> list[NodeGroup]:
-    def order(layer_id: str) -> int:
+    """Put every attached NODE layer on the node groups it applies to.
+
+    The rules, in order (``kind`` is the attached layer's kind):
+
+    1. Address-keyed attachments (a Proxmox VM's firewall, a per-node Talos config) are
+       placed before role-keyed ones (a ``controlplane.yaml`` for every control-plane node),
+       outer layer kinds before inner ones, so that a VM's stand-in group exists before the
+       Talos config of its role looks for it.
+    2. Candidates are the groups of the attachment's role (any group when it has none),
+       never the stand-in (fallback) group of another attachment of the same kind: a node
+       runs one Talos config, so two configs of one role never stack on one group.
+    3. An address-keyed attachment goes to the candidates whose addresses overlap its own;
+       a group that also has addresses outside it is split, and only the overlapping part
+       gets the layer. When no candidate overlaps and the attachment's role is known, it goes
+       to the candidates of that role whose addresses are unknown (security groups without
+       instances), and their ``address_reason`` says the nodes are assumed to be these.
+    4. A role-keyed attachment goes to every candidate, except groups that already hold a
+       layer of its kind from an address-keyed attachment (the per-node config is the more
+       specific one).
+    5. A group that already holds a layer of the same kind from an earlier attachment is
+       split: a copy of the group as it was before gets this layer and stands for the nodes
+       that run the other config (ids ``<group>@<layer>``).
+    6. When no group is found, the attachment's ``fallback`` group is added.
+    """
+
+    def kind(layer_id: str) -> LayerKind | None:
         layer = layers.get(layer_id)
-        return _NODE_LAYER_ORDER.get(layer.kind, 5) if layer else 5
+        return layer.kind if layer else None
+
+    def order(layer_id: str) -> int:
+        found = kind(layer_id)
+        return _NODE_LAYER_ORDER.get(found, 5) if found is not None else 5
 
     result = list(groups)
-    # Address-keyed attachments first (a Proxmox VM's firewall, a per-node Talos file): their
-    # fallback node groups must exist before role-keyed attachments (a controlplane.yaml
-    # host firewall) look for the groups of their role.
-    for att in sorted(attachments, key=lambda a: not a.addresses):
+    #: (group id, kind) -> the group before a layer of that kind was attached, and whether
+    #: that attachment was address-keyed.
+    held: dict[tuple[str, LayerKind | None], tuple[NodeGroup, bool]] = {}
+    stand_ins: dict[str, LayerKind | None] = {}
+
+    def with_layer(group: NodeGroup, layer_id: str, note: str = "") -> NodeGroup:
+        reason = "; ".join(r for r in (group.address_reason, note) if r)
+        layer_ids = tuple(sorted((*group.layers, layer_id), key=order))
+        return replace(group, layers=layer_ids, address_reason=reason)
+
+    for att in sorted(attachments, key=lambda a: (not a.addresses, order(a.layer_id))):
+        k = kind(att.layer_id)
+        candidates: list[int] = []
         matched = False
         for i, g in enumerate(result):
             if att.role is not None and g.role is not att.role:
                 continue
-            if att.addresses and not g.addresses.overlaps(att.addresses):
+            if g.id in stand_ins and stand_ins[g.id] == k:
                 continue
             if att.layer_id in g.layers:
                 matched = True
                 continue
-            if att.fallback is not None and g is att.fallback:
-                continue
+            candidates.append(i)
+        note = ""
+        if att.addresses:
+            chosen = [i for i in candidates if result[i].addresses.overlaps(att.addresses)]
+            if not chosen and att.role is not None:
+                chosen = [i for i in candidates if not result[i].addresses]
+                note = (
+                    f"addresses unknown; assumed to include {att.addresses.describe()}: {att.reason} "
+                    f"(no {att.role.label} node group with known addresses holds them)"
+                )
+        else:
+            chosen = [i for i in candidates if not held.get((result[i].id, k), (None, False))[1]]
+        for index in chosen:
+            g = result[index]
+            at = index
+            if att.addresses and g.addresses and not g.addresses <= att.addresses:
+                # Only the nodes at the attachment's addresses run this layer.
+                result[index] = replace(g, addresses=g.addresses - att.addresses)
+                g = replace(g, id=f"{g.id}@{att.layer_id}", addresses=g.addresses & att.addresses)
+                result.append(g)
+                at = len(result) - 1
+            previous = held.get((g.id, k))
+            if previous is not None:
+                base = previous[0]
+                copy = replace(base, id=f"{base.id}@{att.layer_id}", name=f"{base.name} ({att.layer_id})")
+                held[(copy.id, k)] = (base, bool(att.addresses))
+                result.append(with_layer(copy, att.layer_id, note))
+            else:
+                held[(g.id, k)] = (g, bool(att.addresses))
+                result[at] = with_layer(g, att.layer_id, note)
             matched = True
-            result[i] = replace(g, layers=tuple(sorted((*g.layers, att.layer_id), key=order)))
         if not matched and att.fallback is not None:
+            stand_ins[att.fallback.id] = k
+            held[(att.fallback.id, k)] = (att.fallback, bool(att.addresses))
             result.append(att.fallback)
     return result
 

@@ -72,6 +72,11 @@ def test_entity_tricks_are_refused_before_expansion(data: bytes, line: int) -> N
     ("data", "message", "line"),
     [
         (b"<pfsense>\n<filter>\n<rule>\n<type>pass", "malformed XML: no element found", 4),
+        (
+            b"<pfsense>\n<filter>\n<rule>\n\n",
+            "malformed XML: no element found: the file ends before the document does (truncated?)",
+            3,
+        ),
         (b"<pfsense>\n<filter></rule>\n</pfsense>", "malformed XML: mismatched tag", 2),
         (b"", "malformed XML: no element found", 1),
         (b"<pfsense>&nbsp;</pfsense>", "malformed XML: undefined entity", 1),
@@ -82,7 +87,15 @@ def test_entity_tricks_are_refused_before_expansion(data: bytes, line: int) -> N
             1,
         ),
     ],
-    ids=["truncated", "mismatched", "empty", "undefined-entity", "two-roots", "encrypted"],
+    ids=[
+        "truncated",
+        "truncated-at-newline",
+        "mismatched",
+        "empty",
+        "undefined-entity",
+        "two-roots",
+        "encrypted",
+    ],
 )
 def test_broken_files_give_a_message_and_line(data: bytes, message: str, line: int) -> None:
     error, elapsed, _ = _load_error(data)

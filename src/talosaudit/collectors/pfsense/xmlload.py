@@ -145,12 +145,23 @@ def parse_xml(data: bytes) -> XmlElement:
             builder.line(),
         ) from None
     except SAXParseException as exc:
-        raise XmlLoadError(f"malformed XML: {exc.getMessage()}", exc.getLineNumber() or 0) from None
+        line, last = exc.getLineNumber() or 0, _last_line(data)
+        message = f"malformed XML: {exc.getMessage()}"
+        if line > last:
+            # expat reports the end of input on the line after the final newline.
+            line, message = last, f"{message}: the file ends before the document does (truncated?)"
+        raise XmlLoadError(message, line) from None
     except (ValueError, UnicodeError) as exc:
         raise XmlLoadError(f"malformed XML: {exc}", builder.line()) from None
     if builder.root is None:
         raise XmlLoadError("malformed XML: no root element", builder.line())
     return builder.root
+
+
+def _last_line(data: bytes) -> int:
+    """The number of the last line that holds something (1 for an empty file)."""
+    stripped = data.rstrip()
+    return stripped.count(b"\n") + 1
 
 
 def load_xml(path: Path, max_bytes: int = MAX_BYTES) -> XmlElement:

@@ -82,11 +82,21 @@ def test_address_keyed_config_reaches_a_group_of_its_role_with_unknown_addresses
     assert "talos:cp-1.yaml" not in got  # no stand-in: the config is on the security group's nodes
 
 
-def test_address_keyed_config_takes_only_the_nodes_at_its_addresses() -> None:
-    got = groups_of(sg("sg.cp", CP, "10.0.1.10/31"), talos("talos:cp-1.yaml", CP, "10.0.1.10/32"))
+def test_address_keyed_config_goes_to_the_whole_group_that_holds_its_addresses() -> None:
+    # A group's addresses may be the region its nodes sit in (a subnet): they are not narrowed.
+    got = groups_of(sg("sg.cp", CP, "10.0.1.0/24"), talos("talos:cp-1.yaml", CP, "10.0.1.10/32"))
+    assert got == {"sg.cp": (("sg.cp", "talos:cp-1.yaml"), "10.0.1.0/24", "")}
+
+
+def test_two_per_node_configs_in_one_group_split_it() -> None:
+    got = groups_of(
+        sg("sg.cp", CP, "10.0.1.0/24"),
+        talos("talos:cp-1.yaml", CP, "10.0.1.10/32"),
+        talos("talos:cp-2.yaml", CP, "10.0.1.11/32"),
+    )
     assert got == {
-        "sg.cp": (("sg.cp",), "10.0.1.11/32", ""),
-        "sg.cp@talos:cp-1.yaml": (("sg.cp", "talos:cp-1.yaml"), "10.0.1.10/32", ""),
+        "sg.cp": (("sg.cp", "talos:cp-1.yaml"), "10.0.1.0/24", ""),
+        "sg.cp@talos:cp-2.yaml": (("sg.cp", "talos:cp-2.yaml"), "10.0.1.0/24", ""),
     }
 
 

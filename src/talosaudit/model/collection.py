@@ -153,11 +153,11 @@ def _attach(
     2. Candidates are the groups of the attachment's role (any group when it has none),
        never the stand-in (fallback) group of another attachment of the same kind: a node
        runs one Talos config, so two configs of one role never stack on one group.
-    3. An address-keyed attachment goes to the candidates whose addresses overlap its own;
-       a group that also has addresses outside it is split, and only the overlapping part
-       gets the layer. When no candidate overlaps and the attachment's role is known, it goes
-       to the candidates of that role whose addresses are unknown (security groups without
-       instances), and their ``address_reason`` says the nodes are assumed to be these.
+    3. An address-keyed attachment goes to the candidates whose addresses overlap its own
+       (whole: a group's addresses are often the region its nodes sit in, such as a subnet,
+       so they are not narrowed). When no candidate overlaps and the attachment's role is
+       known, it goes to the candidates of that role whose addresses are unknown, and their
+       ``address_reason`` says the nodes are assumed to be these.
     4. A role-keyed attachment goes to every candidate, except groups that already hold a
        layer of its kind from an address-keyed attachment (the per-node config is the more
        specific one).
@@ -210,15 +210,8 @@ def _attach(
                 )
         else:
             chosen = [i for i in candidates if not held.get((result[i].id, k), (None, False))[1]]
-        for index in chosen:
-            g = result[index]
-            at = index
-            if att.addresses and g.addresses and not g.addresses <= att.addresses:
-                # Only the nodes at the attachment's addresses run this layer.
-                result[index] = replace(g, addresses=g.addresses - att.addresses)
-                g = replace(g, id=f"{g.id}@{att.layer_id}", addresses=g.addresses & att.addresses)
-                result.append(g)
-                at = len(result) - 1
+        for at in chosen:
+            g = result[at]
             previous = held.get((g.id, k))
             if previous is not None:
                 base = previous[0]

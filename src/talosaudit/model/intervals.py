@@ -72,8 +72,22 @@ class IntervalSet:
         return IntervalSet(_normalise(self.intervals + other.intervals))
 
     def intersection(self, other: IntervalSet) -> IntervalSet:
-        out: list[Interval] = []
         a, b = self.intervals, other.intervals
+        if not a or not b:
+            return _EMPTY
+        if a is b:
+            return self
+        if len(a) == 1 and len(b) == 1:
+            (alo, ahi), (blo, bhi) = a[0], b[0]
+            if blo <= alo and ahi <= bhi:
+                return self
+            if alo <= blo and bhi <= ahi:
+                return other
+            lo, hi = max(alo, blo), min(ahi, bhi)
+            return IntervalSet(((lo, hi),)) if lo <= hi else _EMPTY
+        if a[-1][1] < b[0][0] or b[-1][1] < a[0][0]:
+            return _EMPTY
+        out: list[Interval] = []
         i = j = 0
         while i < len(a) and j < len(b):
             lo = max(a[i][0], b[j][0])
@@ -112,7 +126,19 @@ class IntervalSet:
         return not self.difference(other).intervals
 
     def overlaps(self, other: IntervalSet) -> bool:
-        return bool(self.intersection(other).intervals)
+        a, b = self.intervals, other.intervals
+        i = j = 0
+        while i < len(a) and j < len(b):
+            if a[i][0] <= b[j][1] and b[j][0] <= a[i][1]:
+                return True
+            if a[i][1] < b[j][1]:
+                i += 1
+            else:
+                j += 1
+        return False
 
     def contains(self, value: int) -> bool:
         return any(lo <= value <= hi for lo, hi in self.intervals)
+
+
+_EMPTY = IntervalSet()

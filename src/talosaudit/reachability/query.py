@@ -39,6 +39,7 @@ from talosaudit.reachability.space import (
     DST,
     EMPTY_SPACE,
     PORT,
+    PROTO,
     SRC,
     Space,
     address_line,
@@ -212,12 +213,20 @@ class FlowResult:
         """Per layer past the source's own egress (outermost first): each allow rule with
         the part of the end-to-end allowed flow it admits."""
         out = []
+        # Rules of one group share their hit: intersect each distinct hit once.
+        parts: dict[int, Space] = {}
         for decision in self.decisions:
             if decision.side is Side.SOURCE:
                 continue
-            rules = tuple((rule, hit & self.allowed) for rule, hit in decision.admitted if hit & self.allowed)
+            rules = []
+            for rule, hit in decision.admitted:
+                part = parts.get(id(hit))
+                if part is None:
+                    part = parts[id(hit)] = hit & self.allowed
+                if part:
+                    rules.append((rule, part))
             if rules:
-                out.append((decision, rules))
+                out.append((decision, tuple(rules)))
         return tuple(out)
 
 
@@ -241,6 +250,8 @@ class _Leg:
     sp: _Piece
     dp: _Piece
     protocol: int | None
+    #: ``q & region`` of a rule group, shared by the pessimistic and optimistic passes.
+    hits: dict[tuple[object, ...], Space] = field(default_factory=dict, compare=False)
 
     def reversed(self, q: Space) -> _Leg:
         return _Leg(q, self.dp, self.sp, self.protocol)
@@ -254,12 +265,89 @@ class _LayerPass:
     by_default: Space = EMPTY_SPACE
 
 
+_Signature = tuple[object, ...]
+#: The (protocols, ports) pairs of a query space's boxes.
+_QueryShape = tuple[tuple[IntervalSet, IntervalSet], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Group:
+    """Rules of one layer direction that match exactly the same flows.
+
+    They differ only in identity (key, source, description), so the flows they match are
+    computed once for all of them. ``footprint`` is every (protocols, ports) pair any
+    resolution of the rules may match: a query outside it cannot touch them.
+    """
+
+    rule: Rule
+    positions: tuple[int, ...]
+    footprint: tuple[tuple[IntervalSet, IntervalSet], ...]
+    unresolved: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Index:
+    """A layer direction's enabled rules for one query protocol, grouped by what they match."""
+
+    key: tuple[str, Direction, int | None]
+    rules: tuple[Rule, ...]
+    groups: tuple[_Group, ...]
+    group_of: tuple[int, ...]
+
+
+def _signature(rule: Rule) -> _Signature:
+    """Everything ``_region`` reads of a rule: equal signatures match equal flows."""
+    opened = _widened(rule) if rule.unresolved else frozenset()
+    peer = rule.peer
+    return (
+        rule.action,
+        rule.protocol,
+        rule.ports,
+        peer.addresses,
+        peer.groups,
+        rule.local,
+        bool(rule.unresolved),
+        opened,
+    )
+
+
+def _build_index(key: tuple[str, Direction, int | None], rules: tuple[Rule, ...]) -> _Index:
+    by_signature: dict[_Signature, int] = {}
+    positions: list[list[int]] = []
+    group_of: list[int] = []
+    for pos, rule in enumerate(rules):
+        sig = _signature(rule)
+        g = by_signature.get(sig)
+        if g is None:
+            g = by_signature[sig] = len(positions)
+            positions.append([])
+        positions[g].append(pos)
+        group_of.append(g)
+    groups = []
+    for members in positions:
+        rule = rules[members[0]]
+        opened = _widened(rule) if rule.unresolved else frozenset()
+        footprint = tuple(_proto_ports(rule, _PROTOCOL in opened, _PORT in opened))
+        groups.append(_Group(rule, tuple(members), footprint, bool(rule.unresolved)))
+    return _Index(key, rules, tuple(groups), tuple(group_of))
+
+
+def _touches(group: _Group, shape: _QueryShape) -> bool:
+    return any(
+        protos.overlaps(qp) and ports.overlaps(qt) for protos, ports in group.footprint for qp, qt in shape
+    )
+
+
 class Reachability:
     """Queries on one model, with per-layer rule lists cached."""
 
     def __init__(self, model: Model) -> None:
         self.model = model
         self._rules: dict[tuple[str, Direction, int | None], tuple[Rule, ...]] = {}
+        self._indexes: dict[tuple[str, Direction, int | None], _Index] = {}
+        #: Per index and query shape: the groups the query can touch, and their rules'
+        #: positions in layer order.
+        self._relevant: dict[tuple[object, ...], tuple[tuple[int, ...], tuple[int, ...]]] = {}
         self._segment_layers: dict[tuple[str, Placement], list[Layer]] = {}
         for layer in sorted(model.layers.values(), key=lambda layer: layer.id):
             if layer.placement is Placement.NODE:
@@ -419,21 +507,60 @@ class Reachability:
             self._rules[key] = found
         return found
 
+    def _index(self, layer: Layer, direction: Direction, protocol: int | None) -> _Index:
+        key = (layer.id, direction, protocol)
+        found = self._indexes.get(key)
+        if found is None:
+            found = self._indexes[key] = _build_index(key, self._rules_of(layer, direction, protocol))
+        return found
+
+    def _relevant_groups(self, index: _Index, q: Space) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """The groups whose protocols and ports overlap the query's, and their rules'
+        positions in layer order (rules outside can match nothing of the query)."""
+        shape: _QueryShape = tuple(dict.fromkeys((box[PROTO], box[PORT]) for box in q.boxes))
+        key = (index.key, shape)
+        found = self._relevant.get(key)
+        if found is None:
+            groups = tuple(g for g, group in enumerate(index.groups) if _touches(group, shape))
+            positions = tuple(sorted(p for g in groups for p in index.groups[g].positions))
+            found = self._relevant[key] = (groups, positions)
+        return found
+
+    def _hit(self, index: _Index, g: int, direction: Direction, leg: _Leg, mode: _Pass) -> Space:
+        """``q & region`` of group ``g``, computed once per leg for both passes when the
+        pass cannot change it (no unresolved value, no approximate endpoint)."""
+        group = index.groups[g]
+        wide: bool | None = (group.rule.action is Action.DENY) == (mode is _Pass.MIN)
+        if not (group.unresolved or leg.sp.endpoint.approximate or leg.dp.endpoint.approximate):
+            wide = None
+        key = (index.key, g, wide)
+        hit = leg.hits.get(key)
+        if hit is None:
+            hit = leg.hits[key] = leg.q & _region(group.rule, direction, leg.sp, leg.dp, mode)
+        return hit
+
     def _layer(self, layer: Layer, direction: Direction, leg: _Leg, mode: _Pass) -> _LayerPass:
-        q, sp, dp = leg.q, leg.sp, leg.dp
+        q = leg.q
         if not layer.enabled:
             return _LayerPass(q)
         default = layer.default_ingress if direction is Direction.INGRESS else layer.default_egress
-        rules = self._rules_of(layer, direction, leg.protocol)
+        index = self._index(layer, direction, leg.protocol)
+        relevant, positions = self._relevant_groups(index, q)
+        rules, group_of = index.rules, index.group_of
         result = _LayerPass(EMPTY_SPACE)
         if layer.semantics is Semantics.FIRST_MATCH:
             remaining = q
-            for rule in rules:
+            for pos in positions:
                 if not remaining:
                     break
-                hit = remaining & _region(rule, direction, sp, dp, mode)
+                matched = self._hit(index, group_of[pos], direction, leg, mode)
+                if not matched:
+                    continue
+                # remaining is part of q, so remaining & (q & region) = remaining & region
+                hit = remaining & matched
                 if not hit:
                     continue
+                rule = rules[pos]
                 if rule.action is Action.ALLOW:
                     result.allowed = Space(result.allowed.boxes + hit.boxes)
                     result.admitted.append((rule, hit))
@@ -445,18 +572,27 @@ class Reachability:
             else:
                 result.by_default = remaining
             return result
-        allows = q if default is Action.ALLOW else EMPTY_SPACE
-        denied = EMPTY_SPACE
-        for rule in rules:
-            hit = q & _region(rule, direction, sp, dp, mode)
-            if not hit:
-                continue
+        # Union of allows: the order of rules does not matter, so each group's flows are
+        # computed once and the groups' hits united in one merge.
+        hits: dict[int, Space] = {}
+        for g in relevant:
+            hit = self._hit(index, g, direction, leg, mode)
+            if hit:
+                hits[g] = hit
+        groups = index.groups
+        allow_hits = [hit for g, hit in hits.items() if groups[g].rule.action is Action.ALLOW]
+        deny_hits = [hit for g, hit in hits.items() if groups[g].rule.action is not Action.ALLOW]
+        allows = Space.union_of([q, *allow_hits] if default is Action.ALLOW else allow_hits)
+        denied = Space.union_of(deny_hits)
+        if len(hits) < len(relevant):
+            positions = tuple(p for p in positions if group_of[p] in hits)
+        for pos in positions:
+            rule = rules[pos]
+            pair = (rule, hits[group_of[pos]])
             if rule.action is Action.ALLOW:
-                allows = allows | hit
-                result.admitted.append((rule, hit))
+                result.admitted.append(pair)
             else:
-                denied = denied | hit
-                result.denied.append((rule, hit))
+                result.denied.append(pair)
         result.allowed = allows - denied
         result.by_default = q - allows
         return result
@@ -521,9 +657,18 @@ _Hits = tuple[tuple[Rule, Space], ...]
 def _merge(a: LayerDecision, b: LayerDecision) -> LayerDecision:
     def pairs(x: _Hits, y: _Hits) -> _Hits:
         out: dict[int, tuple[Rule, Space]] = {}
+        # Rules that shared a hit on both pieces share the joined hit too.
+        joined: dict[tuple[int, int], Space] = {}
         for rule, hit in (*x, *y):
             key = id(rule)
-            out[key] = (rule, Space(out[key][1].boxes + hit.boxes)) if key in out else (rule, hit)
+            if key in out:
+                before = out[key][1]
+                both = joined.get((id(before), id(hit)))
+                if both is None:
+                    both = joined[(id(before), id(hit))] = Space(before.boxes + hit.boxes)
+                out[key] = (rule, both)
+            else:
+                out[key] = (rule, hit)
         return tuple(out.values())
 
     return LayerDecision(

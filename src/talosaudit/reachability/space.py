@@ -46,13 +46,37 @@ def line_addresses(line: IntervalSet) -> AddressSet:
 
 
 def _box_and(a: Box, b: Box) -> Box | None:
+    if a is b:
+        return a
     out = []
     for x, y in zip(a, b, strict=True):
-        both = x & y
-        if not both:
+        both = x if x is y else x.intersection(y)
+        if not both.intervals:
             return None
         out.append(both)
     return tuple(out)
+
+
+def _merge_boxes(boxes: list[Box]) -> list[Box]:
+    """Fewer boxes for the same points: boxes equal in every dimension but one become one
+    box (their union along that dimension). Linear in the boxes (hashing), so that a union
+    of many rules' hits does not subtract every box from every other."""
+    if len(boxes) < 2:
+        return boxes
+    for dim in range(len(boxes[0])):
+        buckets: dict[Box, list[IntervalSet]] = {}
+        for box in boxes:
+            buckets.setdefault(box[:dim] + box[dim + 1 :], []).append(box[dim])
+        if len(buckets) == len(boxes):
+            continue
+        merged: list[Box] = []
+        for rest, values in buckets.items():
+            value = values[0] if len(values) == 1 else IntervalSet.of(iv for v in values for iv in v)
+            merged.append((*rest[:dim], value, *rest[dim:]))
+        boxes = merged
+        if len(boxes) < 2:
+            break
+    return boxes
 
 
 def _box_sub(a: Box, b: Box) -> list[Box]:
@@ -80,9 +104,10 @@ class Space:
 
     @classmethod
     def union_of(cls, spaces: Iterable[Space]) -> Space:
+        boxes = _merge_boxes([box for space in spaces for box in space.boxes])
         result = cls()
-        for space in spaces:
-            result = result | space
+        for box in boxes:
+            result = result | cls((box,))
         return result
 
     def __bool__(self) -> bool:

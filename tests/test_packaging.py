@@ -12,9 +12,7 @@ def test_every_subpackage_is_listed_in_pyproject() -> None:
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())
     listed = set(config["tool"]["setuptools"]["packages"])
     src = ROOT / "src"
-    found = {
-        ".".join(init.parent.relative_to(src).parts) for init in src.rglob("__init__.py")
-    }
+    found = {".".join(init.parent.relative_to(src).parts) for init in src.rglob("__init__.py")}
     assert found - listed == set(), "add these to [tool.setuptools] packages"
     assert listed - found == {"talosaudit.builtin_policies"}
 

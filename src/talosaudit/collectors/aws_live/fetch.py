@@ -1,0 +1,343 @@
+"""Reading a region's firewall state through the EC2 API.
+
+Every list call goes through a paginator; retries use botocore's ``standard`` mode with more
+attempts than its default (throttling is normal when many regions are read at once). The
+credential chain is boto3's own; ``--profile`` picks a profile and ``--role-arn`` assumes a
+role through STS. ``AWS_ENDPOINT_URL``/``AWS_ENDPOINT_URL_EC2`` are honoured by botocore.
+
+Credentials never leave this module: no message, result or exception text built here
+contains a key or a token (botocore's own error messages do not either).
+
+The boto3 objects are typed ``Any`` on purpose: operation names are passed as data to one
+paging helper, which the typed stubs cannot express.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    NoRegionError,
+    ReadTimeoutError,
+)
+
+DEFAULT_MAX_ATTEMPTS = 10
+#: Filter values per request; AWS accepts up to 200 values in one filter.
+_FILTER_CHUNK = 200
+#: Parallel regions; each has its own client.
+MAX_REGION_THREADS = 8
+SESSION_NAME = "talosaudit"
+
+#: The IAM actions this module calls (docs/live.md lists them as the least-privilege policy).
+IAM_ACTIONS = (
+    "ec2:DescribeInstances",
+    "ec2:DescribeManagedPrefixLists",
+    "ec2:DescribeNetworkAcls",
+    "ec2:DescribeRegions",
+    "ec2:DescribeSecurityGroupRules",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeVpcs",
+    "ec2:GetManagedPrefixListEntries",
+    "sts:GetCallerIdentity",
+)
+#: Only with --role-arn (an action of the role's trust, not of the audited account).
+ASSUME_ROLE_ACTION = "sts:AssumeRole"
+
+
+class LiveError(Exception):
+    """The live audit cannot start (no credentials, the role cannot be assumed): exit 2."""
+
+
+@dataclass(frozen=True, slots=True)
+class AwsOptions:
+    regions: tuple[str, ...] = ()
+    all_regions: bool = False
+    profile: str | None = None
+    role_arn: str | None = None
+    external_id: str | None = None
+    vpc_ids: tuple[str, ...] = ()
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    #: PaginationConfig PageSize; None lets AWS choose (tests set it small).
+    page_size: int | None = None
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class PrefixList:
+    id: str
+    name: str
+    owner: str
+    #: ``(cidr, description)``; empty for AWS-managed lists, whose entries are not read.
+    entries: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def aws_managed(self) -> bool:
+        return self.owner == "AWS"
+
+
+@dataclass(frozen=True, slots=True)
+class RegionData:
+    """What one region returned, as the API's own dictionaries (snapshot.py writes them)."""
+
+    account: str
+    region: str
+    security_groups: tuple[dict[str, Any], ...] = ()
+    rules: tuple[dict[str, Any], ...] = ()
+    instances: tuple[dict[str, Any], ...] = ()
+    vpcs: tuple[dict[str, Any], ...] = ()
+    subnets: tuple[dict[str, Any], ...] = ()
+    network_acls: tuple[dict[str, Any], ...] = ()
+    prefix_lists: tuple[PrefixList, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RegionFailure:
+    region: str
+    #: One line for users: what failed and why, never a credential.
+    message: str
+    #: ``access-denied``, ``disabled``, ``timeout``, ``connection``, ``error``.
+    kind: str
+
+
+@dataclass
+class Session:
+    """A boto3 session, the account it reads and a per-call counter (retries are visible)."""
+
+    boto: Any
+    account: str
+    caller_arn: str
+    calls: dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def count(self, operation: str) -> None:
+        with self._lock:
+            self.calls[operation] = self.calls.get(operation, 0) + 1
+
+
+def client_config(options: AwsOptions) -> Config:
+    return Config(
+        retries={"mode": "standard", "max_attempts": options.max_attempts},
+        connect_timeout=options.connect_timeout,
+        read_timeout=options.read_timeout,
+        user_agent_extra="talosaudit",
+    )
+
+
+def open_session(options: AwsOptions, make_session: Callable[..., Any] = boto3.Session) -> Session:
+    """The session for the audit and the account it reads (``sts:GetCallerIdentity``)."""
+    try:
+        base = make_session(profile_name=options.profile) if options.profile else make_session()
+        config = client_config(options)
+        if options.role_arn:
+            sts = base.client("sts", config=config, region_name=_sts_region(base))
+            params: dict[str, Any] = {"RoleArn": options.role_arn, "RoleSessionName": SESSION_NAME}
+            if options.external_id:
+                params["ExternalId"] = options.external_id
+            creds = sts.assume_role(**params)["Credentials"]
+            base = make_session(
+                aws_access_key_id=creds["AccessKeyId"],
+                aws_secret_access_key=creds["SecretAccessKey"],
+                aws_session_token=creds["SessionToken"],
+            )
+            del creds
+        sts = base.client("sts", config=config, region_name=_sts_region(base))
+        identity = sts.get_caller_identity()
+    except ClientError as exc:
+        raise LiveError(f"cannot read the AWS account: {_client_error_text(exc)}") from None
+    except NoCredentialsError:
+        raise LiveError(
+            "no AWS credentials found (environment, --profile, shared credentials file, SSO or instance role)"
+        ) from None
+    except BotoCoreError as exc:
+        raise LiveError(f"cannot read the AWS account: {_botocore_text(exc)}") from None
+    return Session(base, str(identity.get("Account", "")), str(identity.get("Arn", "")))
+
+
+def _sts_region(session: Any) -> str:
+    return str(getattr(session, "region_name", None) or "us-east-1")
+
+
+def enabled_regions(session: Session, options: AwsOptions) -> list[str]:
+    """``describe_regions`` (enabled regions only) intersected with botocore's EC2 regions."""
+    region = _sts_region(session.boto)
+    client = session.boto.client("ec2", region_name=region, config=client_config(options))
+    try:
+        session.count("DescribeRegions")
+        found = client.describe_regions(AllRegions=False)["Regions"]
+    except ClientError as exc:
+        raise LiveError(f"cannot list the enabled regions: {_client_error_text(exc)}") from None
+    except BotoCoreError as exc:
+        raise LiveError(f"cannot list the enabled regions: {_botocore_text(exc)}") from None
+    known = set(session.boto.get_available_regions("ec2"))
+    names = sorted(str(r["RegionName"]) for r in found)
+    return [n for n in names if not known or n in known]
+
+
+# --- one region --------------------------------------------------------------------------
+
+
+def paginate(
+    session: Session, client: Any, operation: str, key: str, page_size: int | None, **params: Any
+) -> list[dict[str, Any]]:
+    """Every item under ``key`` of every page of ``operation`` (a snake_case name)."""
+    paginator = client.get_paginator(operation)
+    config = {"PageSize": page_size} if page_size else {}
+    out: list[dict[str, Any]] = []
+    for page in paginator.paginate(**params, PaginationConfig=config):
+        out.extend(page.get(key, []))
+    return out
+
+
+def _chunks(values: Sequence[str]) -> Iterable[list[str]]:
+    for i in range(0, len(values), _FILTER_CHUNK):
+        yield list(values[i : i + _FILTER_CHUNK])
+
+
+def fetch_region(session: Session, region: str, options: AwsOptions) -> RegionData:
+    """Everything the model needs from one region; raises botocore errors."""
+    client = session.boto.client("ec2", region_name=region, config=client_config(options))
+    size = options.page_size
+    vpc_filter = [{"Name": "vpc-id", "Values": list(options.vpc_ids)}] if options.vpc_ids else []
+
+    def read(operation: str, key: str, **params: Any) -> list[dict[str, Any]]:
+        session.count(operation)
+        return paginate(session, client, operation, key, size, **params)
+
+    groups = read("describe_security_groups", "SecurityGroups", Filters=vpc_filter)
+    if options.vpc_ids:
+        group_ids = sorted(str(g["GroupId"]) for g in groups)
+        rules = [
+            rule
+            for chunk in _chunks(group_ids)
+            for rule in read(
+                "describe_security_group_rules",
+                "SecurityGroupRules",
+                Filters=[{"Name": "group-id", "Values": chunk}],
+            )
+        ]
+    else:
+        rules = read("describe_security_group_rules", "SecurityGroupRules")
+    reservations = read("describe_instances", "Reservations", Filters=vpc_filter)
+    instances = [
+        instance
+        for reservation in reservations
+        for instance in reservation.get("Instances", [])
+        if instance.get("State", {}).get("Name") not in ("terminated", "shutting-down")
+    ]
+    vpcs = read("describe_vpcs", "Vpcs", Filters=vpc_filter)
+    subnets = read("describe_subnets", "Subnets", Filters=vpc_filter)
+    acls = read("describe_network_acls", "NetworkAcls", Filters=vpc_filter)
+    prefix_lists = _prefix_lists(read, rules)
+    return RegionData(
+        account=session.account,
+        region=region,
+        security_groups=tuple(groups),
+        rules=tuple(rules),
+        instances=tuple(instances),
+        vpcs=tuple(vpcs),
+        subnets=tuple(subnets),
+        network_acls=tuple(acls),
+        prefix_lists=tuple(prefix_lists),
+    )
+
+
+def _prefix_lists(
+    read: Callable[..., list[dict[str, Any]]], rules: Iterable[Mapping[str, Any]]
+) -> list[PrefixList]:
+    """The prefix lists rules name; customer lists with their entries."""
+    wanted = sorted({str(r["PrefixListId"]) for r in rules if r.get("PrefixListId")})
+    if not wanted:
+        return []
+    out: list[PrefixList] = []
+    for chunk in _chunks(wanted):
+        found = read(
+            "describe_managed_prefix_lists",
+            "PrefixLists",
+            Filters=[{"Name": "prefix-list-id", "Values": chunk}],
+        )
+        for pl in found:
+            ident, owner = str(pl["PrefixListId"]), str(pl.get("OwnerId", ""))
+            entries: tuple[tuple[str, str], ...] = ()
+            if owner != "AWS":
+                raw = read("get_managed_prefix_list_entries", "Entries", PrefixListId=ident)
+                entries = tuple(sorted((str(e["Cidr"]), str(e.get("Description", ""))) for e in raw))
+            out.append(PrefixList(ident, str(pl.get("PrefixListName", ident)), owner, entries))
+    return sorted(out, key=lambda p: p.id)
+
+
+# --- many regions --------------------------------------------------------------------------
+
+
+def fetch_regions(
+    session: Session,
+    regions: Sequence[str],
+    options: AwsOptions,
+    on_done: Callable[[str, bool], None] | None = None,
+) -> tuple[list[RegionData], list[RegionFailure]]:
+    """Read the regions concurrently; a region that fails is reported, the others go on."""
+    done: list[RegionData] = []
+    failed: list[RegionFailure] = []
+    workers = max(1, min(MAX_REGION_THREADS, len(regions)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="talosaudit-region") as pool:
+        futures = {pool.submit(fetch_region, session, region, options): region for region in regions}
+        for future in as_completed(futures):
+            region = futures[future]
+            try:
+                done.append(future.result())
+            except Exception as exc:  # one region's failure must not stop the others
+                failed.append(region_failure(region, exc))
+            if on_done is not None:
+                on_done(region, region not in {f.region for f in failed})
+    return sorted(done, key=lambda d: d.region), sorted(failed, key=lambda f: f.region)
+
+
+_ACCESS_CODES = frozenset(
+    {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthFailure", "Forbidden"}
+)
+_DISABLED_CODES = frozenset({"OptInRequired", "InvalidClientTokenId", "UnrecognizedClientException"})
+
+
+def region_failure(region: str, exc: BaseException) -> RegionFailure:
+    if isinstance(exc, ClientError):
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        kind = (
+            "access-denied" if code in _ACCESS_CODES else "disabled" if code in _DISABLED_CODES else "error"
+        )
+        hint = {
+            "access-denied": " (the credentials lack the permission; docs/live.md lists the IAM policy)",
+            "disabled": " (is the region enabled for this account?)",
+        }.get(kind, "")
+        return RegionFailure(region, f"{region}: {_client_error_text(exc)}{hint}", kind)
+    if isinstance(exc, ConnectTimeoutError | ReadTimeoutError):
+        return RegionFailure(region, f"{region}: timed out: {_botocore_text(exc)}", "timeout")
+    if isinstance(exc, EndpointConnectionError):
+        return RegionFailure(region, f"{region}: cannot connect: {_botocore_text(exc)}", "connection")
+    if isinstance(exc, NoRegionError | BotoCoreError):
+        return RegionFailure(region, f"{region}: {_botocore_text(exc)}", "error")
+    return RegionFailure(region, f"{region}: {type(exc).__name__}: {exc}", "error")
+
+
+def _client_error_text(exc: ClientError) -> str:
+    error = exc.response.get("Error", {})
+    code = str(error.get("Code", "error"))
+    message = str(error.get("Message", "")).strip()
+    operation = getattr(exc, "operation_name", "")
+    where = f" in {operation}" if operation else ""
+    return f"{code}{where}: {message}" if message else f"{code}{where}"
+
+
+def _botocore_text(exc: BotoCoreError) -> str:
+    return str(exc).strip() or type(exc).__name__

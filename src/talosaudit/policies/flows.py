@@ -20,7 +20,7 @@ from talosaudit.policies.context import (
     rule_key,
     rule_text,
 )
-from talosaudit.policies.params import ForbidFlowParams, RequiredFlow, RequireFlowParams
+from talosaudit.policies.params import ForbiddenFlow, ForbidFlowParams, RequiredFlow, RequireFlowParams
 from talosaudit.policies.schema import Level, Policy
 from talosaudit.reachability import Endpoint, LayerDecision, Space, address_line
 from talosaudit.reachability.endpoints import admin_endpoint, internet_endpoint, node_network_endpoint
@@ -219,6 +219,8 @@ class Exposure:
     groups: set[str] = field(default_factory=set)
     nonworker: bool = False
     others: dict[str, tuple[LayerDecision, list[str]]] = field(default_factory=dict)
+    #: What the flows' ``note`` facts say (a bind address and where it is set), in order.
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,8 +251,11 @@ def _exposures(ctx: Context, policy: Policy) -> list[Exposure]:
     for group in targets.values():
         dst = ctx.endpoint(group)
         for flow in params.flows:
+            if flow.unless and ctx.holds(flow.unless, params.fact_defaults):
+                continue
             protocol = parse_protocol(flow.protocol)
             ports = PortSet.parse(flow.ports)
+            note = _note(ctx, flow)
             for source in sources:
                 result = ctx.reach.query(source.endpoint, dst, protocol, ports)
                 allowed = result.allowed
@@ -276,6 +281,8 @@ def _exposures(ctx: Context, policy: Policy) -> list[Exposure]:
                     if e is None:
                         e = found[key] = Exposure(rule, chosen, group.role)
                     e.ports[protocol] = e.ports.get(protocol, PortSet()) | part.ports()
+                    if note and note not in e.notes:
+                        e.notes.append(note)
                     if source.role is None:
                         reached = part.sources()
                         e.reached = e.reached | reached
@@ -289,6 +296,15 @@ def _exposures(ctx: Context, policy: Policy) -> list[Exposure]:
                             names = e.others.setdefault(d.layer.id, (d, []))[1]
                             names.extend(n for n in (rule_key(r) for r, _ in other) if n not in names)
     return list(found.values())
+
+
+def _note(ctx: Context, flow: ForbiddenFlow) -> str:
+    if flow.note is None:
+        return ""
+    fact = ctx.model.facts.get(flow.note.fact)
+    if fact is None:
+        return flow.note.unknown
+    return flow.note.known.format(value=fact.value, reason=fact.reason)
 
 
 def _sources(ctx: Context, params: ForbidFlowParams) -> list[_Source]:
@@ -352,6 +368,8 @@ def _exposure_finding(policy: Policy, params: ForbidFlowParams, e: Exposure) -> 
     if params.workers_only_level is not None and not e.nonworker:
         level = params.workers_only_level
         message += "; the only sources beyond the allowed nodes are the cluster's worker nodes"
+    for note in e.notes:
+        message += f"; {note}"
     if e.others:
         others = "; ".join(f"{layer_text(d.layer)} ({', '.join(names)})" for d, names in e.others.values())
         message += f"; other layers on the path also allow it: {others}"

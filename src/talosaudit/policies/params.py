@@ -73,13 +73,29 @@ class RequireFlowParams(Conditional):
     flows: list[RequiredFlow]
 
 
+class FactNote(_Strict):
+    """What a finding says about a fact: ``known`` is formatted with ``{value}`` and
+    ``{reason}`` (where the fact was found); ``unknown`` is said when the model has no such fact."""
+
+    fact: str
+    known: str
+    unknown: str
+
+
+class ForbiddenFlow(FlowSpec):
+    #: The flow is not checked when these facts hold (e.g. a service bound to 127.0.0.1).
+    unless: FactCondition = Field(default_factory=dict)
+    #: A fact the finding's message states when this flow gets through.
+    note: FactNote | None = None
+
+
 SourceName = Literal["internet", "anywhere", "outside", "node-network", "admin", "worker", "control-plane"]
 
 
 class ForbidFlowParams(Conditional):
     #: What the ports are, for the message: "the Talos API".
     service: str
-    flows: list[FlowSpec]
+    flows: list[ForbiddenFlow]
     to: list[RoleName]
     sources: list[SourceName]
     #: Nodes of these roles may reach the ports: their own addresses never count.

@@ -196,6 +196,8 @@ def test_samples_facts_and_problems() -> None:
         "control_plane_endpoint": "https://65.21.143.251:6443",
         "kube_proxy": "false",
         "kube_scheduler_bind_address": "0.0.0.0",
+        # the talconfig's control plane sets none: Talos's default (the explicit 0.0.0.0 above wins)
+        "kube_controller_manager_bind_address": "127.0.0.1",
         "etcd_listen_metrics_urls": "http://0.0.0.0:2381",
     }
     cni = next(f for f in c.facts if f.name == "cni")
@@ -511,6 +513,9 @@ def test_multidoc_v112_to_v114_documents() -> None:
         "tunnel": ("vxlan", 27),
         "tunnel_port": ("8472", 25),  # KubeFlannelCNIConfig without backendPort
         "control_plane_endpoint": ("https://cp.example.com:6443", 6),
+        # Talos's defaults for a control plane, located at its v1alpha1 document
+        "kube_scheduler_bind_address": ("127.0.0.1", 1),
+        "kube_controller_manager_bind_address": ("127.0.0.1", 1),
     }
     fw = layer(c, "talos:controlplane.yaml")
     kubespan = next(r for r in fw.rules if r.key == "talos/kubespan")
@@ -554,7 +559,11 @@ def test_facts_of_a_whole_config(documents: str, expected: dict[str, str]) -> No
     found = facts(build_nodes([config]))
     if "cni" not in expected:
         expected = {**expected, "cni": "flannel", "tunnel": "vxlan", "tunnel_port": "4789"}
-    assert found == expected
+    defaults = {
+        "kube_scheduler_bind_address": "127.0.0.1",
+        "kube_controller_manager_bind_address": "127.0.0.1",
+    }
+    assert found == {**defaults, **expected}
 
 
 # --- Terraform reuse: YAML embedded in another file -----------------------------------------

@@ -197,8 +197,17 @@ def _problem(rule_id: str, message: str, loc: SourceRef, config: NodeConfig) -> 
     return Problem(rule_id, message, source, key=f"talos:{rule_id}:{loc.path}:{message}")
 
 
+#: Facts that Talos's default CNI decides together: one explicit ``cni`` claim voids them all.
+_CNI_FACTS = frozenset({"cni", "tunnel", "tunnel_port"})
+#: Bind-address facts: a claim that exposes the service is listed before localhost claims, so
+#: that when configs disagree the merged model keeps the exposing one.
+_BIND_FACTS = frozenset({"kube_scheduler_bind_address", "kube_controller_manager_bind_address"})
+_LOCALHOST = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
 def _facts(settings: Sequence[NodeSettings]) -> list[Fact]:
-    """Explicit facts (the first claim per name and value), then Talos defaults if no config names a CNI."""
+    """Explicit facts (the first claim per name and value), then Talos defaults for what no
+    config says (the default CNI only when no config names a CNI)."""
     facts: list[Fact] = []
     seen: set[tuple[str, str]] = set()
     for found in settings:
@@ -206,14 +215,18 @@ def _facts(settings: Sequence[NodeSettings]) -> list[Fact]:
             if (fact.name, fact.value) not in seen:
                 seen.add((fact.name, fact.value))
                 facts.append(fact)
-    if any(f.name == "cni" for f in facts):
-        return facts  # a config says which CNI: the default (cni, tunnel, port) does not apply
+    claimed = {f.name for f in facts}
+    cni_claimed = "cni" in claimed
     for found in settings:
         for fact in found.default_facts:
+            if fact.name in _CNI_FACTS and cni_claimed:
+                continue  # a config says which CNI: the default (cni, tunnel, port) does not apply
+            if fact.name not in _CNI_FACTS and fact.name in claimed:
+                continue
             if (fact.name, fact.value) not in seen:
                 seen.add((fact.name, fact.value))
                 facts.append(fact)
-    return facts
+    return sorted(facts, key=lambda f: f.name in _BIND_FACTS and f.value.strip().lower() in _LOCALHOST)
 
 
 def _unique_problems(problems: Iterable[Problem]) -> tuple[Problem, ...]:

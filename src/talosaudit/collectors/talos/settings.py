@@ -75,6 +75,7 @@ class _Reader:
         self.facts: list[Fact] = []
         self.default_facts: list[Fact] = []
         self.problems: list[tuple[str, str, SourceRef]] = []
+        self.control_plane_node = False
 
     def fact(self, name: str, value: str, reason: str, loc: SourceRef | None, default: bool = False) -> None:
         fact = Fact(name, value, reason, FactOrigin.TALOS_CONFIG, loc)
@@ -82,6 +83,7 @@ class _Reader:
 
     def read(self) -> NodeSettings:
         role, role_reason = self.role()
+        self.control_plane_node = role is Role.CONTROL_PLANE
         addresses, networks, address_reason = self.addresses()
         pod_service, pod_service_reason = self.pod_service()
         kubespan = self.kubespan()
@@ -327,10 +329,17 @@ class _Reader:
             ("controllerManager", "kube_controller_manager_bind_address"),
         ):
             bind = get(self.machine, "cluster", component, "extraArgs", "bind-address")
-            if isinstance(bind, str):
+            if isinstance(bind, str) and not has_placeholder(bind):
                 bind_loc = loc_of(self.machine, "cluster", component, "extraArgs", "bind-address")
                 reason = f"cluster.{component}.extraArgs.bind-address: {bind} at {where(bind_loc)}"
                 self.fact(fact_name, bind, reason, bind_loc)
+            elif bind is None and self.complete and self.control_plane_node:
+                anchor = self.machine.loc if isinstance(self.machine, YMap) else None
+                reason = (
+                    f"Talos default: the control-plane config at {where(anchor)} sets no "
+                    f"cluster.{component}.extraArgs.bind-address"
+                )
+                self.fact(fact_name, "127.0.0.1", reason, anchor, default=True)
         metrics = get(self.machine, "cluster", "etcd", "extraArgs", "listen-metrics-urls")
         if isinstance(metrics, str):
             metrics_loc = loc_of(self.machine, "cluster", "etcd", "extraArgs", "listen-metrics-urls")

@@ -41,6 +41,9 @@ class NodeGroup:
     segment: str | None = None
     #: Where the group came from, e.g. "aws_instance", "security group (no instances)".
     origin: str = ""
+    #: How many nodes the group holds, when a collector knows it (a per-node Talos config is
+    #: one node); None when unknown.
+    count: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

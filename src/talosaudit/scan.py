@@ -237,6 +237,25 @@ def build_model(request: ScanRequest) -> tuple[Model, tuple[str, ...]]:
 
 def run_scan(request: ScanRequest) -> ScanResult:
     started = time.monotonic()
+    prepared = prepare_run(request)
+    model, files = build_model(request)
+    raw = evaluate_model(model, prepared, request)
+    return finish_run(request, prepared, raw, model, files, started=started)
+
+
+@dataclass(frozen=True)
+class PreparedRun:
+    """The catalogue and selection of one run, checked before any input is read."""
+
+    catalogue: Catalogue
+    #: The selected policies (what the report lists as the rules that ran).
+    policies: tuple[Policy, ...]
+    notices: tuple[str, ...]
+    known_baseline: frozenset[str]
+
+
+def prepare_run(request: ScanRequest) -> PreparedRun:
+    """Load and configure the catalogue, check the selection, read the baseline."""
     try:
         catalogue = configured_catalogue(
             load_catalogue(list(request.policy_dirs)), request.config, request.config_name
@@ -252,29 +271,44 @@ def run_scan(request: ScanRequest) -> ScanResult:
     unknown_rules = sorted(set(request.config.rules) - known)
     notices = [f"{request.config_name}: rules.{r} names no known rule" for r in unknown_rules]
     policies = [p for p in catalogue.policies if is_selected(p.id, request.checks, request.skip_checks)]
-    known_baseline = _read_baseline(request.baseline)
+    return PreparedRun(catalogue, tuple(policies), tuple(notices), _read_baseline(request.baseline))
 
-    model, files = build_model(request)
+
+def evaluate_model(model: Model, prepared: PreparedRun, request: ScanRequest) -> list[Finding]:
+    """The raw findings of one model: policies, plus problems no policy file covers."""
     # The whole catalogue goes in (policies read each other's parameters, e.g. TA207's
     # trusted prefix); the selection decides which rules run.
     settings = EvalSettings(enabled=lambda rule_id: is_selected(rule_id, request.checks, request.skip_checks))
-    raw = evaluate(model, catalogue, settings)
+    raw = evaluate(model, prepared.catalogue, settings)
     # The engine reports input problems through `input_problem` policies; a problem whose
     # rule has no policy file at all (a collector's platform rule) must not vanish.
-    orphans = [p for p in model.problems if catalogue.get(p.rule_id) is None]
-    raw = _dedupe([*raw, *problem_findings(orphans, {})])
+    orphans = [p for p in model.problems if prepared.catalogue.get(p.rule_id) is None]
+    return _dedupe([*raw, *problem_findings(orphans, {})])
 
-    findings = [f for f in raw if is_selected(f.rule_id, request.checks, request.skip_checks)]
+
+def finish_run(
+    request: ScanRequest,
+    prepared: PreparedRun,
+    raw: Iterable[Finding],
+    model: Model,
+    files: tuple[str, ...],
+    *,
+    started: float,
+    notices: Iterable[str] = (),
+) -> ScanResult:
+    """Selection, level overrides, suppressions, ignores, baseline and --min-level."""
+    all_notices = [*prepared.notices, *notices]
+    findings = [f for f in _dedupe(raw) if is_selected(f.rule_id, request.checks, request.skip_checks)]
     findings = _override_levels(findings, request.config)
     findings = apply_inline_suppressions(findings, request.root)
     findings, expired = apply_config_ignores(
         findings, request.config.ignore_entries(request.config_name), request.today or dt.date.today()
     )
-    notices += expired
+    all_notices += expired
     suppressed = sorted((f for f in findings if f.suppressed is not None), key=Finding.sort_key)
     active = [f for f in findings if f.suppressed is None]
     candidates = sorted(active, key=Finding.sort_key)
-    active, dropped = apply_baseline(active, known_baseline)
+    active, dropped = apply_baseline(active, prepared.known_baseline)
     if request.min_level is not None:
         floor = request.min_level.rank
         active = [f for f in active if f.level.rank >= floor]
@@ -284,9 +318,9 @@ def run_scan(request: ScanRequest) -> ScanResult:
         baseline_candidates=tuple(candidates),
         facts=tuple(model.facts[name] for name in sorted(model.facts)),
         files=files,
-        policies=tuple(sorted(policies, key=lambda p: p.id)),
+        policies=tuple(sorted(prepared.policies, key=lambda p: p.id)),
         duration=time.monotonic() - started,
-        notices=tuple(notices),
+        notices=tuple(all_notices),
         baseline_dropped=dropped,
         model=model,
     )

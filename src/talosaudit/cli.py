@@ -487,9 +487,9 @@ def policies_show(rule_id: str, policy_dirs: tuple[Path, ...]) -> None:
     click.echo("\n".join(lines))
 
 
-# `live` (talosaudit live --region R ...) is a separate issue: it will be a command here that
-# builds a ScanRequest from the AWS collector. It is deliberately not registered yet, so
-# `talosaudit live` is a usage error instead of a command that does nothing.
+from talosaudit.cli_live import live  # noqa: E402 - defined in its own module (issue 6)
+
+cli.add_command(live)
 
 
 def main() -> None:

@@ -136,6 +136,28 @@ class Context:
         result: AddressSet = self.memo(("trusted-admin", ""), compute)
         return result
 
+    def pod_service(self) -> AddressSet:
+        """The cluster's pod and service CIDRs (``pod_subnets``/``service_subnets`` facts, from a
+        Talos config): the cluster's own workloads, never "the internet" or "outside the
+        cluster", even when they are public IPv6 prefixes."""
+
+        def compute() -> AddressSet:
+            found = EMPTY
+            for name in ("pod_subnets", "service_subnets"):
+                for cidr in self.model.fact(name).split(","):
+                    try:
+                        found = found | AddressSet.parse(cidr.strip())
+                    except ValueError:
+                        continue
+            return found
+
+        result: AddressSet = self.memo(("pod-service", ""), compute)
+        return result
+
+    def not_internet(self) -> AddressSet:
+        """Public addresses that exposure checks do not count as the internet."""
+        return self.trusted_admin() | self.pod_service()
+
     def node_scope(self) -> AddressSet:
         """Addresses that belong to the cluster's network: the node network and the nodes."""
         scope = self.model.node_network | self.exact_addresses("nodes")
@@ -149,8 +171,10 @@ class Context:
         return cidr_endpoint("anywhere", ALL_ADDRESSES)
 
     def outside(self) -> Endpoint:
-        """Everything beyond the node network, the trusted admin networks and the nodes."""
-        return cidr_endpoint("outside the cluster", ALL_ADDRESSES - self.node_scope() - self.trusted_admin())
+        """Everything beyond the node network, the trusted admin networks, the nodes and the
+        cluster's own pod/service CIDRs."""
+        inside = self.node_scope() | self.trusted_admin() | self.pod_service()
+        return cidr_endpoint("outside the cluster", ALL_ADDRESSES - inside)
 
 
 # --- wording ---------------------------------------------------------------------------

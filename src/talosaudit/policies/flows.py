@@ -84,6 +84,8 @@ def blocked_pairs(ctx: Context, params: RequireFlowParams) -> Iterator[RequiredP
         spec = flow_text(protocol, ports)
         for src in _sides(ctx, flow.source, params.egress_filtered_only):
             for dst in _sides(ctx, flow.to, False):
+                if _same_node(src, dst):
+                    continue
                 missing, decisions = _missing(ctx, flow, (src, dst), protocol, ports)
                 if missing:
                     yield RequiredPair(flow, protocol, ports, spec, src, dst, missing, decisions)
@@ -148,6 +150,14 @@ REPORTED_ELSEWHERE = ("ta401",)
 
 def _reported_elsewhere(decision: LayerDecision) -> bool:
     return any(decision.layer.attribute(name) == "true" for name in REPORTED_ELSEWHERE)
+
+
+def _same_node(src: _Side, dst: _Side) -> bool:
+    """A flow from a one-node group to itself: a node reaching its own address never leaves it
+    (Linux delivers it on ``lo``, which Talos always accepts; security groups, Proxmox and
+    pfSense never see it), so no layer can block it."""
+    group = src.endpoint.node_group
+    return group is not None and group is dst.endpoint.node_group and group.count == 1
 
 
 def _sides(ctx: Context, name: str, egress_filtered_only: bool) -> list[_Side]:
@@ -311,7 +321,7 @@ def _sources(ctx: Context, params: ForbidFlowParams) -> list[_Source]:
     out: list[_Source] = []
     for kind in params.sources:
         if kind == "internet":
-            out.append(_Source(kind, internet_endpoint(ctx.model, ctx.trusted_admin())))
+            out.append(_Source(kind, internet_endpoint(ctx.model, ctx.not_internet())))
         elif kind == "anywhere":
             out.append(_Source(kind, ctx.anywhere()))
         elif kind == "outside":

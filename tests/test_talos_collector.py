@@ -562,6 +562,8 @@ def test_facts_of_a_whole_config(documents: str, expected: dict[str, str]) -> No
     defaults = {
         "kube_scheduler_bind_address": "127.0.0.1",
         "kube_controller_manager_bind_address": "127.0.0.1",
+        "pod_subnets": "10.244.0.0/16",
+        "service_subnets": "10.96.0.0/12",
     }
     assert found == {**defaults, **expected}
 

@@ -167,6 +167,8 @@ def _node(config: NodeConfig, found: NodeSettings, kubespan_peers: AddressSet) -
             address_reason=address_reason,
             layers=(layer_id,),
             origin="Talos machine config",
+            # Static addresses written in a config belong to one machine.
+            count=config.count if config.count is not None else (1 if found.addresses else None),
         )
         attachments.append(Attachment(layer_id, one, addresses, reason, fallback=group))
     return _NodeOutput(firewall.layer, tuple(attachments), networks, tuple(problems))

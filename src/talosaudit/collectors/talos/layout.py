@@ -57,6 +57,9 @@ class NodeConfig:
     address_reason: str = ""
     #: No role could be told at all: the config is assumed to apply to every node.
     assumed_all: bool = False
+    #: How many nodes run this config, when the layout says (a talconfig node, a Terraform
+    #: apply: 1). Otherwise a config that writes static addresses is one node.
+    count: int | None = None
 
 
 #: Reads a file the layout refers to (a talconfig patch) that was not among the inputs.
@@ -399,6 +402,7 @@ class _Talconfig:
             role_reason=role_reason,
             addresses=addresses,
             address_reason=address_reason,
+            count=1,
         )
 
     def _base(self, node: YMap, role: Role, role_loc: SourceRef, loc: SourceRef) -> YMap:

@@ -197,6 +197,10 @@ class _Reader:
             else:
                 sets = sets | AddressSet.parse(default)
                 reasons.append(f"{field_name} {default} (Talos default)")
+                if self.complete:
+                    anchor = self.machine.loc if isinstance(self.machine, YMap) else None
+                    reason = f"Talos default: the config at {where(anchor)} sets no {field_name}"
+                    self.fact(_snake(field_name), default, reason, anchor, default=True)
         return sets, "; ".join(reasons)
 
     def cni(self) -> None:

@@ -219,6 +219,7 @@ class _Mapper:
             addresses=addresses,
             address_reason=address_reason,
             assumed_all=base is None or base.role is None,
+            count=1,  # an apply configures one node
         )
 
     # --- config_patches --------------------------------------------------------------

@@ -43,7 +43,7 @@ from talosaudit.collectors.aws_live.snapshot import (
     write,
 )
 from talosaudit.findings import Finding
-from talosaudit.model import Collection, Problem, SourceRef, merge
+from talosaudit.model import Collection, LayerKind, Problem, SourceRef, merge
 from talosaudit.scan import (
     ScanError,
     ScanRequest,
@@ -147,13 +147,14 @@ def run_live(request: LiveRequest, on_region: Callable[[str, bool], None] | None
     raw: list[Finding] = []
     evaluated: list[str] = []
     models = []
-    for scope, collection in zip(scopes, collections, strict=True):
-        if not collection.node_groups and scope.vpc not in request.aws.vpc_ids:
+    for scope, found in zip(scopes, collections, strict=True):
+        if not found.node_groups and scope.vpc not in request.aws.vpc_ids:
             notices.append(
                 f"{scope.name}: no Talos nodes (no instance or security group with a role); "
                 "not evaluated (name it with --vpc-id to audit it anyway)"
             )
             continue
+        collection = _without_idle_groups(found)
         model = merge([collection, *extra], extra_facts(request.scan))
         models.append(collection)
         evaluated.append(scope.name)
@@ -176,6 +177,19 @@ def run_live(request: LiveRequest, on_region: Callable[[str, bool], None] | None
         snapshot_files=tuple(sorted(snapshot.files)),
         evaluated=tuple(evaluated),
     )
+
+
+def _without_idle_groups(collection: Collection) -> Collection:
+    """Security groups no interface carries and without a role filter nothing today (the VPC's
+    default group, leftovers): they are in the snapshot and in drift, not evaluated."""
+    kept = tuple(
+        layer
+        for layer in collection.layers
+        if layer.kind is not LayerKind.SECURITY_GROUP
+        or layer.attribute("attached") != "false"
+        or layer.attribute("role")
+    )
+    return replace(collection, layers=kept)
 
 
 def _merge_snapshot(into: Snapshot, snap: Snapshot) -> None:

@@ -540,8 +540,10 @@ def _synthetic(draft: GroupDraft, assignment: RoleAssignment, vpc_addresses: Add
     )
 
 
-def _sg_layer(draft: GroupDraft, assignment: RoleAssignment | None, data: RegionData) -> Layer:
-    attributes: list[tuple[str, str]] = []
+def _sg_layer(
+    draft: GroupDraft, assignment: RoleAssignment | None, data: RegionData, attached: bool
+) -> Layer:
+    attributes: list[tuple[str, str]] = [("attached", "true" if attached else "false")]
     if draft.tags:
         attributes.append(("tags", tag_text(draft.tags)))
     if draft.vpc:
@@ -613,7 +615,9 @@ def convert_region(data: RegionData, snap: Snapshot, hints: RoleHints | None = N
             assignment = roles.groups[d.id]
             if d.vpc == vpc and d.id not in carried and assignment is not None:
                 groups.append(_synthetic(d, assignment, addresses))
-        layers = [_sg_layer(d, roles.groups[d.id], data) for d in drafts.values() if d.vpc == vpc]
+        layers = [
+            _sg_layer(d, roles.groups[d.id], data, d.id in carried) for d in drafts.values() if d.vpc == vpc
+        ]
         layers += [
             _acl_layer(conv, a)
             for a in sorted(data.network_acls, key=lambda a: str(a["NetworkAclId"]))

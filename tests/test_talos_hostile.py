@@ -123,7 +123,7 @@ def test_hostile_files_are_ta001_and_the_good_config_is_still_audited(tmp_path: 
             "malformed.yaml",
             5,
             "Talos config cannot be read: not valid YAML: while parsing a flow sequence "
-            "expected ',' or ']', but got ':'",
+            "did not find expected ',' or ']'",
         ),
         (
             "TA201",

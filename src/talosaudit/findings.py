@@ -116,6 +116,11 @@ def parse_inline_ignores(text: str) -> tuple[InlineIgnore, ...]:
     return tuple(found)
 
 
+#: Inline suppression comments are looked for in the first 10 MiB of a file (the size limit
+#: of every input reader).
+_MAX_INLINE_BYTES = 10 * 1024 * 1024
+
+
 class InlineIndex:
     """Reads each source file at most once, and only when a finding points into it."""
 
@@ -134,7 +139,9 @@ class InlineIndex:
         candidate = self._root / path
         try:
             # Bytes + replace: a comment must not make a file with odd encoding unreadable.
-            text = candidate.read_bytes().decode("utf-8", errors="replace")
+            # Bounded: an oversized input (itself a TA001) is never read whole for its comments.
+            with candidate.open("rb") as fh:
+                text = fh.read(_MAX_INLINE_BYTES).decode("utf-8", errors="replace")
         except OSError:
             return ()
         return parse_inline_ignores(text)

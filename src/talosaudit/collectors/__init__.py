@@ -24,6 +24,7 @@ COLLECTORS: dict[tuple[str, str], frozenset[str]] = {
     ("talosaudit.collectors.terraform.collect", "collect"): frozenset(
         {"terraform", "terraform-json", "tfvars"}
     ),
+    ("talosaudit.collectors.terraform.plan", "collect"): frozenset({"terraform-plan"}),
     ("talosaudit.collectors.talos.collector", "collect"): frozenset({"talos"}),
     ("talosaudit.collectors.proxmox.collect", "collect"): frozenset(
         {"proxmox-conf", "proxmox-fw", "proxmox-json"}

@@ -720,8 +720,9 @@ def _without_empty_strings(values: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in values.items():
         if isinstance(v, list) and v and all(isinstance(item, dict) for item in v):
-            v = [_without_empty_strings(item) for item in v]
-        out[k] = None if v == "" else v
+            out[k] = [_without_empty_strings(item) for item in v]
+        else:
+            out[k] = None if v == "" else v
     return out
 
 

@@ -118,7 +118,9 @@ def _opens_ingress(rule: Rule) -> bool:
 
 
 def _all_traffic(policy: Policy, params: RulePredicateParams, ctx: Context) -> Iterator[Finding]:
-    scope = ctx.node_scope()
+    # Sources inside the cluster: the node network and the pod/service CIDRs (pod traffic is
+    # the cluster's own). node_scope() alone stays the *destination* scope of live_rules().
+    scope = ctx.node_scope() | ctx.pod_service()
     for layer, rule in _candidates(ctx, params, effective=True):
         if not _opens_ingress(rule):
             continue
@@ -170,7 +172,7 @@ def _no_description(policy: Policy, params: RulePredicateParams, ctx: Context) -
 
 
 def _broad_cidr(policy: Policy, params: RulePredicateParams, ctx: Context) -> Iterator[Finding]:
-    trusted = ctx.node_scope() | ctx.trusted_admin()
+    trusted = ctx.node_scope() | ctx.pod_service() | ctx.trusted_admin()
     cluster: dict[int | None, PortSet] = {}
     for spec in params.cluster_ports:
         proto = parse_protocol(spec.protocol)

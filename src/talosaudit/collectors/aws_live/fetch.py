@@ -129,7 +129,9 @@ class Session:
 
 def client_config(options: AwsOptions) -> Config:
     return Config(
-        retries={"mode": "standard", "max_attempts": options.max_attempts},
+        # total_max_attempts counts the first attempt too (botocore's "max_attempts" counts
+        # retries only): --max-attempts 1 means no retry.
+        retries={"mode": "standard", "total_max_attempts": options.max_attempts},
         connect_timeout=options.connect_timeout,
         read_timeout=options.read_timeout,
         user_agent_extra="talosaudit",

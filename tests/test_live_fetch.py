@@ -1,0 +1,264 @@
+"""Reading AWS: retries on throttling, failing regions, paging, prefix lists (moto server).
+
+Errors are injected with botocore ``before-send`` event hooks on a real boto3 session: the
+request is built, signed and retried by botocore as in production; the hook answers in place
+of the server for the calls it wants to fail and lets the others reach moto.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.awsrequest import AWSResponse
+
+from live_support import ADMIN_CIDR, FAKE_SECRET, FAKE_TOKEN, REGION, MotoServer, build_seed, free_port
+from talosaudit.collectors.aws_live.convert import convert_region
+from talosaudit.collectors.aws_live.fetch import AwsOptions, fetch_region, open_session
+from talosaudit.collectors.aws_live.snapshot import render_region
+from talosaudit.live import LiveRequest, LiveResult, run_live
+from talosaudit.scan import ScanRequest
+
+pytest_plugins = ("live_support",)
+
+ACCOUNT = "123456789012"
+OTHER_REGION = "us-east-1"
+THROTTLED = (
+    b'<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>RequestLimitExceeded</Code>'
+    b"<Message>Request limit exceeded.</Message></Error></Errors><RequestID>x</RequestID></Response>"
+)
+DENIED = (
+    b'<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>UnauthorizedOperation</Code>'
+    b"<Message>You are not authorized to perform this operation.</Message></Error></Errors>"
+    b"<RequestID>y</RequestID></Response>"
+)
+
+
+class Hooked:
+    """A boto3.Session factory that registers one before-send hook on every session."""
+
+    def __init__(self, event: str, answer: Callable[[Any], AWSResponse | None]) -> None:
+        self.event = event
+        self.answer = answer
+        self.calls: list[str] = []
+
+    def __call__(self, **kwargs: Any) -> boto3.Session:
+        session = boto3.Session(**kwargs)
+        session.events.register(self.event, self._hook)
+        return session
+
+    def _hook(self, request: Any, **_: Any) -> AWSResponse | None:
+        auth = request.headers.get("Authorization", b"")
+        text = auth.decode() if isinstance(auth, bytes) else str(auth)
+        region = text.split("Credential=", 1)[-1].split("/")[2] if "Credential=" in text else ""
+        self.calls.append(region)
+        return self.answer(region)
+
+
+def response(status: int, body: bytes) -> AWSResponse:
+    return AWSResponse("https://ec2.amazonaws.com/", status, {}, _Raw(body))
+
+
+class _Raw:
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    def stream(self, **_: Any) -> Any:
+        yield self.body
+
+
+def live(
+    root: Path, factory: Any, regions: tuple[str, ...] = (REGION,), max_attempts: int = 10
+) -> LiveResult:
+    return run_live(
+        LiveRequest(
+            scan=ScanRequest(
+                paths=(),
+                root=root,
+                cni="cilium",
+                tunnel="geneve",
+                admin_cidrs=(ADMIN_CIDR,),
+                cache_dir=None,
+                env={},
+            ),
+            aws=AwsOptions(regions=regions, max_attempts=max_attempts),
+            session_factory=factory,
+        )
+    )
+
+
+def test_throttled_calls_are_retried_and_the_run_succeeds(aws_env: MotoServer, tmp_path: Path) -> None:
+    seed = build_seed()
+    seed.delete_rule("control_plane_talos_trustd")
+    throttled = 3
+
+    def answer(_: str) -> AWSResponse | None:
+        return response(503, THROTTLED) if len(hook.calls) <= throttled else None
+
+    hook = Hooked("before-send.ec2.DescribeSecurityGroupRules", answer)
+    result = live(tmp_path, hook, max_attempts=5)
+    # Three throttled attempts, then the fourth reached moto: botocore's standard mode retried.
+    assert hook.calls == [REGION] * 4
+    assert result.failures == ()
+    assert [f.rule_id for f in result.result.findings] == ["TA103"]
+
+
+def test_max_attempts_bounds_the_retries(aws_env: MotoServer, tmp_path: Path) -> None:
+    build_seed()
+    hook = Hooked("before-send.ec2.DescribeSecurityGroupRules", lambda _: response(503, THROTTLED))
+    result = live(tmp_path, hook, max_attempts=2)
+    assert hook.calls == [REGION, REGION]
+    assert result.nothing_read
+    (failure,) = result.failures
+    assert failure.kind == "error" and "RequestLimitExceeded" in failure.message
+
+
+def test_a_denied_region_is_reported_and_the_other_is_audited(aws_env: MotoServer, tmp_path: Path) -> None:
+    seed = build_seed()
+    seed.delete_rule("control_plane_talos_trustd")
+    hook = Hooked("before-send.ec2", lambda region: response(403, DENIED) if region == OTHER_REGION else None)
+    result = live(tmp_path, hook, regions=(REGION, OTHER_REGION))
+    assert result.regions == (REGION,)
+    (failure,) = result.failures
+    assert failure.region == OTHER_REGION and failure.kind == "access-denied"
+    assert failure.message.startswith(
+        f"{OTHER_REGION}: UnauthorizedOperation in DescribeSecurityGroups: You are not authorized"
+    )
+    found = {f.rule_id: f for f in result.result.findings}
+    assert sorted(found) == ["TA001", "TA103"]
+    ta001 = found["TA001"]
+    index = f"talosaudit-live/{ACCOUNT}/{OTHER_REGION}/index.json"
+    assert ta001.location.path == index and ta001.level.value == "error"
+    assert ta001.message.startswith(f"AWS region {OTHER_REGION}: UnauthorizedOperation")
+    assert "its security groups were not audited" in ta001.message
+    lines = (tmp_path / index).read_text().splitlines()
+    assert '"Error": "us-east-1: UnauthorizedOperation' in lines[ta001.location.start_line - 1].strip()
+    assert found["TA103"].location.path == f"talosaudit-live/{ACCOUNT}/{REGION}/{seed.cp}.json"
+
+
+def test_paging_describe_instances_is_real_in_moto(aws_env: MotoServer) -> None:
+    # moto pages describe_instances by reservation; it ignores MaxResults for
+    # describe_security_groups, _rules, _vpcs, _subnets, _network_acls and
+    # _managed_prefix_lists (one page, no NextToken): those loops are the same paginator
+    # code, exercised against AWS only (docs/live.md says so).
+    ec2 = boto3.client("ec2", region_name=REGION)
+    vpc = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.1.1.0/24")["Subnet"]["SubnetId"]
+    groups = [
+        ec2.create_security_group(GroupName=f"g{i}", Description="d", VpcId=vpc)["GroupId"] for i in range(12)
+    ]
+    for i, gid in enumerate(groups):
+        ec2.authorize_security_group_ingress(
+            GroupId=gid, IpPermissions=[{"IpProtocol": "tcp", "FromPort": 1000 + i, "ToPort": 1000 + i,
+                                         "IpRanges": [{"CidrIp": "10.1.0.0/16"}]}]
+        )  # fmt: skip
+    launched = [
+        ec2.run_instances(
+            ImageId="ami-12c6146b", MinCount=1, MaxCount=1, SubnetId=subnet, SecurityGroupIds=[gid]
+        )["Instances"][0]["InstanceId"]
+        for gid in groups
+    ]
+    sent: list[str] = []
+    factory = Hooked("before-send.ec2", lambda _: None)
+    options = AwsOptions(regions=(REGION,), page_size=5, vpc_ids=(vpc,))
+    session = open_session(options, factory)
+    session.boto.events.register("before-send.ec2", lambda request, **_: sent.append(_operation(request)))
+    data = fetch_region(session, REGION, options)
+    assert sorted(i["InstanceId"] for i in data.instances) == sorted(launched)
+    assert sent.count("DescribeInstances") == 3  # 5 + 5 + 2 reservations
+    assert sorted(g["GroupId"] for g in data.security_groups) == sorted([*groups, _default_group(ec2, vpc)])
+    assert sent.count("DescribeSecurityGroups") == 1  # moto: one page whatever PageSize says
+    ports = sorted(r["FromPort"] for r in data.rules if not r["IsEgress"])
+    assert ports == list(range(1000, 1012))
+
+
+def _operation(request: Any) -> str:
+    body = request.body.decode() if isinstance(request.body, bytes) else str(request.body or "")
+    return next((p.split("=", 1)[1] for p in body.split("&") if p.startswith("Action=")), "")
+
+
+def _default_group(ec2: Any, vpc: str) -> str:
+    found = ec2.describe_security_groups(
+        Filters=[{"Name": "vpc-id", "Values": [vpc]}, {"Name": "group-name", "Values": ["default"]}]
+    )
+    return str(found["SecurityGroups"][0]["GroupId"])
+
+
+def test_prefix_lists_customer_expanded_aws_managed_as_label(aws_env: MotoServer) -> None:
+    ec2 = boto3.client("ec2", region_name=REGION)
+    seed = build_seed()
+    customer = ec2.create_managed_prefix_list(
+        PrefixListName="office",
+        MaxEntries=5,
+        AddressFamily="IPv4",
+        Entries=[{"Cidr": "203.0.113.0/28", "Description": "hq"}, {"Cidr": "198.51.100.0/29"}],
+    )["PrefixList"]["PrefixListId"]
+    managed = next(p for p in ec2.describe_managed_prefix_lists()["PrefixLists"] if p["OwnerId"] == "AWS")[
+        "PrefixListId"
+    ]
+    for pl in (customer, managed):
+        ec2.authorize_security_group_ingress(
+            GroupId=seed.worker,
+            IpPermissions=[
+                {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "PrefixListIds": [{"PrefixListId": pl}]}
+            ],
+        )
+    options = AwsOptions(regions=(REGION,))
+    data = fetch_region(open_session(options), REGION, options)
+    (scope,) = [s for s in convert_region(data, render_region(data)) if s.vpc == seed.vpc]
+    worker = next(layer for layer in scope.collection.layers if layer.id == seed.worker)
+    peers = {r.peer.describe() for r in worker.rules if r.ports.values.intervals == ((443, 443),)}
+    assert peers == {
+        "prefix list office (198.51.100.0/29, 203.0.113.0/28)",
+        f"prefix list {_name(data, managed)} ({managed}): service ranges of that list, not the internet; "
+        "its entries are AWS-managed",
+    }
+    labels = {g for r in worker.rules for g in r.peer.groups}
+    assert f"prefix-list:{managed}" in labels
+
+
+def _name(data: Any, ident: str) -> str:
+    return next(p.name for p in data.prefix_lists if p.id == ident)
+
+
+def test_nothing_readable_is_exit_2_without_secrets(aws_env: MotoServer, tmp_path: Path) -> None:
+    # STS answers (moto), every EC2 endpoint refuses connections: no region could be read.
+    env = {
+        **os.environ,
+        **aws_env.env(),
+        "AWS_ENDPOINT_URL_EC2": f"http://127.0.0.1:{free_port()}",
+        "AWS_CONFIG_FILE": "/nonexistent",
+        "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+    }
+    proc = subprocess.run(
+        ["talosaudit", "live", "--region", REGION, "--region", OTHER_REGION, "--max-attempts", "1"],
+        check=False, cwd=tmp_path, capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert f"warning: region {OTHER_REGION}: cannot connect" in proc.stderr
+    assert f"warning: region {REGION}: cannot connect" in proc.stderr
+    assert "Error: no AWS region could be read" in proc.stderr
+    assert proc.stdout == ""
+    for secret in (FAKE_SECRET, FAKE_TOKEN):
+        assert secret not in proc.stderr
+
+
+def test_missing_credentials_is_exit_2(tmp_path: Path) -> None:
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "AWS_CONFIG_FILE": "/nonexistent",
+        "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",
+    }
+    proc = subprocess.run(
+        ["talosaudit", "live", "--region", REGION, "--max-attempts", "1"],
+        check=False, cwd=tmp_path, capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert "Error: no AWS credentials found" in proc.stderr

@@ -262,3 +262,43 @@ def test_missing_credentials_is_exit_2(tmp_path: Path) -> None:
     )  # fmt: skip
     assert proc.returncode == 2
     assert "Error: no AWS credentials found" in proc.stderr
+
+
+def test_docs_iam_policy_is_exactly_the_actions_called(aws_env: MotoServer) -> None:
+    import json
+    import re
+
+    from talosaudit.collectors.aws_live.fetch import IAM_ACTIONS, enabled_regions
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "live.md").read_text()
+    block = re.search(r"## Least-privilege IAM policy.*?```json\n(.*?)```", text, re.S)
+    assert block is not None
+    (statement,) = json.loads(block.group(1))["Statement"]
+    assert tuple(statement["Action"]) == IAM_ACTIONS
+
+    # Every call a full read makes (prefix lists of both kinds, --all-regions) is in the list.
+    ec2 = boto3.client("ec2", region_name=REGION)
+    seed = build_seed()
+    customer = ec2.create_managed_prefix_list(
+        PrefixListName="office", MaxEntries=2, AddressFamily="IPv4", Entries=[{"Cidr": "203.0.113.0/28"}]
+    )["PrefixList"]["PrefixListId"]
+    ec2.authorize_security_group_ingress(
+        GroupId=seed.worker,
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 443,
+                "ToPort": 443,
+                "PrefixListIds": [{"PrefixListId": customer}],
+            }
+        ],
+    )
+    options = AwsOptions(regions=(REGION,))
+    session = open_session(options)
+    enabled_regions(session, options)
+    fetch_region(session, REGION, options)
+    called = {"sts:GetCallerIdentity"} | {
+        "ec2:" + (name if name[0].isupper() else "".join(part.title() for part in name.split("_")))
+        for name in session.calls
+    }
+    assert called == set(IAM_ACTIONS)

@@ -302,3 +302,13 @@ def test_docs_iam_policy_is_exactly_the_actions_called(aws_env: MotoServer) -> N
         for name in session.calls
     }
     assert called == set(IAM_ACTIONS)
+
+
+def test_role_arn_is_assumed_through_sts(aws_env: MotoServer) -> None:
+    role = f"arn:aws:iam::{ACCOUNT}:role/talosaudit-read"
+    session = open_session(AwsOptions(regions=(REGION,), role_arn=role))
+    # moto's STS answers AssumeRole with an assumed-role identity named after the session.
+    assert session.account == ACCOUNT
+    assert session.caller_arn == f"arn:aws:sts::{ACCOUNT}:assumed-role/talosaudit-read/talosaudit"
+    credentials = session.boto.get_credentials()
+    assert credentials.access_key != os.environ["AWS_ACCESS_KEY_ID"]

@@ -100,6 +100,7 @@ _KEY = r'\[(?:"(?:[^"\\]|\\.)*"|\d+)\]'
 _NAME = r"[A-Za-z_][\w-]*"
 _RESOURCE_REF = re.compile(rf"(?P<res>(?:data\.)?{_NAME}\.{_NAME})(?P<key>{_KEY})?(?:\.(?P<attr>{_NAME}))?")
 _OUTPUT_REF = re.compile(rf"module\.(?P<call>{_NAME})(?P<key>{_KEY})?(?:\.(?P<out>{_NAME}))?")
+_NAME_ONLY = re.compile(_NAME)
 _MODULE_STEP = re.compile(rf"module\.({_NAME})(?:{_KEY})?")
 _CONTEXT_REF = ("count.", "each.", "path.", "terraform.", "self.")
 _NOT_RESOURCES = ("var.", "local.", "module.")
@@ -379,7 +380,10 @@ class _Reader:
     def _filled(self, raw: _Raw) -> dict[str, Any]:
         values = _without_empty_strings(raw.values) if raw.type.startswith("aws_") else dict(raw.values)
         exprs = raw.exprs or {}
+        spec = _spec(raw.type)
         for attr, unknown in raw.unknown.items():
+            if unknown is True and raw.exprs is not None and attr not in raw.exprs and attr not in spec:
+                continue  # computed by the provider, not set by the configuration: as in a .tf scan
             if _has_unknown(unknown):
                 where = f"{raw.address}.{attr}"
                 values[attr] = self._fill(
@@ -446,6 +450,12 @@ class _Reader:
                     return None
                 found += inner
                 continue
+            if ref.startswith("var.") and _NAME_ONLY.fullmatch(ref[4:]) and depth <= 16:
+                inner = self._input(module, ref[4:], id_like, depth)
+                if inner is None:
+                    return None
+                found += inner
+                continue
             res = _RESOURCE_REF.fullmatch(ref)
             if res is None or ref.startswith(_NOT_RESOURCES):
                 return None
@@ -472,6 +482,24 @@ class _Reader:
         if not isinstance(refs, list) or not refs:
             return None
         return self._resolve([r for r in refs if isinstance(r, str)], child, None, False, depth + 1)
+
+    def _input(self, module: str, variable: str, id_like: bool, depth: int) -> list[Ref] | None:
+        """What a module input variable is given by its module call (a root module variable
+        has a value in the plan, so it is never the unknown part)."""
+        steps = list(_MODULE_STEP.finditer(module))
+        if not steps:
+            return None
+        last = steps[-1]
+        parent = module[: last.start()].rstrip(".")
+        definition = self._config_module(parent)
+        calls = definition.get("module_calls") if definition is not None else None
+        call = calls.get(last.group(1)) if isinstance(calls, dict) else None
+        inputs = call.get("expressions") if isinstance(call, dict) else None
+        expression = inputs.get(variable) if isinstance(inputs, dict) else None
+        refs = expression.get("references") if isinstance(expression, dict) else None
+        if not isinstance(refs, list) or not refs:
+            return None
+        return self._resolve([r for r in refs if isinstance(r, str)], parent, None, id_like, depth + 1)
 
     def _instance_address(self, module: str, ref: str, key: int | str | None) -> str | None:
         full = f"{module}.{ref}" if module else ref

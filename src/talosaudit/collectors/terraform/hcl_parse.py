@@ -48,7 +48,9 @@ def _parse_hcl(text: str) -> ParseResult:
     import lark
 
     try:
-        tree = parse_tree(text)
+        tree = _fast_file(text)
+        if tree is None:  # the one-pass builder gave up: the tree path decides
+            tree = _Converter(text).file(parse_tree(text))
     except lark.exceptions.UnexpectedInput as exc:
         line = min(int(getattr(exc, "line", 0) or 0), text.count("\n") + 1)
         if "{%" in text or "{{" in text:
@@ -58,7 +60,25 @@ def _parse_hcl(text: str) -> ParseResult:
         return ParseResult(None, f"cannot be parsed: {str(exc).splitlines()[0]}", 0)
     if _JINJA_STATEMENT.search(text):
         return ParseResult(None, "looks like a Jinja template, not Terraform", _jinja_line(text))
-    return ParseResult(_Converter(text).file(tree))
+    return ParseResult(tree)
+
+
+def _fast_file(text: str) -> BlockNode | None:
+    """The file's tree built in one pass (hcl_fast), or None when the tree path must decide.
+
+    The grammar's own errors (UnexpectedInput) are the tree path's too: they propagate.
+    """
+    import lark
+
+    from talosaudit.collectors.terraform import hcl_fast
+
+    try:
+        body = hcl_fast.build(text)
+    except lark.exceptions.UnexpectedInput:
+        raise
+    except Exception:  # Fallback, SyntaxProblem, RecursionError...: the tree path re-parses
+        return None
+    return BlockNode("", (), body.attrs, body.blocks, 1, text.count("\n") + 1)
 
 
 def parse_tree(text: str) -> Any:
@@ -92,6 +112,15 @@ def parse_expression(text: str, line: int) -> Expr:
     """Parse one expression's text (from a template or a JSON string); lines are shifted."""
     import lark
 
+    from talosaudit.collectors.terraform import hcl_fast
+
+    try:
+        fast = hcl_fast.build(f"x = {text}", line - 1)
+    except Exception:  # errors and Fallback: the tree path decides below
+        pass
+    else:
+        if fast.attrs:
+            return fast.attrs[0].expr
     try:
         tree = parse_tree(f"x = {text}")
     except lark.exceptions.LarkError as exc:
@@ -109,7 +138,7 @@ _ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|.)", re.DOTALL)
 _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}
 
 
-def _unescape(text: str) -> str:
+def unescape(text: str) -> str:
     if "\\" not in text:
         return text
 
@@ -147,7 +176,7 @@ class _Converter:
             "literal_value": self._literal_value,
             "identifier": lambda t, ln: ("N", ln, str(t.children[0])),
             "string": self._string,
-            "template_string": lambda t, ln: ("L", ln, _unescape(str(t.children[0])[2:-2])),
+            "template_string": lambda t, ln: ("L", ln, unescape(str(t.children[0])[2:-2])),
             "tuple": lambda t, ln: ("U", ln, tuple(self.expression(c) for c in _trees(t))),
             "object": self._object,
             "function_call": self._call,
@@ -363,7 +392,7 @@ class _Converter:
                 kind = inner.type
                 value = str(inner)
                 if kind == "STRING_CHARS":
-                    flat.append(("lit", _unescape(value)))
+                    flat.append(("lit", unescape(value)))
                 else:  # $${ or %%{: a literal ${ / %{
                     flat.append(("lit", value[1:]))
                 continue
@@ -397,22 +426,26 @@ class _Converter:
         raise SyntaxProblem(f"unsupported template part {data}", line)
 
     def _heredoc(self, tree: Any, line: int) -> Expr:
-        raw = str(tree.children[0])
-        first_nl = raw.index("\n")
-        marker = raw[2:first_nl].lstrip("-").strip()
-        body_lines = raw[first_nl + 1 :].split("\n")
-        # drop the closing marker line (and the empty string after its newline)
-        while body_lines and body_lines[-1].strip() in ("", marker):
-            last = body_lines.pop()
-            if last.strip() == marker:
-                break
-        lines = [ln.rstrip("\r") for ln in body_lines]
-        if tree.data == "heredoc_template_trim":
-            indents = [len(ln) - len(ln.lstrip(" \t")) for ln in lines if ln.strip()]
-            cut = min(indents) if indents else 0
-            lines = [ln[cut:] for ln in lines]
-        body = "\n".join(lines) + ("\n" if lines else "")
+        body = heredoc_body(str(tree.children[0]), tree.data == "heredoc_template_trim")
         return parse_template_text(body, line + 1)
+
+
+def heredoc_body(raw: str, trim: bool) -> str:
+    """The template text of a heredoc token (``<<EOF`` ... ``EOF``; ``<<-`` trims indents)."""
+    first_nl = raw.index("\n")
+    marker = raw[2:first_nl].lstrip("-").strip()
+    body_lines = raw[first_nl + 1 :].split("\n")
+    # drop the closing marker line (and the empty string after its newline)
+    while body_lines and body_lines[-1].strip() in ("", marker):
+        last = body_lines.pop()
+        if last.strip() == marker:
+            break
+    lines = [ln.rstrip("\r") for ln in body_lines]
+    if trim:
+        indents = [len(ln) - len(ln.lstrip(" \t")) for ln in lines if ln.strip()]
+        cut = min(indents) if indents else 0
+        lines = [ln[cut:] for ln in lines]
+    return "\n".join(lines) + ("\n" if lines else "")
 
 
 # ----------------------------------------------------------- template text scanning
@@ -448,7 +481,7 @@ def parse_template_text(text: str, line: int, escapes: bool = False) -> Expr:
                 j = i + 6
             elif text[i + 1] == "U":
                 j = i + 10
-            buf.append(_unescape(text[i:j]))
+            buf.append(unescape(text[i:j]))
             i = j
             continue
         buf.append(ch)

@@ -39,9 +39,9 @@ def _parse_item(item: tuple[str, bytes]) -> ParseResult:
 
 def _warm_parser() -> None:
     """Build the lark parser before forking so that every worker inherits it."""
-    from hcl2.parser import parser
+    from talosaudit.collectors.terraform import hcl_fast
 
-    parser()
+    hcl_fast.warm()
 
 
 def parse_all(items: list[tuple[str, bytes]], workers: int) -> list[ParseResult]:

@@ -312,3 +312,39 @@ def test_role_arn_is_assumed_through_sts(aws_env: MotoServer) -> None:
     assert session.caller_arn == f"arn:aws:sts::{ACCOUNT}:assumed-role/talosaudit-read/talosaudit"
     credentials = session.boto.get_credentials()
     assert credentials.access_key != os.environ["AWS_ACCESS_KEY_ID"]
+
+
+def test_network_acls_are_stateless_first_match_segment_layers(aws_env: MotoServer) -> None:
+    from talosaudit.model import Action, Direction, LayerKind, Placement, Semantics
+
+    ec2 = boto3.client("ec2", region_name=REGION)
+    seed = build_seed()
+    acl = ec2.create_network_acl(VpcId=seed.vpc)["NetworkAcl"]["NetworkAclId"]
+    ec2.create_network_acl_entry(
+        NetworkAclId=acl,
+        RuleNumber=200,
+        Protocol="-1",
+        RuleAction="allow",
+        Egress=False,
+        CidrBlock="0.0.0.0/0",
+    )
+    ec2.create_network_acl_entry(
+        NetworkAclId=acl, RuleNumber=100, Protocol="17", RuleAction="deny", Egress=False,
+        CidrBlock="10.0.0.0/16", PortRange={"From": 6081, "To": 6081},
+    )  # fmt: skip
+    options = AwsOptions(regions=(REGION,))
+    data = fetch_region(open_session(options), REGION, options)
+    (scope,) = [s for s in convert_region(data, render_region(data)) if s.vpc == seed.vpc]
+    layer = next(layer for layer in scope.collection.layers if layer.id == acl)
+    assert (layer.kind, layer.semantics, layer.placement, layer.stateful) == (
+        LayerKind.NETWORK_ACL, Semantics.FIRST_MATCH, Placement.SEGMENT, False,
+    )  # fmt: skip
+    assert [(r.key, r.action, r.direction, r.protocol, str(r.ports)) for r in layer.rules] == [
+        (f"{acl}/ingress/100", Action.DENY, Direction.INGRESS, 17, "6081"),
+        (f"{acl}/ingress/200", Action.ALLOW, Direction.INGRESS, None, "all ports"),
+    ]
+    assert layer.rules[0].source.path == f"talosaudit-live/{ACCOUNT}/{REGION}/{acl}.json"
+    default = next(x for x in scope.collection.layers if x.kind is LayerKind.NETWORK_ACL and x.id != acl)
+    # The default ACL's entry 32767 is the layer's default action, not a rule.
+    assert [r.key.rsplit("/", 2)[1:] for r in default.rules] == [["ingress", "100"], ["egress", "100"]]
+    assert set(default.segments) >= set(seed.private_subnets)

@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from talosaudit.cli import cli
 from talosaudit.collectors.discover import InputFile, discover
@@ -709,3 +711,50 @@ def test_data_sources_come_from_the_prior_state() -> None:
     ]
     rule = config.resources[0]
     assert rule.body.attrs["referenced_security_group_id"] == Ref("data.aws_security_group.bastion", "id")
+
+
+# --- any structure: a problem or a collection, never a traceback --------------------------------
+
+JUNK = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-2, 70000)
+    | st.sampled_from(["", "x", "tcp", "-1", "0.0.0.0/0", CP]),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["references", "id", "a"]), inner)
+    ),
+    max_leaves=6,
+)
+
+
+def json_paths(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [path]
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else []
+    for k, v in items:
+        found += json_paths(v, (*path, k))
+    return found
+
+
+def node_at(doc: Any, path: list[Any]) -> Any:
+    for step in path:
+        in_dict = isinstance(doc, dict) and step in doc
+        if not in_dict and not (isinstance(doc, list) and isinstance(step, int) and step < len(doc)):
+            return None
+        doc = doc[step]
+    return doc
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_mutated_documents_never_raise(data: st.DataObject) -> None:
+    name = data.draw(st.sampled_from(["plan.json", "state.json"]))
+    doc = json.loads((DATA / name).read_text())
+    paths = json_paths(doc)[1:]
+    for _ in range(data.draw(st.integers(1, 3))):
+        *parent, last = data.draw(st.sampled_from(paths))
+        node = node_at(doc, parent)  # an earlier change may have replaced an ancestor
+        if isinstance(node, dict) or (isinstance(node, list) and isinstance(last, int) and last < len(node)):
+            node[last] = data.draw(JUNK)
+    config = read_plan(json.dumps(doc, indent=2), name)
+    assert config.files == (name,)
+    assert collection_from_config(config).files == (name,)

@@ -368,12 +368,13 @@ class _Reader:
     def _attach_changes(self) -> None:
         changes = self.doc.get("resource_changes", [])
         for change in changes if isinstance(changes, list) else []:
-            if not isinstance(change, dict) or change.get("address") not in self.raws:
+            address = change.get("address") if isinstance(change, dict) else None
+            if not isinstance(address, str) or address not in self.raws:
                 continue
             body = change.get("change")
             unknown = body.get("after_unknown") if isinstance(body, dict) else None
             if isinstance(unknown, dict):
-                self.raws[str(change["address"])].unknown = unknown
+                self.raws[address].unknown = unknown
 
     # -- unknown values and references -------------------------------------------------
 
@@ -394,9 +395,10 @@ class _Reader:
     def _fill(self, raw: _Raw, value: Any, unknown: Any, *, where: str, attr: str, expr: Any) -> Any:
         """``value`` with its unknown parts (``unknown``, from after_unknown) replaced by the
         Refs the configuration's references name, or by Unknown."""
-        refs = expr.get("references") if isinstance(expr, dict) else None
-        if isinstance(refs, list) and refs:
-            targets = self._targets(raw, [r for r in refs if isinstance(r, str)], attr)
+        written = expr.get("references") if isinstance(expr, dict) else None
+        refs = [r for r in written if isinstance(r, str)] if isinstance(written, list) else []
+        if refs:
+            targets = self._targets(raw, refs, attr)
             if targets and unknown is not True:
                 # Parts of a value are unknown only where a target's attribute is.
                 targets = [t for t in targets if self.raws[t.address].unknown.get(t.attribute) is True]
@@ -404,7 +406,7 @@ class _Reader:
                 assigned = _assign(value, unknown, attr, targets)
                 if assigned is not None:
                     return assigned
-            origin = ", ".join(r for r in refs if isinstance(r, str) and not _is_companion(r, refs))
+            origin = ", ".join(r for r in refs if not _is_companion(r, refs))
             return _unknowns(value, unknown, where, origin)
         if unknown is True:
             return Unknown(where, AFTER_APPLY)

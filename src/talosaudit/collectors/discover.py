@@ -247,5 +247,8 @@ def _is_plan(text: str) -> bool:
     try:
         doc = json.loads(text)
     except ValueError:
-        return False
+        # A plan cut short or edited into invalid JSON must still reach the plan reader, which
+        # reports it (TA001); the markers of `terraform show -json` output say what it was.
+        head = text[:_SNIFF_BYTES]
+        return '"terraform_version"' in head or '"planned_values"' in head
     return isinstance(doc, dict) and "format_version" in doc and ("planned_values" in doc or "values" in doc)

@@ -1,27 +1,37 @@
-"""Read and parse Terraform files: content-hash cache, then a process pool for the rest.
+"""Read and parse Terraform files: content-hash cache, then parser helpers for the rest.
 
-Workers receive ``(kind, bytes)`` and return the compact syntax tree (never lark trees);
-with the ``fork`` start method they inherit the parser the parent built once.
+This process parses files from the front of the list while lean helper processes
+(``parse_worker``) take batches from the back, so both ends meet whatever the files cost.
+Helpers are fresh interpreters that import only the parser: a fork of this process would
+carry everything the command imported (forked pages count in every process's resident
+set), and the whole scan is held to half of checkov's memory. Helpers return the compact
+syntax tree (never lark trees); any helper failure leaves its batch to this process.
 """
 
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
+import pickle
+import subprocess
+import sys
+import threading
 from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from talosaudit.collectors.terraform.cache import ParseCache, cache_key
 from talosaudit.collectors.terraform.hcl_parse import parse_source
+from talosaudit.collectors.terraform.parse_worker import read_message, write_message
 from talosaudit.collectors.terraform.syntax import BlockNode, ParseResult
 from talosaudit.collectors.terraform.values import Lines, TerraformProblem
 
-#: Below this many files to parse, a process pool costs more than it saves.
+#: Helpers start in about 0.15 s and parse about 1 MB/s: below this much work they cost
+#: more than they save.
 PARALLEL_MIN_FILES = 8
+PARALLEL_MIN_BYTES = 256 * 1024
 MAX_FILE_BYTES = 10 * 1024 * 1024
 _CONFIG_SUFFIXES = (".tf", ".tf.json", ".tofu", ".tofu.json")
+_WORKER_MODULE = "talosaudit.collectors.terraform.parse_worker"
 
 
 def parse_kind(path: Path) -> str:
@@ -33,29 +43,109 @@ def parse_kind(path: Path) -> str:
     return "hcl"
 
 
-def _parse_item(item: tuple[str, bytes]) -> ParseResult:
-    return parse_source(item[0], item[1])
-
-
-def _warm_parser() -> None:
-    """Build the lark parser before forking so that every worker inherits it."""
-    from talosaudit.collectors.terraform import hcl_fast
-
-    hcl_fast.warm()
-
-
-def parse_all(items: list[tuple[str, bytes]], workers: int) -> list[ParseResult]:
-    if workers > 1 and len(items) >= PARALLEL_MIN_FILES:
-        _warm_parser()
-        methods = multiprocessing.get_all_start_methods()
-        context = multiprocessing.get_context("fork") if "fork" in methods else None
-        chunk = max(1, len(items) // (workers * 4))
-        try:
-            with ProcessPoolExecutor(max_workers=min(workers, len(items)), mp_context=context) as pool:
-                return list(pool.map(_parse_item, items, chunksize=chunk))
-        except (OSError, RuntimeError):
-            pass  # no processes available here (sandbox, broken pool): parse in-process
+def parse_all(
+    items: list[tuple[str, bytes]], workers: int, min_bytes: int = PARALLEL_MIN_BYTES
+) -> list[ParseResult]:
+    """Parse ``(kind, bytes)`` items with up to ``workers`` processes (this one included)."""
+    if workers > 1 and len(items) >= PARALLEL_MIN_FILES and sum(len(d) for _, d in items) >= min_bytes:
+        return _SharedParse(items, workers - 1).run()
     return [parse_source(kind, data) for kind, data in items]
+
+
+class _SharedParse:
+    """This process takes items from the front, each helper batches from the back."""
+
+    def __init__(self, items: list[tuple[str, bytes]], helpers: int) -> None:
+        self.items = items
+        self.helpers = helpers
+        self.results: list[ParseResult | None] = [None] * len(items)
+        self.front = 0
+        self.back = len(items)
+        self.lock = threading.Lock()
+
+    def run(self) -> list[ParseResult]:
+        processes = [p for p in (_start_helper() for _ in range(self.helpers)) if p is not None]
+        threads = [threading.Thread(target=self._feed, args=(p,), daemon=True) for p in processes]
+        try:
+            for thread in threads:
+                thread.start()
+            while (index := self._take_front()) is not None:
+                self.results[index] = parse_source(*self.items[index])
+            for thread in threads:
+                thread.join()
+        finally:
+            for process in processes:
+                _stop_helper(process)
+        # whatever a failed helper left undone
+        return [
+            result if result is not None else parse_source(*item)
+            for result, item in zip(self.results, self.items, strict=True)
+        ]
+
+    def _take_front(self) -> int | None:
+        with self.lock:
+            if self.front >= self.back:
+                return None
+            self.front += 1
+            return self.front - 1
+
+    def _take_back(self) -> tuple[int, int] | None:
+        with self.lock:
+            remaining = self.back - self.front
+            if remaining <= 0:
+                return None
+            # shrinking batches: large ones first, small ones when the two ends are close
+            size = max(1, min(64, remaining // (2 * (self.helpers + 1))))
+            self.back -= size
+            return self.back, self.back + size
+
+    def _feed(self, process: subprocess.Popen[bytes]) -> None:
+        stdin, stdout = process.stdin, process.stdout
+        if stdin is None or stdout is None:
+            return
+        try:
+            while (span := self._take_back()) is not None:
+                lo, hi = span
+                write_message(stdin, pickle.dumps(self.items[lo:hi], protocol=pickle.HIGHEST_PROTOCOL))
+                message = read_message(stdout)
+                if message is None:
+                    return  # the helper died: run() parses the rest
+                results = pickle.loads(message)  # from our own helper process
+                if not isinstance(results, list) or len(results) != hi - lo:
+                    return
+                for offset, result in enumerate(results):
+                    if isinstance(result, ParseResult):
+                        self.results[lo + offset] = result
+        except (OSError, ValueError, EOFError, pickle.UnpicklingError):
+            return
+
+
+def _start_helper() -> subprocess.Popen[bytes] | None:
+    # the helper must import the same talosaudit as this process
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-m", _WORKER_MODULE],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
+    except (OSError, ValueError):
+        return None  # no processes here (sandbox): this process parses everything
+
+
+def _stop_helper(process: subprocess.Popen[bytes]) -> None:
+    try:
+        if process.stdin is not None:
+            process.stdin.close()  # the helper returns at the end of its input
+        process.wait(timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        process.kill()
+        process.wait()
+    if process.stdout is not None:
+        process.stdout.close()
 
 
 class Loader:

@@ -29,6 +29,8 @@ from talosaudit.collectors.terraform.values import Lines, TerraformProblem
 #: more than they save.
 PARALLEL_MIN_FILES = 8
 PARALLEL_MIN_BYTES = 256 * 1024
+#: Files per helper batch at most (about 0.1 s of parsing).
+MAX_BATCH = 16
 MAX_FILE_BYTES = 10 * 1024 * 1024
 _CONFIG_SUFFIXES = (".tf", ".tf.json", ".tofu", ".tofu.json")
 _WORKER_MODULE = "talosaudit.collectors.terraform.parse_worker"
@@ -94,8 +96,9 @@ class _SharedParse:
             remaining = self.back - self.front
             if remaining <= 0:
                 return None
-            # shrinking batches: large ones first, small ones when the two ends are close
-            size = max(1, min(64, remaining // (2 * (self.helpers + 1))))
+            # shrinking batches, at most MAX_BATCH: this process never waits long for a
+            # helper that starts late (a busy machine) or for the last batch
+            size = max(1, min(MAX_BATCH, remaining // (2 * (self.helpers + 1))))
             self.back -= size
             return self.back, self.back + size
 
@@ -116,7 +119,7 @@ class _SharedParse:
                 for offset, result in enumerate(results):
                     if isinstance(result, ParseResult):
                         self.results[lo + offset] = result
-        except (OSError, ValueError, EOFError, pickle.UnpicklingError):
+        except Exception:  # any failure of a helper: run() parses what it left undone
             return
 
 

@@ -18,7 +18,8 @@ descendants); peak RSS of the largest single process (``getrusage(RUSAGE_CHILDRE
 fresh measuring process, which waits for nothing else); and peak RSS of the whole process
 tree (sum over the command and its descendants, sampled from /proc every 20 ms), which is
 what counts when a tool forks workers. Output is a markdown table with the ratios to
-checkov, and ``benchmarks/out/results.json``.
+checkov and the load average before each kept run (other work on the machine skews
+absolute times), and ``benchmarks/out/results.json``.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -95,6 +97,15 @@ class Measurement:
     cpu_s: float
     peak_rss_mb: float
     peak_tree_rss_mb: float
+    #: 1-minute load average just before the kept run: other work on the machine.
+    load_before: float = 0.0
+
+
+def load_average() -> float:
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return 0.0
 
 
 def measure(command: list[str], env: dict[str, str]) -> dict[str, object]:
@@ -114,7 +125,10 @@ def talosaudit(tree: Path, *extra: str) -> list[str]:
 def best_of(
     size: str, tool: str, mode: str, *, command: list[str], env: dict[str, str], repeat: int
 ) -> Measurement:
-    runs = [measure(command, env) for _ in range(repeat)]
+    runs = []
+    for _ in range(repeat):
+        load = load_average()
+        runs.append({**measure(command, env), "load_before": load})
     best = min(runs, key=lambda r: float(str(r["wall_s"])))
     # talosaudit exits 1 when it has findings and checkov when checks fail: both are normal
     # here (the trees are full of public rules); 2 or more means the tool could not run.
@@ -129,6 +143,7 @@ def best_of(
         cpu_s=float(str(best["cpu_s"])),
         peak_rss_mb=float(str(best["peak_rss_mb"])),
         peak_tree_rss_mb=float(str(best["peak_tree_rss_mb"])),
+        load_before=float(str(best["load_before"])),
     )
 
 
@@ -162,8 +177,8 @@ def bench_size(size: str, repeat: int, tools: set[str]) -> list[Measurement]:
 def table(results: list[Measurement]) -> str:
     lines = [
         "| tree | tool | mode | wall s | CPU s | peak RSS MB (largest process) | peak RSS MB (process tree) "
-        "| wall vs checkov | RSS vs checkov |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|",
+        "| wall vs checkov | RSS vs checkov | load before |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     checkov = {m.size: m for m in results if m.tool == "checkov"}
     for m in results:
@@ -172,7 +187,7 @@ def table(results: list[Measurement]) -> str:
         rss_ratio = f"{m.peak_tree_rss_mb / ref.peak_tree_rss_mb:.2f}x" if ref and m is not ref else ""
         lines.append(
             f"| {m.size} | {m.tool} | {m.mode} | {m.wall_s:.2f} | {m.cpu_s:.2f} | {m.peak_rss_mb:.0f} "
-            f"| {m.peak_tree_rss_mb:.0f} | {wall_ratio} | {rss_ratio} |"
+            f"| {m.peak_tree_rss_mb:.0f} | {wall_ratio} | {rss_ratio} | {m.load_before:.2f} |"
         )
     return "\n".join(lines)
 
@@ -199,7 +214,9 @@ def main() -> None:
         results += bench_size(size.strip(), args.repeat, tools)
     OUT.mkdir(exist_ok=True)
     (OUT / "results.json").write_text(json.dumps([asdict(m) for m in results], indent=2) + "\n")
-    print(f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
+    when = time.strftime("%Y-%m-%d %H:%M %Z")
+    python = sys.version.split()[0]
+    print(f"{when}, {os.cpu_count()} CPUs, Python {python}, load {load_average():.2f} at the end")
     print(table(results))
 
 

@@ -9,6 +9,7 @@ an 8-byte big-endian length and a pickle: a list of ``(kind, bytes)`` in, the li
 
 from __future__ import annotations
 
+import gc
 import pickle
 import sys
 from typing import IO
@@ -37,6 +38,8 @@ def main() -> None:
     from talosaudit.collectors.terraform.hcl_parse import parse_source
 
     hcl_fast.warm()
+    # a short-lived process that builds tuples and makes no cycles: no cyclic collector
+    gc.disable()
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     while True:
         message = read_message(stdin)

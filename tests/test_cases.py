@@ -281,3 +281,11 @@ def test_every_policy_fires_and_passes_somewhere() -> None:
     never_passes = [i for i in ids if i not in passing and i not in LIVE_ONLY]
     assert not never_fires, f"policies no golden case expects: {never_fires}"
     assert not never_passes, f"policies no golden case lists in passes: {never_passes}"
+
+
+def test_case_index_is_complete() -> None:
+    """tests/cases/README.md lists every case directory (and no other)."""
+    readme = (CASES / "README.md").read_text()
+    listed = set(re.findall(r"^\| ([a-z0-9][a-z0-9-]*) \|", readme, re.MULTILINE))
+    present = {p.name for p in CASES.iterdir() if p.is_dir()}
+    assert listed == present, f"add to / remove from the table: {sorted(listed ^ present)}"

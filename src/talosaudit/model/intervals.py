@@ -7,10 +7,34 @@ number of intervals.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from operator import itemgetter
 
 Interval = tuple[int, int]
+
+
+#: Above this size ratio, an intersection walks the smaller set and bisects the larger.
+_LOPSIDED = 8
+_end = itemgetter(1)
+
+
+def _lopsided_intersection(small: tuple[Interval, ...], big: tuple[Interval, ...]) -> tuple[Interval, ...]:
+    """``small & big`` in O(len(small) * log(len(big)) + output)."""
+    out: list[Interval] = []
+    nb = len(big)
+    j = 0
+    for lo, hi in small:
+        if j < nb and big[j][1] < lo:
+            j = bisect_left(big, lo, j, nb, key=_end)  # the first interval ending at or after lo
+        k = j
+        while k < nb and big[k][0] <= hi:
+            out.append((max(lo, big[k][0]), min(hi, big[k][1])))
+            k += 1
+        if k > j:
+            j = k - 1  # the last one may reach into the next interval of ``small``
+    return tuple(out)
 
 
 def _normalise(intervals: Iterable[Interval]) -> tuple[Interval, ...]:
@@ -87,6 +111,10 @@ class IntervalSet:
             return IntervalSet(((lo, hi),)) if lo <= hi else _EMPTY
         if a[-1][1] < b[0][0] or b[-1][1] < a[0][0]:
             return _EMPTY
+        if len(a) * _LOPSIDED < len(b) or len(b) * _LOPSIDED < len(a):
+            return IntervalSet(
+                _lopsided_intersection(a, b) if len(a) < len(b) else _lopsided_intersection(b, a)
+            )
         out: list[Interval] = []
         i = j = 0
         while i < len(a) and j < len(b):
@@ -105,13 +133,16 @@ class IntervalSet:
             return self
         out: list[Interval] = []
         b = other.intervals
+        nb = len(b)
         j = 0
         for lo, hi in self.intervals:
             cur = lo
-            while j < len(b) and b[j][1] < cur:
-                j += 1
+            if j < nb and b[j][1] < cur:
+                # skip what ends before this interval by bisection: a few intervals taken
+                # from a set of thousands stay logarithmic, not linear, in its size
+                j = bisect_left(b, cur, j, nb, key=_end)
             k = j
-            while k < len(b) and b[k][0] <= hi:
+            while k < nb and b[k][0] <= hi:
                 if b[k][0] > cur:
                     out.append((cur, b[k][0] - 1))
                 cur = max(cur, b[k][1] + 1)
@@ -126,15 +157,16 @@ class IntervalSet:
         return not self.difference(other).intervals
 
     def overlaps(self, other: IntervalSet) -> bool:
-        a, b = self.intervals, other.intervals
-        i = j = 0
-        while i < len(a) and j < len(b):
-            if a[i][0] <= b[j][1] and b[j][0] <= a[i][1]:
+        small, big = sorted((self.intervals, other.intervals), key=len)
+        nb = len(big)
+        j = 0
+        for lo, hi in small:
+            if j < nb and big[j][1] < lo:
+                j = bisect_left(big, lo, j, nb, key=_end)
+            if j == nb:
+                return False
+            if big[j][0] <= hi:
                 return True
-            if a[i][1] < b[j][1]:
-                i += 1
-            else:
-                j += 1
         return False
 
     def contains(self, value: int) -> bool:

@@ -286,6 +286,6 @@ def test_every_policy_fires_and_passes_somewhere() -> None:
 def test_case_index_is_complete() -> None:
     """tests/cases/README.md lists every case directory (and no other)."""
     readme = (CASES / "README.md").read_text()
-    listed = set(re.findall(r"^\| ([a-z0-9][a-z0-9-]*) \|", readme, re.MULTILINE))
+    listed = set(re.findall(r"^\| ([a-z0-9][a-z0-9-]*) \|", readme, re.MULTILINE)) - {"case"}
     present = {p.name for p in CASES.iterdir() if p.is_dir()}
     assert listed == present, f"add to / remove from the table: {sorted(listed ^ present)}"

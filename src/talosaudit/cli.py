@@ -1,7 +1,7 @@
 """The command line: parse options, call the library, pick reporters, decide the exit code.
 
-The exit code is decided in ``exit_code()`` and nowhere else. No traceback reaches the
-user: every error becomes one clear line on stderr and exit code 2.
+The exit code is decided in ``exit_code()`` (in cli_common.py, re-exported here) and nowhere
+else. No traceback reaches the user: every error becomes one clear line on stderr and exit code 2.
 """
 
 from __future__ import annotations
@@ -9,52 +9,30 @@ from __future__ import annotations
 import os
 import sys
 import traceback
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import click
 
 from talosaudit import __version__
+from talosaudit.cli_common import (
+    CANNOT_RUN_CODE,
+    AuditOptions,
+    CannotRun,
+    audit_options,
+    default_cache_dir,
+    default_jobs,
+    display_path,
+    emit,
+    exit_code,
+    parse_outputs,
+    scan_request,
+)
 from talosaudit.config import ConfigError, find_config, load_config
-from talosaudit.findings import Finding, write_baseline
-from talosaudit.policies.schema import Level
-from talosaudit.report import FORMATS
-from talosaudit.report.base import DEFAULT_CATEGORY, Report
-from talosaudit.report.markdown import render_markdown
-from talosaudit.report.text import render_text
+from talosaudit.report.base import DEFAULT_CATEGORY
 
-EXIT_CLEAN = 0
-EXIT_FINDINGS = 1
-EXIT_CANNOT_RUN = 2
-FAIL_ON_CHOICES = ("note", "warning", "error", "never")
-LEVEL_CHOICES = ("note", "warning", "error")
-MAX_DEFAULT_JOBS = 4
-
-
-def exit_code(findings: Sequence[Finding], fail_on: str, problems: Sequence[str] = ()) -> int:
-    """0: nothing at or above ``fail_on``; 1: findings; 2: the tool could not run.
-
-    ``problems`` are reasons the run could not complete (bad config, no inputs...).
-    Suppressed findings never count.
-    """
-    if problems:
-        return EXIT_CANNOT_RUN
-    if fail_on == "never":
-        return EXIT_CLEAN
-    floor = Level(fail_on).rank
-    failing = any(f.suppressed is None and f.level.rank >= floor for f in findings)
-    return EXIT_FINDINGS if failing else EXIT_CLEAN
-
-
-#: The code for "could not run", from the one function that decides exit codes.
-_CANNOT_RUN_CODE = exit_code((), "never", ["the tool could not run"])
-
-
-class CannotRun(click.ClickException):
-    """Printed as ``Error: <message>`` on stderr."""
-
-    exit_code = _CANNOT_RUN_CODE
+#: ``exit_code`` is re-exported: callers and tests use ``talosaudit.cli.exit_code``.
+__all__ = ["cli", "exit_code", "main"]
 
 
 def _expected_errors() -> tuple[type[Exception], ...]:
@@ -87,7 +65,7 @@ class _Guarded(click.Group):
             # about the unflushable stdout at exit.
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
-            raise click.exceptions.Exit(_CANNOT_RUN_CODE) from None
+            raise click.exceptions.Exit(CANNOT_RUN_CODE) from None
         except _expected_errors() as exc:
             raise CannotRun(str(exc)) from exc
         except OSError as exc:
@@ -111,44 +89,6 @@ def cli() -> None:
 # --- scan ------------------------------------------------------------------------------
 
 
-def _parse_outputs(values: Sequence[str]) -> list[tuple[str, Path]]:
-    outputs: list[tuple[str, Path]] = []
-    for value in values:
-        fmt, sep, file = value.partition("=")
-        fmt = fmt.strip().lower()
-        if not sep or not file:
-            raise click.BadParameter(f"{value!r}: expected FORMAT=FILE, e.g. sarif=talosaudit.sarif")
-        if fmt not in FORMATS:
-            raise click.BadParameter(f"{value!r}: unknown format {fmt!r} (one of {', '.join(FORMATS)})")
-        outputs.append((fmt, Path(file)))
-    return outputs
-
-
-def default_cache_dir(env: dict[str, str]) -> Path:
-    base = env.get("XDG_CACHE_HOME")
-    return (Path(base) if base else Path.home() / ".cache") / "talosaudit"
-
-
-def default_jobs() -> int:
-    return min(os.cpu_count() or 1, MAX_DEFAULT_JOBS)
-
-
-def _display_path(path: Path, root: Path) -> str:
-    try:
-        return path.resolve().relative_to(root).as_posix()
-    except ValueError:
-        return str(path)
-
-
-def _color_wanted() -> bool:
-    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
-
-
-def _say(message: str, quiet: bool) -> None:
-    if not quiet:
-        click.echo(message, err=True)
-
-
 paths_argument = click.argument(
     "paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path)
 )
@@ -156,140 +96,19 @@ paths_argument = click.argument(
 
 @cli.command()
 @paths_argument
-@click.option("--format", "fmt", type=click.Choice(list(FORMATS)), default=None, help="stdout format [text]")
-@click.option(
-    "-o", "--output", "outputs", multiple=True, metavar="FORMAT=FILE", help="also write FORMAT to FILE"
+@audit_options(
+    no_cache_help="do not cache parsed files",
+    quiet_help="no text report when writing files with -o; no notices",
 )
-@click.option(
-    "--var-file", "var_files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
-)
-@click.option("--cni", type=click.Choice(["flannel", "cilium", "calico", "none"]), default=None)
-@click.option("--tunnel", type=click.Choice(["vxlan", "geneve", "ipip", "bgp", "none"]), default=None)
-@click.option("--admin-cidr", "admin_cidrs", multiple=True, metavar="CIDR")
-@click.option(
-    "--check", "checks", multiple=True, metavar="IDS", help="only these rule ids or prefixes (TA1,TA201)"
-)
-@click.option("--skip-check", "skips", multiple=True, metavar="IDS", help="not these rule ids or prefixes")
-@click.option("--min-level", type=click.Choice(LEVEL_CHOICES), default=None, help="hide findings below")
-@click.option(
-    "--fail-on", type=click.Choice(FAIL_ON_CHOICES), default=None, help="exit 1 at or above [error]"
-)
-@click.option(
-    "--baseline", type=click.Path(path_type=Path), default=None, help="hide findings in this baseline"
-)
-@click.option(
-    "--create-baseline", type=click.Path(path_type=Path), default=None, help="write a baseline, exit 0"
-)
-@click.option(
-    "--policy-dir",
-    "policy_dirs",
-    multiple=True,
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-)
-@click.option("--config", "config_file", type=click.Path(path_type=Path), default=None)
-@click.option("--no-cache", is_flag=True, help="do not cache parsed files")
-@click.option("--quiet", "-q", is_flag=True, help="no text report when writing files with -o; no notices")
-@click.option("--root", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None)
-@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, help="parser processes [CPUs, max 4]")
-@click.option("--show-suppressed", is_flag=True, help="show suppressed findings (and put them in SARIF)")
 @click.option("--category", default=DEFAULT_CATEGORY, show_default=True, help="SARIF automationDetails.id")
 @click.pass_context
-def scan(
-    ctx: click.Context,
-    *,
-    paths: tuple[Path, ...],
-    fmt: str | None,
-    outputs: tuple[str, ...],
-    var_files: tuple[Path, ...],
-    cni: str | None,
-    tunnel: str | None,
-    admin_cidrs: tuple[str, ...],
-    checks: tuple[str, ...],
-    skips: tuple[str, ...],
-    min_level: str | None,
-    fail_on: str | None,
-    baseline: Path | None,
-    create_baseline: Path | None,
-    policy_dirs: tuple[Path, ...],
-    config_file: Path | None,
-    no_cache: bool,
-    quiet: bool,
-    root: Path | None,
-    jobs: int | None,
-    show_suppressed: bool,
-    category: str,
-) -> None:
+def scan(ctx: click.Context, *, paths: tuple[Path, ...], opts: AuditOptions, category: str) -> None:
     """Audit the firewall layers defined in PATH... (Terraform, Talos, Proxmox, pfSense)."""
-    from talosaudit.scan import ScanRequest, find_root, parse_rule_selection, run_scan
+    from talosaudit.scan import run_scan
 
-    files = _parse_outputs(outputs)
-    cwd = Path.cwd()
-    scan_root = find_root(root, cwd)
-    config_path = find_config(config_file, paths[0], cwd)
-    config = load_config(config_path)
-    env = dict(os.environ)
-    level_floor = min_level or (config.min_level.value if config.min_level else None)
-    request = ScanRequest(
-        paths=paths,
-        root=scan_root,
-        config=config,
-        config_name=_display_path(config_path, scan_root) if config_path else ".talosaudit.yaml",
-        config_path=config_path,
-        cni=cni,
-        tunnel=tunnel,
-        admin_cidrs=admin_cidrs,
-        var_files=var_files,
-        checks=parse_rule_selection(checks),
-        skip_checks=parse_rule_selection(skips),
-        min_level=Level(level_floor) if level_floor else None,
-        baseline=baseline,
-        policy_dirs=policy_dirs,
-        cache_dir=None if no_cache else default_cache_dir(env),
-        jobs=jobs or default_jobs(),
-        env=env,
-    )
-    result = run_scan(request)
-
-    if create_baseline is not None:
-        count = write_baseline(create_baseline, result.baseline_candidates)
-        _say(f"wrote {count} finding{'s' if count != 1 else ''} to baseline {create_baseline}", quiet)
-        ctx.exit(exit_code(result.findings, "never"))
-
-    report = Report(
-        findings=result.findings,
-        policies=result.policies,
-        root=scan_root,
-        suppressed=result.suppressed,
-        facts=result.facts,
-        files=result.files,
-        duration=result.duration,
-        notices=result.notices,
-        baseline_dropped=result.baseline_dropped,
-        category=category,
-        show_suppressed=show_suppressed,
-    )
-    for out_fmt, out_file in files:
-        out_file.write_text(FORMATS[out_fmt](report), encoding="utf-8")
-        _say(f"wrote {out_fmt} report to {out_file}", quiet)
-    stdout_fmt = fmt or ("text" if not files or not quiet else None)
-    if stdout_fmt == "text":
-        click.echo(render_text(report, color=_color_wanted()), nl=False)
-    elif stdout_fmt is not None:
-        click.echo(FORMATS[stdout_fmt](report), nl=False)
-    if stdout_fmt != "text":
-        for notice in result.notices:
-            _say(f"notice: {notice}", quiet)
-    if "github" in {stdout_fmt, *(f for f, _ in files)}:
-        _write_step_summary(report, env)
-    policy_fail_on = fail_on or config.fail_on or "error"
-    ctx.exit(exit_code(result.findings, policy_fail_on))
-
-
-def _write_step_summary(report: Report, env: dict[str, str]) -> None:
-    summary = env.get("GITHUB_STEP_SUMMARY")
-    if summary:
-        with open(summary, "a", encoding="utf-8") as handle:
-            handle.write(render_markdown(report) + "\n")
+    files = parse_outputs(opts.outputs)
+    request = scan_request(opts, paths=paths, first_scanned=paths[0])
+    emit(ctx, run_scan(request), request, opts, files=files, category=category)
 
 
 # --- graph and why ------------------------------------------------------------------
@@ -314,7 +133,7 @@ def _model_request(
         paths=paths,
         root=scan_root,
         config=load_config(config_path),
-        config_name=_display_path(config_path, scan_root) if config_path else ".talosaudit.yaml",
+        config_name=display_path(config_path, scan_root) if config_path else ".talosaudit.yaml",
         config_path=config_path,
         cni=cni,
         tunnel=tunnel,

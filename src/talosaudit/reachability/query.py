@@ -14,7 +14,7 @@ verdict is UNKNOWN, never a silent pass.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 
@@ -41,6 +41,7 @@ from talosaudit.reachability.space import (
     PORT,
     PROTO,
     SRC,
+    BoxIndex,
     Space,
     address_line,
 )
@@ -51,6 +52,8 @@ from talosaudit.reachability.space import (
 #: a deny of one low port (udp/6081 inbound) does not break replies to these.
 EPHEMERAL_PORTS = IntervalSet.span(32768, 60999)
 _ALL_PORTS = ALL_PORTS.values
+#: From this many boxes in the allowed flows, admitting() indexes them.
+_INDEX_MIN_BOXES = 16
 _PORTED = IntervalSet.of((p, p) for p in PORTED)
 
 
@@ -213,21 +216,43 @@ class FlowResult:
         """Per layer past the source's own egress (outermost first): each allow rule with
         the part of the end-to-end allowed flow it admits."""
         out = []
-        # Rules of one group share their hit: intersect each distinct hit once.
-        parts: dict[int, Space] = {}
+        within = Restrictor(self.allowed)
         for decision in self.decisions:
             if decision.side is Side.SOURCE:
                 continue
-            rules = []
-            for rule, hit in decision.admitted:
-                part = parts.get(id(hit))
-                if part is None:
-                    part = parts[id(hit)] = hit & self.allowed
-                if part:
-                    rules.append((rule, part))
+            rules = within(decision.admitted)
             if rules:
                 out.append((decision, tuple(rules)))
         return tuple(out)
+
+
+class Restrictor:
+    """The part of each rule's hit inside one space (``hit & space``), for many hits.
+
+    Rules of one group share their hit object: each distinct hit is intersected once. When
+    the space has many boxes they are indexed, so that n hits do not cost n x boxes.
+    """
+
+    def __init__(self, space: Space) -> None:
+        self.space = space
+        self.index = BoxIndex(space) if len(space.boxes) > _INDEX_MIN_BOXES else None
+        self.parts: dict[int, tuple[Space, Space]] = {}
+
+    def part(self, hit: Space) -> Space:
+        found = self.parts.get(id(hit))
+        if found is None:
+            inside = self.index.intersect(hit) if self.index is not None else hit & self.space
+            found = self.parts[id(hit)] = (hit, inside)  # the hit is kept: its id stays its own
+        return found[1]
+
+    def __call__(self, hits: Iterable[tuple[Rule, Space]]) -> list[tuple[Rule, Space]]:
+        """Each (rule, part) whose part is not empty, in order."""
+        out = []
+        for rule, hit in hits:
+            inside = self.part(hit)
+            if inside:
+                out.append((rule, inside))
+        return out
 
 
 # --- the engine ------------------------------------------------------------------------

@@ -9,7 +9,8 @@ intervals and is linear in the number of fragments.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from talosaudit.model import AddressSet, IntervalSet, PortSet
@@ -92,6 +93,182 @@ def _box_sub(a: Box, b: Box) -> list[Box]:
     return out
 
 
+# --- many boxes: sweep one dimension ------------------------------------------------
+#
+# Subtracting n boxes one after the other from a space that they split (a layer whose rules
+# each open their own port to their own source) costs O(n^2) box operations. With many
+# boxes, the operations sweep the dimension in which the boxes are narrowest: its
+# breakpoints cut it into segments, each segment's problem has only the boxes that cover
+# it (one dimension less), and equal answers of neighbouring segments are joined again.
+
+#: Below this many box pairs, the plain pairwise algorithms are faster.
+_SWEEP_MIN_PAIRS = 256
+
+
+def _drop(box: Box, dim: int) -> Box:
+    return box[:dim] + box[dim + 1 :]
+
+
+def _sequential_sub(pieces: list[Box], others: Iterable[Box]) -> list[Box]:
+    for b in others:
+        if not pieces:
+            break
+        nxt: list[Box] = []
+        for a in pieces:
+            nxt.extend(_box_sub(a, b))
+        pieces = nxt
+    return pieces
+
+
+def _pairwise_and(a_boxes: list[Box], b_boxes: list[Box]) -> list[Box]:
+    out = []
+    for a in a_boxes:
+        for b in b_boxes:
+            both = _box_and(a, b)
+            if both is not None:
+                out.append(both)
+    return out
+
+
+def _sequential_union(boxes: list[Box]) -> list[Box]:
+    out: list[Box] = []
+    for box in boxes:
+        out.extend(_sequential_sub([box], out))
+    return out
+
+
+def _segments(boxes: list[Box], dim: int) -> tuple[list[int], int]:
+    """The breakpoints of ``dim`` over ``boxes``, and how many (box, segment) pairs cover."""
+    cuts = sorted({p for box in boxes for lo, hi in box[dim] for p in (lo, hi + 1)})
+    cover = 0
+    for box in boxes:
+        for lo, hi in box[dim]:
+            cover += bisect_left(cuts, hi + 1) - bisect_left(cuts, lo)
+    return cuts, cover
+
+
+def _sweep(
+    a_boxes: list[Box],
+    b_boxes: list[Box],
+    combine: Callable[[list[Box], list[Box]], list[Box]],
+    pairs: int,
+) -> list[Box] | None:
+    """``combine`` applied per segment of the best dimension; None when no dimension is
+    narrow enough to beat the ``pairs`` box operations of the plain algorithm (or the boxes
+    have one dimension)."""
+    width = len(a_boxes[0]) if a_boxes else len(b_boxes[0])
+    if width < 2:
+        return None
+    everything = a_boxes + b_boxes
+    best: tuple[int, int, list[int]] | None = None
+    for dim in range(width):
+        cuts, cover = _segments(everything, dim)
+        if best is None or cover < best[0]:
+            best = (cover, dim, cuts)
+    assert best is not None
+    cover, dim, cuts = best
+    if cover * 4 > pairs:
+        return None
+    segments = len(cuts) - 1
+    a_at: list[list[int]] = [[] for _ in range(segments)]
+    b_at: list[list[int]] = [[] for _ in range(segments)]
+    for boxes, at in ((a_boxes, a_at), (b_boxes, b_at)):
+        for index, box in enumerate(boxes):
+            for lo, hi in box[dim]:
+                for seg in range(bisect_left(cuts, lo), bisect_left(cuts, hi + 1)):
+                    at[seg].append(index)
+    answers: dict[tuple[tuple[int, ...], tuple[int, ...]], list[Box]] = {}
+    spans: dict[Box, list[tuple[int, int]]] = {}
+    for seg in range(segments):
+        if not a_at[seg]:
+            continue
+        key = (tuple(a_at[seg]), tuple(b_at[seg]))
+        lower = answers.get(key)
+        if lower is None:
+            lower = answers[key] = combine(
+                [_drop(a_boxes[i], dim) for i in key[0]], [_drop(b_boxes[j], dim) for j in key[1]]
+            )
+        for rest in lower:
+            spans.setdefault(rest, []).append((cuts[seg], cuts[seg + 1] - 1))
+    return [(*rest[:dim], IntervalSet.of(found), *rest[dim:]) for rest, found in spans.items()]
+
+
+def _subtract(pieces: list[Box], others: list[Box]) -> list[Box]:
+    if not pieces or not others:
+        return pieces
+    # each subtracted box may split every piece: pieces grow with the boxes subtracted
+    pairs = (len(pieces) + len(others)) * len(others)
+    if pairs > _SWEEP_MIN_PAIRS:
+        swept = _sweep(pieces, others, _subtract, pairs)
+        if swept is not None:
+            return swept
+    return _sequential_sub(pieces, others)
+
+
+def _intersect(a_boxes: list[Box], b_boxes: list[Box]) -> list[Box]:
+    if not a_boxes or not b_boxes:
+        return []
+    pairs = len(a_boxes) * len(b_boxes)
+    # one box against many: the pairwise pass is already linear (repeated use: BoxIndex)
+    if pairs > _SWEEP_MIN_PAIRS and min(len(a_boxes), len(b_boxes)) > 1:
+        swept = _sweep(a_boxes, b_boxes, _intersect, pairs)
+        if swept is not None:
+            return swept
+    return _pairwise_and(a_boxes, b_boxes)
+
+
+def _disjoint_union(boxes: list[Box], _unused: list[Box] | None = None) -> list[Box]:
+    """Disjoint boxes covering ``boxes`` (which may overlap)."""
+    pairs = len(boxes) * len(boxes)
+    if pairs > _SWEEP_MIN_PAIRS:
+        swept = _sweep(boxes, [], _disjoint_union, pairs)
+        if swept is not None:
+            return swept
+    return _sequential_union(boxes)
+
+
+class BoxIndex:
+    """One space's boxes by segment of its narrowest dimension, for intersecting it with
+    many small spaces (each rule's hit with a query's allowed flows) in time proportional
+    to the boxes that can meet, not to all of its boxes."""
+
+    def __init__(self, space: Space) -> None:
+        self.boxes = list(space.boxes)
+        self.dim = 0
+        self.cuts: list[int] = []
+        self.at: list[list[int]] = []
+        if not self.boxes:
+            return
+        best: tuple[int, int, list[int]] | None = None
+        for dim in range(len(self.boxes[0])):
+            cuts, cover = _segments(self.boxes, dim)
+            if best is None or cover < best[0]:
+                best = (cover, dim, cuts)
+        assert best is not None
+        _, self.dim, self.cuts = best
+        self.at = [[] for _ in range(len(self.cuts) - 1)]
+        for index, box in enumerate(self.boxes):
+            for lo, hi in box[self.dim]:
+                for seg in range(bisect_left(self.cuts, lo), bisect_left(self.cuts, hi + 1)):
+                    self.at[seg].append(index)
+
+    def intersect(self, other: Space) -> Space:
+        """``other & space``, box for box as ``Space.__and__`` would give it."""
+        out = []
+        cuts, at = self.cuts, self.at
+        for a in other.boxes:
+            found: set[int] = set()
+            for lo, hi in a[self.dim]:
+                first = max(bisect_right(cuts, lo) - 1, 0)
+                for seg in range(first, min(bisect_left(cuts, hi + 1), len(at))):
+                    found.update(at[seg])
+            for index in sorted(found):
+                both = _box_and(a, self.boxes[index])
+                if both is not None:
+                    out.append(both)
+        return Space(tuple(out))
+
+
 @dataclass(frozen=True, slots=True)
 class Space:
     """A set of points in a product space, as pairwise disjoint non-empty boxes."""
@@ -104,11 +281,7 @@ class Space:
 
     @classmethod
     def union_of(cls, spaces: Iterable[Space]) -> Space:
-        boxes = _merge_boxes([box for space in spaces for box in space.boxes])
-        result = cls()
-        for box in boxes:
-            result = result | cls((box,))
-        return result
+        return cls(tuple(_disjoint_union(_merge_boxes([box for space in spaces for box in space.boxes]))))
 
     def __bool__(self) -> bool:
         return bool(self.boxes)
@@ -117,24 +290,10 @@ class Space:
         return iter(self.boxes)
 
     def __and__(self, other: Space) -> Space:
-        out = []
-        for a in self.boxes:
-            for b in other.boxes:
-                both = _box_and(a, b)
-                if both is not None:
-                    out.append(both)
-        return Space(tuple(out))
+        return Space(tuple(_intersect(list(self.boxes), list(other.boxes))))
 
     def __sub__(self, other: Space) -> Space:
-        pieces = list(self.boxes)
-        for b in other.boxes:
-            if not pieces:
-                break
-            nxt: list[Box] = []
-            for a in pieces:
-                nxt.extend(_box_sub(a, b))
-            pieces = nxt
-        return Space(tuple(pieces))
+        return Space(tuple(_subtract(list(self.boxes), list(other.boxes))))
 
     def __or__(self, other: Space) -> Space:
         if not self.boxes:

@@ -22,7 +22,7 @@ from talosaudit.policies.context import (
 )
 from talosaudit.policies.params import ForbiddenFlow, ForbidFlowParams, RequiredFlow, RequireFlowParams
 from talosaudit.policies.schema import Level, Policy
-from talosaudit.reachability import Endpoint, LayerDecision, Space, address_line
+from talosaudit.reachability import Endpoint, LayerDecision, Restrictor, Space, address_line
 from talosaudit.reachability.endpoints import admin_endpoint, internet_endpoint, node_network_endpoint
 from talosaudit.reachability.query import Side
 from talosaudit.reachability.space import ALL_PROTOCOLS, DST, SRC
@@ -273,10 +273,8 @@ def _exposures(ctx: Context, policy: Policy) -> list[Exposure]:
                     allowed = allowed - not_counted
                 if not allowed:
                     continue
-                admitting = [
-                    (d, [(r, hit & allowed) for r, hit in hits if hit & allowed])
-                    for d, hits in result.admitting()
-                ]
+                within = Restrictor(allowed)  # each distinct hit & allowed once, indexed
+                admitting = [(d, within(hits)) for d, hits in result.admitting()]
                 admitting = [(d, hits) for d, hits in admitting if hits]
                 outermost = _outermost(admitting)
                 if outermost is None:

@@ -19,16 +19,17 @@ from talosaudit.cli_common import (
     CANNOT_RUN_CODE,
     AuditOptions,
     CannotRun,
+    ModelOptions,
     audit_options,
-    default_cache_dir,
-    default_jobs,
-    display_path,
     emit,
     exit_code,
+    model_options,
+    model_request,
     parse_outputs,
+    policy_dir_option,
     scan_request,
 )
-from talosaudit.config import ConfigError, find_config, load_config
+from talosaudit.config import ConfigError
 from talosaudit.report.base import DEFAULT_CATEGORY
 
 #: ``exit_code`` is re-exported: callers and tests use ``talosaudit.cli.exit_code``.
@@ -114,88 +115,18 @@ def scan(ctx: click.Context, *, paths: tuple[Path, ...], opts: AuditOptions, cat
 # --- graph and why ------------------------------------------------------------------
 
 
-def _model_request(
-    *,
-    paths: tuple[Path, ...],
-    root: Path | None,
-    config_file: Path | None,
-    cni: str | None,
-    tunnel: str | None,
-    admin_cidrs: tuple[str, ...],
-    var_files: tuple[Path, ...],
-) -> Any:
-    from talosaudit.scan import ScanRequest, find_root
-
-    cwd = Path.cwd()
-    scan_root = find_root(root, cwd)
-    config_path = find_config(config_file, paths[0], cwd)
-    return ScanRequest(
-        paths=paths,
-        root=scan_root,
-        config=load_config(config_path),
-        config_name=display_path(config_path, scan_root) if config_path else ".talosaudit.yaml",
-        config_path=config_path,
-        cni=cni,
-        tunnel=tunnel,
-        admin_cidrs=admin_cidrs,
-        var_files=var_files,
-        cache_dir=default_cache_dir(dict(os.environ)),
-        jobs=default_jobs(),
-    )
-
-
-def model_options(func: Any) -> Any:
-    """The options that shape the model, shared by ``graph`` and ``why``."""
-    for option in reversed(
-        [
-            click.option(
-                "--var-file", "var_files", multiple=True, type=click.Path(exists=True, path_type=Path)
-            ),
-            click.option("--cni", type=click.Choice(["flannel", "cilium", "calico", "none"]), default=None),
-            click.option(
-                "--tunnel", type=click.Choice(["vxlan", "geneve", "ipip", "bgp", "none"]), default=None
-            ),
-            click.option("--admin-cidr", "admin_cidrs", multiple=True, metavar="CIDR"),
-            click.option("--config", "config_file", type=click.Path(path_type=Path), default=None),
-            click.option(
-                "--root", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None
-            ),
-        ]
-    ):
-        func = option(func)
-    return func
-
-
 @cli.command()
 @paths_argument
 @click.option("--format", "fmt", type=click.Choice(["text", "mermaid", "dot"]), default="text")
 @model_options
-def graph(
-    *,
-    paths: tuple[Path, ...],
-    fmt: str,
-    var_files: tuple[Path, ...],
-    cni: str | None,
-    tunnel: str | None,
-    admin_cidrs: tuple[str, ...],
-    config_file: Path | None,
-    root: Path | None,
-) -> None:
+def graph(*, paths: tuple[Path, ...], fmt: str, model_opts: ModelOptions) -> None:
     """Node groups with their roles and why, their layers, and the required-flow matrix."""
     from talosaudit.explain import graph_data
     from talosaudit.policies.registry import load_catalogue
     from talosaudit.report.graph import GRAPH_FORMATS
     from talosaudit.scan import build_model
 
-    request = _model_request(
-        paths=paths,
-        root=root,
-        config_file=config_file,
-        cni=cni,
-        tunnel=tunnel,
-        admin_cidrs=admin_cidrs,
-        var_files=var_files,
-    )
+    request = model_request(model_opts, paths=paths, first_scanned=paths[0])
     model, _ = build_model(request)
     click.echo(GRAPH_FORMATS[fmt](graph_data(model, load_catalogue())), nl=False)
 
@@ -216,12 +147,7 @@ def why(
     source: str,
     destination: str,
     flow: str,
-    var_files: tuple[Path, ...],
-    cni: str | None,
-    tunnel: str | None,
-    admin_cidrs: tuple[str, ...],
-    config_file: Path | None,
-    root: Path | None,
+    model_opts: ModelOptions,
 ) -> None:
     """Layer-by-layer trace of one flow: which rule allows it, or which layer blocks it."""
     from talosaudit.explain import ExplainError, parse_flow, render_trace, trace
@@ -231,15 +157,7 @@ def why(
         parse_flow(flow)
     except ExplainError as exc:
         raise click.BadParameter(str(exc), param_hint="--port") from exc
-    request = _model_request(
-        paths=paths,
-        root=root,
-        config_file=config_file,
-        cni=cni,
-        tunnel=tunnel,
-        admin_cidrs=admin_cidrs,
-        var_files=var_files,
-    )
+    request = model_request(model_opts, paths=paths, first_scanned=paths[0])
     model, _ = build_model(request)
     try:
         traces = trace(model, source, destination, flow)
@@ -257,12 +175,7 @@ def policies() -> None:
 
 
 @policies.command("list")
-@click.option(
-    "--policy-dir",
-    "policy_dirs",
-    multiple=True,
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-)
+@policy_dir_option
 def policies_list(policy_dirs: tuple[Path, ...]) -> None:
     """Every rule: id, level, name and what it checks."""
     from talosaudit.policies.registry import load_catalogue
@@ -274,12 +187,7 @@ def policies_list(policy_dirs: tuple[Path, ...]) -> None:
 
 @policies.command("show")
 @click.argument("rule_id")
-@click.option(
-    "--policy-dir",
-    "policy_dirs",
-    multiple=True,
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-)
+@policy_dir_option
 def policies_show(rule_id: str, policy_dirs: tuple[Path, ...]) -> None:
     """One rule with its rationale, remediation and parameters."""
     from talosaudit.policies.registry import load_catalogue

@@ -11,7 +11,7 @@ import functools
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -105,15 +105,23 @@ def _color_wanted() -> bool:
 
 
 @dataclass(frozen=True)
-class AuditOptions:
-    """The output, selection and fact options of ``scan`` and ``live``, as click parsed them."""
+class ModelOptions:
+    """The options that shape the model (``graph``, ``why``; ``scan`` and ``live`` have them too)."""
 
-    fmt: str | None
-    outputs: tuple[str, ...]
     var_files: tuple[Path, ...]
     cni: str | None
     tunnel: str | None
     admin_cidrs: tuple[str, ...]
+    config_file: Path | None
+    root: Path | None
+
+
+@dataclass(frozen=True)
+class AuditOptions(ModelOptions):
+    """The output, selection and fact options of ``scan`` and ``live``, as click parsed them."""
+
+    fmt: str | None
+    outputs: tuple[str, ...]
     checks: tuple[str, ...]
     skips: tuple[str, ...]
     min_level: str | None
@@ -121,10 +129,8 @@ class AuditOptions:
     baseline: Path | None
     create_baseline: Path | None
     policy_dirs: tuple[Path, ...]
-    config_file: Path | None
     no_cache: bool
     quiet: bool
-    root: Path | None
     jobs: int | None
     show_suppressed: bool
 
@@ -136,6 +142,15 @@ policy_dir_option = click.option(
     "policy_dirs",
     multiple=True,
     type=click.Path(exists=True, file_okay=False, path_type=Path),
+)
+_cni_option = click.option("--cni", type=click.Choice(["flannel", "cilium", "calico", "none"]), default=None)
+_tunnel_option = click.option(
+    "--tunnel", type=click.Choice(["vxlan", "geneve", "ipip", "bgp", "none"]), default=None
+)
+_admin_cidr_option = click.option("--admin-cidr", "admin_cidrs", multiple=True, metavar="CIDR")
+_config_option = click.option("--config", "config_file", type=click.Path(path_type=Path), default=None)
+_root_option = click.option(
+    "--root", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None
 )
 
 
@@ -156,6 +171,27 @@ def _packed(options_type: type[Any], keyword: str, options: Sequence[Decorator])
         return command
 
     return decorate
+
+
+def model_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The options that shape the model, passed to ``graph`` and ``why`` as ``model_opts``.
+
+    Their ``--var-file`` also takes a directory, as it always has.
+    """
+    return _packed(
+        ModelOptions,
+        "model_opts",
+        [
+            click.option(
+                "--var-file", "var_files", multiple=True, type=click.Path(exists=True, path_type=Path)
+            ),
+            _cni_option,
+            _tunnel_option,
+            _admin_cidr_option,
+            _config_option,
+            _root_option,
+        ],
+    )(func)
 
 
 def audit_options(*, no_cache_help: str, quiet_help: str) -> Decorator:
@@ -182,11 +218,9 @@ def audit_options(*, no_cache_help: str, quiet_help: str) -> Decorator:
                 multiple=True,
                 type=click.Path(exists=True, dir_okay=False, path_type=Path),
             ),
-            click.option("--cni", type=click.Choice(["flannel", "cilium", "calico", "none"]), default=None),
-            click.option(
-                "--tunnel", type=click.Choice(["vxlan", "geneve", "ipip", "bgp", "none"]), default=None
-            ),
-            click.option("--admin-cidr", "admin_cidrs", multiple=True, metavar="CIDR"),
+            _cni_option,
+            _tunnel_option,
+            _admin_cidr_option,
             click.option(
                 "--check",
                 "checks",
@@ -219,12 +253,10 @@ def audit_options(*, no_cache_help: str, quiet_help: str) -> Decorator:
                 help="write a baseline, exit 0",
             ),
             policy_dir_option,
-            click.option("--config", "config_file", type=click.Path(path_type=Path), default=None),
+            _config_option,
             click.option("--no-cache", is_flag=True, help=no_cache_help),
             click.option("--quiet", "-q", is_flag=True, help=quiet_help),
-            click.option(
-                "--root", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None
-            ),
+            _root_option,
             click.option(
                 "--jobs",
                 "-j",
@@ -242,17 +274,23 @@ def audit_options(*, no_cache_help: str, quiet_help: str) -> Decorator:
 # --- the request and the report ---------------------------------------------------------
 
 
-def scan_request(opts: AuditOptions, *, paths: tuple[Path, ...], first_scanned: Path | None) -> ScanRequest:
-    """The request for the options: the root, the config file (``--config``, else the one next
-    to ``first_scanned``, else in the cwd), facts, selection, baseline and cache."""
-    from talosaudit.scan import ScanRequest, find_root, parse_rule_selection
+def model_request(
+    opts: ModelOptions,
+    *,
+    paths: tuple[Path, ...],
+    first_scanned: Path | None,
+    no_cache: bool = False,
+    jobs: int | None = None,
+) -> ScanRequest:
+    """The request that builds the model: the root, the config file (``--config``, else the one
+    next to ``first_scanned``, else in the cwd), the facts, the cache and the parser processes."""
+    from talosaudit.scan import ScanRequest, find_root
 
     cwd = Path.cwd()
     root = find_root(opts.root, cwd)
     config_path = find_config(opts.config_file, first_scanned, cwd)
     config = load_config(config_path)
     env = dict(os.environ)
-    level_floor = opts.min_level or (config.min_level.value if config.min_level else None)
     return ScanRequest(
         paths=paths,
         root=root,
@@ -263,14 +301,28 @@ def scan_request(opts: AuditOptions, *, paths: tuple[Path, ...], first_scanned: 
         tunnel=opts.tunnel,
         admin_cidrs=opts.admin_cidrs,
         var_files=opts.var_files,
+        cache_dir=None if no_cache else default_cache_dir(env),
+        jobs=jobs or default_jobs(),
+        env=env,
+    )
+
+
+def scan_request(opts: AuditOptions, *, paths: tuple[Path, ...], first_scanned: Path | None) -> ScanRequest:
+    """``model_request()`` plus the rule selection, the level floor and the baseline."""
+    from talosaudit.scan import parse_rule_selection
+
+    request = model_request(
+        opts, paths=paths, first_scanned=first_scanned, no_cache=opts.no_cache, jobs=opts.jobs
+    )
+    config = request.config
+    level_floor = opts.min_level or (config.min_level.value if config.min_level else None)
+    return replace(
+        request,
         checks=parse_rule_selection(opts.checks),
         skip_checks=parse_rule_selection(opts.skips),
         min_level=Level(level_floor) if level_floor else None,
         baseline=opts.baseline,
         policy_dirs=opts.policy_dirs,
-        cache_dir=None if opts.no_cache else default_cache_dir(env),
-        jobs=opts.jobs or default_jobs(),
-        env=env,
     )
 
 

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from talosaudit.collectors.terraform.mapping import source
 from talosaudit.collectors.terraform.values import (
     Block,
     Lines,
@@ -26,19 +27,6 @@ from talosaudit.model.ports import MAX_PORT, parse_protocol
 #: Attributes of a resource that only exist after apply: a Ref to them is an identity, not a
 #: value we could look up in the configuration.
 _IDENTITY_ATTRIBUTES = frozenset({"id", "arn", "owner_id", "default_network_acl_id"})
-
-
-def source(lines: Lines, resource: str = "") -> SourceRef:
-    return SourceRef(lines.path, lines.start, lines.end, resource=resource)
-
-
-def where(lines: Lines) -> str:
-    return f"{lines.path}:{lines.start}"
-
-
-def strip_key(address: str) -> str:
-    """``module.x.aws_instance.cp[0]`` -> ``module.x.aws_instance.cp``."""
-    return re.sub(r"\[[^\]]*\]$", "", address)
 
 
 def describe_unknown(value: Any) -> tuple[str, str]:
@@ -101,18 +89,6 @@ def tags_of(value: Any) -> tuple[tuple[str, str], ...]:
 
 def tag_text(tags: tuple[tuple[str, str], ...]) -> str:
     return ", ".join(f"{k}={v}" for k, v in tags)
-
-
-def nested_blocks(body: Block, block_type: str) -> list[Block]:
-    """Nested blocks of one type, also when written as an attribute (``ingress = [{...}]``)."""
-    found = list(body.blocks_of(block_type))
-    written = body.attrs.get(block_type)
-    if isinstance(written, list):
-        lines = body.line_of(block_type)
-        for entry in written:
-            if isinstance(entry, dict):
-                found.append(Block(block_type, (), dict(entry), {}, (), lines))
-    return found
 
 
 @dataclass

@@ -16,13 +16,11 @@ from talosaudit.collectors.terraform.aws_common import (
     Pending,
     known_str,
     listify,
-    source,
-    strip_key,
     tags_of,
-    where,
 )
 from talosaudit.collectors.terraform.aws_groups import SG_TYPES, SecurityGroups
 from talosaudit.collectors.terraform.aws_network import reference
+from talosaudit.collectors.terraform.mapping import source, strip_key, where
 from talosaudit.collectors.terraform.values import Block, Lines, Ref, ResourceInstance
 from talosaudit.model import EMPTY, AddressSet, SourceRef
 

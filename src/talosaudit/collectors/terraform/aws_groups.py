@@ -20,13 +20,11 @@ from talosaudit.collectors.terraform.aws_common import (
     describe_unknown,
     known_str,
     listify,
-    nested_blocks,
     protocol_and_ports,
-    source,
     tag_text,
     tags_of,
-    where,
 )
+from talosaudit.collectors.terraform.mapping import nested_blocks, source, where
 from talosaudit.collectors.terraform.values import Block, Lines, Ref, ResourceInstance, Unknown
 from talosaudit.model import (
     EMPTY,

@@ -19,12 +19,11 @@ from talosaudit.collectors.terraform.aws_common import (
     as_int,
     known_str,
     listify,
-    nested_blocks,
     protocol_and_ports,
-    source,
     tag_text,
     tags_of,
 )
+from talosaudit.collectors.terraform.mapping import nested_blocks, source
 from talosaudit.collectors.terraform.values import Block, Ref, ResourceInstance, Unknown
 from talosaudit.model import (
     EMPTY,

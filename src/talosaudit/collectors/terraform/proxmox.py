@@ -33,6 +33,7 @@ from talosaudit.collectors.proxmox.firewall import (
 )
 from talosaudit.collectors.proxmox.layers import Inventory, build
 from talosaudit.collectors.roles import RoleHints
+from talosaudit.collectors.terraform.mapping import nested_blocks, source, strip_key
 from talosaudit.collectors.terraform.values import (
     Block,
     Lines,
@@ -84,14 +85,6 @@ def resource_kind(type_name: str) -> str | None:
     return None
 
 
-def _source(lines: Lines, resource: str = "") -> SourceRef:
-    return SourceRef(lines.path, lines.start, lines.end, resource=resource)
-
-
-def _strip_key(address: str) -> str:
-    return re.sub(r"\[[^\]]*\]$", "", address)
-
-
 def _as_int(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
@@ -112,17 +105,6 @@ def _as_bool(value: Any) -> bool | None:
     if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0"):
         return value.strip().lower() in ("true", "1")
     return None
-
-
-def _blocks(body: Block, block_type: str) -> list[Block]:
-    """Nested blocks, also when written as an attribute list of objects."""
-    found = list(body.blocks_of(block_type))
-    written = body.attrs.get(block_type)
-    if isinstance(written, list):
-        for entry in written:
-            if isinstance(entry, dict):
-                found.append(Block(block_type, (), dict(entry), {}, (), body.line_of(block_type)))
-    return found
 
 
 def _node_of(body: Block) -> str | None:
@@ -159,7 +141,7 @@ class _Mapper:
             Problem(
                 "TA002",
                 f"{r.address}: {attr} = {expression}: {reason}",
-                _source(lines, r.address),
+                source(lines, r.address),
                 key=f"terraform:{r.address}:{attr}:{lines.start}",
             )
         )
@@ -189,7 +171,7 @@ class _Mapper:
         if vmid is not None:
             self.by_vmid[vmid] = r.address
         self.by_address[r.address] = r.address
-        self.by_address.setdefault(_strip_key(r.address), r.address)
+        self.by_address.setdefault(strip_key(r.address), r.address)
         name = self._name(r, kind)
         tags_value = body.attrs.get("tags")
         if isinstance(tags_value, str):
@@ -206,7 +188,7 @@ class _Mapper:
                 vmid=str(vmid) if vmid is not None else r.address,
                 kind="qemu" if qemu else "lxc",
                 name=name,
-                source=_source(body.line_of("name") if "name" in body.attrs else r.lines, r.address),
+                source=source(body.line_of("name") if "name" in body.attrs else r.lines, r.address),
                 nics=tuple(nics),
                 tags=tags,
                 node=_node_of(body),
@@ -221,18 +203,18 @@ class _Mapper:
             if isinstance(body.attrs.get(key), str):
                 return str(body.attrs[key])
         if kind == "container":
-            for init in _blocks(body, "initialization"):
+            for init in nested_blocks(body, "initialization"):
                 if isinstance(init.attrs.get("hostname"), str):
                     return str(init.attrs["hostname"])
         return r.name
 
     def _bpg_addresses(self, r: ResourceInstance) -> list[tuple[list[str], Lines | None]]:
         out: list[tuple[list[str], Lines | None]] = []
-        for init in _blocks(r.body, "initialization"):
-            for ipc in _blocks(init, "ip_config"):
+        for init in nested_blocks(r.body, "initialization"):
+            for ipc in nested_blocks(init, "ip_config"):
                 found: list[str] = []
                 for family in ("ipv4", "ipv6"):
-                    for fam in _blocks(ipc, family):
+                    for fam in nested_blocks(ipc, family):
                         value = fam.attrs.get("address")
                         if isinstance(value, str) and value.lower() not in ("dhcp", "auto", ""):
                             found.append(value)
@@ -244,7 +226,9 @@ class _Mapper:
     def _bpg_nics(self, r: ResourceInstance, qemu: bool) -> list[Nic]:
         addresses = self._bpg_addresses(r)
         nics: list[Nic] = []
-        for index, block in enumerate(_blocks(r.body, "network_device" if qemu else "network_interface")):
+        for index, block in enumerate(
+            nested_blocks(r.body, "network_device" if qemu else "network_interface")
+        ):
             if _as_bool(block.attrs.get("enabled", True)) is False:
                 continue  # enabled = false: the NIC is not created
             ips, ip_lines = addresses[index] if index < len(addresses) else ([], None)
@@ -264,7 +248,7 @@ class _Mapper:
 
     def _telmate_nics(self, r: ResourceInstance, qemu: bool) -> list[Nic]:
         nics: list[Nic] = []
-        for order, block in enumerate(_blocks(r.body, "network")):
+        for order, block in enumerate(nested_blocks(r.body, "network")):
             index = _as_int(block.attrs.get("id"))
             index = order if index is None else index
             ips: list[str] = []
@@ -329,14 +313,14 @@ class _Mapper:
                     Problem(
                         "TA001",
                         f"{r.address} {key}: {ip!r} is not an address",
-                        _source(block.lines, r.address),
+                        source(block.lines, r.address),
                         key=f"terraform:{r.address}:{key}:ip",
                     )
                 )
         return Nic(
             key=key,
             index=index,
-            source=_source(block.lines, f"{r.address}/{key}"),
+            source=source(block.lines, f"{r.address}/{key}"),
             model=str(block.attrs.get("model", "virtio")),
             mac=str(block.attrs.get("mac_address", block.attrs.get("macaddr", ""))),
             bridge=bridge if isinstance(bridge, str) else None,
@@ -356,7 +340,7 @@ class _Mapper:
                 continue
             value = r.body.attrs[attr]
             if isinstance(value, Ref):
-                target = self.by_address.get(value.address) or self.by_address.get(_strip_key(value.address))
+                target = self.by_address.get(value.address) or self.by_address.get(strip_key(value.address))
                 if target is not None:
                     return target
             number = _as_int(value)
@@ -385,7 +369,7 @@ class _Mapper:
                 unresolved.append(Unresolved(field_name, missing.expression, missing.reason))
         if isinstance(group_ref, Ref):
             names = self.group_names
-            named = names.get(group_ref.address) or names.get(_strip_key(group_ref.address))
+            named = names.get(group_ref.address) or names.get(strip_key(group_ref.address))
             if named is None:
                 self.unresolved(r, "security_group", group_ref, block)
             values["security_group"] = named or str(group_ref)
@@ -397,7 +381,7 @@ class _Mapper:
             action = (values.get("action") or "").upper()
         macro = values.get("macro")
         rule = FwRule(
-            source=_source(block.lines, key),
+            source=source(block.lines, key),
             type=rtype,
             action=action,
             enabled=enabled,
@@ -464,7 +448,7 @@ def map_proxmox(config: TerraformConfig, hints: RoleHints | None = None) -> Coll
         if kind in ("vm", "container", "telmate_vm", "telmate_lxc"):
             mapper.guest(r, kind)
         elif kind == "cluster_firewall_security_group" and isinstance(r.body.attrs.get("name"), str):
-            mapper.group_names[_strip_key(r.address)] = str(r.body.attrs["name"]).lower()
+            mapper.group_names[strip_key(r.address)] = str(r.body.attrs["name"]).lower()
             mapper.group_names[r.address] = str(r.body.attrs["name"]).lower()
     drafts: dict[str, _FwDraft] = {}
     cluster_enable_known = False
@@ -472,7 +456,7 @@ def map_proxmox(config: TerraformConfig, hints: RoleHints | None = None) -> Coll
 
     def draft(owner: str, r: ResourceInstance) -> _FwDraft:
         scope = "cluster" if owner == "cluster" else "guest"
-        return drafts.setdefault(owner, _FwDraft(scope, owner, _source(r.lines, r.address)))
+        return drafts.setdefault(owner, _FwDraft(scope, owner, source(r.lines, r.address)))
 
     for r, kind in kinds:
         if kind not in _FIREWALL_KINDS:
@@ -482,7 +466,7 @@ def map_proxmox(config: TerraformConfig, hints: RoleHints | None = None) -> Coll
         if kind == "cluster_firewall":
             cluster_enable_known = True
             target = draft("cluster", r)
-            target.source = _source(r.lines, r.address)
+            target.source = source(r.lines, r.address)
             _option(mapper, target, r, "enabled", "enable", default="0")
             _option(mapper, target, r, "input_policy", "policy_in")
             _option(mapper, target, r, "output_policy", "policy_out")
@@ -494,16 +478,16 @@ def map_proxmox(config: TerraformConfig, hints: RoleHints | None = None) -> Coll
                 continue
             target = draft("cluster", r)
             target.groups[name.lower()] = tuple(
-                mapper.rule(r, b, i, "cluster", True) for i, b in enumerate(_blocks(body, "rule"))
+                mapper.rule(r, b, i, "cluster", True) for i, b in enumerate(nested_blocks(body, "rule"))
             )
-            target.group_sources[name.lower()] = _source(r.lines, r.address)
+            target.group_sources[name.lower()] = source(r.lines, r.address)
             continue
         owner = mapper.owner(r)
         if owner is None or owner == "host":
             continue  # unresolved (reported) or host-level: host rules never filter guests
         target = draft(owner, r)
         if kind == "firewall_options":
-            target.source = _source(r.lines, r.address)
+            target.source = source(r.lines, r.address)
             _option(mapper, target, r, "enabled", "enable", default="0")
             _option(mapper, target, r, "input_policy", "policy_in")
             _option(mapper, target, r, "output_policy", "policy_out")
@@ -511,17 +495,17 @@ def map_proxmox(config: TerraformConfig, hints: RoleHints | None = None) -> Coll
             scope = "cluster" if owner == "cluster" else "guest"
             start = len(target.rules)
             target.rules.extend(
-                mapper.rule(r, b, start + i, scope, False) for i, b in enumerate(_blocks(body, "rule"))
+                mapper.rule(r, b, start + i, scope, False) for i, b in enumerate(nested_blocks(body, "rule"))
             )
         elif kind == "firewall_ipset":
             name = body.attrs.get("name")
             if isinstance(name, str):
                 entries: list[IpSetEntry] = []
-                for b in _blocks(body, "cidr"):
+                for b in nested_blocks(body, "cidr"):
                     cidr = b.attrs.get("name")
                     if isinstance(cidr, str):
                         nomatch = _as_bool(b.attrs.get("nomatch", False)) is True
-                        entries.append(IpSetEntry(cidr, nomatch, _source(b.lines, r.address)))
+                        entries.append(IpSetEntry(cidr, nomatch, source(b.lines, r.address)))
                     else:
                         mapper.unresolved(r, "name", cidr, b)
                 target.ipsets[name.lower()] = tuple(entries)
@@ -530,7 +514,7 @@ def map_proxmox(config: TerraformConfig, hints: RoleHints | None = None) -> Coll
         elif kind == "firewall_alias":
             name, cidr = body.attrs.get("name"), body.attrs.get("cidr")
             if isinstance(name, str) and isinstance(cidr, str):
-                target.aliases[name.lower()] = Alias(name.lower(), cidr, _source(r.lines, r.address))
+                target.aliases[name.lower()] = Alias(name.lower(), cidr, source(r.lines, r.address))
             else:
                 bad = ("cidr", cidr) if isinstance(name, str) else ("name", name)
                 mapper.unresolved(r, bad[0], bad[1])
@@ -574,10 +558,10 @@ def _option(
     default: str | None = None,
 ) -> None:
     value = r.body.attrs.get(attr)
-    where = _source(r.body.line_of(attr), r.address)
+    where = source(r.body.line_of(attr), r.address)
     if value is None:
         if default is not None:
-            target.options[option] = Option(default, _source(r.lines, r.address))
+            target.options[option] = Option(default, source(r.lines, r.address))
         return
     flag = _as_bool(value)
     if option == "enable":

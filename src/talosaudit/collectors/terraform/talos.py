@@ -40,6 +40,7 @@ from talosaudit.collectors.talos import (
 from talosaudit.collectors.talos.documents import classify
 from talosaudit.collectors.talos.yamlsafe import YList, YMap, load_documents
 from talosaudit.collectors.terraform.hcl_parse import SyntaxProblem, parse_expression
+from talosaudit.collectors.terraform.mapping import source, where
 from talosaudit.collectors.terraform.syntax import Expr
 from talosaudit.collectors.terraform.values import Lines, Ref, ResourceInstance, TerraformConfig, Unknown
 from talosaudit.model import EMPTY, AddressSet, Collection, Problem, Role, SourceRef
@@ -123,13 +124,13 @@ class _Mapper:
         body = r.body
         role = GENERATORS[r.type]
         type_lines = body.line_of("machine_type")
-        role_reason = f"{r.type} {r.address} at {_where(body.lines)}" if role is not None else ""
+        role_reason = f"{r.type} {r.address} at {where(body.lines)}" if role is not None else ""
         raw_type = body.attrs.get("machine_type")
         complete = True
         if role is None:
             if isinstance(raw_type, str) and raw_type.strip().lower() in _MACHINE_TYPES:
                 role = _MACHINE_TYPES[raw_type.strip().lower()]
-                role_reason = f'machine_type = "{raw_type}" at {_where(type_lines)}'
+                role_reason = f'machine_type = "{raw_type}" at {where(type_lines)}'
             else:
                 complete = False  # which defaults apply depends on the machine type
                 self.problems.append(
@@ -137,7 +138,7 @@ class _Mapper:
                         "TA002",
                         f"{r.address}: machine_type {_shown(raw_type)} is not controlplane or worker; "
                         "the role of its nodes is unknown (assumed both)",
-                        _ref(type_lines, f"{r.address}.machine_type"),
+                        source(type_lines, f"{r.address}.machine_type"),
                         key=f"talos-tf:{r.address}:machine_type",
                     )
                 )
@@ -172,7 +173,7 @@ class _Mapper:
                         "TA002",
                         f"{r.address}: {attr} ({_shown(value)}) names no talos_machine_configuration "
                         "in the configuration; only its config_patches are audited",
-                        _ref(lines, f"{r.address}.{attr}"),
+                        source(lines, f"{r.address}.{attr}"),
                         key=f"talos-tf:{r.address}:{attr}",
                     )
                 )
@@ -186,7 +187,7 @@ class _Mapper:
             name=r.address,
             docs=gen.docs,
             complete=gen.complete,
-            anchor=_ref(r.body.lines, r.address),
+            anchor=source(r.body.lines, r.address),
             files=gen.files,
             applies=f"{r.address} (applied by no talos_machine_configuration_apply here)",
             role=gen.role,
@@ -199,7 +200,7 @@ class _Mapper:
         docs = merge_all(base.docs if base else [], patches)
         node = r.body.attrs.get("node")
         addresses = _address(node)
-        address_reason = f'node = "{node}" at {_where(r.body.line_of("node"))}' if addresses else ""
+        address_reason = f'node = "{node}" at {where(r.body.line_of("node"))}' if addresses else ""
         if not addresses and node is not None:
             what = "a host name" if isinstance(node, str) else _shown(node)
             address_reason = f"node is {what}, not an address"
@@ -211,7 +212,7 @@ class _Mapper:
             name=r.address,
             docs=tuple(docs),
             complete=base.complete if base else False,
-            anchor=_ref(r.body.lines, r.address),
+            anchor=source(r.body.lines, r.address),
             files=tuple(dict.fromkeys((*(base.files if base else ()), r.body.lines.path, *files))),
             applies=applies,
             role=base.role if base else None,
@@ -236,7 +237,7 @@ class _Mapper:
                 Problem(
                     "TA002",
                     f"{where} ({_shown(value)}) could not be resolved: the patches are not audited",
-                    _ref(lines, where),
+                    source(lines, where),
                     key=f"talos-tf:{where}",
                 )
             )
@@ -273,7 +274,7 @@ class _Mapper:
     def patch(
         self, r: ResourceInstance, where: str, value: Any, expr: Expr | None, lines: Lines
     ) -> tuple[tuple[Doc, ...], str | None]:
-        item_loc = _ref(lines, where)
+        item_loc = source(lines, where)
         if not isinstance(value, str):
             self.problems.append(
                 Problem(
@@ -372,16 +373,16 @@ def _read_lines(path: Path) -> list[str] | None:
 def _base_document(r: ResourceInstance, role: Role | None) -> Doc:
     """The v1alpha1 document the provider generates, with the lines its values come from."""
     body = r.body
-    loc = _ref(body.lines, r.address)
+    loc = source(body.lines, r.address)
     root = YMap(loc)
     _put(root, "version", "v1alpha1", loc)
     machine = YMap(loc)
     if role is not None:
-        _put(machine, "type", role.value, _ref(body.line_of("machine_type"), r.address))
+        _put(machine, "type", role.value, source(body.line_of("machine_type"), r.address))
     _put(root, "machine", machine, loc)
     endpoint = body.attrs.get("cluster_endpoint")
     if isinstance(endpoint, str):
-        endpoint_loc = _ref(body.line_of("cluster_endpoint"), r.address)
+        endpoint_loc = source(body.line_of("cluster_endpoint"), r.address)
         control = YMap(endpoint_loc)
         _put(control, "endpoint", endpoint, endpoint_loc)
         cluster = YMap(loc)
@@ -474,14 +475,6 @@ def _address(node: Any) -> AddressSet:
     except ValueError:
         return EMPTY
     return AddressSet.parse(node.strip())
-
-
-def _ref(lines: Lines, resource: str) -> SourceRef:
-    return SourceRef(lines.path, lines.start, lines.end, resource)
-
-
-def _where(lines: Lines) -> str:
-    return f"{lines.path}:{lines.start}"
 
 
 def _shown(value: Any) -> str:

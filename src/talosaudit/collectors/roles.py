@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from talosaudit.model import EMPTY, AddressSet, PortSet, Role, Rule
@@ -193,7 +193,7 @@ def role_from_names(subject: RoleSubject) -> RoleAssignment | None:
 
 
 def infer_role(subject: RoleSubject, hints: RoleHints | None = None) -> RoleAssignment | None:
-    """Hints, then tags, then names; attachment is decided by the caller (see below)."""
+    """Hints, then tags, then names; attachment comes last (``complete_by_attachment``)."""
     return role_from_hints(subject, hints) or role_from_tags(subject) or role_from_names(subject)
 
 
@@ -231,6 +231,54 @@ def role_from_groups(identity: str, groups: Mapping[str, RoleAssignment | None])
         f"{identity} carries security group {named[0]}, which is {role.label}: {first.reason}",
         "attachment",
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Carrier:
+    """A machine as attachment sees it: its identity, the security groups it carries and
+    where it is written (``path:line``)."""
+
+    identity: str
+    groups: tuple[str, ...]
+    where: str
+
+
+@dataclass(frozen=True)
+class AttachedRoles:
+    """Roles of security groups (by id) and of machines (in the callers' order), attachment
+    included; ``carried_by_role`` are the groups carried by at least one machine with a role."""
+
+    groups: dict[str, RoleAssignment | None]
+    members: list[RoleAssignment | None]
+    carried_by_role: set[str]
+
+
+def complete_by_attachment(
+    groups: Mapping[str, RoleAssignment | None],
+    carriers: Sequence[Carrier],
+    own: Sequence[RoleAssignment | None],
+) -> AttachedRoles:
+    """The last step of role inference, after hints, tags and names (``groups`` and ``own``,
+    the machines' roles in the order of ``carriers``): a group without a role takes the one
+    role of the machines that carry it, then a machine without a role takes the one role of
+    its groups."""
+    group_roles = dict(groups)
+    members = list(own)
+    for gid in list(group_roles):
+        if group_roles[gid] is None:
+            group_roles[gid] = role_from_attachment(
+                gid,
+                [
+                    (c.identity, role.role if role else None, c.where)
+                    for c, role in zip(carriers, members, strict=True)
+                    if gid in c.groups
+                ],
+            )
+    for i, c in enumerate(carriers):
+        if members[i] is None and c.groups:
+            members[i] = role_from_groups(c.identity, {g: group_roles.get(g) for g in c.groups})
+    carried = {g for c, role in zip(carriers, members, strict=True) if role is not None for g in c.groups}
+    return AttachedRoles(group_roles, members, carried)
 
 
 #: Ports a node firewall admits for the cluster (PORTS.md R1-R8, C1-C9, K1, N1). A group

@@ -33,13 +33,14 @@ from typing import Any
 from talosaudit.collectors.aws_live.fetch import PrefixList, RegionData
 from talosaudit.collectors.aws_live.snapshot import Snapshot
 from talosaudit.collectors.roles import (
+    AttachedRoles,
+    Carrier,
     RoleAssignment,
     RoleHints,
     RoleSubject,
     admits_cluster_traffic,
+    complete_by_attachment,
     infer_role,
-    role_from_attachment,
-    role_from_groups,
 )
 from talosaudit.model import (
     ALL_PORTS,
@@ -458,34 +459,20 @@ def _members(conv: _Converter) -> list[Member]:
     return out
 
 
-class _Roles:
+def _roles(drafts: Mapping[str, GroupDraft], members: list[Member], hints: RoleHints | None) -> AttachedRoles:
     """Role of every group and member: hints, tags, names, then attachment (as aws.py)."""
-
-    def __init__(
-        self, drafts: Mapping[str, GroupDraft], members: list[Member], hints: RoleHints | None
-    ) -> None:
-        self.groups: dict[str, RoleAssignment | None] = {
-            gid: infer_role(d.subject(), hints) for gid, d in drafts.items()
-        }
-        self.members: list[RoleAssignment | None] = [infer_role(m.subject, hints) for m in members]
-        for gid in list(self.groups):
-            if self.groups[gid] is None:
-                carriers = [
-                    (m.instance, own.role if own else None, f"{m.source.path}:{m.source.start_line}")
-                    for m, own in zip(members, self.members, strict=True)
-                    if gid in m.groups
-                ]
-                self.groups[gid] = role_from_attachment(gid, carriers)
-        for i, m in enumerate(members):
-            if self.members[i] is None and m.groups:
-                self.members[i] = role_from_groups(m.instance, {g: self.groups.get(g) for g in m.groups})
-        self.carried_by_role = {
-            g for i, m in enumerate(members) if self.members[i] is not None for g in m.groups
-        }
+    return complete_by_attachment(
+        {gid: infer_role(d.subject(), hints) for gid, d in drafts.items()},
+        [Carrier(m.instance, m.groups, f"{m.source.path}:{m.source.start_line}") for m in members],
+        [infer_role(m.subject, hints) for m in members],
+    )
 
 
 def _node_groups(
-    members: list[Member], roles: _Roles, drafts: Mapping[str, GroupDraft], subnets: Mapping[str, AddressSet]
+    members: list[Member],
+    roles: AttachedRoles,
+    drafts: Mapping[str, GroupDraft],
+    subnets: Mapping[str, AddressSet],
 ) -> list[NodeGroup]:
     buckets: dict[tuple[str, tuple[str, ...], str], list[int]] = defaultdict(list)
     for i, m in enumerate(members):
@@ -576,7 +563,7 @@ def convert_region(data: RegionData, snap: Snapshot, hints: RoleHints | None = N
     conv = _Converter(data, snap, hints)
     drafts = conv.groups()
     members = _members(conv)
-    roles = _Roles(drafts, members, hints)
+    roles = _roles(drafts, members, hints)
     subnets = {str(s["SubnetId"]): _cidrs(s) for s in data.subnets}
     subnet_vpc = {str(s["SubnetId"]): str(s.get("VpcId", "")) for s in data.subnets}
     vpc_addresses = {str(v["VpcId"]): _cidrs(v) for v in data.vpcs}

@@ -25,12 +25,13 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 
 from talosaudit.collectors.roles import (
+    AttachedRoles,
+    Carrier,
     RoleAssignment,
     RoleHints,
     admits_cluster_traffic,
+    complete_by_attachment,
     infer_role,
-    role_from_attachment,
-    role_from_groups,
 )
 from talosaudit.collectors.terraform.aws_common import Context, tags_of
 from talosaudit.collectors.terraform.aws_compute import (
@@ -65,7 +66,7 @@ def map_aws(config: TerraformConfig, hints: RoleHints | None = None) -> Collecti
     sgs = SecurityGroups(ctx).build()
     members = Machines(ctx, sgs, default_groups_by_vpc(ctx)).build()
     members = [_with_subnet_addresses(m, net) for m in members]
-    roles = _Roles(ctx, sgs, members, hints)
+    roles = _roles(ctx, sgs, members, hints)
     groups = _node_groups(members, roles, net, sgs)
     carried = {g for m in members for g in m.groups}
     problems: list[Problem] = []
@@ -102,46 +103,30 @@ def map_aws(config: TerraformConfig, hints: RoleHints | None = None) -> Collecti
     )
 
 
-class _Roles:
+def _roles(
+    ctx: Context, sgs: SecurityGroups, members: list[Member], hints: RoleHints | None
+) -> AttachedRoles:
     """Role of every security group and member, with the reason."""
-
-    def __init__(
-        self, ctx: Context, sgs: SecurityGroups, members: list[Member], hints: RoleHints | None
-    ) -> None:
-        self.groups: dict[str, RoleAssignment | None] = {
-            d.id: infer_role(d.subject(), hints) for d in sgs.drafts.values()
-        }
-        templates: dict[str, RoleAssignment | None] = {}
-        for m in members:
-            r = ctx.resources.get(m.template) if m.template else None
-            if r is not None and m.template not in templates:
-                subject = machine_subject(r, tags_of(r.body.attrs.get("tags")))
-                templates[m.template] = infer_role(subject, hints)
-        self.members: list[RoleAssignment | None] = []
-        for m in members:
-            own = infer_role(m.subject, hints)
-            from_template = templates.get(m.template)
-            if own is None and from_template is not None:
-                own = RoleAssignment(
-                    from_template.role,
-                    f"launch template {m.template}: {from_template.reason}",
-                    from_template.basis,
-                )
-            self.members.append(own)
-        for gid in list(self.groups):
-            if self.groups[gid] is None:
-                carriers = [
-                    (m.address, own.role if own else None, where_of(m))
-                    for m, own in zip(members, self.members, strict=True)
-                    if gid in m.groups
-                ]
-                self.groups[gid] = role_from_attachment(gid, carriers)
-        for i, m in enumerate(members):
-            if self.members[i] is None and m.groups:
-                self.members[i] = role_from_groups(m.address, {g: self.groups.get(g) for g in m.groups})
-        self.carried_by_role = {
-            g for i, m in enumerate(members) if self.members[i] is not None for g in m.groups
-        }
+    groups = {d.id: infer_role(d.subject(), hints) for d in sgs.drafts.values()}
+    templates: dict[str, RoleAssignment | None] = {}
+    for m in members:
+        r = ctx.resources.get(m.template) if m.template else None
+        if r is not None and m.template not in templates:
+            subject = machine_subject(r, tags_of(r.body.attrs.get("tags")))
+            templates[m.template] = infer_role(subject, hints)
+    own: list[RoleAssignment | None] = []
+    for m in members:
+        assignment = infer_role(m.subject, hints)
+        from_template = templates.get(m.template)
+        if assignment is None and from_template is not None:
+            assignment = RoleAssignment(
+                from_template.role,
+                f"launch template {m.template}: {from_template.reason}",
+                from_template.basis,
+            )
+        own.append(assignment)
+    carriers = [Carrier(m.address, m.groups, where_of(m)) for m in members]
+    return complete_by_attachment(groups, carriers, own)
 
 
 def _with_subnet_addresses(m: Member, net: Network) -> Member:
@@ -163,7 +148,9 @@ class _Key:
     subnet: str
 
 
-def _node_groups(members: list[Member], roles: _Roles, net: Network, sgs: SecurityGroups) -> list[NodeGroup]:
+def _node_groups(
+    members: list[Member], roles: AttachedRoles, net: Network, sgs: SecurityGroups
+) -> list[NodeGroup]:
     buckets: dict[_Key, list[int]] = defaultdict(list)
     for i, m in enumerate(members):
         assignment = roles.members[i]

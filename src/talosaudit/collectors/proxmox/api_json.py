@@ -24,6 +24,7 @@ from talosaudit.collectors.proxmox.firewall import (
     IpSetEntry,
     Option,
     check_options,
+    dropped_rule_problem,
     verify_rule,
 )
 from talosaudit.model import Problem, SourceRef
@@ -317,14 +318,7 @@ def _rules(
         if errors:
             rule = replace(rule, errors=errors)
             for error in errors:
-                message = error if error.startswith("rule dropped") else f"rule dropped by Proxmox: {error}"
-                problems.append(
-                    Problem(
-                        "TA002" if "needs -p" in error else "TA001",
-                        message,
-                        where,
-                        key=f"proxmox:{doc.rel}:{position}:{error}",
-                    )
-                )
+                rule_id, message = dropped_rule_problem(error)
+                problems.append(Problem(rule_id, message, where, key=f"proxmox:{doc.rel}:{position}:{error}"))
         out.append(rule)
     return tuple(out)

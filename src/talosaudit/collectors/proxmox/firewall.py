@@ -200,6 +200,13 @@ def verify_rule(rule: FwRule, scope: str, in_group: bool) -> tuple[str, ...]:
     return tuple(errors)
 
 
+def dropped_rule_problem(error: str) -> tuple[str, str]:
+    """The rule id and message of the problem reported for one ``verify_rule()`` error: a port
+    without ``-p`` is TA002, any other error TA001; the message says Proxmox drops the rule."""
+    message = error if error.startswith("rule dropped") else f"rule dropped by Proxmox: {error}"
+    return ("TA002" if "needs -p" in error else "TA001"), message
+
+
 def parse_rule_line(line: str) -> FwRule | str:
     """A rule line to an FwRule (source/key filled in by the caller), or an error message."""
     comment = ""
@@ -349,8 +356,8 @@ def parse_firewall(text: str, rel: str, scope: str, owner: str) -> tuple[Firewal
             rule_key = f"{resource}:group/{name}/{position}" if in_group else f"{resource}:rule/{position}"
             rule = _finish(parsed, SourceRef(rel, number, resource=rule_key), rule_key, scope, in_group)
             for error in rule.errors:
-                message = error if error.startswith("rule dropped") else f"rule dropped by Proxmox: {error}"
-                problem("TA002" if "needs -p" in error else "TA001", number, message, f"{position}:{error}")
+                rule_id, message = dropped_rule_problem(error)
+                problem(rule_id, number, message, f"{position}:{error}")
             owner_list.append(rule)
     config = FirewallConfig(
         scope=scope,

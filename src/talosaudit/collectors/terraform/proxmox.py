@@ -29,6 +29,7 @@ from talosaudit.collectors.proxmox.firewall import (
     FwRule,
     IpSetEntry,
     Option,
+    dropped_rule_problem,
     verify_rule,
 )
 from talosaudit.collectors.proxmox.layers import Inventory, build
@@ -399,15 +400,8 @@ class _Mapper:
         )
         errors = verify_rule(rule, scope, in_group)
         for error in errors:
-            message = error if error.startswith("rule dropped") else f"rule dropped by Proxmox: {error}"
-            self.problems.append(
-                Problem(
-                    "TA002" if "needs -p" in error else "TA001",
-                    message,
-                    rule.source,
-                    key=f"terraform:{key}:{error}",
-                )
-            )
+            rule_id, message = dropped_rule_problem(error)
+            self.problems.append(Problem(rule_id, message, rule.source, key=f"terraform:{key}:{error}"))
         return replace(rule, errors=errors) if errors else rule
 
 

@@ -61,6 +61,9 @@ class RoleAssignment:
     basis: str
 
 
+#: The reason of a node group without a role (Terraform and live AWS).
+NO_ROLE = "no role: no NodeType/Role tag, no role in its names, no security group with a role"
+
 #: Tag keys whose value names the role, in the order they are trusted.
 ROLE_TAG_KEYS = ("nodetype", "role", "talos.dev/role", "kubernetes.io/role")
 #: Tag keys whose *key suffix* names the role (the value is usually empty or "true").

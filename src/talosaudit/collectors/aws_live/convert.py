@@ -33,6 +33,7 @@ from typing import Any
 from talosaudit.collectors.aws_live.fetch import PrefixList, RegionData
 from talosaudit.collectors.aws_live.snapshot import Snapshot
 from talosaudit.collectors.roles import (
+    NO_ROLE,
     AttachedRoles,
     Carrier,
     RoleAssignment,
@@ -42,6 +43,7 @@ from talosaudit.collectors.roles import (
     complete_by_attachment,
     infer_role,
 )
+from talosaudit.collectors.security_groups import group_without_instances, security_group_layer
 from talosaudit.model import (
     ALL_PORTS,
     EMPTY,
@@ -66,7 +68,6 @@ from talosaudit.model import (
 )
 from talosaudit.model.ports import MAX_PORT, parse_protocol
 
-NO_ROLE = "no role: no NodeType/Role tag, no role in its names, no security group with a role"
 PREFIX_LIST_NOTE = "service ranges of that list, not the internet; its entries are AWS-managed"
 #: The ``*`` entry of every network ACL: the layer's default action, not a rule.
 DEFAULT_ACL_RULE = 32767
@@ -513,17 +514,9 @@ def _node_groups(
 
 
 def _synthetic(draft: GroupDraft, assignment: RoleAssignment, vpc_addresses: AddressSet) -> NodeGroup:
-    return NodeGroup(
-        id=f"nodes:{draft.id}",
-        name=f"nodes carrying {draft.id}",
-        role=assignment.role,
-        role_reason=assignment.reason,
-        source=draft.source,
-        addresses=vpc_addresses,
-        address_reason=f"VPC {draft.vpc} {vpc_addresses.describe()} (no instance carries the group)",
-        labels=frozenset({draft.id}),
-        layers=(draft.id,),
-        origin="security group without instances",
+    reason = f"VPC {draft.vpc} {vpc_addresses.describe()} (no instance carries the group)"
+    return group_without_instances(
+        draft.id, source=draft.source, assignment=assignment, addresses=vpc_addresses, address_reason=reason
     )
 
 
@@ -538,20 +531,13 @@ def _sg_layer(
     if draft.description:
         attributes.append(("description", draft.description))
     attributes += [("group_name", draft.name), ("account", data.account), ("region", data.region)]
-    if assignment is not None:
-        attributes += [("role", assignment.role.label), ("role_reason", assignment.reason)]
-    return Layer(
-        id=draft.id,
-        kind=LayerKind.SECURITY_GROUP,
+    return security_group_layer(
+        draft.id,
         name=draft.name or draft.id,
         source=draft.source,
-        semantics=Semantics.UNION_OF_ALLOWS,
-        placement=Placement.NODE,
-        rules=tuple(draft.rules),
-        default_ingress=Action.DENY,
-        default_egress=Action.DENY,
-        stateful=True,
-        attributes=tuple(attributes),
+        rules=draft.rules,
+        attributes=attributes,
+        assignment=assignment,
     )
 
 

@@ -25,6 +25,7 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 
 from talosaudit.collectors.roles import (
+    NO_ROLE,
     AttachedRoles,
     Carrier,
     RoleAssignment,
@@ -33,6 +34,7 @@ from talosaudit.collectors.roles import (
     complete_by_attachment,
     infer_role,
 )
+from talosaudit.collectors.security_groups import group_without_instances, security_group_layer
 from talosaudit.collectors.terraform.aws_common import Context, tags_of
 from talosaudit.collectors.terraform.aws_compute import (
     Machines,
@@ -45,19 +47,13 @@ from talosaudit.collectors.terraform.aws_network import Network, map_network
 from talosaudit.collectors.terraform.values import TerraformConfig
 from talosaudit.model import (
     EMPTY,
-    Action,
     AddressSet,
     Collection,
     Direction,
     Layer,
-    LayerKind,
     NodeGroup,
-    Placement,
     Problem,
-    Semantics,
 )
-
-NO_ROLE = "no role: no NodeType/Role tag, no role in its names, no security group with a role"
 
 
 def map_aws(config: TerraformConfig, hints: RoleHints | None = None) -> Collection:
@@ -253,34 +249,17 @@ def _synthetic(draft: GroupDraft, assignment: RoleAssignment | None, net: Networ
     addresses, reason = _vpc_addresses(
         [draft.vpc] if draft.vpc else [], net, "no instances in the configuration"
     )
-    return NodeGroup(
-        id=f"nodes:{draft.id}",
-        name=f"nodes carrying {draft.id}",
-        role=assignment.role if assignment else None,
-        role_reason=assignment.reason if assignment else NO_ROLE,
-        source=draft.source,
-        addresses=addresses,
-        address_reason=reason,
-        labels=frozenset({draft.id}),
-        layers=(draft.id,),
-        origin="security group without instances",
+    return group_without_instances(
+        draft.id, source=draft.source, assignment=assignment, addresses=addresses, address_reason=reason
     )
 
 
 def _layer(draft: GroupDraft, assignment: RoleAssignment | None) -> Layer:
-    attributes = draft.attributes()
-    if assignment is not None:
-        attributes += [("role", assignment.role.label), ("role_reason", assignment.reason)]
-    return Layer(
-        id=draft.id,
-        kind=LayerKind.SECURITY_GROUP,
+    return security_group_layer(
+        draft.id,
         name=draft.name,
         source=draft.source,
-        semantics=Semantics.UNION_OF_ALLOWS,
-        placement=Placement.NODE,
-        rules=tuple(draft.rules),
-        default_ingress=Action.DENY,
-        default_egress=Action.DENY,
-        stateful=True,
-        attributes=tuple(attributes),
+        rules=draft.rules,
+        attributes=draft.attributes(),
+        assignment=assignment,
     )

@@ -24,8 +24,7 @@ from talosaudit.cli_common import (
     say,
     scan_request,
 )
-from talosaudit.collectors.aws_live.fetch import DEFAULT_MAX_ATTEMPTS
-from talosaudit.collectors.aws_live.snapshot import DEFAULT_DIR
+from talosaudit.collectors.aws_live.defaults import DEFAULT_DIR, DEFAULT_MAX_ATTEMPTS
 
 
 @click.command()

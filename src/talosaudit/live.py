@@ -25,6 +25,7 @@ from typing import Any
 import boto3
 
 from talosaudit.collectors.aws_live.convert import Scope, convert_region
+from talosaudit.collectors.aws_live.defaults import DEFAULT_DIR
 from talosaudit.collectors.aws_live.drift import locate_all
 from talosaudit.collectors.aws_live.fetch import (
     AwsOptions,
@@ -36,7 +37,6 @@ from talosaudit.collectors.aws_live.fetch import (
     open_session,
 )
 from talosaudit.collectors.aws_live.snapshot import (
-    DEFAULT_DIR,
     Snapshot,
     render_failure,
     render_region,

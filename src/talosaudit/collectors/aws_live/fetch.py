@@ -32,7 +32,8 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-DEFAULT_MAX_ATTEMPTS = 10
+from talosaudit.collectors.aws_live.defaults import DEFAULT_MAX_ATTEMPTS
+
 #: Filter values per request; AWS accepts up to 200 values in one filter.
 _FILTER_CHUNK = 200
 #: Parallel regions; each has its own client.

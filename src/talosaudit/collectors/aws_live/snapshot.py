@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from talosaudit.collectors.aws_live.defaults import DEFAULT_DIR
 from talosaudit.collectors.aws_live.fetch import RegionData
 from talosaudit.model import SourceRef
 
 INDEX_NAME = "index.json"
-DEFAULT_DIR = "talosaudit-live"
 
 #: Instance fields worth keeping: what the model uses, nothing that changes on its own.
 _INSTANCE_FIELDS = ("InstanceId", "InstanceType", "PrivateIpAddress", "SubnetId", "VpcId", "Tags")

@@ -18,20 +18,6 @@ from talosaudit.model.source import SourceRef
 from talosaudit.policies.schema import Level
 from test_sarif import github_profile_problems, schema_errors
 
-
-def _terraform_collector_ready() -> bool:
-    try:
-        from talosaudit.collectors.terraform import aws
-    except ImportError:
-        return False
-    return hasattr(aws, "collect")
-
-
-#: End-to-end tests need the Terraform collector's entry point; they run as soon as it exists.
-needs_collector = pytest.mark.skipif(
-    not _terraform_collector_ready(), reason="talosaudit.collectors.terraform.aws.collect not written yet"
-)
-
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE = REPO / "fixtures" / "aws-talos"
 
@@ -113,7 +99,6 @@ def test_exit_code(findings: list[Finding], fail_on: str, problems: list[str], e
 # --- exit codes through the CLI --------------------------------------------------------
 
 
-@needs_collector
 def test_findings_exit_1_and_text(tmp_path: Path) -> None:
     infra = write_tf(tmp_path)
     result = run(tmp_path, "scan", str(infra))
@@ -123,7 +108,6 @@ def test_findings_exit_1_and_text(tmp_path: Path) -> None:
     assert "cni = flannel [default]: Talos-managed Flannel, the default CNI" in result.stdout
 
 
-@needs_collector
 def test_fail_on_never_and_clean_fixture_exit_0(tmp_path: Path) -> None:
     infra = write_tf(tmp_path)
     assert run(tmp_path, "scan", str(infra), "--fail-on", "never").exit_code == 0
@@ -175,7 +159,6 @@ def test_unreadable_baseline_and_usage_errors_exit_2(tmp_path: Path) -> None:
 # --- outputs ---------------------------------------------------------------------------
 
 
-@needs_collector
 def test_several_outputs_at_once(tmp_path: Path) -> None:
     infra = write_tf(tmp_path)
     a, b = tmp_path / "a.json", tmp_path / "b.sarif"
@@ -192,7 +175,6 @@ def test_several_outputs_at_once(tmp_path: Path) -> None:
     assert quiet.stdout == ""
 
 
-@needs_collector
 def test_sarif_fingerprint_survives_inserted_lines(tmp_path: Path) -> None:
     infra = write_tf(tmp_path)
     before = ta201(sarif_results(run(tmp_path, "scan", str(infra), "--format", "sarif")))
@@ -211,7 +193,6 @@ def test_sarif_fingerprint_survives_inserted_lines(tmp_path: Path) -> None:
 # --- suppressions and baselines ---------------------------------------------------------
 
 
-@needs_collector
 def test_inline_suppression_end_to_end(tmp_path: Path) -> None:
     infra = write_tf(tmp_path)
     text = (infra / "main.tf").read_text()
@@ -234,7 +215,6 @@ def test_inline_suppression_end_to_end(tmp_path: Path) -> None:
     assert ta201(sarif_results(shown))["suppressions"][0]["justification"] == "office range, reviewed"
 
 
-@needs_collector
 def test_expired_config_ignore_no_longer_suppresses(tmp_path: Path) -> None:
     infra = write_tf(tmp_path)
     config = tmp_path / "cfg.yaml"
@@ -251,7 +231,6 @@ def test_expired_config_ignore_no_longer_suppresses(tmp_path: Path) -> None:
     assert result.exit_code == 1
 
 
-@needs_collector
 def test_baseline_create_apply_and_widening_is_new(tmp_path: Path) -> None:
     infra = write_tf(tmp_path)
     baseline = tmp_path / "baseline.json"
@@ -273,7 +252,6 @@ def test_baseline_create_apply_and_widening_is_new(tmp_path: Path) -> None:
 # --- a real process ----------------------------------------------------------------------
 
 
-@needs_collector
 def test_python_dash_m_subprocess(tmp_path: Path) -> None:
     infra = write_tf(tmp_path)
     env = {**os.environ, "NO_COLOR": "1"}

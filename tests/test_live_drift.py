@@ -15,8 +15,6 @@ from talosaudit.findings import Finding
 from talosaudit.live import LiveRequest, LiveResult, run_live
 from talosaudit.scan import ScanRequest
 
-pytest_plugins = ("live_support",)
-
 REPO = Path(__file__).resolve().parents[1]
 SG_TF = "tf/modules/network/security_groups.tf"
 ACCOUNT = "123456789012"

@@ -23,8 +23,6 @@ from talosaudit.collectors.aws_live.snapshot import render_region
 from talosaudit.live import LiveRequest, LiveResult, run_live
 from talosaudit.scan import ScanRequest
 
-pytest_plugins = ("live_support",)
-
 ACCOUNT = "123456789012"
 OTHER_REGION = "us-east-1"
 THROTTLED = (

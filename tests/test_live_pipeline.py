@@ -22,7 +22,6 @@ from talosaudit.live import LiveRequest, LiveResult, run_live
 from talosaudit.scan import ScanRequest, run_scan
 
 #: The moto server and aws_env fixtures (one server for the whole session).
-pytest_plugins = ("live_support",)
 
 REPO = Path(__file__).resolve().parents[1]
 CASES = REPO / "tests" / "cases"

@@ -6,7 +6,17 @@ from dataclasses import replace
 from pathlib import Path
 
 from talosaudit.collectors.pfsense import collect_file
-from talosaudit.model import INTERNET, AddressSet, Collection, Model, NodeGroup, Role, SourceRef, merge
+from talosaudit.model import (
+    INTERNET,
+    AddressSet,
+    Collection,
+    Direction,
+    Model,
+    NodeGroup,
+    Role,
+    SourceRef,
+    merge,
+)
 from talosaudit.model.addresses import ALL_V4
 from talosaudit.model.ports import TCP, UDP, PortSet
 from talosaudit.reachability import Reachability, Verdict, cidr_endpoint, group_endpoint, internet_endpoint
@@ -86,7 +96,12 @@ def test_lab_flows() -> None:
     # The internet enters on WAN, which has no pass rule: default deny.
     world = engine.query(internet_endpoint(model), cp, TCP, PortSet.single(50000))
     assert world.verdict is Verdict.BLOCKED
-    assert [d.layer.id for d in world.decisions] == ["pfsense:lab/config.xml:wan"]
+    # WAN's ingress rules refuse it; the K8s interface's outbound side (floating out rules
+    # only, default pass) is on the path too and lets everything out.
+    assert [(d.layer.id, d.direction, bool(d.blocked)) for d in world.decisions] == [
+        ("pfsense:lab/config.xml:wan", Direction.INGRESS, True),
+        ("pfsense:lab/config.xml:opt1", Direction.EGRESS, False),
+    ]
     # Egress: HTTPS and NTP to the NTP servers leave through the K8s interface's rules.
     https = engine.query(cp, internet_endpoint(model), TCP, PortSet.single(443))
     # The guide's rules are IPv4 (inet): the IPv6 internet stays blocked.
@@ -122,3 +137,33 @@ def test_port_forward_to_a_node_is_visible_from_the_internet(tmp_path: Path) -> 
     assert [(r.key, r.source.start_line, r.origin) for r, _ in rules] == [
         ("nat[0]", nat_line, "nat port forward")
     ]
+
+
+def test_floating_block_out_on_the_k8s_interface_stops_traffic_from_other_interfaces(tmp_path: Path) -> None:
+    """A floating quick block on the K8s interface (direction any, the GUI default) filters
+    packets leaving the firewall towards the nodes, whatever interface they entered on."""
+    text = LAB.read_text(encoding="utf-8").replace(
+        "\t<filter>\n",
+        "\t<filter>\n\t\t<rule>\n\t\t\t<tracker>42</tracker>\n\t\t\t<type>block</type>\n"
+        "\t\t\t<interface>opt1</interface>\n\t\t\t<floating>yes</floating>\n\t\t\t<quick>yes</quick>\n"
+        "\t\t\t<protocol>tcp</protocol>\n\t\t\t<source><any/></source>\n"
+        "\t\t\t<destination><any/><port>6443</port></destination>\n\t\t</rule>\n",
+        1,
+    )
+    path = tmp_path / "config.xml"
+    path.write_text(text, encoding="utf-8")
+    rule_line = text[: text.index("<tracker>42</tracker>")].count("\n")
+    model = _model(collect_file(path, "config.xml", "pfsense"))
+    engine = Reachability(model)
+    cp = next(group_endpoint(model, g) for g in model.node_groups if g.role is Role.CONTROL_PLANE)
+    workstation = cidr_endpoint("192.168.20.10/32", AddressSet.parse("192.168.20.10/32"))
+    api = engine.query(workstation, cp, TCP, PortSet.single(6443))
+    assert api.verdict is Verdict.BLOCKED
+    blocker = api.blocking_layer
+    assert blocker is not None
+    assert (blocker.layer.id, blocker.direction) == ("pfsense:config.xml:opt1", Direction.EGRESS)
+    assert [(r.key, r.source.start_line, r.origin) for r, _ in blocker.denied] == [
+        ("tracker:42", rule_line, "floating rule")
+    ]
+    # Other ports still pass: the admin rule for tcp/50000 is untouched.
+    assert engine.query(workstation, cp, TCP, PortSet.single(50000)).verdict is Verdict.ALLOWED

@@ -467,6 +467,10 @@ class Reachability:
             if dp.segment is not None:
                 for layer in self._segment_layers.get((dp.segment, Placement.SEGMENT), []):
                     steps.append((layer, Direction.INGRESS, Side.NETWORK))
+                # A firewall also filters the packet where it leaves (pfSense/OPNsense floating
+                # rules with direction out or any on the destination's interface).
+                for layer in self._segment_layers.get((dp.segment, Placement.GATEWAY), []):
+                    steps.append((layer, Direction.EGRESS, Side.NETWORK))
         if dp.endpoint.node_group is not None:
             for lid in dp.endpoint.node_group.layers:
                 layer = self.model.layers.get(lid)

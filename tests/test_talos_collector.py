@@ -520,6 +520,11 @@ def test_multidoc_v112_to_v114_documents() -> None:
     fw = layer(c, "talos:controlplane.yaml")
     kubespan = next(r for r in fw.rules if r.key == "talos/kubespan")
     assert kubespan.peer.addresses == AddressSet.parse("192.168.5.20/32")
+    # The trusted interface carries everything but its own WireGuard packets (udp/51820 arrive
+    # on the physical interface): in block mode with no rule for it, KubeSpan cannot form.
+    assert (kubespan.protocol, kubespan.ports) == (None, PortSet.parse("0-51819,51821-65535"))
+    assert verdict(fw, "192.168.5.20", UDP, 51820, "192.168.5.20") is Action.DENY
+    assert verdict(fw, "192.168.5.20", TCP, 2379, "192.168.5.20") is Action.ALLOW
     assert "pod/service CIDRs to pod/service CIDRs: 10.32.0.0/15 (" in fw.attribute("always_allowed")
 
 

@@ -42,6 +42,8 @@ from talosaudit.model.ports import ALL_PORTS, ICMP, ICMPV6, NO_PORTS, PortSet, p
 from talosaudit.model.source import SourceRef
 
 ALWAYS_ALLOWED = "always allowed by Talos"
+#: KubeSpan's WireGuard port (``KubeSpanDefaultPort``, hard-coded, talos#13521).
+KUBESPAN_PORT = 51820
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,13 +179,15 @@ class _Builder:
         not read it as an opening.
         """
 
-        def add(key: str, protocol: int | None, peer: Peer, description: str) -> None:
+        def add(
+            key: str, protocol: int | None, peer: Peer, description: str, ports: PortSet = ALL_PORTS
+        ) -> None:
             self.rules.append(
                 Rule(
                     action=Action.ALLOW,
                     direction=Direction.INGRESS,
                     protocol=protocol,
-                    ports=ALL_PORTS,
+                    ports=ports,
                     peer=peer,
                     source=SourceRef(source.path, source.start_line, source.end_line, f"talos/{key}"),
                     description=description,
@@ -193,11 +197,15 @@ class _Builder:
             )
 
         if kubespan_peers:
+            # The WireGuard packets that carry KubeSpan arrive on the physical interface, not on
+            # ``kubespan``: udp/51820 itself must pass the rules (TA108), so the trust excludes it.
             add(
                 "kubespan",
                 None,
                 Peer(kubespan_peers, description="KubeSpan peers (interface kubespan)"),
-                "interface kubespan is trusted (node-to-node traffic inside KubeSpan; needs udp/51820)",
+                "interface kubespan is trusted (node-to-node traffic inside KubeSpan; "
+                f"needs udp/{KUBESPAN_PORT}, which this trust does not cover)",
+                ports=ALL_PORTS - PortSet.single(KUBESPAN_PORT),
             )
         if blocking:
             add("icmp", ICMP, Peer(ALL_ADDRESSES), "ICMP is accepted in block mode (5 packets/s)")

@@ -201,7 +201,11 @@ def test_samples_facts_and_problems() -> None:
         "etcd_listen_metrics_urls": "http://0.0.0.0:2381",
     }
     cni = next(f for f in c.facts if f.name == "cni")
-    assert cni.reason == "cluster.network.cni.name: none at talos/cloudlab/talconfig.yaml:10"
+    assert cni.reason == (
+        "cluster.network.cni.name: none at talos/cloudlab/talconfig.yaml:10: Talos installs no CNI itself; "
+        "which CNI runs is not known here, so no CNI port is checked (name it with --cni and --tunnel, "
+        "or cni/tunnel in .talosaudit.yaml)"
+    )
     bind = next(f for f in c.facts if f.name == "kube_scheduler_bind_address")
     assert bind.source == SourceRef("talos/talos-platform-base/controlplane.yaml", 9, 9)
     assert problems(c) == [
@@ -526,6 +530,23 @@ def test_multidoc_v112_to_v114_documents() -> None:
     assert verdict(fw, "192.168.5.20", UDP, 51820, "192.168.5.20") is Action.DENY
     assert verdict(fw, "192.168.5.20", TCP, 2379, "192.168.5.20") is Action.ALLOW
     assert "pod/service CIDRs to pod/service CIDRs: 10.32.0.0/15 (" in fw.attribute("always_allowed")
+
+
+def test_cni_none_and_custom_say_the_cni_is_not_known() -> None:
+    text = (
+        "version: v1alpha1\nmachine:\n  type: controlplane\ncluster:\n  network:\n    cni:\n"
+        "      name: custom\n      urls:\n        - https://example.com/calico.yaml\n"
+    )
+    docs, errors = collect_documents(text, "cp.yaml")
+    assert errors == []
+    config = NodeConfig("cp.yaml", "cp.yaml", tuple(docs), True, docs[0].loc, ("cp.yaml",), "test")
+    [cni] = [f for f in build_nodes([config]).facts if f.name == "cni"]
+    assert (cni.value, cni.source.start_line if cni.source else 0) == ("custom", 7)
+    assert cni.reason == (
+        "cluster.network.cni.name: custom at cp.yaml:7 (urls: https://example.com/calico.yaml): "
+        "Talos applies those manifests; which CNI runs is not known here, so no CNI port is checked "
+        "(name it with --cni and --tunnel, or cni/tunnel in .talosaudit.yaml)"
+    )
 
 
 @pytest.mark.parametrize(

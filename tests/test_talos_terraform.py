@@ -147,7 +147,12 @@ def test_yamlencode_keys_point_at_their_hcl_lines_and_become_facts(tmp_path: Pat
         "0.0.0.0",
         "cluster.scheduler.extraArgs.bind-address: 0.0.0.0 at main.tf:30",
     )
-    assert facts["cni"] == ("none", "cluster.network.cni.name: none at main.tf:27")
+    assert facts["cni"] == (
+        "none",
+        "cluster.network.cni.name: none at main.tf:27: Talos installs no CNI itself; which CNI runs is not "
+        "known here, so no CNI port is checked (name it with --cni and --tunnel, or cni/tunnel in "
+        ".talosaudit.yaml)",
+    )
     assert facts["control_plane_endpoint"][0] == "https://10.0.1.10:6443"
 
 

@@ -221,7 +221,17 @@ class _Reader:
                     if value == "custom" and urls
                     else ""
                 )
-                self.fact("cni", value, f"cluster.network.cni.name: {value} at {where(loc)}{extra}", loc)
+                # The Talos guides set ``none`` for Cilium/Calico installed afterwards: the CNI runs,
+                # but which one (and its ports) is not in the machine config.
+                what = "applies those manifests" if value == "custom" else "installs no CNI itself"
+                self.fact(
+                    "cni",
+                    value,
+                    f"cluster.network.cni.name: {value} at {where(loc)}{extra}: Talos {what}; which CNI runs "
+                    f"is not known here, so no CNI port is checked (name it with --cni and --tunnel, "
+                    f"or cni/tunnel in .talosaudit.yaml)",
+                    loc,
+                )
             else:
                 self.fact("cni", value, f"cluster.network.cni.name: {name} at {where(loc)}", loc)
             return

@@ -14,14 +14,24 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
 from botocore.awsrequest import AWSResponse
 
-from live_support import ADMIN_CIDR, FAKE_SECRET, FAKE_TOKEN, REGION, MotoServer, build_seed, free_port
+from live_support import (
+    ADMIN_CIDR,
+    FAKE_KEY_ID,
+    FAKE_SECRET,
+    FAKE_TOKEN,
+    REGION,
+    MotoServer,
+    build_seed,
+    free_port,
+)
 from talosaudit.collectors.aws_live.convert import convert_region
 from talosaudit.collectors.aws_live.fetch import AwsOptions, fetch_region, open_session
 from talosaudit.collectors.aws_live.snapshot import render_region
 from talosaudit.live import LiveRequest, LiveResult, run_live
-from talosaudit.scan import ScanRequest
+from talosaudit.scan import ScanError, ScanRequest
 
 ACCOUNT = "123456789012"
 OTHER_REGION = "us-east-1"
@@ -138,6 +148,66 @@ def test_a_denied_region_is_reported_and_the_other_is_audited(aws_env: MotoServe
     assert found["TA103"].location.path == f"talosaudit-live/{ACCOUNT}/{REGION}/{seed.cp}.json"
 
 
+def echo_authorization(request: Any, **_: Any) -> AWSResponse:
+    """AWS's IncompleteSignature answer, which quotes the request's Authorization header
+    (seen from STS and EC2 when a key holds a stray space)."""
+    raw = request.headers.get("Authorization", b"")
+    auth = raw.decode() if isinstance(raw, bytes) else str(raw)
+    scope = auth.split("Credential=", 1)[1].split(",", 1)[0]
+    message = f"'{scope}' not a valid key=value pair (missing equal-sign) in Authorization header: '{auth}'."
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>IncompleteSignature</Code>'
+        f"<Message>{message}</Message></Error></Errors><RequestID>z</RequestID></Response>"
+    )
+    return response(400, body.encode())
+
+
+class Echoing(Hooked):
+    def __init__(self, event: str) -> None:
+        super().__init__(event, lambda _: None)
+
+    def _hook(self, request: Any, **_: Any) -> AWSResponse | None:
+        raw = request.headers.get("Authorization", b"")
+        self.calls.append(raw.decode() if isinstance(raw, bytes) else str(raw))
+        return echo_authorization(request)
+
+
+@pytest.mark.parametrize("key_id", [FAKE_KEY_ID, FAKE_SECRET], ids=["key-id", "secret-pasted-as-key-id"])
+def test_credentials_echoed_by_aws_are_redacted_everywhere(
+    aws_env: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key_id: str
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key_id)
+    hook = Echoing("before-send.ec2.DescribeSecurityGroups")
+    result = live(tmp_path, hook)
+    (signature,) = {auth.rsplit("Signature=", 1)[1] for auth in hook.calls}
+    (failure,) = result.failures
+    assert failure.message == (
+        f"{REGION}: IncompleteSignature in DescribeSecurityGroups: '<redacted>/"
+        f"{hook.calls[0].split('/')[1]}/{REGION}/ec2/aws4_request' not a valid key=value pair (missing "
+        "equal-sign) in Authorization header: 'AWS4-HMAC-SHA256 Credential=<redacted>/"
+        f"{hook.calls[0].split('/')[1]}/{REGION}/ec2/aws4_request, "
+        "SignedHeaders=content-type;host;x-amz-date;x-amz-security-token, Signature=<redacted>'."
+    )
+    (ta001,) = result.result.findings
+    everything = [failure.message, ta001.message]
+    everything += [p.read_text() for p in (tmp_path / "talosaudit-live").rglob("*.json")]
+    assert "IncompleteSignature" in everything[-1]
+    for text in everything:
+        for secret in (key_id, FAKE_SECRET, FAKE_TOKEN, signature):
+            assert secret not in text
+
+    # The account itself cannot be read (STS): exit 2 with the same redaction.
+    with pytest.raises(ScanError) as caught:
+        live(tmp_path, Echoing("before-send.sts.GetCallerIdentity"))
+    text = str(caught.value)
+    assert text.startswith(
+        "cannot read the AWS account: IncompleteSignature in GetCallerIdentity: '<redacted>/"
+    )
+    assert "Signature=<redacted>'" in text
+    for secret in (key_id, FAKE_SECRET, FAKE_TOKEN):
+        assert secret not in text
+
+
 def test_paging_describe_instances_is_real_in_moto(aws_env: MotoServer) -> None:
     # moto pages describe_instances by reservation; it ignores MaxResults for
     # describe_security_groups, _rules, _vpcs, _subnets, _network_acls and
@@ -241,7 +311,7 @@ def test_nothing_readable_is_exit_2_without_secrets(aws_env: MotoServer, tmp_pat
     assert f"warning: region {REGION}: cannot connect" in proc.stderr
     assert "Error: no AWS region could be read" in proc.stderr
     assert proc.stdout == ""
-    for secret in (FAKE_SECRET, FAKE_TOKEN):
+    for secret in (FAKE_KEY_ID, FAKE_SECRET, FAKE_TOKEN):
         assert secret not in proc.stderr
 
 
@@ -346,3 +416,25 @@ def test_network_acls_are_stateless_first_match_segment_layers(aws_env: MotoServ
     # The default ACL's entry 32767 is the layer's default action, not a rule.
     assert [r.key.rsplit("/", 2)[1:] for r in default.rules] == [["ingress", "100"], ["egress", "100"]]
     assert set(default.segments) >= set(seed.private_subnets)
+
+
+def test_redact_masks_key_ids_scopes_signatures_and_given_values() -> None:
+    from talosaudit.collectors.aws_live.fetch import redact
+
+    # aws-sdk-go#289: a key id with a trailing space, echoed by CloudFormation.
+    text = (
+        "'/20150620/us-east-1/cloudformation/aws4_request' not a valid key=value pair (missing "
+        "equal-sign) in Authorization header: 'AWS4-HMAC-SHA256 Credential=AKIAXXXXXXXXXX /20150620/"
+        "us-east-1/cloudformation/aws4_request, SignedHeaders=host;x-amz-date, Signature=240c93ba'."
+    )
+    assert redact(text) == (
+        "'<redacted>/20150620/us-east-1/cloudformation/aws4_request' not a valid key=value pair (missing "
+        "equal-sign) in Authorization header: 'AWS4-HMAC-SHA256 Credential=<redacted>/20150620/"
+        "us-east-1/cloudformation/aws4_request, SignedHeaders=host;x-amz-date, Signature=<redacted>'."
+    )
+    assert redact("key ASIAABCDEFGHIJKLMNOP expired; token tok-12345678 bad", ["tok-12345678"]) == (
+        "key <redacted> expired; token <redacted> bad"
+    )
+    # Ordinary messages are unchanged; short values are not masked.
+    plain = "UnauthorizedOperation in DescribeVpcs: You are not authorized to perform this operation."
+    assert redact(plain, ["You", ""]) == plain

@@ -15,7 +15,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-from live_support import ADMIN_CIDR, FAKE_SECRET, FAKE_TOKEN, REGION, MotoServer, Seed, build_seed
+from live_support import (
+    ADMIN_CIDR,
+    FAKE_KEY_ID,
+    FAKE_SECRET,
+    FAKE_TOKEN,
+    REGION,
+    MotoServer,
+    Seed,
+    build_seed,
+)
 from talosaudit.collectors.aws_live.fetch import AwsOptions
 from talosaudit.findings import Finding
 from talosaudit.live import LiveRequest, LiveResult, run_live
@@ -215,7 +224,8 @@ def test_sarif_from_live_validates_and_every_result_has_a_file(aws_env: MotoServ
         assert r["properties"]["security_group"] in (seed.cp, seed.worker)
     ta201 = next(r for r in results if r["ruleId"] == "TA201")
     assert ta201["properties"]["security_group_rule"] == seed.rules["cp_talos_api_external"]
-    assert FAKE_SECRET not in proc.stdout + proc.stderr and FAKE_TOKEN not in proc.stdout + proc.stderr
+    for secret in (FAKE_KEY_ID, FAKE_SECRET, FAKE_TOKEN):
+        assert secret not in proc.stdout + proc.stderr
 
 
 def test_cli_subprocess_against_moto_and_no_secret_anywhere(aws_env: MotoServer, tmp_path: Path) -> None:
@@ -240,7 +250,7 @@ def test_cli_subprocess_against_moto_and_no_secret_anywhere(aws_env: MotoServer,
     for path in (tmp_path / "talosaudit-live").rglob("*"):
         if path.is_file():
             everything += path.read_text()
-    for secret in (FAKE_SECRET, FAKE_TOKEN):
+    for secret in (FAKE_KEY_ID, FAKE_SECRET, FAKE_TOKEN):
         assert secret not in everything
 
 

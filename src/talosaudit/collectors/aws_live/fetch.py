@@ -5,8 +5,8 @@ attempts than its default (throttling is normal when many regions are read at on
 credential chain is boto3's own; ``--profile`` picks a profile and ``--role-arn`` assumes a
 role through STS. ``AWS_ENDPOINT_URL``/``AWS_ENDPOINT_URL_EC2`` are honoured by botocore.
 
-Credentials never leave this module: no message, result or exception text built here
-contains a key or a token (botocore's own error messages do not either).
+Credentials never leave this module: every error text built here goes through redact(),
+because AWS's own messages can echo the Authorization header (key id, signature).
 
 The boto3 objects are typed ``Any`` on purpose: operation names are passed as data to one
 paging helper, which the typed stubs cannot express.
@@ -14,6 +14,7 @@ paging helper, which the typed stubs cannot express.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -28,7 +29,6 @@ from botocore.exceptions import (
     ConnectTimeoutError,
     EndpointConnectionError,
     NoCredentialsError,
-    NoRegionError,
     ReadTimeoutError,
 )
 
@@ -141,6 +141,7 @@ def client_config(options: AwsOptions) -> Config:
 
 def open_session(options: AwsOptions, make_session: Callable[..., Any] = boto3.Session) -> Session:
     """The session for the audit and the account it reads (``sts:GetCallerIdentity``)."""
+    base: Any = None
     try:
         base = make_session(profile_name=options.profile) if options.profile else make_session()
         config = client_config(options)
@@ -158,14 +159,13 @@ def open_session(options: AwsOptions, make_session: Callable[..., Any] = boto3.S
             del creds
         sts = base.client("sts", config=config, region_name=_sts_region(base))
         identity = sts.get_caller_identity()
-    except ClientError as exc:
-        raise LiveError(f"cannot read the AWS account: {_client_error_text(exc)}") from None
     except NoCredentialsError:
         raise LiveError(
             "no AWS credentials found (environment, --profile, shared credentials file, SSO or instance role)"
         ) from None
-    except BotoCoreError as exc:
-        raise LiveError(f"cannot read the AWS account: {_botocore_text(exc)}") from None
+    except (ClientError, BotoCoreError) as exc:
+        secrets = credential_values(base)
+        raise LiveError(f"cannot read the AWS account: {error_text(exc, secrets)}") from None
     return Session(base, str(identity.get("Account", "")), str(identity.get("Arn", "")))
 
 
@@ -180,10 +180,9 @@ def enabled_regions(session: Session, options: AwsOptions) -> list[str]:
     try:
         session.count("DescribeRegions")
         found = client.describe_regions(AllRegions=False)["Regions"]
-    except ClientError as exc:
-        raise LiveError(f"cannot list the enabled regions: {_client_error_text(exc)}") from None
-    except BotoCoreError as exc:
-        raise LiveError(f"cannot list the enabled regions: {_botocore_text(exc)}") from None
+    except (ClientError, BotoCoreError) as exc:
+        secrets = credential_values(session.boto)
+        raise LiveError(f"cannot list the enabled regions: {error_text(exc, secrets)}") from None
     known = set(session.boto.get_available_regions("ec2"))
     names = sorted(str(r["RegionName"]) for r in found)
     return [n for n in names if not known or n in known]
@@ -301,7 +300,7 @@ def fetch_regions(
             try:
                 done.append(future.result())
             except Exception as exc:  # one region's failure must not stop the others
-                failed.append(region_failure(region, exc))
+                failed.append(region_failure(region, exc, credential_values(session.boto)))
             if on_done is not None:
                 on_done(region, region not in {f.region for f in failed})
     return sorted(done, key=lambda d: d.region), sorted(failed, key=lambda f: f.region)
@@ -313,7 +312,8 @@ _ACCESS_CODES = frozenset(
 _DISABLED_CODES = frozenset({"OptInRequired", "InvalidClientTokenId", "UnrecognizedClientException"})
 
 
-def region_failure(region: str, exc: BaseException) -> RegionFailure:
+def region_failure(region: str, exc: BaseException, secrets: Iterable[str] = ()) -> RegionFailure:
+    """One line for users; AWS's own message is kept, with credentials redacted from it."""
     if isinstance(exc, ClientError):
         code = str(exc.response.get("Error", {}).get("Code", ""))
         kind = (
@@ -323,24 +323,62 @@ def region_failure(region: str, exc: BaseException) -> RegionFailure:
             "access-denied": " (the credentials lack the permission; docs/live.md lists the IAM policy)",
             "disabled": " (is the region enabled for this account?)",
         }.get(kind, "")
-        return RegionFailure(region, f"{region}: {_client_error_text(exc)}{hint}", kind)
+        return RegionFailure(region, f"{region}: {error_text(exc, secrets)}{hint}", kind)
     if isinstance(exc, ConnectTimeoutError | ReadTimeoutError):
-        return RegionFailure(region, f"{region}: timed out: {_botocore_text(exc)}", "timeout")
+        return RegionFailure(region, f"{region}: timed out: {error_text(exc, secrets)}", "timeout")
     if isinstance(exc, EndpointConnectionError):
-        return RegionFailure(region, f"{region}: cannot connect: {_botocore_text(exc)}", "connection")
-    if isinstance(exc, NoRegionError | BotoCoreError):
-        return RegionFailure(region, f"{region}: {_botocore_text(exc)}", "error")
-    return RegionFailure(region, f"{region}: {type(exc).__name__}: {exc}", "error")
+        return RegionFailure(region, f"{region}: cannot connect: {error_text(exc, secrets)}", "connection")
+    return RegionFailure(region, f"{region}: {error_text(exc, secrets)}", "error")
 
 
-def _client_error_text(exc: ClientError) -> str:
-    error = exc.response.get("Error", {})
-    code = str(error.get("Code", "error"))
-    message = str(error.get("Message", "")).strip()
-    operation = getattr(exc, "operation_name", "")
-    where = f" in {operation}" if operation else ""
-    return f"{code}{where}: {message}" if message else f"{code}{where}"
+def error_text(exc: BaseException, secrets: Iterable[str] = ()) -> str:
+    """What went wrong, for stderr, the snapshot and findings: never a credential.
+
+    AWS echoes the Authorization header in some errors (``IncompleteSignature``: "'AKIA…/
+    20200128/us-east-1/sts/aws4_request' not a valid key=value pair … Signature=…"); a
+    secret key pasted into the key id variable by mistake comes back the same way.
+    """
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", "error"))
+        message = str(error.get("Message", "")).strip()
+        operation = getattr(exc, "operation_name", "")
+        where = f" in {operation}" if operation else ""
+        text = f"{code}{where}: {message}" if message else f"{code}{where}"
+    elif isinstance(exc, BotoCoreError):
+        text = str(exc).strip() or type(exc).__name__
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    return redact(text, secrets)
 
 
-def _botocore_text(exc: BotoCoreError) -> str:
-    return str(exc).strip() or type(exc).__name__
+REDACTED = "<redacted>"
+#: The credential scope of SigV4 (``<key id>/<date>/<region>/<service>/aws4_request``), after
+#: ``Credential=`` or a quote; the key id may hold a stray space (a common paste error).
+_SCOPE = re.compile(r"(Credential=|')[^,'=]*?(/\d{8}/[\w-]+/[\w-]+/aws4_request)")
+_SIGNATURE = re.compile(r"\b(Signature|X-Amz-Signature|X-Amz-Security-Token|X-Amz-Credential)=[^\s,'\"&]+")
+#: Access key ids (long-term AKIA…, temporary ASIA…, and the other documented prefixes).
+_KEY_ID = re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}\b")
+#: Shorter strings are not masked (they would mask ordinary words).
+_MIN_SECRET = 8
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` without the given credential values, key ids, signatures and tokens."""
+    for value in sorted({s.strip() for s in secrets if s and len(s.strip()) >= _MIN_SECRET}, key=len)[::-1]:
+        text = text.replace(value, REDACTED)
+    text = _SCOPE.sub(lambda m: f"{m.group(1)}{REDACTED}{m.group(2)}", text)
+    text = _SIGNATURE.sub(lambda m: f"{m.group(1)}={REDACTED}", text)
+    return _KEY_ID.sub(REDACTED, text)
+
+
+def credential_values(boto_session: Any) -> tuple[str, ...]:
+    """The session's access key id, secret key and token, to be redacted from messages."""
+    try:
+        credentials = boto_session.get_credentials() if boto_session is not None else None
+        if credentials is None:
+            return ()
+        frozen = credentials.get_frozen_credentials()
+        return tuple(str(v) for v in (frozen.access_key, frozen.secret_key, frozen.token) if v)
+    except Exception:  # reading credentials again failed: the patterns still apply
+        return ()

@@ -201,6 +201,7 @@ def build(
                 layers=(layer_id,),
                 segment=primary.segment_id,
                 origin=guest.origin + (f" (pending, applies at next start: {notes})" if notes else ""),
+                count=1,  # a guest is one node: a flow from it to itself never crosses its NIC
             )
         if addresses:
             attachments.append(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from talosaudit.collectors.options import CollectOptions
 from talosaudit.collectors.pfsense import collect_file
 from talosaudit.model import (
     INTERNET,
@@ -73,6 +74,22 @@ def test_lab_layers_admin_and_node_placement() -> None:
         "worker": "pfsense:lab/config.xml:opt1/net",
     }
     assert model.admin == AddressSet.parse("192.168.20.0/24")
+
+
+def test_admin_guessed_from_a_description_only_when_the_user_names_none() -> None:
+    """--admin-cidr / admin_networks: given, an interface called "ADMIN" or "MGMT" adds no
+    admin network (a management VLAN for switches and IPMI is not where kubectl runs)."""
+    named = collect_file(LAB, REL, "pfsense", CollectOptions(admin_named=True))
+    assert named.admin == ()
+    assert [(layer.id, layer.attribute("role")) for layer in named.layers] == [
+        ("pfsense:lab/config.xml:wan", "wan"),
+        ("pfsense:lab/config.xml:lan", ""),
+        ("pfsense:lab/config.xml:opt1", "nodes"),
+    ]
+    guessed = collect_file(LAB, REL, "pfsense", CollectOptions())
+    assert [(a.describe(), ref.resource if ref else "") for a, ref in guessed.admin] == [
+        ("192.168.20.0/24", "interfaces/lan (admin: its description 'ADMIN' names an admin network)")
+    ]
 
 
 def test_lab_flows() -> None:

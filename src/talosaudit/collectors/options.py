@@ -21,6 +21,9 @@ class CollectOptions:
     jobs: int = 0
     #: Role hints from the configuration (defined by the roles helper; opaque here).
     role_hints: Any = None
+    #: The user named the admin networks (``--admin-cidr``, ``admin_networks:``): collectors
+    #: add no admin networks guessed from names (a firewall interface called "MGMT").
+    admin_named: bool = False
 
     def worker_count(self) -> int:
         return self.jobs if self.jobs > 0 else (os.cpu_count() or 1)

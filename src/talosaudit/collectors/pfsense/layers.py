@@ -130,7 +130,13 @@ def modelled_interfaces(config: FirewallConfig) -> list[Interface]:
     return [i for i in config.interfaces if i.enabled and not i.device.startswith("lo") and i.name != "lo0"]
 
 
-def build_collection(config: FirewallConfig, rel: str, admin_interfaces: Sequence[str] = ()) -> Collection:
+def build_collection(
+    config: FirewallConfig, rel: str, admin_interfaces: Sequence[str] = (), guess_admin: bool = True
+) -> Collection:
+    """Segments and layers of one firewall. ``guess_admin`` False: an interface is an admin
+    network only when ``admin_interfaces`` names it, never because its description says
+    "admin" or "mgmt" (the user named the admin networks, and a "MGMT" VLAN for switches and
+    IPMI is not where kubectl runs)."""
     ctx = _Context(config, rel, Resolver(config))
     for p in config.problems:
         ctx.problem(p.rule_id, f"{ctx.label} {p.message}", p.line, p.key)
@@ -150,7 +156,7 @@ def build_collection(config: FirewallConfig, rel: str, admin_interfaces: Sequenc
         if not internet and (itf.name.lower() in wanted_admin or itf.descr.lower() in wanted_admin):
             role = "admin"
             reason = "named in admin_interfaces"
-        elif not internet and ADMIN_NAME.search(itf.descr):
+        elif guess_admin and not internet and ADMIN_NAME.search(itf.descr):
             role = "admin"
             reason = f"its description {itf.descr!r} names an admin network"
         if role == "admin" and net.networks:
@@ -500,7 +506,8 @@ def _local_ports(ctx: _Context, pf: PortForward, external: PortSet) -> _Ports:
 def collection_of(config: FirewallConfig, rel: str, options: Any = None) -> Collection:
     """``build_collection`` with the admin interfaces the options name (when they do)."""
     names = getattr(options, "admin_interfaces", ()) or ()
-    return build_collection(config, rel, tuple(str(n) for n in names))
+    guess = not getattr(options, "admin_named", False)
+    return build_collection(config, rel, tuple(str(n) for n in names), guess_admin=guess)
 
 
 __all__ = ["build_collection", "collection_of", "layer_id", "ordered_rules", "segment_id"]

@@ -62,6 +62,9 @@ class Collection:
     attachments: tuple[Attachment, ...] = ()
     #: The input files this collector read (for the report header), relative paths.
     files: tuple[str, ...] = ()
+    #: Input files this collector read as part of its own inputs (a patch that Terraform's
+    #: ``file()``/``templatefile()`` passes to the Talos provider): later collectors skip them.
+    consumed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from talosaudit.collectors import collect_all
 from talosaudit.collectors.discover import discover
 from talosaudit.collectors.options import CollectOptions
 from talosaudit.collectors.terraform import load_config
 from talosaudit.collectors.terraform.talos import map_talos
-from talosaudit.model import Collection, Role
+from talosaudit.model import Collection, Role, merge
 
 MAIN = """\
 locals {
@@ -209,3 +210,24 @@ def test_without_the_scan_root_every_patch_points_at_the_attribute(tmp_path: Pat
     [layer] = [x for x in bare.layers if x.id == "talos:talos_machine_configuration_apply.cp"]
     assert {(r.source.path, r.source.start_line) for r in layer.rules} == {("main.tf", 9)}
     assert c.layers  # the located mapping above still had its layers
+
+
+def test_patch_files_the_provider_reads_are_not_collected_again_as_talos_inputs(tmp_path: Path) -> None:
+    """patches/fw.yaml and the template are Talos inputs by content, but main.tf applies them to
+    its nodes: read alone they would stand for nodes of their own (a second, partial host firewall
+    for every role, and block-mode gaps that are not there)."""
+    _map(tmp_path)
+    files, _ = discover([tmp_path], tmp_path)
+    assert {f.rel: f.kind for f in files if f.rel.startswith("patches/")} == {
+        "patches/api.yaml.tftpl": "talos",
+        "patches/fw.yaml": "talos",
+    }
+    collections = collect_all(files, tmp_path, CollectOptions(cache_dir=None))
+    model = merge(collections)
+    assert sorted(model.layers) == [
+        "talos:data.talos_machine_configuration.worker",
+        "talos:talos_machine_configuration_apply.cp",
+    ]
+    assert sorted(g.id for g in model.node_groups) == sorted(model.layers)
+    assert not [p for p in model.problems if p.source.path.startswith("patches/")]
+    assert model.files == ("main.tf", "patches/api.yaml.tftpl", "patches/fw.yaml")

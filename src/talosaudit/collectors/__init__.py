@@ -34,12 +34,21 @@ COLLECTORS: dict[tuple[str, str], frozenset[str]] = {
 
 
 def collect_all(files: Sequence[InputFile], root: Path, options: CollectOptions) -> list[Collection]:
-    """Run every collector that has input files, in table order."""
+    """Run every collector that has input files, in table order.
+
+    Files an earlier collector consumed (``Collection.consumed``: a Talos patch that the
+    Terraform Talos provider reads with ``file()``) are not passed to later collectors: they
+    are already audited as part of that input, and read alone they would stand for nodes
+    of their own.
+    """
     collections: list[Collection] = []
+    consumed: set[str] = set()
     for (module, function), kinds in COLLECTORS.items():
-        mine = [f for f in files if f.kind in kinds]
+        mine = [f for f in files if f.kind in kinds and f.rel not in consumed]
         if not mine:
             continue
         collector: Collector = getattr(import_module(module), function)
-        collections.append(collector(mine, root, options))
+        collection = collector(mine, root, options)
+        consumed.update(collection.consumed)
+        collections.append(collection)
     return collections

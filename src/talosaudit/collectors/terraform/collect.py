@@ -51,5 +51,6 @@ def collection_from_config(
         node_networks=aws.node_networks + pve.node_networks + talos.node_networks,
         problems=evaluator_problems + aws.problems + pve.problems + talos.problems + facts.problems,
         attachments=aws.attachments + pve.attachments + talos.attachments,
-        files=tuple(config.files),
+        files=tuple(dict.fromkeys((*config.files, *talos.files))),
+        consumed=talos.consumed,
     )

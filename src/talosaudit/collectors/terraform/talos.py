@@ -86,6 +86,8 @@ class _Mapper:
         self.root = root
         self.problems: list[Problem] = []
         self._texts: dict[str, list[str] | None] = {}
+        #: Files read by ``file()``/``templatefile()`` patches (scan-relative).
+        self.read_files: set[str] = set()
         roots = config.extra.get("roots", [])
         self.roots: list[str] = [str(r) for r in roots] if isinstance(roots, list) else []
 
@@ -116,6 +118,8 @@ class _Mapper:
             node_networks=built.node_networks,
             problems=(*self.problems, *built.problems),
             attachments=built.attachments,
+            files=tuple(sorted(self.read_files)),
+            consumed=tuple(sorted(self.read_files)),
         )
 
     # --- generated configs -----------------------------------------------------------
@@ -251,6 +255,7 @@ class _Mapper:
             out.append(docs)
             if file_rel is not None:
                 files.append(file_rel)
+                self.read_files.add(file_rel)
         return out, files
 
     def item_expressions(self, lines: Lines, count: int) -> list[Expr | None]:

@@ -46,7 +46,7 @@ IN Ping(ACCEPT) -i net1
 |IN SSH(ACCEPT) # break-glass, disabled
 IN ACCEPT -dport 6443 # no -p
 IN DNS(ACCEPT) -source dc/k8s_vlan
-IN ACCEPT -source 10.0.40.1-10.0.40.9,10.0.50.0/24 -dest 10.0.30.11 -p udp -dport 4789,8000:8100 -sport 53
+IN ACCEPT -source 10.0.40.0/29,10.0.50.0/24 -dest 10.0.30.11 -p udp -dport 4789,8000:8100 -sport 53
 OUT ACCEPT -dest +dc/admins -p tcp --dport https
 IN Frobnicate(ACCEPT)
 IN ACCEPT -i eth0 -p tcp -dport 22
@@ -117,6 +117,72 @@ def test_guest_rule_problems_have_lines() -> None:
     ]
 
 
+def test_values_proxmox_refuses_drop_the_rule() -> None:
+    """pve-firewall's verify_rule refuses these (parse_port_name_number_or_range,
+    parse_address_list): the rule is kept with errors and never compiled."""
+    text = (
+        "[OPTIONS]\nenable: 1\n[RULES]\n"
+        "IN ACCEPT -p tcp -dport 6443,50000,50001,2379:2380,10250,10257,10259,4240,4244,4245,9962,9963,"
+        "9964,30000:32767 # every port\n"
+        "IN ACCEPT -p tcp -dport 32767:30000\n"
+        "IN ACCEPT -p tcp -dport 65536\n"
+        "IN ACCEPT -p udp -sport 53,\n"
+        "IN ACCEPT -source 10.0.0.0/33 -p tcp -dport 6443\n"
+        "IN ACCEPT -source 10.0.40.1-10.0.40.9,10.0.50.0/24 -p tcp -dport 6443\n"
+        "IN ACCEPT -dest 10.0.30.11,fd00::11 -p tcp -dport 6443\n"
+        "IN ACCEPT -source 10.0.40.1-10.0.40.9 -p tcp -dport 6443,50000:50001,2379:2380,10250 # valid\n"
+    )
+    config, problems = parse_firewall(text, "firewall/201.fw", "guest", "201")
+    assert [(p.rule_id, p.source.start_line, p.message) for p in problems] == [
+        (
+            "TA001",
+            4,
+            "rule dropped by Proxmox: -dport 6443,50000,50001,2379:2380,10250,10257,10259,4240,4244,4245,"
+            "9962,9963,9964,30000:32767: too many entries in port list (> 15 numbers; a range counts as 2)",
+        ),
+        (
+            "TA001",
+            5,
+            "rule dropped by Proxmox: -dport 32767:30000: backwards range '32767:30000' not allowed, "
+            "did you mean '30000:32767'?",
+        ),
+        ("TA001", 6, "rule dropped by Proxmox: -dport 65536: invalid port '65536'"),
+        ("TA001", 7, "rule dropped by Proxmox: -sport 53,: empty entry in the port list"),
+        ("TA001", 8, "rule dropped by Proxmox: -source 10.0.0.0/33: invalid IP address '10.0.0.0/33'"),
+        (
+            "TA001",
+            9,
+            "rule dropped by Proxmox: -source 10.0.40.1-10.0.40.9,10.0.50.0/24: a range cannot be part "
+            "of a list",
+        ),
+        (
+            "TA001",
+            10,
+            "rule dropped by Proxmox: -dest 10.0.30.11,fd00::11: IPv4 and IPv6 addresses mixed in one list",
+        ),
+    ]
+    assert [bool(r.errors) for r in config.rules] == [True] * 7 + [False]
+    guest, _ = parse_guest_config(
+        "name: talos-cp-1\nipconfig0: ip=10.0.30.11/24\nnet0: virtio=AA,bridge=vmbr0,firewall=1\n",
+        "qemu-server/201.conf",
+        "201",
+        "qemu",
+    )
+    cluster, _ = parse_firewall("[OPTIONS]\nenable: 1\n", "firewall/cluster.fw", "cluster", "cluster")
+    collection = build(
+        Inventory(guests=(guest,), cluster=cluster, guest_fw={"201": config}, firewall_inputs=True)
+    )
+    # only the valid rule is compiled; it lets required ports in, so no TA401
+    assert [(r.source.start_line, r.describe()) for r in collection.layers[0].rules] == [
+        (
+            11,
+            "allow tcp/2379-2380,6443,10250,50000-50001 from 10.0.40.1-10.0.40.9 (10.0.40.1/32, "
+            "10.0.40.2/31, 10.0.40.4/30, 10.0.40.8/31)",
+        ),
+    ]
+    assert collection.problems == ()
+
+
 def _collection(guest_text: str = GUEST, conf: str | None = None):  # type: ignore[no-untyped-def]
     cluster, _ = parse_firewall(CLUSTER, "firewall/cluster.fw", "cluster", "cluster")
     fw, _ = parse_firewall(guest_text, "firewall/201.fw", "guest", "201")
@@ -164,8 +230,7 @@ def test_rules_in_order_with_group_expanded_in_place() -> None:
             "firewall/201.fw",
             15,
             True,
-            "allow udp/4789,8000-8100 from 10.0.40.1-10.0.40.9,10.0.50.0/24 (10.0.40.1/32, 10.0.40.2/31, "
-            "10.0.40.4/30, 10.0.40.8/31 and 1 more)",
+            "allow udp/4789,8000-8100 from 10.0.40.0/29,10.0.50.0/24 (10.0.40.0/29, 10.0.50.0/24)",
             "guest:201:rule/5",
         ),
         (

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
-from talosaudit.model import Problem, SourceRef, Unresolved
+from talosaudit.model import AddressSet, Problem, SourceRef, Unresolved
 
 _HEADER = re.compile(r"^\[([^\]]*)\]\s*(?:#\s*(.*?)\s*)?$")
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9\-_]+$")
@@ -197,7 +197,66 @@ def verify_rule(rule: FwRule, scope: str, in_group: bool) -> tuple[str, ...]:
             errors.append("rule dropped by Proxmox: -dport needs -p")
         if rule.sport is not None:
             errors.append("rule dropped by Proxmox: -sport needs -p")
+    for option, ports in (("dport", rule.dport), ("sport", rule.sport)):
+        port_error = _port_list_error(ports) if ports is not None else None
+        if port_error:
+            errors.append(f"-{option} {ports}: {port_error}")
+    for option, addresses in (("source", rule.src), ("dest", rule.dest)):
+        address_error = _address_list_error(addresses) if addresses is not None else None
+        if address_error:
+            errors.append(f"-{option} {addresses}: {address_error}")
     return tuple(errors)
+
+
+_PORT_RANGE = re.compile(r"^(\d+):(\d+)$")
+_ADDRESS_NAME = re.compile(r"^(?:(?:dc|guest)/)?[A-Za-z][A-Za-z0-9\-_]+$")
+
+
+def _port_list_error(text: str) -> str | None:
+    """What pve-firewall's ``parse_port_name_number_or_range`` refuses in a port list (the
+    rule then has errors and is not compiled): a number above 65535, a backwards range, an
+    empty entry, more than 15 numbers (a range counts 2: the iptables multiport limit).
+    Service names are left to the converter: /etc/services is not known here."""
+    count = 0
+    for item in text.split(","):
+        m = _PORT_RANGE.match(item)
+        if m:
+            count += 2
+            low, high = int(m.group(1)), int(m.group(2))
+            if max(low, high) > 65535:
+                return f"invalid port '{max(low, high)}'"
+            if low > high:
+                return f"backwards range '{item}' not allowed, did you mean '{high}:{low}'?"
+        elif item.isdigit():
+            count += 1
+            if int(item) > 65535:
+                return f"invalid port '{item}'"
+        elif not item.strip():
+            return "empty entry in the port list"
+    if count > 15:
+        return "too many entries in port list (> 15 numbers; a range counts as 2)"
+    return None
+
+
+def _address_list_error(text: str) -> str | None:
+    """What pve-firewall's ``parse_address_list`` refuses: an entry that is not an address or
+    range (unless the whole value is one alias or ``+ipset`` name), IPv4 and IPv6 mixed, a
+    range inside a list."""
+    if text.startswith("+") or _ADDRESS_NAME.match(text):
+        return None
+    items = text.split(",")
+    families: set[int] = set()
+    for item in items:
+        try:
+            AddressSet.parse(item.strip())
+        except ValueError:
+            return f"invalid IP address {item!r}"
+        families.add(6 if ":" in item else 4)
+    if len(families) > 1:
+        return "IPv4 and IPv6 addresses mixed in one list"
+    if len(items) > 1 and any("-" in item for item in items):
+        return "a range cannot be part of a list"
+    return None
 
 
 def dropped_rule_problem(error: str) -> tuple[str, str]:

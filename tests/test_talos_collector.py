@@ -549,6 +549,28 @@ def test_cni_none_and_custom_say_the_cni_is_not_known() -> None:
     )
 
 
+def test_dhcp_config_node_networks_come_from_valid_and_etcd_subnets() -> None:
+    text = (
+        "version: v1alpha1\nmachine:\n  type: controlplane\n  kubelet:\n    nodeIP:\n      validSubnets:\n"
+        "        - 10.0.1.0/24\n        - '!10.0.1.1/32'\n  network:\n    interfaces:\n"
+        "      - interface: eth0\n        dhcp: true\ncluster:\n  etcd:\n    advertisedSubnets:\n"
+        "      - 10.0.2.0/24\n---\napiVersion: v1alpha1\nkind: KubeNodeConfig\nnodeIP:\n"
+        "  validSubnets: [fd00:1::/64]\n"
+    )
+    docs, errors = collect_documents(text, "cp.yaml")
+    assert errors == []
+    config = NodeConfig("cp.yaml", "cp.yaml", tuple(docs), True, docs[0].loc, ("cp.yaml",), "test")
+    c = build_nodes([config])
+    got = [(n.describe(), s.path if s else "", s.start_line if s else 0) for n, s in c.node_networks]
+    assert got == [
+        ("10.0.1.0/24", "cp.yaml", 7),
+        ("10.0.2.0/24", "cp.yaml", 16),
+        ("fd00:1::/64", "cp.yaml", 21),
+    ]
+    [att] = c.attachments
+    assert not att.addresses  # DHCP: no host address
+
+
 @pytest.mark.parametrize(
     ("documents", "expected"),
     [

@@ -149,7 +149,29 @@ class _Reader:
             if network is not None:
                 networks.append((network, loc))
         reason = f"interface addresses from {where(first)}" if first else ""
-        return hosts, networks, reason
+        return hosts, [*networks, *self._stated_networks()], reason
+
+    def _stated_networks(self) -> list[tuple[AddressSet, SourceRef]]:
+        """Subnets a config names as the nodes' own (DHCP configs often say nothing else):
+        ``kubelet.nodeIP.validSubnets`` (v1alpha1 and the v1.14 ``KubeNodeConfig``) and etcd's
+        ``advertisedSubnets``/``listenSubnets``. ``!cidr`` exclusions are not networks."""
+        lists = [
+            get(self.machine, "machine", "kubelet", "nodeIP", "validSubnets"),
+            get(self.machine, "cluster", "etcd", "advertisedSubnets"),
+            get(self.machine, "cluster", "etcd", "listenSubnets"),
+        ]
+        node_doc = self.typed.get("KubeNodeConfig")
+        if node_doc is not None:
+            lists.append(get(node_doc.value, "nodeIP", "validSubnets"))
+        found: list[tuple[AddressSet, SourceRef]] = []
+        for value in lists:
+            for text, loc in _strings(value):
+                if text.strip().startswith("!"):
+                    continue
+                parsed = _parse_cidrs([text.strip()])
+                if parsed:
+                    found.append((parsed, loc))
+        return found
 
     def _address_entries(self) -> list[tuple[str, SourceRef]]:
         found: list[tuple[str, SourceRef]] = []

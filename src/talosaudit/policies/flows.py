@@ -183,7 +183,10 @@ def _blocked_finding(policy: Policy, m: _Missing) -> Finding:
     flow = flow_text(m.protocol, m.part.ports())
     src = m.src.text
     sources = m.part.sources()
-    if m.src.role is not None and not m.src.endpoint.approximate and sources != m.src.endpoint.addresses:
+    # A node group or the admin networks blocked only in part (an IP set that excludes one
+    # admin host) names the blocked addresses: "from the admin networks" alone reads as all.
+    narrowable = m.src.role is not None or m.src.endpoint.name == "the admin networks"
+    if narrowable and not m.src.endpoint.approximate and sources != m.src.endpoint.addresses:
         src = f"{src} at {sources.describe()}"
     message = (
         f"{flow} from {src} to {m.dst.text} is blocked by {layer_text(d.layer)}: "

@@ -277,7 +277,10 @@ def duplicate_rule(policy: Policy, ctx: Context) -> Iterator[Finding]:
 
 def shadowed_rule(policy: Policy, ctx: Context) -> Iterator[Finding]:
     params = ctx.params(policy, LayerRuleParams)
-    for layer in _layers(ctx):
+    # One rule line can sit in several layers (a Proxmox guest's rules apply to each of its
+    # NICs): it is reported once, in the first active layer that shadows it.
+    reported: set[tuple[str, str]] = set()
+    for layer in sorted(_layers(ctx), key=lambda layer: not layer.enabled):
         if layer.semantics is not Semantics.FIRST_MATCH or layer.kind.value in params.skip_layer_kinds:
             continue
         labels = sorted({g for r in layer.rules for g in r.peer.groups})
@@ -290,7 +293,9 @@ def shadowed_rule(policy: Policy, ctx: Context) -> Iterator[Finding]:
                 region = _abstract_region(rule, labels)
                 if rule.unresolved:
                     continue
-                if earlier and region <= cover:
+                once = (rule_key(rule), str(rule.source))
+                if earlier and region <= cover and once not in reported:
+                    reported.add(once)
                     by = [r for r, reg in earlier if reg & region]
                     yield Finding(
                         rule_id=policy.id,

@@ -8,7 +8,7 @@ import pytest
 from talosaudit.collectors.terraform import functions
 from talosaudit.collectors.terraform.evaluator import EvalError, Scope, evaluate
 from talosaudit.collectors.terraform.hcl_parse import parse_expression, parse_template_text
-from talosaudit.collectors.terraform.values import Ref, Unknown
+from talosaudit.collectors.terraform.values import PartialList, Ref, Unknown
 
 
 class _Module:
@@ -112,6 +112,11 @@ def ev(tmp_path: Path) -> Any:
         ('regex("(\\\\d+)-(\\\\d+)", "2379-2380")', ["2379", "2380"]),
         ('regex("(?P<from>\\\\d+)-(?P<to>\\\\d+)", "1-2")', {"from": "1", "to": "2"}),
         ('regexall("\\\\d+", "a1b22")', ["1", "22"]),
+        (
+            'setproduct(["10.0.0.0/8", "0.0.0.0/0"], [6443, 50000])',
+            [["10.0.0.0/8", 6443], ["10.0.0.0/8", 50000], ["0.0.0.0/0", 6443], ["0.0.0.0/0", 50000]],
+        ),
+        ('setproduct(["a"], [])', []),
         ("length([unk, 1])", 2),
         ("concat([unk], [1])", [Unknown("var.unk", "variable has no value"), 1]),
         ('coalesce("a", unk)', "a"),
@@ -130,6 +135,42 @@ def test_unknown_argument_makes_an_unknown_naming_the_call(ev: Any) -> None:
         'format("%s", ref)', "aws_security_group.cp.id is known only after apply"
     )
     assert ev('coalesce(unk, "a")') == Unknown('coalesce(unk, "a")', "var.unk: variable has no value")
+
+
+def test_concat_with_an_unknown_list_keeps_the_known_elements_only_where_the_list_passes(ev: Any) -> None:
+    partial = ev('concat(["0.0.0.0/0"], unk, ["10.0.0.0/8"])')
+    assert type(partial) is PartialList
+    assert partial.expression == 'concat(["0.0.0.0/0"], unk, ["10.0.0.0/8"])'
+    assert partial.reason == "var.unk: variable has no value"
+    assert partial.known == ("0.0.0.0/0", "10.0.0.0/8")
+    # Functions that return the list (or all of it) keep it, under their own text.
+    kept = ev('toset(concat(["0.0.0.0/0"], unk))')
+    assert type(kept) is PartialList
+    assert (kept.expression, kept.known) == ('toset(concat(["0.0.0.0/0"], unk))', ("0.0.0.0/0",))
+    assert ev('concat(concat(["a"], unk), ["b"])').known == ("a", "b")
+    # Anything else about the list is simply unknown: its length, an element, a comparison.
+    for text in (
+        'length(concat(["a"], unk))',
+        'concat(["a"], unk)[0]',
+        'element(concat(["a"], unk), 0)',
+        'concat(["a"], unk) == ["a"]',
+        '"x ${jsonencode(concat(["a"], unk))}"',
+        '[for c in concat(["a"], unk) : c]',
+    ):
+        value = ev(text)
+        assert type(value) is Unknown, text
+        assert value.expression == text
+    # Nothing known, nothing kept.
+    assert type(ev("concat([], unk)")) is Unknown
+
+
+def test_setproduct_needs_two_lists_and_stays_small(ev: Any) -> None:
+    assert ev('setproduct(["a"])') == Unknown(
+        'setproduct(["a"])', "error: setproduct() needs at least two arguments"
+    )
+    big = ev("setproduct(range(100), range(100))")
+    assert isinstance(big, Unknown)
+    assert "more than 4096 elements" in big.reason
 
 
 def test_unsupported_function_is_unknown_not_an_error(ev: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from talosaudit.collectors.terraform.facts import facts_from_variables
 from talosaudit.collectors.terraform.values import (
     Block,
     Lines,
+    PartialList,
     Ref,
     ResourceInstance,
     TerraformConfig,
@@ -23,6 +25,7 @@ from talosaudit.collectors.terraform.values import (
 )
 from talosaudit.model import (
     ALL_PORTS,
+    EMPTY,
     ICMP,
     TCP,
     UDP,
@@ -609,12 +612,17 @@ def test_unknown_element_in_a_cidr_list_keeps_the_known_ones() -> None:
         ),
     )
     c = mapped(sg)
-    (r,) = layer(c, "aws_security_group.cp").rules
-    assert r.peer.addresses == AddressSet.parse("10.0.0.0/16")
-    assert r.unresolved == (
+    # The known CIDR is surely allowed (a rule of its own, resolved); the rest may be anything.
+    known, rest = layer(c, "aws_security_group.cp").rules
+    assert known.peer.addresses == AddressSet.parse("10.0.0.0/16")
+    assert known.unresolved == ()
+    assert not rest.peer
+    assert rest.unresolved == (
         Unresolved("cidr_blocks", "var.office", "variable has no value"),
         Unresolved("cidr_blocks", "'bad'", "not a valid CIDR"),
     )
+    assert known.key == rest.key == "aws_security_group.cp/ingress[0]"
+    assert known.source == rest.source
     assert [p.message for p in problems(c, "TA002")] == [
         "aws_security_group.cp/ingress[0]: cidr_blocks = var.office could not be resolved: "
         "variable has no value",
@@ -672,6 +680,88 @@ def test_unknown_count_marks_every_rule_of_the_instance() -> None:
         "resolved: variable has no value; its rules may or may not exist"
     )
     assert p.source == SourceRef("main.tf", 21, 21, "aws_vpc_security_group_ingress_rule.api_external")
+
+
+def test_unknown_module_count_is_named_as_the_module_call_and_its_line() -> None:
+    sg = res("aws_security_group", "cp", {"name": "cp"})
+    rule = res(
+        "aws_vpc_security_group_ingress_rule",
+        "x",
+        {
+            "security_group_id": sg_ref("aws_security_group.cp"),
+            "ip_protocol": "tcp",
+            "from_port": 6443,
+            "to_port": 6443,
+            "cidr_ipv4": "10.0.0.0/16",
+        },
+        start=2,
+        path="m/main.tf",
+        module="module.m",
+    )
+    rule = replace(
+        rule,
+        expansion_unknown=Unknown("var.n", "variable has no value"),
+        expansion_attr="module.m count",
+        expansion_lines=Lines("main.tf", 9, 9),
+    )
+    c = mapped(sg, rule)
+    (r,) = layer(c, "aws_security_group.cp").rules
+    # The field stays the bare meta-argument: reachability reads it as "may not exist".
+    assert r.unresolved == (Unresolved("count", "var.n", "variable has no value"),)
+    (p,) = problems(c, "TA002")
+    assert p.message == (
+        "module.m.aws_vpc_security_group_ingress_rule.x: module.m count = var.n could not be resolved: "
+        "variable has no value; its rules may or may not exist"
+    )
+    assert p.source == SourceRef("main.tf", 9, 9, "module.m.aws_vpc_security_group_ingress_rule.x")
+
+
+def test_concat_with_an_unknown_list_allows_its_known_cidrs_surely() -> None:
+    sg = res(
+        "aws_security_group",
+        "cp",
+        {"name": "cp"},
+        blocks=(
+            block(
+                "ingress",
+                {
+                    "protocol": "tcp",
+                    "from_port": 2379,
+                    "to_port": 2380,
+                    "cidr_blocks": PartialList(
+                        "concat(var.office, var.extra)",
+                        "var.extra: variable has no value",
+                        origin="var.extra",
+                        known=("198.51.100.0/24",),
+                    ),
+                    "security_groups": PartialList(
+                        "concat([aws_security_group.cp.id], var.sgs)",
+                        "var.sgs: variable has no value",
+                        origin="var.sgs",
+                        known=(sg_ref("aws_security_group.cp"),),
+                    ),
+                    "description": Unknown('"etcd ${var.site}"', "variable has no value"),
+                },
+                3,
+            ),
+        ),
+    )
+    c = mapped(sg)
+    rules = layer(c, "aws_security_group.cp").rules
+    assert [(r.peer.addresses, r.peer.groups, [u.field for u in r.unresolved]) for r in rules] == [
+        (AddressSet.parse("198.51.100.0/24"), frozenset(), []),
+        (EMPTY, frozenset(), ["cidr_blocks"]),
+        (EMPTY, frozenset({"aws_security_group.cp"}), []),
+        (EMPTY, frozenset(), ["security_groups"]),
+    ]
+    # A description that is not known is still written: it reads as its expression.
+    assert {r.description for r in rules} == {'"etcd ${var.site}"'}
+    assert [p.message for p in problems(c, "TA002")] == [
+        "aws_security_group.cp/ingress[0]: cidr_blocks = concat(var.office, var.extra) could not be "
+        "resolved: var.extra: variable has no value (var.extra)",
+        "aws_security_group.cp/ingress[0]: security_groups = concat([aws_security_group.cp.id], var.sgs) "
+        "could not be resolved: var.sgs: variable has no value (var.sgs)",
+    ]
 
 
 def test_unknown_security_group_id_keeps_the_rule_in_an_unresolved_layer() -> None:

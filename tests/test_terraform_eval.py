@@ -9,6 +9,7 @@ from talosaudit.collectors.options import CollectOptions
 from talosaudit.collectors.terraform import load_config
 from talosaudit.collectors.terraform.values import (
     Lines,
+    PartialList,
     Ref,
     ResourceInstance,
     TerraformConfig,
@@ -288,6 +289,76 @@ def test_unknown_count_makes_one_instance_marked_expansion_unknown(tmp_path: Pat
     assert rule.expansion_unknown == Unknown("var.n", "variable has no value")
     assert isinstance(rule.body.attrs["from_port"], Unknown)
     assert rule.body.attrs["from_port"].expression == "count.index"
+
+
+def test_unknown_expansion_names_the_meta_argument_and_where_it_is(tmp_path: Path) -> None:
+    _write(
+        tmp_path,
+        {
+            "main.tf": """
+                variable "cidrs" {}
+                variable "n" {}
+                resource "aws_security_group_rule" "each" {
+                  for_each = toset(var.cidrs)
+                  from_port = 1
+                }
+                module "m" {
+                  source = "./m"
+                  count  = var.n
+                }
+            """,
+            "m/main.tf": """
+                resource "aws_security_group_rule" "inner" {
+                  from_port = 2
+                }
+            """,
+        },
+    )
+    found = _by_address(_load(tmp_path))
+    each = found["aws_security_group_rule.each"]
+    assert each.expansion_attr == "for_each"
+    assert each.expansion_lines == Lines("main.tf", 4, 4)
+    inner = found["module.m.aws_security_group_rule.inner"]
+    assert inner.expansion_unknown == Unknown("var.n", "variable has no value")
+    assert inner.expansion_attr == "module.m count"
+    assert inner.expansion_lines == Lines("main.tf", 9, 9)
+
+
+def test_concat_of_a_known_and_an_unknown_list_passes_its_known_part_through_locals_and_modules(
+    tmp_path: Path,
+) -> None:
+    _write(
+        tmp_path,
+        {
+            "main.tf": """
+                variable "extra" {
+                  type = list(string)
+                }
+                locals {
+                  cidrs = concat(["0.0.0.0/0"], var.extra)
+                }
+                module "m" {
+                  source = "./m"
+                  cidrs  = local.cidrs
+                }
+            """,
+            "m/main.tf": """
+                variable "cidrs" {
+                  type = list(string)
+                }
+                resource "aws_security_group_rule" "r" {
+                  cidr_blocks = var.cidrs
+                  description = "n=${length(var.cidrs)}"
+                }
+            """,
+        },
+    )
+    (rule,) = _load(tmp_path).resources
+    cidrs = rule.body.attrs["cidr_blocks"]
+    assert isinstance(cidrs, PartialList)
+    assert cidrs.known == ("0.0.0.0/0",)
+    assert cidrs.reason == "var.extra: variable has no value"
+    assert type(rule.body.attrs["description"]) is Unknown
 
 
 def test_data_sources_splats_conditionals_and_for_expressions(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from talosaudit.collectors.terraform.mapping import source
 from talosaudit.collectors.terraform.values import (
     Block,
     Lines,
+    PartialList,
     Ref,
     ResourceInstance,
     TerraformConfig,
@@ -49,6 +50,18 @@ def known_str(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def description_text(value: Any) -> str:
+    """A rule's description as written. One that is not known here (a template over an
+    unknown value) is still a description: it reads as its expression, so TA501 stays quiet."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Unknown | Ref):
+        return describe_unknown(value)[0]
+    return str(value)
+
+
 def as_int(value: Any) -> int | None:
     """An integer from an int, an integral float or a numeric string; else None."""
     if isinstance(value, bool):
@@ -71,9 +84,12 @@ def as_bool(value: Any) -> bool | None:
 
 
 def listify(value: Any) -> list[Any]:
-    """A list attribute as a list; a lone value as a one-element list; null as empty."""
+    """A list attribute as a list; a lone value as a one-element list; null as empty. A
+    list that is only partly known gives its known elements and itself (the unknown rest)."""
     if value is None:
         return []
+    if isinstance(value, PartialList):
+        return [*value.known, value]
     if isinstance(value, list | tuple | set | frozenset):
         return list(value)
     return [value]
@@ -168,16 +184,19 @@ class Pending:
         unknown = resource.expansion_unknown
         if unknown is None:
             return
-        attr = "for_each" if "for_each" in resource.body.attr_lines else "count"
-        item = Unresolved(attr, unknown.expression, unknown.reason or "its value is not known")
+        attr = resource.expansion_attr or "count"
+        # The field is the bare meta-argument: reachability reads it as "the rule may not
+        # exist", not as an unknown shape; the message names the module call when it is its.
+        meta = attr.rsplit(" ", maxsplit=1)[-1]
+        item = Unresolved(meta, unknown.expression, unknown.reason or "its value is not known")
         if item not in self.items:
             self.items.append(item)
         self.ctx.problem(
             "TA002",
             f"{resource.address}: {attr} = {unknown.expression} could not be resolved: "
             f"{item.reason}; its rules may or may not exist",
-            source(resource.body.line_of(attr), resource.address),
-            key=f"{resource.address}:{attr}",
+            source(resource.expansion_lines or resource.body.line_of(meta), resource.address),
+            key=f"{resource.address}:{meta}",
         )
 
     def dynamic(self, block: Block) -> None:
@@ -208,7 +227,10 @@ def addresses_of(
     present = False
     if isinstance(value, Unknown | Ref):
         value = ctx.resolve(value)
-    if isinstance(value, Unknown | Ref):
+    if isinstance(value, PartialList):
+        pending.unknown(attr, value, lines)
+        value = list(value.known)
+    elif isinstance(value, Unknown | Ref):
         pending.unknown(attr, value, lines)
         return result, True
     for written in listify(value):

@@ -109,9 +109,8 @@ class Machines:
         lines = body.line_of(attr)
         if value is None:
             return []
-        items = [value] if not isinstance(value, list | tuple | set) else list(value)
         out: list[str] = []
-        for item in items:
+        for item in listify(value):
             label = self._group(item, pending, attr, lines, by_name)
             if label is not None:
                 out.append(label)

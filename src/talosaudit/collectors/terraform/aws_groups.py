@@ -8,6 +8,7 @@ from every group it creates, so a group without egress rules allows no egress.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,7 @@ from talosaudit.collectors.terraform.aws_common import (
     addresses_of,
     as_bool,
     describe_unknown,
+    description_text,
     known_str,
     listify,
     protocol_and_ports,
@@ -258,7 +260,7 @@ class SecurityGroups:
         pending.dynamic(body)
         protocol, ports = protocol_and_ports(pending, body, "protocol")
         at = source(body.lines, key)
-        description = known_str(body.attrs.get("description")) or ""
+        description = description_text(body.attrs.get("description"))
 
         def rule(peer: Peer, unresolved: Pending) -> Rule:
             return Rule(
@@ -287,7 +289,7 @@ class SecurityGroups:
             self.ctx,
         )
         if has4 or has6:
-            rules.append(rule(Peer(addresses=v4 | v6), cidr))
+            rules += _split(rule, Peer(addresses=v4 | v6), pending, cidr)
 
         groups = pending.fork()
         labels: set[str] = set()
@@ -304,7 +306,7 @@ class SecurityGroups:
             if found is not None:
                 labels.add(found)
         if labels or written:
-            rules.append(rule(Peer(groups=frozenset(labels)), groups))
+            rules += _split(rule, Peer(groups=frozenset(labels)), pending, groups)
 
         prefix_value = body.attrs.get("prefix_list_ids")
         prefix_items = [prefix_value] if isinstance(prefix_value, Unknown) else listify(prefix_value)
@@ -342,14 +344,15 @@ class SecurityGroups:
         addresses = EMPTY
         labels: set[str] = set()
         peer_description = ""
+        peers = pending.fork()
         for attr in ("cidr_ipv4", "cidr_ipv6"):
-            found, _ = addresses_of(pending, attr, body.attrs.get(attr), body.line_of(attr), self.ctx)
+            found, _ = addresses_of(peers, attr, body.attrs.get(attr), body.line_of(attr), self.ctx)
             addresses = addresses | found
         referenced = body.attrs.get("referenced_security_group_id")
         if referenced is not None:
             label = self.label(
                 referenced,
-                pending,
+                peers,
                 "referenced_security_group_id",
                 body.line_of("referenced_security_group_id"),
             )
@@ -357,13 +360,13 @@ class SecurityGroups:
                 labels.add(label)
         prefix = body.attrs.get("prefix_list_id")
         if prefix is not None:
-            peer = self.prefix_list_peer(prefix, pending, "prefix_list_id", body.line_of("prefix_list_id"))
+            peer = self.prefix_list_peer(prefix, peers, "prefix_list_id", body.line_of("prefix_list_id"))
             if peer is not None:
                 addresses = addresses | peer.addresses
                 labels |= peer.groups
                 peer_description = peer.description
         peer = Peer(addresses=addresses, groups=frozenset(labels), description=peer_description)
-        if not peer and not pending.items:
+        if not peer and not peers.items:
             self.ctx.problem(
                 "TA002",
                 f"{r.address}: no cidr_ipv4, cidr_ipv6, referenced_security_group_id or prefix_list_id: "
@@ -372,17 +375,33 @@ class SecurityGroups:
                 key=f"{r.address}:peer",
             )
             return
-        self.drafts[layer].rules.append(
-            Rule(
+
+        def rule(peer: Peer, unresolved: Pending) -> Rule:
+            return Rule(
                 Action.ALLOW,
                 VPC_RULE_TYPES[r.type],
                 protocol,
                 ports,
                 peer,
                 source(r.lines, r.address),
-                description=known_str(body.attrs.get("description")) or "",
-                unresolved=pending.snapshot(),
+                description=description_text(body.attrs.get("description")),
+                unresolved=unresolved.snapshot(),
                 key=r.address,
                 origin=r.type,
             )
-        )
+
+        self.drafts[layer].rules += _split(rule, peer, pending, peers)
+
+
+def _split(make: Callable[[Peer, Pending], Rule], peer: Peer, base: Pending, peers: Pending) -> list[Rule]:
+    """The rules of one peer kind whose list is partly unknown (``["0.0.0.0/0", var.x]``).
+
+    The peers that are known are surely allowed: they make a rule of their own, unresolved
+    only where the rest of the block is. The unknown part is a second rule with no known
+    peer that may match anything; so a known public CIDR is never hidden behind a TA002.
+    """
+    if len(peers.items) == len(base.items):
+        return [make(peer, peers)]
+    out = [make(peer, base)] if peer else []
+    out.append(make(Peer(), peers))
+    return out

@@ -188,8 +188,10 @@ class Engine:
         mode, type_name, name = key
         expansion = instance.expansion(key)
         unknown = instance.expansion_unknown
+        what, where = instance.expansion_attr, instance.expansion_lines
         if isinstance(expansion, Unknown):
             unknown = expansion
+            what, where = _meta_arg(rdef)
             items: list[tuple[int | str | None, Scope]] = [
                 (None, _unknown_iteration(instance.scope, expansion))
             ]
@@ -207,7 +209,16 @@ class Engine:
             )
             self.resources.append(
                 ResourceInstance(
-                    mode, type_name, name, obj.address, instance.path, instance_key, body, unknown
+                    mode,
+                    type_name,
+                    name,
+                    obj.address,
+                    instance.path,
+                    instance_key,
+                    body,
+                    unknown,
+                    expansion_attr=what if unknown is not None else "",
+                    expansion_lines=where if unknown is not None else None,
                 )
             )
 
@@ -240,6 +251,7 @@ class Engine:
         expansion = expand(call.node, parent.scope, base)
         if isinstance(expansion, Unknown):
             scope = _unknown_iteration(parent.scope, expansion)
+            what, where = _meta_arg(call)
             child = self._child(
                 parent=parent,
                 definition=definition,
@@ -247,6 +259,7 @@ class Engine:
                 call_path=call_path,
                 called_by=CallInstance(call, scope),
                 unknown=expansion,
+                unknown_at=(f"{base} {what}", where),
             )
             return unknown_from(base, expansion), [child]
         children = []
@@ -280,17 +293,22 @@ class Engine:
         call_path: tuple[str, ...],
         called_by: CallInstance,
         unknown: Unknown | None,
+        unknown_at: tuple[str, Lines | None] = ("", None),
     ) -> ModuleInstance:
-        return ModuleInstance(
+        if unknown is None:
+            unknown, unknown_at = parent.expansion_unknown, (parent.expansion_attr, parent.expansion_lines)
+        child = ModuleInstance(
             self,
             definition,
             path=path,
             call_path=call_path,
             root_dir=parent.root_dir,
             called_by=called_by,
-            expansion_unknown=unknown or parent.expansion_unknown,
+            expansion_unknown=unknown,
             ancestors=parent.ancestors,
         )
+        child.expansion_attr, child.expansion_lines = unknown_at
+        return child
 
     def _unreadable(self, call: Located, address: str, message: str) -> tuple[Any, list[ModuleInstance]]:
         mark = (call.rel, call.node.line)
@@ -310,6 +328,15 @@ def _reachable(starts: list[str], edges: dict[str, set[str]]) -> set[str]:
         seen.add(d)
         stack.extend(edges.get(d, ()))
     return seen
+
+
+def _meta_arg(located: Located) -> tuple[str, Lines | None]:
+    """The count/for_each meta-argument of a resource or module call and where it is."""
+    for name in ("for_each", "count"):
+        attr = located.node.attr(name)
+        if attr is not None:
+            return name, Lines(located.rel, attr.line, attr.end_line)
+    return "count", None
 
 
 def _unknown_iteration(scope: Scope, cause: Unknown) -> Scope:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from talosaudit.collectors.terraform.syntax import Expr, render
-from talosaudit.collectors.terraform.values import Ref, Unknown
+from talosaudit.collectors.terraform.values import PartialList, Ref, Unknown
 
 
 class EvalError(Exception):
@@ -196,7 +196,28 @@ def _eval(node: Expr, scope: Scope) -> Any:
     value = _HANDLERS[node[0]](node, scope)
     if type(value) is Unknown and node[0] not in _KEEP_TEXT and not _passes_through(node):
         return unknown_from(render(node), value)
+    if type(value) is PartialList and node[0] not in _KEEP_TEXT and not _passes_through(node):
+        return _partial_at(node, value)
     return value
+
+
+#: Functions whose result is the list they were given, or holds all its elements.
+_KEEPS_PARTIAL = frozenset(
+    {"concat", "tolist", "toset", "distinct", "compact", "try", "sensitive", "nonsensitive"}
+)
+
+
+def _partial_at(node: Expr, value: PartialList) -> Unknown:
+    """A PartialList passes on only where the node's value is that list (or holds it all);
+    elsewhere (``length(x)``, ``x == y``, a template) it becomes a plain Unknown."""
+    text = render(node)
+    keeps = node[0] in ("A", "I", "?") or (node[0] == "C" and node[2] in _KEEPS_PARTIAL)
+    if not keeps:
+        return unknown_from(text, value.plain())
+    if value.expression == text:
+        return value
+    base = unknown_from(text, value.plain())
+    return PartialList(base.expression, base.reason, origin=base.origin, known=value.known)
 
 
 def _passes_through(node: Expr) -> bool:
@@ -222,6 +243,8 @@ def get_attr(obj: Any, name: str, text: str) -> Any:
         raise EvalError(f"object has no attribute {name!r}")
     if isinstance(obj, Lazy):
         return obj.get_attr(name, text)
+    if isinstance(obj, PartialList):
+        return obj.plain()
     if isinstance(obj, Unknown):
         return obj
     if isinstance(obj, Ref):
@@ -232,6 +255,8 @@ def get_attr(obj: Any, name: str, text: str) -> Any:
 
 
 def index(obj: Any, key: Any, text: str) -> Any:
+    if isinstance(key, PartialList):
+        return key.plain()
     if isinstance(key, Unknown):
         return key
     if isinstance(key, Ref):
@@ -251,6 +276,8 @@ def index(obj: Any, key: Any, text: str) -> Any:
         raise EvalError(f"key {skey!r} not found")
     if isinstance(obj, Lazy):
         return obj.index(key, text)
+    if isinstance(obj, PartialList):
+        return obj.plain()
     if isinstance(obj, Unknown):
         return obj
     if isinstance(obj, Ref):

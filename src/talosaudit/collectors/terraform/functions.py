@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import ipaddress
+import itertools
 import json
 import math
 import os
@@ -31,7 +32,7 @@ from talosaudit.collectors.terraform.evaluator import (
     type_name,
     unknown_from,
 )
-from talosaudit.collectors.terraform.values import Ref, Unknown
+from talosaudit.collectors.terraform.values import PartialList, Ref, Unknown
 
 
 class FileAccess:
@@ -83,7 +84,10 @@ def call(name: str, args: list[Any], text: str, files: FileAccess | None) -> Any
     """Call a function; an unsupported one is an Unknown naming it."""
     short = name.rsplit("::", maxsplit=1)[-1] if name.startswith("provider::") else name
     if name in _LENIENT:
-        return _LENIENT[name](*args)
+        result = _LENIENT[name](*args)
+        if name == "concat" and isinstance(result, Unknown):
+            return _partial_concat(args, text, result)
+        return result
     fn = _STRICT.get(name)
     if fn is None:
         return Unknown(text, f"function {short} is not supported")
@@ -161,6 +165,22 @@ def _concat(*lists: Any) -> Any:
             return found
         out.extend(_list(item, "concat"))
     return out
+
+
+def _partial_concat(lists: list[Any], text: str, cause: Unknown) -> Unknown:
+    """``concat()`` of known and unknown lists: unknown, but surely holding the known ones."""
+    known: list[Any] = []
+    for item in lists:
+        if isinstance(item, PartialList):
+            known += item.known
+        elif isinstance(item, list):
+            known += item
+        elif not isinstance(item, Unknown | Ref):
+            return cause
+    if not known:
+        return cause
+    base = unknown_from(text, cause.plain() if isinstance(cause, PartialList) else cause)
+    return PartialList(base.expression, base.reason, origin=base.origin, known=tuple(known))
 
 
 @lenient("merge")
@@ -399,6 +419,18 @@ def _setintersection(first: Any, *rest: Any) -> Any:
 @strict("setsubtract")
 def _setsubtract(a: Any, b: Any) -> Any:
     return _set([i for i in _list(a, "setsubtract") if not any(equal(i, j) for j in _list(b, "setsubtract"))])
+
+
+@strict("setproduct")
+def _setproduct(*sets: Any) -> Any:
+    """Every combination, one element from each argument, in argument order (Terraform's
+    order for lists; sets are already kept sorted)."""
+    if len(sets) < 2:
+        raise EvalError("setproduct() needs at least two arguments")
+    lists = [_list(s, "setproduct") for s in sets]
+    if math.prod(len(items) for items in lists) > 4096:
+        raise EvalError("setproduct(): more than 4096 elements")
+    return [list(combo) for combo in itertools.product(*lists)]
 
 
 @strict("sort")

@@ -268,6 +268,9 @@ class ModuleInstance:
         self.root_dir = root_dir
         self.called_by = called_by
         self.expansion_unknown = expansion_unknown
+        #: The meta-argument behind ``expansion_unknown`` and where it is written.
+        self.expansion_attr = ""
+        self.expansion_lines: Lines | None = None
         self.ancestors = (*ancestors, str(definition.directory))
         self._root_variables = root_variables
         self._vars: dict[str, VariableValue] = {}

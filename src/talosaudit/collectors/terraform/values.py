@@ -34,6 +34,22 @@ class Unknown:
 
 
 @dataclass(frozen=True, slots=True)
+class PartialList(Unknown):
+    """A list that is not fully known but surely holds ``known`` (in that order, among
+    others): ``concat(["0.0.0.0/0"], var.extra)`` when ``var.extra`` has no value.
+
+    It is an Unknown to everything that does not look for it; the evaluator keeps it only
+    where the list itself passes on (names, locals, inputs, conditionals, ``concat``,
+    ``toset``...), so ``known`` is never mistaken for the value of ``length(...)`` or ``x[0]``.
+    """
+
+    known: tuple[Any, ...] = field(default=(), compare=False)
+
+    def plain(self) -> Unknown:
+        return Unknown(self.expression, self.reason, origin=self.origin)
+
+
+@dataclass(frozen=True, slots=True)
 class Ref:
     address: str
     attribute: str
@@ -97,6 +113,10 @@ class ResourceInstance:
     #: Set when ``count``/``for_each`` could not be resolved: the instance stands for
     #: "zero or more instances like this one" and every rule it makes is unresolved.
     expansion_unknown: Unknown | None = None
+    #: Which meta-argument that was (``count``, ``for_each``, or ``module.x count`` when the
+    #: enclosing module call's is unknown) and where it is written.
+    expansion_attr: str = ""
+    expansion_lines: Lines | None = None
 
     @property
     def lines(self) -> Lines:

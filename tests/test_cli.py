@@ -156,6 +156,45 @@ def test_unreadable_baseline_and_usage_errors_exit_2(tmp_path: Path) -> None:
     assert run(tmp_path, "scan", str(infra), "--check", "TA9").exit_code == 2
 
 
+# --- selection, levels, config, var files ------------------------------------------------
+
+
+def _ids(result: Result) -> list[tuple[str, str]]:
+    return sorted({(x["rule_id"], x["level"]) for x in json.loads(result.stdout)["findings"]})
+
+
+def test_selection_levels_var_file_and_config_in_the_scanned_dir(tmp_path: Path) -> None:
+    infra = write_tf(tmp_path)
+    main = infra / "main.tf"
+    main.write_text(main.read_text().replace('"198.51.100.0/24"', "var.office") + 'variable "office" {}\n')
+    tfvars = tmp_path / "office.tfvars"
+    tfvars.write_text('office = "198.51.100.0/24"\n')
+    scan = ("scan", str(infra), "--format", "json", "--min-level", "note")
+    # Without the var file the CIDR is unknown: TA002, never a guessed TA201.
+    unknown = run(tmp_path, *scan, "--skip-check", "TA1")
+    assert _ids(unknown) == [("TA002", "warning")]
+    assert unknown.exit_code == 0
+    # The group has no egress rule, so the required flows fail (TA10x errors, TA109 warnings).
+    every = _ids(run(tmp_path, *scan, "--var-file", str(tfvars)))
+    assert ("TA201", "error") in every and ("TA109", "warning") in every and ("TA104", "error") in every
+    # --skip-check takes prefixes; --check narrows to ids and prefixes; --min-level hides.
+    skipped = run(tmp_path, *scan, "--var-file", str(tfvars), "--skip-check", "TA1")
+    assert _ids(skipped) == [("TA201", "error")]
+    assert skipped.exit_code == 1
+    checked = run(tmp_path, *scan, "--var-file", str(tfvars), "--check", "TA109,TA2", "--min-level", "error")
+    assert _ids(checked) == [("TA201", "error")]
+    warned = run(tmp_path, *scan, "--var-file", str(tfvars), "--check", "TA109", "--fail-on", "warning")
+    assert (_ids(warned), warned.exit_code) == ([("TA109", "warning")], 1)
+    assert run(tmp_path, *scan, "--var-file", str(tfvars), "--check", "TA109").exit_code == 0
+    # .talosaudit.yaml in the scanned directory: an admin network, a level override, fail_on.
+    (infra / ".talosaudit.yaml").write_text(
+        "admin_networks: [198.51.100.0/24]\nrules:\n  TA109: {level: error}\nfail_on: never\n"
+    )
+    configured = run(tmp_path, *scan, "--var-file", str(tfvars), "--check", "TA109,TA2")
+    assert _ids(configured) == [("TA109", "error")]  # the admin /24 is not the internet
+    assert configured.exit_code == 0
+
+
 # --- outputs ---------------------------------------------------------------------------
 
 

@@ -20,6 +20,8 @@ from talosaudit.model import (
 )
 from talosaudit.model.addresses import ALL_V4
 from talosaudit.model.ports import TCP, UDP, PortSet
+from talosaudit.policies.engine import EvalSettings, evaluate
+from talosaudit.policies.registry import load_catalogue
 from talosaudit.reachability import Reachability, Verdict, cidr_endpoint, group_endpoint, internet_endpoint
 
 LAB = Path(__file__).resolve().parent / "data" / "pfsense" / "lab" / "config.xml"
@@ -184,3 +186,31 @@ def test_floating_block_out_on_the_k8s_interface_stops_traffic_from_other_interf
     ]
     # Other ports still pass: the admin rule for tcp/50000 is untouched.
     assert engine.query(workstation, cp, TCP, PortSet.single(50000)).verdict is Verdict.ALLOWED
+
+
+def _floating(tracker: int, action: str, interfaces: str, port: str = "") -> str:
+    protocol = "\t\t\t<protocol>tcp</protocol>\n" if port else ""
+    destination = f"<any/><port>{port}</port>" if port else "<any/>"
+    return (
+        f"\t\t<rule>\n\t\t\t<tracker>{tracker}</tracker>\n\t\t\t<type>{action}</type>\n"
+        f"\t\t\t<interface>{interfaces}</interface>\n\t\t\t<floating>yes</floating>\n"
+        f"\t\t\t<quick>yes</quick>\n\t\t\t<direction>in</direction>\n{protocol}"
+        f"\t\t\t<source><any/></source>\n\t\t\t<destination>{destination}</destination>\n"
+        f"\t\t\t<descr>floating {tracker}</descr>\n\t\t</rule>\n"
+    )
+
+
+def test_a_floating_rule_shadowed_on_one_of_its_interfaces_still_matches(tmp_path: Path) -> None:
+    """TA403 "never matches" holds only when every interface a floating rule sits on shadows it."""
+    rules = _floating(90, "block", "wan") + _floating(91, "pass", "wan,lan", "8080")
+    rules += _floating(92, "pass", "wan", "8081")
+    text = LAB.read_text(encoding="utf-8").replace("\t<filter>\n", "\t<filter>\n" + rules, 1)
+    path = tmp_path / "config.xml"
+    path.write_text(text, encoding="utf-8")
+    line_92 = text[: text.index("<tracker>92</tracker>")].count("\n")
+    model = _model(collect_file(path, "config.xml", "pfsense"))
+    found = [f for f in evaluate(model, load_catalogue(), EvalSettings()) if f.rule_id == "TA403"]
+    assert [(f.location.path, f.location.start_line, f.identity) for f in found] == [
+        ("config.xml", line_92, "pfsense:config.xml:wan|tracker:92")
+    ]
+    assert "never matches: earlier rules builtin:blockpriv, tracker:90 cover all of it" in found[0].message

@@ -278,8 +278,10 @@ def duplicate_rule(policy: Policy, ctx: Context) -> Iterator[Finding]:
 def shadowed_rule(policy: Policy, ctx: Context) -> Iterator[Finding]:
     params = ctx.params(policy, LayerRuleParams)
     # One rule line can sit in several layers (a Proxmox guest's rules apply to each of its
-    # NICs): it is reported once, in the first active layer that shadows it.
-    reported: set[tuple[str, str]] = set()
+    # NICs; a pfSense floating rule to each of its interfaces and both directions): it never
+    # matches only when every place it sits in shadows it, and is reported once, at the first.
+    first: dict[tuple[str, str], Finding] = {}
+    live: set[tuple[str, str]] = set()
     for layer in sorted(_layers(ctx), key=lambda layer: not layer.enabled):
         if layer.semantics is not Semantics.FIRST_MATCH or layer.kind.value in params.skip_layer_kinds:
             continue
@@ -290,14 +292,15 @@ def shadowed_rule(policy: Policy, ctx: Context) -> Iterator[Finding]:
             for rule in layer.rules_in(direction):
                 if not rule.enabled:
                     continue
-                region = _abstract_region(rule, labels)
-                if rule.unresolved:
-                    continue
                 once = (rule_key(rule), str(rule.source))
-                if earlier and region <= cover and once not in reported:
-                    reported.add(once)
+                region = _abstract_region(rule, labels)
+                if rule.unresolved or not earlier or not region <= cover:
+                    live.add(once)
+                    if rule.unresolved:
+                        continue
+                elif once not in first:
                     by = [r for r, reg in earlier if reg & region]
-                    yield Finding(
+                    first[once] = Finding(
                         rule_id=policy.id,
                         level=policy.level,
                         message=(
@@ -311,6 +314,7 @@ def shadowed_rule(policy: Policy, ctx: Context) -> Iterator[Finding]:
                     )
                 earlier.append((rule, region))
                 cover = cover | region
+    yield from (finding for once, finding in first.items() if once not in live)
 
 
 #: Group labels sit on the address line above every IPv6 address: a group's members have

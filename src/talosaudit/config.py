@@ -94,6 +94,9 @@ class IgnoreSetting(_Strict):
 
 class Config(_Strict):
     admin_networks: tuple[Cidr, ...] = ()
+    #: Firewall interfaces (pfSense/OPNsense name such as ``opt2``, or description such as
+    #: ``ADMIN``) whose networks are the operators' networks.
+    admin_interfaces: tuple[str, ...] = ()
     nodes: tuple[NodeHint, ...] = ()
     cni: Literal["flannel", "cilium", "calico", "none"] | None = None
     tunnel: Literal["vxlan", "geneve", "ipip", "bgp", "none"] | None = None

@@ -225,7 +225,10 @@ def build_model(request: ScanRequest) -> tuple[Model, tuple[str, ...]]:
         cache_dir=request.cache_dir,
         jobs=request.jobs,
         role_hints=role_hints(request.config, request.config_name),
-        admin_named=bool(request.admin_cidrs or request.config.admin_networks),
+        admin_named=bool(
+            request.admin_cidrs or request.config.admin_networks or request.config.admin_interfaces
+        ),
+        admin_interfaces=request.config.admin_interfaces,
     )
     collections = collect_all(files, request.root, options)
     model = merge(

@@ -24,6 +24,8 @@ class CollectOptions:
     #: The user named the admin networks (``--admin-cidr``, ``admin_networks:``): collectors
     #: add no admin networks guessed from names (a firewall interface called "MGMT").
     admin_named: bool = False
+    #: Firewall interfaces named as admin networks in the configuration (``admin_interfaces:``).
+    admin_interfaces: tuple[str, ...] = ()
 
     def worker_count(self) -> int:
         return self.jobs if self.jobs > 0 else (os.cpu_count() or 1)

@@ -505,7 +505,7 @@ def _local_ports(ctx: _Context, pf: PortForward, external: PortSet) -> _Ports:
 
 def collection_of(config: FirewallConfig, rel: str, options: Any = None) -> Collection:
     """``build_collection`` with the admin interfaces the options name (when they do)."""
-    names = getattr(options, "admin_interfaces", ()) or ()
+    names: Sequence[str] = getattr(options, "admin_interfaces", ()) or ()
     guess = not getattr(options, "admin_named", False)
     return build_collection(config, rel, tuple(str(n) for n in names), guess_admin=guess)
 

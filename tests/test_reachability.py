@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from firewall_builders import (
     CP_SG,
     VPC,
@@ -24,6 +26,7 @@ from talosaudit.model import (
     Action,
     AddressSet,
     Direction,
+    LayerKind,
     Model,
     PortSet,
     Role,
@@ -357,3 +360,74 @@ def test_egress_rules_match_the_destination_label() -> None:
     assert out.verdict is Verdict.BLOCKED and out.blocking_layer is not None
     assert out.blocking_layer.layer.id == W_SG
     assert [r.key for r in security_group("x", 1, [egress_all("e", 1)]).rules] == ["e"]
+
+
+def test_several_security_groups_on_one_node_are_united_not_in_series() -> None:
+    """AWS unites the rules of every group an interface carries: the workers here carry the
+    worker group and an ssh group without egress; the ssh group neither blocks their egress
+    nor what the worker group admits, and a flow neither admits is refused once, by the group
+    with a role, naming the other. A Talos host firewall behind them stays in series."""
+    ssh = "aws_security_group.ssh"
+    cp_rules, w_rules = seed_rules(skip=["wk_egress_all"])
+    cp_rules.append(rule("cp_nodeport", 130, ports="30000-32767", cidrs=["0.0.0.0/0"]))
+    model = aws_model(cp_rules, w_rules)
+    ssh_layer = security_group(ssh, 400, [rule("ssh", 410, ports="22", cidrs=["10.0.99.0/24"])])
+    worker_layer = model.layers[W_SG]
+    workers = node_group("workers", Role.WORKER, [W_SG, ssh], labels=[W_SG, ssh])
+    model = Model(
+        node_groups=(model.node_groups[0], workers),
+        layers={
+            **model.layers,
+            ssh: ssh_layer,
+            W_SG: replace(
+                worker_layer,
+                rules=(*worker_layer.rules, egress_all("wk_egress_all", 290)),
+                attributes=(("role", "worker"),),
+            ),
+        },
+        node_network=model.node_network,
+    )
+    cp, w = groups(model)
+    # Egress: the worker group allows all, the ssh group none; united, all passes.
+    assert query(model, w, cp, TCP, PortSet.single(50001)).verdict is Verdict.ALLOWED
+    assert (
+        query(
+            model, w, cidr_endpoint("web", AddressSet.parse("192.0.2.1/32")), TCP, PortSet.single(443)
+        ).verdict
+        is Verdict.ALLOWED
+    )
+    # Ingress: 50000 from the control plane (worker group) and 22 from 10.0.99.0/24 (ssh group).
+    assert query(model, cp, w, TCP, PortSet.single(50000)).verdict is Verdict.ALLOWED
+    ssh_ok = query(
+        model, cidr_endpoint("bastion", AddressSet.parse("10.0.99.5/32")), w, TCP, PortSet.single(22)
+    )
+    assert ssh_ok.verdict is Verdict.ALLOWED
+    assert [(d.layer.id, [r.key for r in d.admitting_rules]) for d in ssh_ok.decisions] == [
+        (W_SG, []),
+        (ssh, ["ssh"]),
+    ]
+    # Refused by neither: one blocking decision, on the group with a role, naming the other.
+    res = query(model, cp, w, TCP, PortSet.single(6443))
+    assert res.verdict is Verdict.BLOCKED
+    assert [(d.layer.id, bool(d.surely_blocked)) for d in res.decisions] == [
+        (CP_SG, False),
+        (W_SG, True),
+        (ssh, False),
+    ]
+    assert res.blocking_layer is not None and res.blocking_layer.layer.id == W_SG
+    assert res.blocking_layer.reason() == (
+        "no ingress rule allows it, nor does one of the other security groups on the same nodes "
+        "(aws_security_group.ssh)"
+    )
+    # A layer of another kind behind the groups is in series with their union.
+    host = replace(ssh_layer, id="talos-host", kind=LayerKind.TALOS_HOST, rules=())
+    walled = node_group("workers", Role.WORKER, [W_SG, ssh, "talos-host"], labels=[W_SG, ssh])
+    model = Model(
+        node_groups=(model.node_groups[0], walled),
+        layers={**model.layers, "talos-host": host},
+        node_network=model.node_network,
+    )
+    cp, w = groups(model)
+    blocked = query(model, cp, w, TCP, PortSet.single(50000))
+    assert blocked.verdict is Verdict.BLOCKED
+    assert blocked.blocking_layer is not None and blocked.blocking_layer.layer.id == "talos-host"

@@ -361,6 +361,30 @@ def test_concat_of_a_known_and_an_unknown_list_passes_its_known_part_through_loc
     assert type(rule.body.attrs["description"]) is Unknown
 
 
+def test_a_data_source_id_is_an_identity_other_attributes_are_unknown(tmp_path: Path) -> None:
+    _write(
+        tmp_path,
+        {
+            "main.tf": """
+                data "aws_security_group" "bastion" {
+                  name = "bastion"
+                }
+                resource "aws_security_group_rule" "r" {
+                  source_security_group_id = data.aws_security_group.bastion.id
+                  description              = data.aws_security_group.bastion.description
+                  cidr_blocks              = [data.aws_security_group.bastion.arn]
+                }
+            """
+        },
+    )
+    rule = _by_address(_load(tmp_path))["aws_security_group_rule.r"]
+    assert rule.body.attrs["source_security_group_id"] == Ref("data.aws_security_group.bastion", "id")
+    assert rule.body.attrs["cidr_blocks"] == [Ref("data.aws_security_group.bastion", "arn")]
+    assert rule.body.attrs["description"] == Unknown(
+        "data.aws_security_group.bastion.description", "data source read at plan time"
+    )
+
+
 def test_data_sources_splats_conditionals_and_for_expressions(tmp_path: Path) -> None:
     _write(
         tmp_path,

@@ -26,6 +26,7 @@ from talosaudit.model import (
     Direction,
     IntervalSet,
     Layer,
+    LayerKind,
     Model,
     Placement,
     PortSet,
@@ -132,6 +133,10 @@ class LayerDecision:
     surely_blocked: Space = EMPTY_SPACE
     return_blocked: Space = EMPTY_SPACE
     blocks_all: bool = False
+    #: Other security groups on the same nodes: AWS unites the rules of every group an
+    #: interface carries, so this layer refuses only what none of them allows (and only
+    #: this one, the first of them, carries the refusal).
+    alongside: tuple[str, ...] = ()
 
     @property
     def admitting_rules(self) -> tuple[Rule, ...]:
@@ -161,6 +166,12 @@ class LayerDecision:
         if self.by_default and self.by_default & part:
             if self.layer.semantics is Semantics.FIRST_MATCH:
                 reasons.append(f"no {way} rule matches it and the default {way} action is deny")
+            elif self.alongside:
+                others = ", ".join(self.alongside)
+                reasons.append(
+                    f"no {way} rule allows it, nor does one of the other security groups on the same "
+                    f"nodes ({others})"
+                )
             else:
                 reasons.append(f"no {way} rule allows it")
         return "; ".join(reasons) if reasons else f"no {way} rule allows it"
@@ -425,11 +436,13 @@ class Reachability:
         sp = _Piece(src, address_line(src.addresses), src.segment)
         dp = _Piece(Endpoint("anywhere", ALL_ADDRESSES), address_line(ALL_ADDRESSES), None)
         leg = _Leg(Space.box(ALL_PROTOCOLS, sp.line, dp.line, _ALL_PORTS), sp, dp, None)
-        for lid in src.node_group.layers:
-            layer = self.model.layers.get(lid)
-            if layer is None:
-                continue
-            if not leg.q <= self._layer(layer, Direction.EGRESS, leg, _Pass.MIN).allowed:
+        layers = [self.model.layers[lid] for lid in src.node_group.layers if lid in self.model.layers]
+        steps = [(layer, Direction.EGRESS, Side.SOURCE) for layer in layers]
+        for run in _united(steps):
+            allowed = Space.union_of(
+                self._layer(layer, Direction.EGRESS, leg, _Pass.MIN).allowed for layer, _, _ in run
+            )
+            if not leg.q <= allowed:
                 return True
         return False
 
@@ -484,7 +497,11 @@ class Reachability:
         lo, hi = q, q
         decisions: list[LayerDecision] = []
         leg = _Leg(q, sp, dp, protocol)
-        for layer, direction, side in self._steps(sp, dp):
+        for run in _united(self._steps(sp, dp)):
+            if len(run) > 1:
+                lo, hi = self._united_groups(run, leg, lo, hi, decisions)
+                continue
+            ((layer, direction, side),) = run
             low = self._layer(layer, direction, leg, _Pass.MIN)
             high = self._layer(layer, direction, leg, _Pass.MAX)
             ret = EMPTY_SPACE
@@ -510,6 +527,44 @@ class Reachability:
                 )
             )
         return lo, hi, decisions
+
+    def _united_groups(
+        self,
+        run: list[tuple[Layer, Direction, Side]],
+        leg: _Leg,
+        lo: Space,
+        hi: Space,
+        decisions: list[LayerDecision],
+    ) -> tuple[Space, Space]:
+        """Several security groups on the same nodes act as one: a flow passes if any of
+        them allows it. The refusal is carried by one of them (the first with a role, else
+        the first), which names the others; each keeps the rules that admitted flows."""
+        q = leg.q
+        lows = [self._layer(layer, direction, leg, _Pass.MIN) for layer, direction, _ in run]
+        highs = [self._layer(layer, direction, leg, _Pass.MAX) for layer, direction, _ in run]
+        blocked = q - Space.union_of(low.allowed for low in lows)
+        surely = q - Space.union_of(high.allowed for high in highs)
+        lo, hi = lo - blocked, hi - surely
+        roles = [i for i, (layer, _, _) in enumerate(run) if layer.attribute("role")]
+        primary = roles[0] if roles else 0
+        for i, ((layer, direction, side), low) in enumerate(zip(run, lows, strict=True)):
+            carries = i == primary
+            decisions.append(
+                LayerDecision(
+                    layer=layer,
+                    direction=direction,
+                    side=side,
+                    admitted=tuple(low.admitted),
+                    denied=tuple(low.denied),
+                    by_default=blocked if carries else EMPTY_SPACE,
+                    blocked=blocked if carries else EMPTY_SPACE,
+                    surely_blocked=surely if carries else EMPTY_SPACE,
+                    alongside=tuple(other.id for j, (other, _, _) in enumerate(run) if j != i)
+                    if carries
+                    else (),
+                )
+            )
+        return lo, hi
 
     def _return_blocked(self, layer: Layer, direction: Direction, leg: _Leg, mode: _Pass) -> Space:
         """Forward flows of the leg whose replies (dst -> src, to ephemeral ports) the layer drops."""
@@ -710,6 +765,7 @@ def _merge(a: LayerDecision, b: LayerDecision) -> LayerDecision:
         blocked=Space(a.blocked.boxes + b.blocked.boxes),
         surely_blocked=Space(a.surely_blocked.boxes + b.surely_blocked.boxes),
         return_blocked=Space(a.return_blocked.boxes + b.return_blocked.boxes),
+        alongside=tuple(dict.fromkeys((*a.alongside, *b.alongside))),
     )
 
 
@@ -726,6 +782,30 @@ def _finish(d: LayerDecision, space: Space) -> LayerDecision:
         surely_blocked=d.surely_blocked,
         return_blocked=d.return_blocked,
         blocks_all=bool(space) and space <= d.blocked,
+        alongside=d.alongside,
+    )
+
+
+def _united(steps: list[tuple[Layer, Direction, Side]]) -> list[list[tuple[Layer, Direction, Side]]]:
+    """The steps of a path in runs: consecutive security groups of one node (same side and
+    direction) form one run, evaluated as the union AWS makes of them; any other layer is a
+    run of its own, in series with the rest."""
+    runs: list[list[tuple[Layer, Direction, Side]]] = []
+    for step in steps:
+        if runs and _unites(step) and _unites(runs[-1][-1]) and runs[-1][-1][1:] == step[1:]:
+            runs[-1].append(step)
+        else:
+            runs.append([step])
+    return runs
+
+
+def _unites(step: tuple[Layer, Direction, Side]) -> bool:
+    layer, _, side = step
+    return (
+        layer.kind is LayerKind.SECURITY_GROUP
+        and layer.placement is Placement.NODE
+        and layer.enabled
+        and side is not Side.NETWORK
     )
 
 

@@ -186,12 +186,18 @@ class ResourceObject(Lazy):
         blocks = [b for b in self.rdef.node.blocks if b.type == name]
         if blocks:
             return [_block_value(b, self.scope) for b in blocks]
-        if self.mode == "data":
+        if self.mode == "data" and name not in _IDENTITIES:
             return Unknown(f"{self.address}.{name}", "data source read at plan time")
+        # A data source's id/arn is as good an identity as a managed resource's: a rule
+        # whose source is data.aws_security_group.x.id is that group, not an unknown.
         return Ref(self.address, name)
 
     def materialize(self, text: str) -> Any:
         return Unknown(text or self.address, "a whole resource object is not evaluated")
+
+
+#: Attributes that name the object itself (compare aws_common._IDENTITY_ATTRIBUTES).
+_IDENTITIES = frozenset({"id", "arn"})
 
 
 def _block_value(block: BlockNode, scope: Scope) -> dict[str, Any]:

@@ -19,7 +19,7 @@ cni: cilium
 tunnel: geneve
 features: {kubespan: true, hubble: false}
 rules:
-  TA207: {level: note, params: {max_prefix: 16}}
+  TA207: {level: note, params: {min_public_prefix: 16}}
 ignore:
   - {id: TA201, path: "lab/*.tf", reason: lab only, until: 2030-01-31}
 fail_on: warning
@@ -39,7 +39,7 @@ def test_full_config(tmp_path: Path) -> None:
     assert (cfg.cni, cfg.tunnel) == ("cilium", "geneve")
     assert (cfg.features.kubespan, cfg.features.hubble, cfg.features.nodeport) == (True, False, None)
     assert cfg.rules["TA207"].level is Level.NOTE
-    assert cfg.rules["TA207"].params == {"max_prefix": 16}
+    assert cfg.rules["TA207"].params == {"min_public_prefix": 16}
     assert cfg.fail_on == "warning"
     assert cfg.min_level is Level.WARNING
     [entry] = cfg.ignore_entries(".talosaudit.yaml")

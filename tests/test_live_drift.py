@@ -150,3 +150,28 @@ def test_changed_source_is_drift_both_ways_and_stays_at_the_snapshot(
     ta504 = next(f for f in result.findings if f.rule_id == "TA504")
     assert ta504.location.start_line == 65
     assert "(tcp/50000 from 196.45.28.20/32)" in ta504.message and "lacks the rule" in ta504.message
+    # The same result as SARIF: schema-valid, and every result (drift at Terraform lines,
+    # policy findings at snapshot lines) has a repo-relative file that exists and a line.
+    from sarif_kit.validate import validation_errors
+
+    from talosaudit.live import default_category
+    from talosaudit.report.base import Report
+    from talosaudit.report.sarif import sarif_document
+
+    report = Report(
+        findings=result.findings,
+        policies=result.policies,
+        root=tmp_path,
+        files=result.files,
+        category=default_category((REGION,)),
+    )
+    doc = sarif_document(report)
+    assert list(validation_errors(doc)) == []
+    located = []
+    for r in doc["runs"][0]["results"]:
+        physical = r["locations"][0]["physicalLocation"]
+        uri = physical["artifactLocation"]["uri"]
+        assert (tmp_path / uri).is_file() and physical["region"]["startLine"] >= 1
+        located.append((r["ruleId"], uri, physical["region"]["startLine"]))
+    assert sorted(located) == sorted(where(f) for f in result.findings)
+    assert len({r["partialFingerprints"]["primaryLocationLineHash"] for r in doc["runs"][0]["results"]}) == 5

@@ -15,6 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from live_support import (
     ADMIN_CIDR,
     FAKE_KEY_ID,
@@ -265,3 +267,22 @@ def test_seed_helper_creates_every_terraform_rule(aws_env: MotoServer) -> None:
     seed: Seed = build_seed()
     assert len(seed.rules) == 13 + 10 + 2 + 2
     assert len(seed.instances) == 5
+
+
+def test_progress_bar_is_on_stderr_only(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from talosaudit.cli_live import _progress
+
+    monkeypatch.setenv("FORCE_COLOR", "1")  # rich draws as on a terminal
+    with _progress(2, enabled=True) as tick:
+        assert tick is not None
+        tick(REGION, True)
+        tick("us-east-1", False)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert (
+        "reading AWS regions" in captured.err and "2/2" in captured.err and "us-east-1 failed" in captured.err
+    )
+    with _progress(2, enabled=False) as tick:
+        assert tick is None

@@ -117,12 +117,16 @@ def start_moto() -> Iterator[MotoServer]:
     from moto.server import ThreadedMotoServer
 
     port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield MotoServer(f"http://127.0.0.1:{port}")
-    finally:
-        server.stop()
+    with pytest.MonkeyPatch.context() as patch:
+        # No default AMI catalogue: moto loads it into every region backend after each reset
+        # (~0.2 s a test); run_instances does not check the AMI id unless asked to.
+        patch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        server.start()
+        try:
+            yield MotoServer(f"http://127.0.0.1:{port}")
+        finally:
+            server.stop()
 
 
 @pytest.fixture

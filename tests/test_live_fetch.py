@@ -102,15 +102,16 @@ def live(
 def test_throttled_calls_are_retried_and_the_run_succeeds(aws_env: MotoServer, tmp_path: Path) -> None:
     seed = build_seed()
     seed.delete_rule("control_plane_talos_trustd")
-    throttled = 3
+    throttled = 2  # each retry sleeps up to 2**n s (jittered): two keep the test short
 
     def answer(_: str) -> AWSResponse | None:
         return response(503, THROTTLED) if len(hook.calls) <= throttled else None
 
     hook = Hooked("before-send.ec2.DescribeSecurityGroupRules", answer)
-    result = live(tmp_path, hook, max_attempts=5)
-    # Three throttled attempts, then the fourth reached moto: botocore's standard mode retried.
-    assert hook.calls == [REGION] * 4
+    result = live(tmp_path, hook, max_attempts=3)
+    # Two throttled attempts, then the third (the last one allowed) reached moto: botocore's
+    # standard mode retried.
+    assert hook.calls == [REGION] * 3
     assert result.failures == ()
     assert [f.rule_id for f in result.result.findings] == ["TA103"]
 

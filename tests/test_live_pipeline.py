@@ -82,13 +82,19 @@ def lines_of(root: Path, f: Finding) -> str:
 
 
 def test_clean_seed_layout_has_no_finding_like_scan(aws_env: MotoServer, tmp_path: Path) -> None:
-    build_seed()
+    seed = build_seed()
     result = live(tmp_path)
     assert scan_case("seed-clean") == ()
     assert result.result.findings == ()
     assert result.regions == (REGION,)
     assert result.failures == ()
     assert len(result.evaluated) == 1 and result.evaluated[0].startswith(f"{ACCOUNT}/{REGION}/vpc-")
+    # The region's default VPC holds no node: one notice names it.
+    default_vpc = next(v for v in seed.ec2.describe_vpcs()["Vpcs"] if v["IsDefault"])["VpcId"]
+    assert result.result.notices == (
+        f"not evaluated, no Talos nodes (no instance or security group with a role): "
+        f"{ACCOUNT}/{REGION}/{default_vpc} (name a VPC with --vpc-id to audit it anyway)",
+    )
 
 
 def test_trustd_missing_is_ta103_at_the_control_plane_group(aws_env: MotoServer, tmp_path: Path) -> None:

@@ -147,12 +147,11 @@ def run_live(request: LiveRequest, on_region: Callable[[str, bool], None] | None
     raw: list[Finding] = []
     evaluated: list[str] = []
     models = []
+    #: One notice for all of them: every region has a default VPC (--all-regions: 30+).
+    skipped: list[str] = []
     for scope, found in zip(scopes, collections, strict=True):
         if not found.node_groups and scope.vpc not in request.aws.vpc_ids:
-            notices.append(
-                f"{scope.name}: no Talos nodes (no instance or security group with a role); "
-                "not evaluated (name it with --vpc-id to audit it anyway)"
-            )
+            skipped.append(scope.name)
             continue
         collection = _without_idle_groups(found)
         model = merge([collection, *extra], extra_facts(request.scan))
@@ -163,6 +162,11 @@ def run_live(request: LiveRequest, on_region: Callable[[str, bool], None] | None
             raw.append(_annotate(f, index, located, scope))
     by_id = {p.id: p for p in prepared.catalogue.policies}
     raw += [_annotate(f, index, {}, None) for f in problem_findings(loose, by_id)]
+    if skipped:
+        notices.append(
+            f"not evaluated, no Talos nodes (no instance or security group with a role): "
+            f"{', '.join(skipped)} (name a VPC with --vpc-id to audit it anyway)"
+        )
     if not evaluated and read:
         notices.append("no VPC with Talos nodes was found in the regions read")
     merged = merge([*models, *extra], extra_facts(request.scan))

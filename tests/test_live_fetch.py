@@ -400,12 +400,60 @@ def test_docs_iam_policy_is_exactly_the_actions_called(aws_env: MotoServer) -> N
 
 def test_role_arn_is_assumed_through_sts(aws_env: MotoServer) -> None:
     role = f"arn:aws:iam::{ACCOUNT}:role/talosaudit-read"
-    session = open_session(AwsOptions(regions=(REGION,), role_arn=role))
+    bodies: list[str] = []
+
+    def record(**kwargs: Any) -> boto3.Session:
+        session = boto3.Session(**kwargs)
+        session.events.register("before-send.sts", lambda request, **_: bodies.append(_body(request)))
+        return session
+
+    session = open_session(AwsOptions(regions=(REGION,), role_arn=role, external_id="ext-42"), record)
     # moto's STS answers AssumeRole with an assumed-role identity named after the session.
     assert session.account == ACCOUNT
     assert session.caller_arn == f"arn:aws:sts::{ACCOUNT}:assumed-role/talosaudit-read/talosaudit"
     credentials = session.boto.get_credentials()
     assert credentials.access_key != os.environ["AWS_ACCESS_KEY_ID"]
+    assert "Action=AssumeRole" in bodies[0] and "ExternalId=ext-42" in bodies[0]
+    assert "RoleSessionName=talosaudit" in bodies[0]
+    assert "Action=GetCallerIdentity" in bodies[1]
+
+
+def _body(request: Any) -> str:
+    return request.body.decode() if isinstance(request.body, bytes) else str(request.body or "")
+
+
+def test_profile_and_all_regions(
+    aws_env: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from talosaudit.collectors.aws_live.fetch import enabled_regions
+
+    # --profile: the profile's keys sign the requests, not the environment's.
+    credentials = tmp_path / "credentials"
+    credentials.write_text(
+        "[audit]\naws_access_key_id = AKIAPROFILEFAKE00001\naws_secret_access_key = profile-secret-1\n"
+    )
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(key)
+    signed: list[str] = []
+
+    def record(**kwargs: Any) -> boto3.Session:
+        session = boto3.Session(**kwargs)
+        session.events.register(
+            "before-send.ec2", lambda request, **_: signed.append(request.headers["Authorization"].decode())
+        )
+        return session
+
+    options = AwsOptions(profile="audit", all_regions=True)
+    session = open_session(options, record)
+    assert session.account == ACCOUNT
+    # --all-regions: the enabled regions moto reports, that botocore also knows for EC2.
+    regions = enabled_regions(session, options)
+    (auth,) = signed
+    assert "Credential=AKIAPROFILEFAKE00001/" in auth
+    assert regions == sorted(regions) and {REGION, OTHER_REGION} <= set(regions)
+    assert set(regions) <= set(boto3.Session().get_available_regions("ec2"))
+    assert session.calls == {"DescribeRegions": 1}
 
 
 def test_network_acls_are_stateless_first_match_segment_layers(aws_env: MotoServer) -> None:

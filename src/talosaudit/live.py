@@ -38,6 +38,7 @@ from talosaudit.collectors.aws_live.fetch import (
 )
 from talosaudit.collectors.aws_live.snapshot import (
     Snapshot,
+    region_dir,
     render_failure,
     render_region,
     write,
@@ -118,7 +119,9 @@ def run_live(request: LiveRequest, on_region: Callable[[str, bool], None] | None
         scopes += convert_region(data, snap, hints)
         index.update(_ids(data))
     loose: list[Problem] = []
+    unread: set[str] = set()
     for failure in failures:
+        unread.add(region_dir(request.snapshot_dir, session.account, failure.region))
         snap = render_failure(session.account, failure.region, failure.message, request.snapshot_dir)
         _merge_snapshot(snapshot, snap)
         loose.append(
@@ -129,7 +132,7 @@ def run_live(request: LiveRequest, on_region: Callable[[str, bool], None] | None
                 key=f"live:{session.account}:{failure.region}",
             )
         )
-    write(snapshot, request.scan.root)
+    write(snapshot, request.scan.root, keep=unread)
 
     notices: list[str] = []
     extra: list[Collection] = [admin_collection(request.scan)]

@@ -16,7 +16,7 @@ on disk and removes the region's files from an earlier run that no longer exist.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -183,12 +183,16 @@ def render_failure(account: str, region: str, message: str, base: str = DEFAULT_
     return snap
 
 
-def write(snap: Snapshot, root: Path) -> None:
-    """Write the files; stale ``sg-*/acl-*`` files of the same region directories go away."""
+def write(snap: Snapshot, root: Path, keep: Collection[str] = ()) -> None:
+    """Write the files; stale ``sg-*/acl-*`` files of the same region directories go away,
+    except in the directories of ``keep``: a region that could not be read this time (a
+    timeout, throttling) says nothing about which of its groups still exist."""
     directories = {rel.rsplit("/", 1)[0] for rel in snap.files}
     for directory in sorted(directories):
         target = root / directory
         target.mkdir(parents=True, exist_ok=True)
+        if directory in keep:
+            continue
         for old in target.glob("*.json"):
             rel = f"{directory}/{old.name}"
             ours = old.name == INDEX_NAME or old.name.startswith(("sg-", "acl-"))

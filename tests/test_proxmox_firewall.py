@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import pytest
+
 from talosaudit.collectors.proxmox.conf import parse_guest_config
-from talosaudit.collectors.proxmox.firewall import enable_value, parse_firewall, parse_rule_line, scope_of
+from talosaudit.collectors.proxmox.firewall import (
+    MACROS,
+    enable_value,
+    parse_firewall,
+    parse_rule_line,
+    scope_of,
+)
 from talosaudit.collectors.proxmox.layers import Inventory, build
-from talosaudit.model import ALL_ADDRESSES, ALL_PORTS, Action, AddressSet, Direction, PortSet
+from talosaudit.model import ALL_ADDRESSES, ALL_PORTS, Action, AddressSet, Direction, PortSet, Unresolved
 from talosaudit.model.ports import ICMP, TCP, UDP
 
 CLUSTER = """\
@@ -375,3 +383,79 @@ def test_enable_timestamp_counts_as_off() -> None:
         config.options["enable"].source,
         "enable: 1767225600 (an API timestamp, expired: off)",
     )
+
+
+_SPORT_NOT_MODELLED = "source-port filters are not modelled by talosaudit"
+
+
+@pytest.mark.parametrize("name", sorted(canonical for canonical, _ in MACROS.values()))
+def test_every_macro_parses_and_converts_without_problem(name: str) -> None:
+    """Each pve-firewall macro, in its own spelling, upper and lower case (Proxmox looks names
+    up lower-cased), is a valid rule whose every entry becomes a model rule."""
+    text = f"[OPTIONS]\nenable: 1\n[RULES]\nIN {name}(ACCEPT) -i net0\nIN {name.upper()}(DROP) -i net0\n"
+    text += f"OUT {name.lower()}(REJECT) -i net0\n"
+    config, problems = parse_firewall(text, "firewall/201.fw", "guest", "201")
+    assert problems == []
+    assert [(r.macro, r.action, r.errors) for r in config.rules] == [
+        (name, "ACCEPT", ()),
+        (name.upper(), "DROP", ()),
+        (name.lower(), "REJECT", ()),
+    ]
+    collection = _collection(text)
+    assert [p for p in collection.problems if p.rule_id in ("TA001", "TA002")] == []
+    layer = {lay.id: lay for lay in collection.layers}["proxmox:201/net0"]
+    entries = MACROS[name.lower()][1]
+    assert len(layer.rules) == 3 * len(entries)
+    assert {r.origin for r in layer.rules} == {f"guest rule, macro {name}"}
+
+
+def _macro_rules(written: str) -> list[tuple[int | None, PortSet, tuple[Unresolved, ...]]]:
+    collection = _collection(f"[OPTIONS]\nenable: 1\n[RULES]\nIN {written}(ACCEPT) -i net0\n")
+    layer = {lay.id: lay for lay in collection.layers}["proxmox:201/net0"]
+    return [(r.protocol, r.ports, r.unresolved) for r in layer.rules]
+
+
+def test_macro_smb_as_in_pve_firewall() -> None:
+    # pve-firewall src/PVE/Firewall.pm: udp 135,445; udp 137:139; udp 1024:65535 sport 137;
+    # tcp 135,139,445.
+    assert MACROS["smb"] == (
+        "SMB",
+        (
+            ("udp", "135,445", ""),
+            ("udp", "137:139", ""),
+            ("udp", "1024:65535", "137"),
+            ("tcp", "135,139,445", ""),
+        ),
+    )
+    assert _macro_rules("smb") == [
+        (UDP, PortSet.parse("135") | PortSet.parse("445"), ()),
+        (UDP, PortSet.parse("137-139"), ()),
+        (UDP, PortSet.parse("1024-65535"), (Unresolved("sport", "137", _SPORT_NOT_MODELLED),)),
+        (TCP, PortSet.parse("135") | PortSet.parse("139") | PortSet.parse("445"), ()),
+    ]
+
+
+def test_macro_ipsec_as_in_pve_firewall() -> None:
+    # udp 500 with sport 500, then protocol 50 (ESP) alone; NAT traversal (udp 4500) is IPsecnat.
+    assert MACROS["ipsec"] == ("IPsec", (("udp", "500", "500"), ("50", "", "")))
+    assert _macro_rules("IPSEC") == [
+        (UDP, PortSet.single(500), (Unresolved("sport", "500", _SPORT_NOT_MODELLED),)),
+        (50, ALL_PORTS, ()),
+    ]
+    assert MACROS["ipsecnat"] == ("IPsecnat", (("udp", "500", ""), ("udp", "4500", ""), ("50", "", "")))
+    assert MACROS["ipsecah"] == ("IPsecah", (("udp", "500", "500"), ("51", "", "")))
+
+
+def test_macro_pop3_as_in_pve_firewall() -> None:
+    assert MACROS["pop3"] == ("POP3", (("tcp", "110", ""),))
+    assert _macro_rules("POP3") == [(TCP, PortSet.single(110), ())]
+
+
+def test_macro_ceph_as_in_pve_firewall() -> None:
+    # Legacy v1 port, msgr v2 port, then the OSD/MDS range.
+    assert MACROS["ceph"] == ("Ceph", (("tcp", "6789", ""), ("tcp", "3300", ""), ("tcp", "6800:7300", "")))
+    assert _macro_rules("Ceph") == [
+        (TCP, PortSet.single(6789), ()),
+        (TCP, PortSet.single(3300), ()),
+        (TCP, PortSet.parse("6800-7300"), ()),
+    ]

@@ -497,13 +497,20 @@ class _Resolver:
             local = src if rule.src else None
         if rule.macro is not None:
             name, entries = MACROS[rule.macro.lower()]
-            pairs: list[tuple[str | None, str | None]] = [(p, d or None) for p, d in entries]
+            pairs: list[tuple[str | None, str | None, str | None]] = [
+                (p, d or None, s or None) for p, d, s in entries
+            ]
             origin = f"{origin}, macro {name}"
         else:
-            pairs = [(rule.proto, rule.dport)]
+            pairs = [(rule.proto, rule.dport, None)]
         out: list[Rule] = []
-        for i, (proto_text, dport_text) in enumerate(pairs):
+        for i, (proto_text, dport_text, macro_sport) in enumerate(pairs):
             entry_unresolved = list(unresolved)
+            if macro_sport is not None:
+                # A macro entry's own source port (SMB, IPsec, DHCPfwd): as for -sport.
+                entry_unresolved.append(
+                    Unresolved("sport", macro_sport, "source-port filters are not modelled by talosaudit")
+                )
             protocol = self.protocol(proto_text, rule, entry_unresolved)
             ports = self.ports(protocol, dport_text, rule, entry_unresolved)
             extra: list[tuple[str, str]] = []

@@ -7,9 +7,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from talosaudit.collectors.aws_live import drift
 from talosaudit.collectors.discover import discover
 from talosaudit.collectors.options import CollectOptions
 from talosaudit.collectors.roles import RoleHints
+from talosaudit.collectors.security_groups import security_group_layer
 from talosaudit.collectors.terraform.aws import map_aws
 from talosaudit.collectors.terraform.collect import collect, collection_from_config
 from talosaudit.collectors.terraform.facts import facts_from_variables
@@ -38,14 +40,18 @@ from talosaudit.model import (
     Layer,
     LayerKind,
     NodeGroup,
+    Peer,
     Placement,
     PortSet,
     Problem,
     Role,
+    Rule,
     Semantics,
     SourceRef,
     Unresolved,
+    merge,
 )
+from talosaudit.reachability import Verdict, group_endpoint, query
 
 SG_FILE = "modules/network/security_groups.tf"
 CP_SG = "module.network.aws_security_group.control_plane"
@@ -805,10 +811,233 @@ def test_literal_group_id_makes_one_external_layer() -> None:
     ]
     c = mapped(*rules)
     ext = layer(c, "sg-0abc")
-    assert [r.ports for r in ext.rules] == [PortSet.single(6443), PortSet.single(50000)]
+    # The rules the code attaches stay known; the group's own rules are two unresolved allows.
+    assert [(r.key, r.ports, r.unresolved) for r in ext.rules] == [
+        ("aws_vpc_security_group_ingress_rule.a", PortSet.single(6443), ()),
+        ("aws_vpc_security_group_ingress_rule.b", PortSet.single(50000), ()),
+        ("sg-0abc/unknown ingress rules", ALL_PORTS, (Unresolved("rules", "sg-0abc", NOT_IN_CODE),)),
+        ("sg-0abc/unknown egress rules", ALL_PORTS, (Unresolved("rules", "sg-0abc", NOT_IN_CODE),)),
+    ]
     assert ext.attribute("external") == "true"
     (ta003,) = problems(c, "TA003")
     assert ta003.source == SourceRef("main.tf", 1, 7, "aws_vpc_security_group_ingress_rule.a")
+    (ta002,) = problems(c, "TA002")
+    assert ta002.message.startswith("security group sg-0abc is not defined in the scanned code")
+    assert ta002.source == ta003.source
+
+
+NOT_IN_CODE = "not defined in the scanned code"
+
+
+def _external_group_cluster(*extra_cp_groups: Any) -> list[ResourceInstance]:
+    """A control plane whose role group lets the workers reach apid but not trustd."""
+    cp_sg = res(
+        "aws_security_group",
+        "cp",
+        {"name": "talos-control-plane", "tags": {"NodeType": "control-plane"}},
+        start=1,
+        blocks=(
+            block(
+                "ingress",
+                {
+                    "description": "apid",
+                    "protocol": "tcp",
+                    "from_port": 50000,
+                    "to_port": 50000,
+                    "cidr_blocks": ["10.0.0.0/16"],
+                },
+                3,
+            ),
+            block(
+                "egress",
+                {
+                    "description": "out",
+                    "protocol": "-1",
+                    "from_port": 0,
+                    "to_port": 0,
+                    "cidr_blocks": ["0.0.0.0/0"],
+                },
+                10,
+            ),
+        ),
+    )
+    w_sg = res(
+        "aws_security_group",
+        "w",
+        {"name": "talos-worker", "tags": {"NodeType": "worker"}},
+        start=20,
+        blocks=(
+            block(
+                "egress",
+                {
+                    "description": "out",
+                    "protocol": "-1",
+                    "from_port": 0,
+                    "to_port": 0,
+                    "cidr_blocks": ["0.0.0.0/0"],
+                },
+                22,
+            ),
+        ),
+    )
+    cp = res(
+        "aws_instance",
+        "cp",
+        {
+            "private_ip": "10.0.1.10",
+            "vpc_security_group_ids": [sg_ref("aws_security_group.cp"), *extra_cp_groups],
+        },
+        start=40,
+    )
+    w = res(
+        "aws_instance",
+        "w",
+        {"private_ip": "10.0.1.20", "vpc_security_group_ids": [sg_ref("aws_security_group.w")]},
+        start=50,
+    )
+    return [cp_sg, w_sg, cp, w]
+
+
+def _flow(c: Collection, port: int) -> Verdict:
+    model = merge([c])
+    by_id = {g.id: g for g in model.node_groups}
+    src = group_endpoint(model, by_id["aws_instance.w"])
+    dst = group_endpoint(model, by_id["aws_instance.cp"])
+    return query(model, src, dst, TCP, PortSet.single(port)).verdict
+
+
+def test_literal_group_id_on_an_instance_has_unknown_rules() -> None:
+    bastion = res("aws_instance", "bastion", {"vpc_security_group_ids": ["sg-0bastion"]}, start=60)
+    c = mapped(*_external_group_cluster("sg-0123"), bastion)
+    ext = layer(c, "sg-0123")
+    # vpc_security_group_ids is the instance's second attribute: line 42.
+    at = SourceRef("main.tf", 42, 42, "sg-0123")
+    assert ext.source == at
+    assert [
+        (r.action, r.direction, r.protocol, r.ports, r.peer.addresses, r.peer.groups, r.source, r.origin)
+        for r in ext.rules
+    ] == [
+        (Action.ALLOW, d, None, ALL_PORTS, EMPTY, frozenset(), at, "rules not in the scanned inputs")
+        for d in (Direction.INGRESS, Direction.EGRESS)
+    ]
+    assert [r.unresolved for r in ext.rules] == [(Unresolved("rules", "sg-0123", NOT_IN_CODE),)] * 2
+    # A description, so TA501 has nothing to say about a rule nobody wrote.
+    assert [r.description for r in ext.rules] == [
+        "the ingress rules of sg-0123, not defined in the scanned code",
+        "the egress rules of sg-0123, not defined in the scanned code",
+    ]
+    assert [(p.message, p.source) for p in problems(c, "TA002")] == [
+        (
+            f"security group {g} is not defined in the scanned code: its rules are unknown; "
+            "required-flow checks through it are inconclusive; scan the code that defines it or use "
+            "`talosaudit live`",
+            SourceRef("main.tf", line, line, g),
+        )
+        for g, line in (("sg-0123", 42), ("sg-0bastion", 61))
+    ]
+    # The unknown rules make no node of the bastion and no TA003 (only known rules decide).
+    assert sorted(g.id for g in c.node_groups) == ["aws_instance.cp", "aws_instance.w"]
+    assert problems(c, "TA003") == []
+    # Reachability: what the role group allows stays proven, what it lacks is unknown.
+    assert _flow(c, 50000) is Verdict.ALLOWED
+    assert _flow(c, 50001) is Verdict.UNKNOWN
+    assert _flow(mapped(*_external_group_cluster()), 50001) is Verdict.BLOCKED
+
+
+def test_data_source_group_with_attached_rule_keeps_it_and_names_both() -> None:
+    data = ResourceInstance(
+        "data",
+        "aws_security_group",
+        "shared",
+        "data.aws_security_group.shared",
+        "",
+        None,
+        block("data", {"id": "sg-0d"}, 70, labels=("aws_security_group", "shared")),
+        None,
+    )
+    attached = res(
+        "aws_vpc_security_group_ingress_rule",
+        "trustd",
+        {
+            "security_group_id": "sg-0d",
+            "description": "trustd",
+            "ip_protocol": "tcp",
+            "from_port": 50001,
+            "to_port": 50001,
+            "cidr_ipv4": "10.0.0.0/16",
+        },
+        start=80,
+    )
+    ref = Ref("data.aws_security_group.shared", "id")
+    c = mapped(*_external_group_cluster(ref), data, attached)
+    ext = layer(c, "sg-0d")
+    assert [r.key for r in ext.rules] == [
+        "aws_vpc_security_group_ingress_rule.trustd",
+        "sg-0d/unknown ingress rules",
+        "sg-0d/unknown egress rules",
+    ]
+    # First reference: the instance's list (line 42) comes before the rule resource (line 80).
+    (p,) = problems(c, "TA002")
+    assert p.message.startswith(
+        "security group sg-0d (data.aws_security_group.shared) is not defined in the scanned code"
+    )
+    assert p.source == SourceRef("main.tf", 42, 42, "sg-0d")
+    assert ext.source == p.source
+    # The attached rule is known: trustd from the workers is proven, not merely possible.
+    assert _flow(c, 50001) is Verdict.ALLOWED
+
+
+def test_data_source_group_without_id_is_named_by_its_address() -> None:
+    data = ResourceInstance(
+        "data",
+        "aws_security_group",
+        "bastion",
+        "data.aws_security_group.bastion",
+        "",
+        None,
+        block("data", {"name": "bastion-ssh"}, 70, labels=("aws_security_group", "bastion")),
+        None,
+    )
+    c = mapped(*_external_group_cluster(Ref("data.aws_security_group.bastion", "id")), data)
+    ext = layer(c, "data.aws_security_group.bastion")
+    assert [r.unresolved for r in ext.rules] == [
+        (Unresolved("rules", "data.aws_security_group.bastion", NOT_IN_CODE),)
+    ] * 2
+    (p,) = problems(c, "TA002")
+    assert p.message.startswith("security group data.aws_security_group.bastion is not defined")
+    assert _flow(c, 50001) is Verdict.UNKNOWN
+
+
+def test_drift_ignores_the_stand_ins_of_unknown_rules() -> None:
+    tf = mapped(*_external_group_cluster("sg-0123"))
+    live_rule = Rule(
+        Action.ALLOW,
+        Direction.INGRESS,
+        TCP,
+        PortSet.single(22),
+        Peer(addresses=AddressSet.parse("10.0.0.0/16")),
+        SourceRef("live/sg-0123.json", 3, 3, "sgr-1"),
+        key="sgr-1",
+    )
+    live_layer = security_group_layer(
+        "sg-0123",
+        name="shared",
+        source=SourceRef("live/sg-0123.json", 1, 9, "sg-0123"),
+        rules=[live_rule],
+        attributes=[("group_name", "shared")],
+        assignment=None,
+    )
+    live = Collection(layers=(live_layer,))
+    m = drift.match(live, tf)
+    assert m.groups == {"sg-0123": "sg-0123"}
+    # Not matched to a stand-in (which would hide it), and the stand-ins are never TA504.
+    assert m.rules == {}
+    # (The role groups are not in AWS at all: one TA504 each, as for any missing group.)
+    assert [(p.rule_id, p.key) for p in drift.drift_problems(live, tf, m)] == [
+        ("TA503", "drift:sg-0123:sgr-1"),
+        ("TA504", "drift:aws_security_group.cp"),
+        ("TA504", "drift:aws_security_group.w"),
+    ]
 
 
 # -- roles ----------------------------------------------------------------------------------

@@ -10,16 +10,28 @@ from collections.abc import Iterable
 
 from talosaudit.collectors.roles import NO_ROLE, RoleAssignment
 from talosaudit.model import (
+    ALL_PORTS,
     Action,
     AddressSet,
+    Direction,
     Layer,
     LayerKind,
     NodeGroup,
+    Peer,
     Placement,
     Rule,
     Semantics,
     SourceRef,
+    Unresolved,
 )
+
+#: The ``Unresolved.field`` of the stand-in rules of a group whose rules are not in the inputs.
+#: Reachability reads a field name that is neither an existence field (count, for_each, …) nor
+#: a port, protocol, peer or local word as "may match every flow": the pessimistic pass drops
+#: the rule, the optimistic one lets everything through, so a flow that only such a group
+#: could allow is unknown, never blocked, and exposure checks (pessimistic) ignore it.
+UNKNOWN_RULES_FIELD = "rules"
+UNKNOWN_RULES_ORIGIN = "rules not in the scanned inputs"
 
 
 def security_group_layer(
@@ -48,6 +60,38 @@ def security_group_layer(
         default_egress=Action.DENY,
         stateful=True,
         attributes=tuple(shown),
+    )
+
+
+def unknown_rules(group_id: str, source: SourceRef, reason: str) -> tuple[Rule, ...]:
+    """An ingress and an egress allow that stand for the unknown rules of ``group_id``.
+
+    AWS unites the rules of every security group an interface carries, so a group whose rules
+    are not known may allow anything; the rules are unresolved, never a guess.
+    """
+    unresolved = (Unresolved(UNKNOWN_RULES_FIELD, group_id, reason),)
+    return tuple(
+        Rule(
+            Action.ALLOW,
+            direction,
+            None,
+            ALL_PORTS,
+            Peer(description=f"whatever the rules of {group_id} allow (not known)"),
+            source,
+            # A description, so that TA501 does not ask for one on a rule nobody wrote.
+            description=f"the {direction.value} rules of {group_id}, {reason}",
+            unresolved=unresolved,
+            key=f"{group_id}/unknown {direction.value} rules",
+            origin=UNKNOWN_RULES_ORIGIN,
+        )
+        for direction in (Direction.INGRESS, Direction.EGRESS)
+    )
+
+
+def is_unknown_rules(rule: Rule) -> bool:
+    """A stand-in of ``unknown_rules``: no rule anyone wrote (drift and rule checks skip it)."""
+    return rule.origin == UNKNOWN_RULES_ORIGIN and any(
+        u.field == UNKNOWN_RULES_FIELD for u in rule.unresolved
     )
 
 

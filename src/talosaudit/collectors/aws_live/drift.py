@@ -10,7 +10,9 @@ No API says which Terraform resource made a security group, so the mapping is by
    rule with the same direction, protocol and ports whose peer contains the live source
    (a CIDR inside its CIDRs, or the referenced group mapped through step 1). An exact peer
    beats a containing one, an equal description breaks ties. A Terraform rule with values
-   that could not be resolved (TA002) matches any live rule of its direction, last.
+   that could not be resolved (TA002) matches any live rule of its direction, last; the
+   stand-ins for the unknown rules of a group the code only references (``sg-…``, a data
+   source) match nothing.
 
 ``locate_in_terraform`` moves the locations of mapped layers and rules to the Terraform
 lines; ``drift_problems`` reports TA503 (a live rule of a mapped group that no Terraform
@@ -26,6 +28,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
+from talosaudit.collectors.security_groups import is_unknown_rules
 from talosaudit.model import (
     ALL_PORTS,
     EMPTY,
@@ -135,8 +138,8 @@ def _candidates(rule: Rule, tf_layer: Layer, groups: dict[str, str]) -> list[tup
     live_groups = _live_groups(rule, groups)
     out: list[tuple[int, int, Rule]] = []
     for i, t in enumerate(tf_layer.rules):
-        if t.direction is not rule.direction:
-            continue
+        if t.direction is not rule.direction or is_unknown_rules(t):
+            continue  # a stand-in for rules the code does not hold declares nothing
         if t.unresolved:
             out.append((0, i, t))
             continue
@@ -257,6 +260,7 @@ def _code_only(layer: Layer, tf_layer: Layer, m: Matching) -> list[Problem]:
     out: list[Problem] = []
     seen: set[tuple[str, str]] = set()
     for t in tf_layer.rules:
+        # Unresolved rules, the stand-ins of unknown rules among them, are never reported missing.
         if t.unresolved or not t.peer:
             continue
         addrs, labels, any_list = covered.get(t.key, (EMPTY, set(), False))

@@ -53,6 +53,7 @@ from talosaudit.model import (
     Layer,
     NodeGroup,
     Problem,
+    Rule,
 )
 
 
@@ -88,7 +89,8 @@ def map_aws(config: TerraformConfig, hints: RoleHints | None = None) -> Collecti
                     key=f"{draft.id}:role",
                 )
             )
-    layers = [_layer(d, roles.groups[d.id]) for d in sgs.drafts.values()] + net.acls
+    sgs.report_unknown()
+    layers = [_layer(d, sgs.layer_rules(d), roles.groups[d.id]) for d in sgs.drafts.values()] + net.acls
     return Collection(
         node_groups=tuple(groups),
         layers=tuple(layers),
@@ -254,12 +256,12 @@ def _synthetic(draft: GroupDraft, assignment: RoleAssignment | None, net: Networ
     )
 
 
-def _layer(draft: GroupDraft, assignment: RoleAssignment | None) -> Layer:
+def _layer(draft: GroupDraft, rules: list[Rule], assignment: RoleAssignment | None) -> Layer:
     return security_group_layer(
         draft.id,
         name=draft.name,
         source=draft.source,
-        rules=draft.rules,
+        rules=rules,
         attributes=draft.attributes(),
         assignment=assignment,
     )

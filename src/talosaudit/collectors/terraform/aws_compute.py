@@ -123,8 +123,9 @@ class Machines:
         if target is not None and target.type in SG_TYPES and target.mode == "managed":
             return target.address
         label = self.sgs.label(item, pending, attr, lines)
-        if label is not None and label not in self.sgs.drafts:
-            # A group defined elsewhere: a layer we know nothing about (no rules).
+        if label is not None:
+            # A group defined elsewhere: its rules are unknown (aws_groups.layer_rules); a
+            # group the configuration defines is left as it is.
             self.sgs.external(label, label, SourceRef(lines.path, lines.start, lines.end, label))
         return label
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from talosaudit.collectors.roles import RoleSubject
+from talosaudit.collectors.security_groups import unknown_rules
 from talosaudit.collectors.terraform.aws_common import (
     Context,
     Pending,
@@ -42,6 +43,7 @@ VPC_RULE_TYPES = {
     "aws_vpc_security_group_ingress_rule": Direction.INGRESS,
     "aws_vpc_security_group_egress_rule": Direction.EGRESS,
 }
+NOT_IN_CODE = "not defined in the scanned code"
 PREFIX_LIST_NOTE = "service ranges of that list, not the internet; its entries are not in the configuration"
 
 
@@ -59,6 +61,13 @@ class GroupDraft:
     rules: list[Rule] = field(default_factory=list)
     #: Not defined in the configuration (a literal ``sg-…`` id, a data source, an unknown).
     external: bool = False
+
+    @property
+    def rules_unknown(self) -> bool:
+        """A group the configuration uses but does not define: its own rules are not here
+        (only those the configuration attaches to it are). A group whose id is unknown
+        (``unresolved:…``, the owner of a standalone rule) is not on any instance's list."""
+        return self.external and not self.id.startswith("unresolved:")
 
     def subject(self) -> RoleSubject:
         names: list[tuple[str, str]] = []
@@ -90,6 +99,8 @@ class SecurityGroups:
         self.ctx = ctx
         self.drafts: dict[str, GroupDraft] = {}
         self.by_name: dict[str, str] = {}
+        #: How messages name a group known by its id through a data source: "sg-… (data.…)".
+        self.shown: dict[str, str] = {}
 
     def build(self) -> SecurityGroups:
         for r in self.ctx.managed(*SG_TYPES):
@@ -129,17 +140,41 @@ class SecurityGroups:
             self.by_name.setdefault(name, r.address)
 
     def external(self, group_id: str, name: str, at: SourceRef) -> str:
-        if group_id not in self.drafts:
+        """The draft of a group the configuration does not define, located at the first
+        place (file, then line) that references it; a group it defines is left as it is."""
+        draft = self.drafts.get(group_id)
+        if draft is None:
             self.drafts[group_id] = GroupDraft(group_id, name, at, None, external=True)
+        elif draft.external and (at.path, at.start_line) < (draft.source.path, draft.source.start_line):
+            draft.source = at
         return group_id
+
+    def layer_rules(self, draft: GroupDraft) -> list[Rule]:
+        """The rules of the group's layer: its known rules, and for a group whose own rules
+        are not in the configuration, the unresolved allows that stand for them."""
+        if not draft.rules_unknown:
+            return draft.rules
+        return [*draft.rules, *unknown_rules(draft.id, draft.source, NOT_IN_CODE)]
+
+    def report_unknown(self) -> None:
+        """One TA002 per group whose rules are not in the configuration, where it is first used."""
+        for draft in self.drafts.values():
+            if not draft.rules_unknown:
+                continue
+            self.ctx.problem(
+                "TA002",
+                f"security group {self.shown.get(draft.id, draft.id)} is {NOT_IN_CODE}: its rules are "
+                "unknown; required-flow checks through it are inconclusive; scan the code that "
+                "defines it or use `talosaudit live`",
+                draft.source,
+                key=f"{draft.id}:rules",
+            )
 
     def owner(self, value: Any, pending: Pending, attr: str, lines: Lines, at: SourceRef) -> str:
         """The layer a standalone rule joins (``security_group_id``)."""
         label = self.label(value, pending, attr, lines)
         if label is not None:
-            if label not in self.drafts:
-                self.external(label, label, at)
-            return label
+            return self.external(label, label, at)
         expression, _ = describe_unknown(value)
         return self.external(f"unresolved:{expression}", f"security group {expression} (unresolved)", at)
 
@@ -150,7 +185,11 @@ class SecurityGroups:
             if target.mode == "managed" and target.type in SG_TYPES:
                 return target.address
             if target.mode == "data" and target.type == "aws_security_group":
-                return known_str(target.body.attrs.get("id")) or target.address
+                group_id = known_str(target.body.attrs.get("id"))
+                if group_id is None:
+                    return target.address
+                self.shown.setdefault(group_id, f"{group_id} ({target.address})")
+                return group_id
             return target.address
         if isinstance(value, Ref):
             return value.address

@@ -1040,6 +1040,105 @@ def test_drift_ignores_the_stand_ins_of_unknown_rules() -> None:
     ]
 
 
+UNSET = "variable has no value"
+
+
+def test_unresolved_group_list_element_has_unknown_rules_and_one_ta002() -> None:
+    extra = Unknown("var.extra_sg", UNSET)
+    # A bastion whose whole list is unknown: the stand-ins make no node of it.
+    bastion = res(
+        "aws_instance", "bastion", {"vpc_security_group_ids": Unknown("var.bastion_sgs", UNSET)}, start=60
+    )
+    c = mapped(*_external_group_cluster(extra), bastion)
+    ident = "unresolved-groups:var.extra_sg"
+    # vpc_security_group_ids is the instance's second attribute: line 42.
+    at = SourceRef("main.tf", 42, 42, ident)
+    lay = layer(c, ident)
+    assert (lay.kind, lay.name, lay.source, lay.placement, lay.semantics) == (
+        LayerKind.SECURITY_GROUP,
+        "the security groups of var.extra_sg",
+        at,
+        Placement.NODE,
+        Semantics.UNION_OF_ALLOWS,
+    )
+    assert lay.attributes == (("expression", "var.extra_sg"), ("external", "true"))
+    assert [
+        (r.action, r.direction, r.protocol, r.ports, r.peer.addresses, r.peer.groups, r.source, r.key)
+        for r in lay.rules
+    ] == [
+        (Action.ALLOW, d, None, ALL_PORTS, EMPTY, frozenset(), at, f"{ident}/unknown {d.value} rules")
+        for d in (Direction.INGRESS, Direction.EGRESS)
+    ]
+    assert [r.unresolved for r in lay.rules] == [(Unresolved("rules", "var.extra_sg", UNSET),)] * 2
+    assert [r.description for r in lay.rules] == [
+        f"the {d} rules of the security groups of var.extra_sg, variable has no value"
+        for d in ("ingress", "egress")
+    ]
+    # The node group carries the layer, but no peer can name it and it decides no role.
+    cp = group(c, "aws_instance.cp")
+    assert cp.layers == ("aws_security_group.cp", ident)
+    assert cp.labels == frozenset({"aws_security_group.cp"})
+    plain = group(mapped(*_external_group_cluster()), "aws_instance.cp")
+    assert (cp.role, cp.role_reason) == (Role.CONTROL_PLANE, plain.role_reason)
+    assert sorted(g.id for g in c.node_groups) == ["aws_instance.cp", "aws_instance.w"]
+    assert layer(c, "unresolved-groups:var.bastion_sgs").source.start_line == 61
+    assert problems(c, "TA003") == []
+    # Exactly the TA002 of each list element, none for the stand-ins.
+    assert [(p.message, p.source) for p in problems(c, "TA002")] == [
+        (
+            f"{address}: vpc_security_group_ids = {expression} could not be resolved: variable has no value",
+            SourceRef("main.tf", line, line, address),
+        )
+        for address, expression, line in (
+            ("aws_instance.cp", "var.extra_sg", 42),
+            ("aws_instance.bastion", "var.bastion_sgs", 61),
+        )
+    ]
+    # Reachability: what the role group allows stays proven, what it lacks is unknown.
+    assert _flow(c, 50000) is Verdict.ALLOWED
+    assert _flow(c, 50001) is Verdict.UNKNOWN
+    assert _flow(mapped(*_external_group_cluster()), 50001) is Verdict.BLOCKED
+
+
+def test_unresolved_groups_of_a_launch_template_reach_its_auto_scaling_group() -> None:
+    rest = PartialList(
+        "concat([aws_security_group.w.id], var.sgs)",
+        "var.sgs: variable has no value",
+        origin="var.sgs",
+        known=(sg_ref("aws_security_group.w"),),
+    )
+    sg = res("aws_security_group", "w", {"name": "w-sg", "tags": {"NodeType": "worker"}})
+    lt = res(
+        "aws_launch_template",
+        "workers",
+        {"name_prefix": "w"},
+        start=10,
+        blocks=(block("network_interfaces", {"security_groups": rest}, 12),),
+    )
+    asg = res(
+        "aws_autoscaling_group",
+        "workers",
+        {"min_size": 1},
+        start=20,
+        blocks=(block("launch_template", {"id": sg_ref("aws_launch_template.workers")}, 22),),
+    )
+    w2 = res("aws_instance", "w2", {"vpc_security_group_ids": [sg_ref("aws_security_group.w")]}, start=30)
+    w3 = res(
+        "aws_instance", "w3", {"vpc_security_group_ids": [sg_ref("aws_security_group.w"), rest]}, start=35
+    )
+    c = mapped(sg, lt, asg, w2, w3)
+    ident = "unresolved-groups:concat([aws_security_group.w.id], var.sgs)"
+    # Machines with the same groups and the same unresolved lists share a node group; the
+    # unresolved layer keeps apart one without it.
+    shared = group(c, "aws_autoscaling_group.workers+aws_instance.w3")
+    assert (shared.role, shared.layers) == (Role.WORKER, ("aws_security_group.w", ident))
+    assert group(c, "aws_instance.w2").layers == ("aws_security_group.w",)
+    # One layer for the expression, at its first reference (the template's line 13).
+    (lay,) = [x for x in c.layers if x.id.startswith("unresolved-groups:")]
+    assert (lay.id, lay.source) == (ident, SourceRef("main.tf", 13, 13, ident))
+    assert [p.source.start_line for p in problems(c, "TA002")] == [13, 36]
+
+
 # -- roles ----------------------------------------------------------------------------------
 
 

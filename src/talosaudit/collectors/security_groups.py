@@ -63,23 +63,28 @@ def security_group_layer(
     )
 
 
-def unknown_rules(group_id: str, source: SourceRef, reason: str) -> tuple[Rule, ...]:
+def unknown_rules(
+    group_id: str, source: SourceRef, reason: str, *, expression: str = "", shown: str = ""
+) -> tuple[Rule, ...]:
     """An ingress and an egress allow that stand for the unknown rules of ``group_id``.
 
     AWS unites the rules of every security group an interface carries, so a group whose rules
-    are not known may allow anything; the rules are unresolved, never a guess.
+    are not known may allow anything; the rules are unresolved, never a guess. ``expression``
+    (what could not be resolved, default ``group_id``) and ``shown`` (how the texts name the
+    groups, default ``group_id``) serve a layer that stands for groups whose ids are unknown.
     """
-    unresolved = (Unresolved(UNKNOWN_RULES_FIELD, group_id, reason),)
+    shown = shown or group_id
+    unresolved = (Unresolved(UNKNOWN_RULES_FIELD, expression or group_id, reason),)
     return tuple(
         Rule(
             Action.ALLOW,
             direction,
             None,
             ALL_PORTS,
-            Peer(description=f"whatever the rules of {group_id} allow (not known)"),
+            Peer(description=f"whatever the rules of {shown} allow (not known)"),
             source,
             # A description, so that TA501 does not ask for one on a rule nobody wrote.
-            description=f"the {direction.value} rules of {group_id}, {reason}",
+            description=f"the {direction.value} rules of {shown}, {reason}",
             unresolved=unresolved,
             key=f"{group_id}/unknown {direction.value} rules",
             origin=UNKNOWN_RULES_ORIGIN,

@@ -17,6 +17,12 @@ Such a group that does admit cluster traffic and has no instances still becomes 
 group "nodes carrying <group>" without a role, so exposure checks see it. Likewise a machine
 without a role becomes a node group only when one of its groups admits cluster traffic: a
 bastion or NAT instance is not a Talos node.
+
+A security group list element that cannot be resolved (``var.extra_sg`` without a value)
+adds a layer "the security groups of var.extra_sg" to the node group, with unknown rules
+(``unknown_rules``), so a required flow only it could allow is unknown rather than blocked.
+Like the unknown rules of a group the code only references, it takes no part in roles or
+in deciding which machines are nodes: its TA002 is the one of the list that holds it.
 """
 
 from __future__ import annotations
@@ -34,11 +40,16 @@ from talosaudit.collectors.roles import (
     complete_by_attachment,
     infer_role,
 )
-from talosaudit.collectors.security_groups import group_without_instances, security_group_layer
+from talosaudit.collectors.security_groups import (
+    group_without_instances,
+    security_group_layer,
+    unknown_rules,
+)
 from talosaudit.collectors.terraform.aws_common import Context, tags_of
 from talosaudit.collectors.terraform.aws_compute import (
     Machines,
     Member,
+    UnresolvedGroups,
     default_groups_by_vpc,
     machine_subject,
 )
@@ -61,7 +72,8 @@ def map_aws(config: TerraformConfig, hints: RoleHints | None = None) -> Collecti
     ctx = Context(config)
     net = map_network(ctx)
     sgs = SecurityGroups(ctx).build()
-    members = Machines(ctx, sgs, default_groups_by_vpc(ctx)).build()
+    machines = Machines(ctx, sgs, default_groups_by_vpc(ctx))
+    members = machines.build()
     members = [_with_subnet_addresses(m, net) for m in members]
     roles = _roles(ctx, sgs, members, hints)
     groups = _node_groups(members, roles, net, sgs)
@@ -90,7 +102,9 @@ def map_aws(config: TerraformConfig, hints: RoleHints | None = None) -> Collecti
                 )
             )
     sgs.report_unknown()
-    layers = [_layer(d, sgs.layer_rules(d), roles.groups[d.id]) for d in sgs.drafts.values()] + net.acls
+    layers = [_layer(d, sgs.layer_rules(d), roles.groups[d.id]) for d in sgs.drafts.values()]
+    layers += [_unresolved_layer(u) for u in machines.unresolved.values()]
+    layers += net.acls
     return Collection(
         node_groups=tuple(groups),
         layers=tuple(layers),
@@ -144,6 +158,7 @@ class _Key:
     role: str
     groups: tuple[str, ...]
     subnet: str
+    unresolved: tuple[str, ...] = ()
 
 
 def _node_groups(
@@ -154,7 +169,7 @@ def _node_groups(
         assignment = roles.members[i]
         if assignment is None and not any(_admits_cluster(sgs.drafts.get(g)) for g in m.groups):
             continue  # a machine without a role whose groups admit no cluster traffic: not a node
-        key = _Key(assignment.role.value if assignment else "", m.groups, m.subnet or "")
+        key = _Key(assignment.role.value if assignment else "", m.groups, m.subnet or "", m.unresolved)
         buckets[key].append(i)
     drafts: list[tuple[str, _Key, list[int]]] = []
     for key, idx in buckets.items():
@@ -182,8 +197,9 @@ def _node_groups(
                 source=group_members[0].source,
                 addresses=addresses,
                 address_reason=address_reason,
+                # No peer can name the groups of an unresolved expression: layers, not labels.
                 labels=frozenset(key.groups),
-                layers=key.groups,
+                layers=key.groups + key.unresolved,
                 segment=key.subnet if key.subnet in net.subnet_addresses else None,
                 origin=origin,
             )
@@ -264,4 +280,18 @@ def _layer(draft: GroupDraft, rules: list[Rule], assignment: RoleAssignment | No
         rules=rules,
         attributes=draft.attributes(),
         assignment=assignment,
+    )
+
+
+def _unresolved_layer(u: UnresolvedGroups) -> Layer:
+    """The security groups of an expression that could not be resolved: rules unknown, no role.
+    ``external`` keeps drift from looking for it in AWS."""
+    shown = f"the security groups of {u.expression}"
+    return security_group_layer(
+        u.id,
+        name=shown,
+        source=u.source,
+        rules=unknown_rules(u.id, u.source, u.reason, expression=u.expression, shown=shown),
+        attributes=[("expression", u.expression), ("external", "true")],
+        assignment=None,
     )

@@ -3,6 +3,12 @@
 A member is one machine definition (an instance resource instance, an ASG in one subnet, or a
 launch template no ASG uses) with the security groups its interfaces carry, its subnet and
 its address. Roles and grouping are decided by aws.py.
+
+An element of a security group list that cannot be resolved (``var.extra_sg`` without a
+value, the unknown rest of a partly known list) keeps its TA002 and becomes an
+``UnresolvedGroups``: a layer whose rules are unknown, carried next to the member's known
+groups, so a flow only it could allow is unknown rather than blocked. It is kept apart from
+``Member.groups``, which alone decide roles and which machines are nodes.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from talosaudit.collectors.roles import RoleSubject
 from talosaudit.collectors.terraform.aws_common import (
     Context,
     Pending,
+    describe_unknown,
     known_str,
     listify,
     tags_of,
@@ -23,6 +30,19 @@ from talosaudit.collectors.terraform.aws_network import reference
 from talosaudit.collectors.terraform.mapping import source, strip_key, where
 from talosaudit.collectors.terraform.values import Block, Lines, Ref, ResourceInstance
 from talosaudit.model import EMPTY, AddressSet, SourceRef
+
+#: The layer id of the security groups of a list element that could not be resolved.
+UNRESOLVED_GROUPS = "unresolved-groups:"
+
+
+@dataclass(frozen=True)
+class UnresolvedGroups:
+    """The security groups that ``expression`` stands for, located at its first reference."""
+
+    id: str
+    expression: str
+    reason: str
+    source: SourceRef
 
 
 @dataclass(frozen=True)
@@ -39,6 +59,8 @@ class Member:
     note: str = ""
     #: The launch template a member was made from (its role may be inherited from there).
     template: str = ""
+    #: ``UnresolvedGroups`` ids: layers of the member's node group, never role evidence.
+    unresolved: tuple[str, ...] = ()
 
 
 @dataclass
@@ -46,6 +68,7 @@ class _Template:
     address: str
     name: str
     groups: list[str] = field(default_factory=list)
+    unresolved: list[str] = field(default_factory=list)
     subnet: str | None = None
     tags: list[tuple[str, str]] = field(default_factory=list)
     resource: ResourceInstance | None = None
@@ -76,6 +99,8 @@ class Machines:
         self.default_groups = default_groups
         self.templates: dict[str, _Template] = {}
         self.members: list[Member] = []
+        #: One per distinct unresolved expression found in a security group list.
+        self.unresolved: dict[str, UnresolvedGroups] = {}
 
     def build(self) -> list[Member]:
         for r in self.ctx.managed("aws_launch_template", "aws_launch_configuration"):
@@ -97,24 +122,48 @@ class Machines:
                         groups=tuple(sorted(set(t.groups))),
                         subnet=t.subnet,
                         note="not used by an auto scaling group in the configuration",
+                        unresolved=tuple(sorted(set(t.unresolved))),
                     )
                 )
         return self.members
 
     # -- security group lists -------------------------------------------------------------
 
-    def _group_list(self, r: ResourceInstance, body: Block, attr: str, by_name: bool = False) -> list[str]:
+    def _group_list(
+        self, r: ResourceInstance, body: Block, attr: str, by_name: bool = False
+    ) -> tuple[list[str], list[str]]:
+        """The known groups of the list, and the ``UnresolvedGroups`` ids of its elements
+        that could not be resolved (each already has its TA002)."""
         value = body.attrs.get(attr)
         pending = Pending(self.ctx, r.address, r.address)
         lines = body.line_of(attr)
         if value is None:
-            return []
+            return [], []
         out: list[str] = []
+        unresolved: list[str] = []
         for item in listify(value):
             label = self._group(item, pending, attr, lines, by_name)
             if label is not None:
                 out.append(label)
-        return out
+            elif item is not None and item != "":  # a null element names no group
+                unresolved.append(self._unresolved(item, lines))
+        return out, unresolved
+
+    def _unresolved(self, item: Any, lines: Lines) -> str:
+        expression, reason = describe_unknown(item)
+        ident = f"{UNRESOLVED_GROUPS}{expression}"
+        at = SourceRef(lines.path, lines.start, lines.end, ident)
+        found = self.unresolved.get(ident)
+        if found is None or (at.path, at.start_line) < (found.source.path, found.source.start_line):
+            self.unresolved[ident] = UnresolvedGroups(ident, expression, reason, at)
+        return ident
+
+    def _add_groups(
+        self, r: ResourceInstance, t: _Template, body: Block, attr: str, by_name: bool = False
+    ) -> None:
+        groups, unresolved = self._group_list(r, body, attr, by_name)
+        t.groups += groups
+        t.unresolved += unresolved
 
     def _group(self, item: Any, pending: Pending, attr: str, lines: Lines, by_name: bool) -> str | None:
         target = self.ctx.target(item)
@@ -136,11 +185,11 @@ class Machines:
         name = known_str(body.attrs.get("name")) or r.address
         t = _Template(r.address, name, resource=r)
         if r.type == "aws_launch_configuration":
-            t.groups += self._group_list(r, body, "security_groups")
-        t.groups += self._group_list(r, body, "vpc_security_group_ids")
-        t.groups += self._group_list(r, body, "security_group_names", by_name=True)
+            self._add_groups(r, t, body, "security_groups")
+        self._add_groups(r, t, body, "vpc_security_group_ids")
+        self._add_groups(r, t, body, "security_group_names", by_name=True)
         for nic in body.blocks_of("network_interfaces"):
-            t.groups += self._group_list(r, nic, "security_groups")
+            self._add_groups(r, t, nic, "security_groups")
             if t.subnet is None:
                 t.subnet = reference(self.ctx, nic.attrs.get("subnet_id"))
         t.tags += tags_of(body.attrs.get("tags"))
@@ -169,8 +218,10 @@ class Machines:
 
     def _instance(self, r: ResourceInstance) -> None:
         body = r.body
-        groups = self._group_list(r, body, "vpc_security_group_ids")
-        groups += self._group_list(r, body, "security_groups", by_name=True)
+        groups, unresolved = self._group_list(r, body, "vpc_security_group_ids")
+        by_name, unresolved_by_name = self._group_list(r, body, "security_groups", by_name=True)
+        groups += by_name
+        unresolved += unresolved_by_name
         subnet = (
             reference(self.ctx, body.attrs.get("subnet_id"))
             if body.attrs.get("subnet_id") is not None
@@ -187,6 +238,7 @@ class Machines:
                 template_name = t.address
                 if not groups:
                     groups = list(t.groups)
+                    unresolved += t.unresolved
                 subnet = subnet or t.subnet
                 tags += t.tags
         if not groups:
@@ -214,6 +266,7 @@ class Machines:
                 private_ip=ip,
                 note=note,
                 template=template_name,
+                unresolved=tuple(sorted(set(unresolved))),
             )
         )
 
@@ -240,11 +293,13 @@ class Machines:
             if t is not None:
                 templates.append(t)
         groups: list[str] = []
+        unresolved: list[str] = []
         tags: list[tuple[str, str]] = []
         subnet_default: str | None = None
         for t in templates:
             t.used = True
             groups += t.groups
+            unresolved += t.unresolved
             tags += t.tags
             subnet_default = subnet_default or t.subnet
         for tag in body.blocks_of("tag"):
@@ -292,6 +347,7 @@ class Machines:
                     subnet=subnet,
                     note=note,
                     template=templates[0].address if templates else "",
+                    unresolved=tuple(sorted(set(unresolved))),
                 )
             )
 

@@ -121,18 +121,39 @@ def test_unknown_parts_are_unresolved_not_silent(collection: Collection) -> None
     assert [(u.field, u.expression, u.reason) for u in blocklist.unresolved] == [
         ("source", "alias BLOCKLIST: BLOCKLIST", "an alias of type urltable is filled at runtime")
     ]
-    problems = {(p.source.start_line, p.message) for p in collection.problems}
-    assert (
-        176,
-        "pfSense rule tracker:13: source names alias 'NO_SUCH_ALIAS', which this file does not define; "
-        "the firewall does not load such a rule: ignored",
-    ) in problems
-    assert (
-        187,
-        "pfSense rule tracker:14: destination names interface opt2, which is not enabled; "
-        "the firewall does not load such a rule: ignored",
-    ) in problems
-    assert len(problems) == 6
+    problems = sorted((p.source.start_line, p.message) for p in collection.problems)
+    assert problems == [
+        (
+            74,
+            "pfSense rule tracker:1: source 'alias BLOCKLIST: BLOCKLIST' is unknown offline: "
+            "an alias of type urltable is filled at runtime",
+        ),
+        (
+            162,
+            "pfSense rule tracker:12: destination 'alias NAS: nas.example.test' is unknown offline: "
+            "a host name is resolved by the firewall at runtime",
+        ),
+        (
+            162,
+            "pfSense rule tracker:12: enabled 'schedule WORKHOURS' is unknown offline: "
+            "the rule applies only while its schedule is active",
+        ),
+        (
+            162,
+            "pfSense rule tracker:12: source port '1024' is unknown offline: flows are checked without "
+            "source ports; the rule matches only connections from these ports",
+        ),
+        (
+            176,
+            "pfSense rule tracker:13: source names alias 'NO_SUCH_ALIAS', which this file does not define; "
+            "the firewall does not load such a rule: ignored",
+        ),
+        (
+            187,
+            "pfSense rule tracker:14: destination names interface opt2, which is not enabled; "
+            "the firewall does not load such a rule: ignored",
+        ),
+    ]
     assert {p.rule_id for p in collection.problems} == {"TA002"}
 
 

@@ -1635,7 +1635,10 @@ def test_collection_from_config_joins_facts_problems_and_files() -> None:
     assert c.problems == (
         Problem("TA001", "main.tf: unparseable", SourceRef("bad.tf", 3, 3, "bad.tf"), key="bad.tf"),
     )
-    assert len(c.layers) == 2
+    assert sorted(layer.id for layer in c.layers) == [
+        "module.network.aws_security_group.control_plane",
+        "module.network.aws_security_group.worker",
+    ]
 
 
 def test_dynamic_block_with_unknown_for_each_is_unresolved() -> None:

@@ -43,7 +43,11 @@ class Catalogue:
 
 
 def builtin_dir() -> Traversable:
-    """Where the built-in pack is: the installed data package, else the source tree."""
+    """Where the built-in pack is: the source tree when running from a checkout (so an
+    editable install in one checkout never reads another checkout's policies), else the
+    installed data package."""
+    if (_SOURCE_POLICIES.parent / "src" / "talosaudit").is_dir() and _SOURCE_POLICIES.is_dir():
+        return _SOURCE_POLICIES
     try:
         found = importlib.resources.files("talosaudit.builtin_policies")
         if any(entry.name.endswith(".yaml") for entry in found.iterdir()):

@@ -1,4 +1,4 @@
-"""The shared pfSense/OPNsense samples: exact counts (samples/README.md) and key rules."""
+"""The third-party pfSense/OPNsense samples: exact counts (tests/data/samples/README.md) and key rules."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from talosaudit.collectors.pfsense import collect_file, read_config
 from talosaudit.model import Action, Direction, Layer
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
+SAMPLES = Path(__file__).resolve().parent / "data" / "samples"
 
 
 @dataclass(frozen=True)

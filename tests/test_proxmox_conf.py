@@ -1,4 +1,4 @@
-"""Proxmox guest configs: the shared samples and the syntax corners of formats.md 1."""
+"""Proxmox guest configs: the samples in tests/data/samples and the syntax corners of formats.md 1."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from talosaudit.collectors.proxmox.conf import parse_bool, parse_guest_config, split_tags
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples" / "proxmox"
+SAMPLES = Path(__file__).resolve().parent / "data" / "samples" / "proxmox"
 
 
 def _sample(rel: str) -> tuple[str, str, str]:

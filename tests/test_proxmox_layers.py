@@ -15,7 +15,7 @@ from talosaudit.collectors.proxmox.layers import Inventory, build
 from talosaudit.model import Action, AddressSet, Collection, Role, merge
 
 DATA = Path(__file__).resolve().parent / "data" / "proxmox"
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples" / "proxmox"
+SAMPLES = Path(__file__).resolve().parent / "data" / "samples" / "proxmox"
 
 
 def _scan(root: Path) -> Collection:
@@ -243,7 +243,7 @@ def test_json_rules_with_errors_and_positions(tmp_path: Path) -> None:
     ]
 
 
-def test_shared_samples_collect_without_tracebacks() -> None:
+def test_third_party_samples_collect_without_tracebacks() -> None:
     collection = _scan(SAMPLES)
     assert _problems(collection) == [
         (

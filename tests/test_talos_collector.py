@@ -38,7 +38,9 @@ from talosaudit.model import (
 )
 
 DATA = Path(__file__).parent / "data" / "talos"
-SAMPLES = DATA / "samples"
+#: The third-party samples of every platform; the Talos ones are under talos/ (scan() keeps
+#: only .yaml/.yml/.tftpl files, so the pfSense and Proxmox samples beside them are not read).
+SAMPLES = Path(__file__).parent / "data" / "samples"
 
 
 def scan(root: Path, *names: str) -> Collection:
@@ -103,7 +105,7 @@ def user_rules(lay: Layer) -> list[tuple[str, str, str, str, int]]:
     ]
 
 
-# --- the shared samples --------------------------------------------------------------------
+# --- the third-party samples ---------------------------------------------------------------
 
 
 def test_samples_cloudlab_firewall_is_a_block_layer_with_rules_at_their_lines() -> None:

@@ -23,6 +23,7 @@ from talosaudit.policies.schema import Level
 from talosaudit.report import FORMATS
 from talosaudit.report.base import Report
 from talosaudit.report.markdown import render_markdown
+from talosaudit.report.safe import defuse, visible
 from talosaudit.report.text import render_text
 
 if TYPE_CHECKING:
@@ -56,15 +57,19 @@ CANNOT_RUN_CODE = exit_code((), "never", ["the tool could not run"])
 
 
 class CannotRun(click.ClickException):
-    """Printed as ``Error: <message>`` on stderr."""
+    """Printed as ``Error: <message>`` on stderr; the message often quotes input (a config
+    parse error, a file name), so it is made visible on one line."""
 
     exit_code = CANNOT_RUN_CODE
+
+    def __init__(self, message: str) -> None:
+        super().__init__(visible(message))
 
 
 def say(message: str, quiet: bool) -> None:
     """A progress line or notice on stderr, unless ``--quiet``."""
     if not quiet:
-        click.echo(message, err=True)
+        click.echo(defuse(visible(message)), err=True)
 
 
 def parse_outputs(values: Sequence[str]) -> list[tuple[str, Path]]:

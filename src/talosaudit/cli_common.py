@@ -362,7 +362,9 @@ def emit(
         category=category,
         show_suppressed=opts.show_suppressed,
     )
+    refuse_overwriting_inputs(files, request, result.files)
     for out_fmt, out_file in files:
+        out_file.parent.mkdir(parents=True, exist_ok=True)
         out_file.write_text(FORMATS[out_fmt](report), encoding="utf-8")
         say(f"wrote {out_fmt} report to {out_file}", opts.quiet)
     stdout_fmt = opts.fmt or ("text" if not files or not opts.quiet else None)
@@ -376,6 +378,19 @@ def emit(
     if "github" in {stdout_fmt, *(f for f, _ in files)}:
         _write_step_summary(report, request.env)
     ctx.exit(exit_code(result.findings, opts.fail_on or request.config.fail_on or "error"))
+
+
+def refuse_overwriting_inputs(
+    files: Sequence[tuple[str, Path]], request: ScanRequest, scanned: Sequence[str]
+) -> None:
+    """``-o json=main.tf`` would replace a file just audited: refuse before writing anything."""
+    inputs = {(request.root / rel).resolve() for rel in scanned}
+    inputs.update(p.resolve() for p in request.paths if p.is_file())
+    if request.config_path is not None:
+        inputs.add(request.config_path.resolve())
+    for out_fmt, out_file in files:
+        if out_file.resolve() in inputs:
+            raise CannotRun(f"-o {out_fmt}={out_file} would overwrite a scanned input; choose another file")
 
 
 def _write_step_summary(report: Report, env: Mapping[str, str]) -> None:

@@ -83,3 +83,33 @@ def test_a_region_name_that_climbs_out_is_refused_before_any_call(tmp_path: Path
     assert result.exit_code == 2
     assert "Error: not an AWS region name: '../../etc'" in result.stderr
     assert _files(tmp_path) == set()
+
+
+def test_a_stalled_endpoint_is_bounded_per_attempt(tmp_path: Path) -> None:
+    """A server that accepts and never answers: each attempt ends at the read timeout."""
+    import socket
+    import time
+
+    from talosaudit.collectors.aws_live.defaults import DEFAULT_MAX_ATTEMPTS
+    from talosaudit.collectors.aws_live.fetch import client_config
+
+    config = client_config(AwsOptions())
+    worst = DEFAULT_MAX_ATTEMPTS * (config.connect_timeout + config.read_timeout)
+    assert worst <= 300, f"{DEFAULT_MAX_ATTEMPTS} attempts could take {worst} s"
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        port = server.getsockname()[1]
+        session = boto3.Session(aws_access_key_id="AKIAFAKEFAKEFAKEFAKE", aws_secret_access_key="x" * 40)
+        options = AwsOptions(max_attempts=2, read_timeout=0.5, connect_timeout=0.5)
+        client = session.client(
+            "sts",
+            region_name="us-east-1",
+            endpoint_url=f"http://127.0.0.1:{port}",
+            config=client_config(options),
+        )
+        started = time.monotonic()
+        with pytest.raises(Exception, match="timeout"):
+            client.get_caller_identity()
+        assert time.monotonic() - started < 10

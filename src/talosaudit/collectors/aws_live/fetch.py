@@ -84,8 +84,10 @@ class AwsOptions:
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     #: PaginationConfig PageSize; None lets AWS choose (tests set it small).
     page_size: int | None = None
-    connect_timeout: float = 10.0
-    read_timeout: float = 60.0
+    #: Per attempt: ten attempts against a stalled endpoint must not take ten minutes (EC2
+    #: Describe calls answer in well under a second; a page of 1,000 groups in a few).
+    connect_timeout: float = 5.0
+    read_timeout: float = 20.0
 
 
 @dataclass(frozen=True, slots=True)

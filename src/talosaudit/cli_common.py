@@ -23,6 +23,7 @@ from talosaudit.policies.schema import Level
 from talosaudit.report import FORMATS
 from talosaudit.report.base import Report
 from talosaudit.report.markdown import render_markdown
+from talosaudit.report.safe import defuse, visible
 from talosaudit.report.text import render_text
 
 if TYPE_CHECKING:
@@ -56,15 +57,19 @@ CANNOT_RUN_CODE = exit_code((), "never", ["the tool could not run"])
 
 
 class CannotRun(click.ClickException):
-    """Printed as ``Error: <message>`` on stderr."""
+    """Printed as ``Error: <message>`` on stderr; the message often quotes input (a config
+    parse error, a file name), so it is made visible on one line."""
 
     exit_code = CANNOT_RUN_CODE
+
+    def __init__(self, message: str) -> None:
+        super().__init__(visible(message))
 
 
 def say(message: str, quiet: bool) -> None:
     """A progress line or notice on stderr, unless ``--quiet``."""
     if not quiet:
-        click.echo(message, err=True)
+        click.echo(defuse(visible(message)), err=True)
 
 
 def parse_outputs(values: Sequence[str]) -> list[tuple[str, Path]]:
@@ -357,7 +362,9 @@ def emit(
         category=category,
         show_suppressed=opts.show_suppressed,
     )
+    refuse_overwriting_inputs(files, request, result.files)
     for out_fmt, out_file in files:
+        out_file.parent.mkdir(parents=True, exist_ok=True)
         out_file.write_text(FORMATS[out_fmt](report), encoding="utf-8")
         say(f"wrote {out_fmt} report to {out_file}", opts.quiet)
     stdout_fmt = opts.fmt or ("text" if not files or not opts.quiet else None)
@@ -371,6 +378,19 @@ def emit(
     if "github" in {stdout_fmt, *(f for f, _ in files)}:
         _write_step_summary(report, request.env)
     ctx.exit(exit_code(result.findings, opts.fail_on or request.config.fail_on or "error"))
+
+
+def refuse_overwriting_inputs(
+    files: Sequence[tuple[str, Path]], request: ScanRequest, scanned: Sequence[str]
+) -> None:
+    """``-o json=main.tf`` would replace a file just audited: refuse before writing anything."""
+    inputs = {(request.root / rel).resolve() for rel in scanned}
+    inputs.update(p.resolve() for p in request.paths if p.is_file())
+    if request.config_path is not None:
+        inputs.add(request.config_path.resolve())
+    for out_fmt, out_file in files:
+        if out_file.resolve() in inputs:
+            raise CannotRun(f"-o {out_fmt}={out_file} would overwrite a scanned input; choose another file")
 
 
 def _write_step_summary(report: Report, env: Mapping[str, str]) -> None:

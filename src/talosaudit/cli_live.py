@@ -25,6 +25,7 @@ from talosaudit.cli_common import (
     scan_request,
 )
 from talosaudit.collectors.aws_live.defaults import DEFAULT_DIR, DEFAULT_MAX_ATTEMPTS
+from talosaudit.report.safe import visible
 
 
 @click.command()
@@ -101,7 +102,7 @@ def live(
         outcome = run_live(request, tick)
     for line in read_summary(outcome):
         if line.startswith("warning:"):
-            click.echo(line, err=True)  # a region that failed is said even with --quiet
+            click.echo(visible(line), err=True)  # a region that failed is said even with --quiet
         else:
             say(line, opts.quiet)
     if outcome.nothing_read:

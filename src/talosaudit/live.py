@@ -28,6 +28,7 @@ from talosaudit.collectors.aws_live.convert import Scope, convert_region
 from talosaudit.collectors.aws_live.defaults import DEFAULT_DIR
 from talosaudit.collectors.aws_live.drift import locate_all
 from talosaudit.collectors.aws_live.fetch import (
+    REGION_NAME,
     AwsOptions,
     LiveError,
     RegionData,
@@ -35,6 +36,7 @@ from talosaudit.collectors.aws_live.fetch import (
     enabled_regions,
     fetch_regions,
     open_session,
+    valid_name,
 )
 from talosaudit.collectors.aws_live.snapshot import (
     Snapshot,
@@ -98,6 +100,10 @@ def default_category(regions: Sequence[str]) -> str:
 def run_live(request: LiveRequest, on_region: Callable[[str, bool], None] | None = None) -> LiveResult:
     started = time.monotonic()
     prepared = prepare_run(request.scan)
+    # Region names become snapshot folder names: only AWS's format, checked before any call.
+    bad = [r for r in request.aws.regions if not valid_name(REGION_NAME, r)]
+    if bad:
+        raise ScanError(f"not an AWS region name: {', '.join(repr(r[:40]) for r in bad)}")
     try:
         session = open_session(request.aws, request.session_factory)
         regions = list(dict.fromkeys(request.aws.regions))

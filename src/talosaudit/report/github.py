@@ -9,13 +9,16 @@ from __future__ import annotations
 from talosaudit.findings import Finding
 from talosaudit.policies.schema import Level
 from talosaudit.report.base import Report
+from talosaudit.report.safe import guard_lines, visible
 
 _COMMAND = {Level.ERROR: "error", Level.WARNING: "warning", Level.NOTE: "notice"}
 
 
 def escape_data(text: str) -> str:
-    """actions/toolkit ``escapeData``."""
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """actions/toolkit ``escapeData``, after every control character but CR/LF is made visible
+    (the runner log is a terminal too); CR/LF become ``%0D``/``%0A``, which the runner reads as
+    data, never as a new command line."""
+    return visible(text, keep="\r\n").replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def escape_property(text: str) -> str:
@@ -38,6 +41,6 @@ def annotation(report: Report, f: Finding) -> str:
 
 
 def render_github(report: Report) -> str:
-    lines = [annotation(report, f) for f in report.findings]
-    lines.append(escape_data(report.summary_line()))
-    return "\n".join(lines) + "\n"
+    own = [annotation(report, f) for f in report.findings]
+    lines = [*own, escape_data(report.summary_line())]
+    return guard_lines("\n".join(lines), own=set(own)) + "\n"

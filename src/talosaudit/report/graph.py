@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from talosaudit.model import Fact, Layer, NodeGroup
 from talosaudit.report.base import describe_fact
+from talosaudit.report.safe import guard_lines, visible
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +61,8 @@ def render_graph_text(data: GraphData) -> str:
         for c in data.flows:
             why = f"  ({c.why})" if c.why else ""
             out.append(f"  {c.flow:<{width}}  {c.source} -> {c.destination}: {c.verdict}{why}")
-    return "\n".join(out) + "\n"
+    # Each entry is one line: input text in it (names, reasons, paths) is made visible there.
+    return guard_lines("\n".join(visible(line) for line in out)) + "\n"
 
 
 def _node_id(name: str, ids: dict[str, str]) -> str:
@@ -70,20 +72,26 @@ def _node_id(name: str, ids: dict[str, str]) -> str:
 
 
 def _quote(text: str) -> str:
-    return text.replace("\\", "\\\\").replace('"', "'")
+    """A quoted dot label: one line, no quote from the input."""
+    return visible(text).replace("\\", "\\\\").replace('"', "'")
+
+
+def _mermaid_quote(text: str) -> str:
+    """A quoted Mermaid label: as for dot, and no HTML from the input (Mermaid renders it)."""
+    return _quote(text).replace("<", "#60;").replace(">", "#62;")
 
 
 def render_graph_mermaid(data: GraphData) -> str:
     ids: dict[str, str] = {}
     out = ["flowchart LR"]
     for g in data.groups:
-        out.append(f'  {_node_id(g.name, ids)}["{_quote(g.name)}<br/>{_role(g)}"]')
+        out.append(f'  {_node_id(g.name, ids)}["{_mermaid_quote(g.name)}<br/>{_role(g)}"]')
     for c in data.flows:
         for endpoint in (c.source, c.destination):
             if endpoint not in ids:
-                out.append(f'  {_node_id(endpoint, ids)}["{_quote(endpoint)}"]')
+                out.append(f'  {_node_id(endpoint, ids)}["{_mermaid_quote(endpoint)}"]')
         arrow = "-->" if c.verdict == "allowed" else "-.->"
-        label = _quote(f"{c.flow} {c.verdict}")
+        label = _mermaid_quote(f"{c.flow} {c.verdict}")
         out.append(f'  {ids[c.source]} {arrow}|"{label}"| {ids[c.destination]}')
     return "\n".join(out) + "\n"
 

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from talosaudit.findings import Finding
 from talosaudit.report.base import RULE_DOC_URI, Report, describe_fact
+from talosaudit.report.safe import guard_lines, md_cell, md_code
 
 _ICON = {"error": "🔴 error", "warning": "🟠 warning", "note": "🔵 note"}
 
 
 def cell(text: str) -> str:
-    """Table-cell safe: pipes escaped, newlines as <br>."""
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", "").replace("\n", "<br>")
+    """Table-cell safe (see ``safe.md_cell``): one line, pipes, backticks, brackets, HTML escaped."""
+    return md_cell(text)
 
 
 def _row(report: Report, f: Finding, with_reason: bool = False) -> str:
-    rule = f"[{f.rule_id}]({RULE_DOC_URI.format(id=f.rule_id)}) {report.rule_name(f.rule_id)}"
-    loc = f"`{f.location.path}:{f.location.start_line}`"
+    rule_id = md_cell(f.rule_id)
+    rule = f"[{rule_id}]({RULE_DOC_URI.format(id=rule_id)}) {md_cell(report.rule_name(f.rule_id))}"
+    loc = md_code(f"{f.location.path}:{f.location.start_line}")
     cells = [_ICON[f.level.value], rule, loc, cell(f.message)]
     if with_reason and f.suppressed is not None:
         cells.append(cell(f.suppressed.justification))
@@ -51,4 +53,4 @@ def render_markdown(report: Report) -> str:
         out += ["## Notices", ""]
         out += [f"- {cell(n)}" for n in report.notices]
         out.append("")
-    return "\n".join(out)
+    return guard_lines("\n".join(out))

@@ -11,13 +11,17 @@ from rich.text import Text
 from talosaudit.findings import Finding
 from talosaudit.policies.schema import Level
 from talosaudit.report.base import Report, describe_fact
+from talosaudit.report.safe import guard_lines, visible
 
 _STYLE = {Level.ERROR: "bold red", Level.WARNING: "yellow", Level.NOTE: "cyan"}
 _ORDER = (Level.ERROR, Level.WARNING, Level.NOTE)
 
 
 def render_text(report: Report, *, color: bool = False, width: int = 100) -> str:
-    """Plain text unless ``color``: no ANSI codes reach a file, a pipe or NO_COLOR users."""
+    """Plain text unless ``color``: no ANSI codes reach a file, a pipe or NO_COLOR users.
+
+    Every input-derived string goes through ``visible()`` (no escape sequence, no line break of
+    its own) and no line may pass for a GitHub workflow command (``guard_lines()``)."""
     buf = io.StringIO()
     console = Console(
         file=buf,
@@ -43,31 +47,28 @@ def render_text(report: Report, *, color: bool = False, width: int = 100) -> str
     if report.facts:
         console.print(Text("Facts used", style="bold"))
         for fact in report.facts:
-            console.print(f"  {escape(describe_fact(fact))}")
+            console.print(f"  {escape(visible(describe_fact(fact)))}")
         console.print()
     for notice in report.notices:
-        console.print(Text(f"notice: {notice}", style="magenta"))
+        console.print(Text(f"notice: {visible(notice)}", style="magenta"))
     console.print(Text(report.summary_line(), style="bold"))
     extra = report.extra_line()
     if extra:
         console.print(f"({escape(extra)}; not counted)")
-    return buf.getvalue()
+    return guard_lines(buf.getvalue())
 
 
 def _print_finding(console: Console, report: Report, f: Finding) -> None:
     line = Text("  ")
     line.append(f.rule_id, style="bold")
-    line.append(f" {report.rule_name(f.rule_id)} ")
+    line.append(f" {visible(report.rule_name(f.rule_id))} ")
     line.append(f.level.value, style=_STYLE[f.level])
-    line.append(f"  {f.location.path}:{f.location.start_line}", style="underline")
+    line.append(f"  {visible(f.location.path)}:{f.location.start_line}", style="underline")
     console.print(line)
-    console.print(Text(f"      {f.message}"))
+    console.print(Text(f"      {visible(f.message)}"))
     for rel in f.related:
-        what = f" ({rel.resource})" if rel.resource else ""
-        console.print(Text(f"      see {rel.path}:{rel.start_line}{what}", style="dim"))
+        what = f" ({visible(rel.resource)})" if rel.resource else ""
+        console.print(Text(f"      see {visible(rel.path)}:{rel.start_line}{what}", style="dim"))
     if f.suppressed is not None:
-        console.print(
-            Text(
-                f"      suppressed ({f.suppressed.where or f.suppressed.kind}): {f.suppressed.justification}"
-            )
-        )
+        where = visible(f.suppressed.where or f.suppressed.kind)
+        console.print(Text(f"      suppressed ({where}): {visible(f.suppressed.justification)}"))

@@ -57,6 +57,18 @@ IAM_ACTIONS = (
 ASSUME_ROLE_ACTION = "sts:AssumeRole"
 
 
+#: AWS formats of the names that become folder and file names of the snapshot: a name from
+#: the API (or a compromised endpoint) must never climb out of the snapshot folder.
+ACCOUNT_ID = re.compile(r"[0-9]{12}")
+REGION_NAME = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}")
+GROUP_ID = re.compile(r"sg-[0-9a-f]{1,32}")
+ACL_ID = re.compile(r"acl-[0-9a-f]{1,32}")
+
+
+def valid_name(pattern: re.Pattern[str], value: object) -> bool:
+    return isinstance(value, str) and pattern.fullmatch(value) is not None
+
+
 class LiveError(Exception):
     """The live audit cannot start (no credentials, the role cannot be assumed): exit 2."""
 
@@ -72,8 +84,10 @@ class AwsOptions:
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     #: PaginationConfig PageSize; None lets AWS choose (tests set it small).
     page_size: int | None = None
-    connect_timeout: float = 10.0
-    read_timeout: float = 60.0
+    #: Per attempt: ten attempts against a stalled endpoint must not take ten minutes (EC2
+    #: Describe calls answer in well under a second; a page of 1,000 groups in a few).
+    connect_timeout: float = 5.0
+    read_timeout: float = 20.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +180,10 @@ def open_session(options: AwsOptions, make_session: Callable[..., Any] = boto3.S
     except (ClientError, BotoCoreError) as exc:
         secrets = credential_values(base)
         raise LiveError(f"cannot read the AWS account: {error_text(exc, secrets)}") from None
-    return Session(base, str(identity.get("Account", "")), str(identity.get("Arn", "")))
+    account = identity.get("Account", "")
+    if not valid_name(ACCOUNT_ID, account):
+        raise LiveError(f"the AWS account id {str(account)[:40]!r} is not 12 digits: refusing to use it")
+    return Session(base, account, str(identity.get("Arn", "")))
 
 
 def _sts_region(session: Any) -> str:
@@ -184,7 +201,7 @@ def enabled_regions(session: Session, options: AwsOptions) -> list[str]:
         secrets = credential_values(session.boto)
         raise LiveError(f"cannot list the enabled regions: {error_text(exc, secrets)}") from None
     known = set(session.boto.get_available_regions("ec2"))
-    names = sorted(str(r["RegionName"]) for r in found)
+    names = sorted(str(r["RegionName"]) for r in found if valid_name(REGION_NAME, r.get("RegionName")))
     return [n for n in names if not known or n in known]
 
 
@@ -243,6 +260,8 @@ def fetch_region(session: Session, region: str, options: AwsOptions) -> RegionDa
     subnets = read("describe_subnets", "Subnets", Filters=vpc_filter)
     acls = read("describe_network_acls", "NetworkAcls", Filters=vpc_filter)
     prefix_lists = _prefix_lists(read, rules)
+    _check_names(groups, "GroupId", GROUP_ID)
+    _check_names(acls, "NetworkAclId", ACL_ID)
     return RegionData(
         account=session.account,
         region=region,
@@ -254,6 +273,13 @@ def fetch_region(session: Session, region: str, options: AwsOptions) -> RegionDa
         network_acls=tuple(acls),
         prefix_lists=tuple(prefix_lists),
     )
+
+
+def _check_names(items: Iterable[Mapping[str, Any]], key: str, pattern: re.Pattern[str]) -> None:
+    """Group and ACL ids name snapshot files: one that is not in AWS's format fails the region."""
+    for item in items:
+        if not valid_name(pattern, item.get(key)):
+            raise ValueError(f"the API returned a {key} {str(item.get(key))[:40]!r} not in AWS's format")
 
 
 def _prefix_lists(

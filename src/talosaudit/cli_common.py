@@ -19,7 +19,7 @@ import click
 
 from talosaudit.config import find_config, load_config
 from talosaudit.findings import Finding, write_baseline
-from talosaudit.policies.schema import Level
+from talosaudit.levels import Level
 from talosaudit.report import FORMATS
 from talosaudit.report.base import Report
 from talosaudit.report.markdown import render_markdown

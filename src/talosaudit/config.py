@@ -23,7 +23,7 @@ from pydantic import (
 )
 
 from talosaudit.findings import IgnoreEntry
-from talosaudit.policies.schema import Level
+from talosaudit.levels import Level
 
 CONFIG_NAME = ".talosaudit.yaml"
 

@@ -27,11 +27,12 @@ from talosaudit.findings import (
     apply_inline_suppressions,
     read_baseline,
 )
+from talosaudit.levels import Level
 from talosaudit.model import AddressSet, Collection, Fact, FactOrigin, Model, Problem, Role, SourceRef, merge
 from talosaudit.policies.context import EvalSettings
 from talosaudit.policies.engine import evaluate
 from talosaudit.policies.registry import Catalogue, PolicyError, load_catalogue, validate_params
-from talosaudit.policies.schema import Level, Policy
+from talosaudit.policies.schema import Policy
 
 DEFAULT_CNI = Fact("cni", "flannel", "Talos-managed Flannel, the default CNI", FactOrigin.DEFAULT)
 DEFAULT_TUNNEL = Fact(

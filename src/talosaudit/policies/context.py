@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+from talosaudit.levels import Level
 from talosaudit.model import (
     ALL_ADDRESSES,
     EMPTY,
@@ -24,7 +25,7 @@ from talosaudit.model.firewall import Layer
 from talosaudit.model.ports import PORTED, protocol_name
 from talosaudit.policies.params import FactCondition, RulePredicateParams
 from talosaudit.policies.registry import Catalogue, PolicyError, validate_params
-from talosaudit.policies.schema import Level, Policy
+from talosaudit.policies.schema import Policy
 from talosaudit.reachability import (
     Endpoint,
     Reachability,

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from talosaudit.findings import Finding
+from talosaudit.levels import Level
 from talosaudit.model import ALL_ADDRESSES, ALL_PORTS, EMPTY, AddressSet, PortSet, Role, Rule
 from talosaudit.model.ports import parse_protocol
 from talosaudit.model.source import SourceRef
@@ -21,7 +22,7 @@ from talosaudit.policies.context import (
     rule_text,
 )
 from talosaudit.policies.params import ForbiddenFlow, ForbidFlowParams, RequiredFlow, RequireFlowParams
-from talosaudit.policies.schema import Level, Policy
+from talosaudit.policies.schema import Policy
 from talosaudit.reachability import Endpoint, LayerDecision, Restrictor, Space, address_line
 from talosaudit.reachability.endpoints import admin_endpoint, internet_endpoint, node_network_endpoint
 from talosaudit.reachability.query import Side

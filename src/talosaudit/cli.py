@@ -117,18 +117,18 @@ def scan(ctx: click.Context, *, paths: tuple[Path, ...], opts: AuditOptions, cat
 
 @cli.command()
 @paths_argument
-@click.option("--format", "fmt", type=click.Choice(["text", "mermaid", "dot"]), default="text")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "mermaid", "dot"]), default="text")
 @model_options
 def graph(*, paths: tuple[Path, ...], fmt: str, model_opts: ModelOptions) -> None:
     """Node groups with their roles and why, their layers, and the required-flow matrix."""
     from talosaudit.explain import graph_data
-    from talosaudit.policies.registry import load_catalogue
     from talosaudit.report.graph import GRAPH_FORMATS
-    from talosaudit.scan import build_model
+    from talosaudit.scan import build_model, request_catalogue
 
     request = model_request(model_opts, paths=paths, first_scanned=paths[0])
+    catalogue = request_catalogue(request)
     model, _ = build_model(request)
-    click.echo(GRAPH_FORMATS[fmt](graph_data(model, load_catalogue())), nl=False)
+    click.echo(GRAPH_FORMATS[fmt](graph_data(model, catalogue)), nl=False)
 
 
 @cli.command()
@@ -151,16 +151,17 @@ def why(
 ) -> None:
     """Layer-by-layer trace of one flow: which rule allows it, or which layer blocks it."""
     from talosaudit.explain import ExplainError, parse_flow, render_trace, trace
-    from talosaudit.scan import build_model
+    from talosaudit.scan import build_model, request_catalogue
 
     try:
         parse_flow(flow)
     except ExplainError as exc:
         raise click.BadParameter(str(exc), param_hint="--port") from exc
     request = model_request(model_opts, paths=paths, first_scanned=paths[0])
+    catalogue = request_catalogue(request)
     model, _ = build_model(request)
     try:
-        traces = trace(model, source, destination, flow)
+        traces = trace(model, source, destination, flow, catalogue)
     except ExplainError as exc:
         raise CannotRun(str(exc)) from exc
     click.echo(render_trace(traces), nl=False)

@@ -259,14 +259,20 @@ class PreparedRun:
     known_baseline: frozenset[str]
 
 
-def prepare_run(request: ScanRequest) -> PreparedRun:
-    """Load and configure the catalogue, check the selection, read the baseline."""
+def request_catalogue(request: ScanRequest) -> Catalogue:
+    """The catalogue with the config's ``rules:`` applied: what ``scan``, ``graph`` and ``why``
+    judge with, so a configured parameter moves all three."""
     try:
-        catalogue = configured_catalogue(
+        return configured_catalogue(
             load_catalogue(list(request.policy_dirs)), request.config, request.config_name
         )
     except PolicyError as exc:
         raise ScanError(str(exc)) from exc
+
+
+def prepare_run(request: ScanRequest) -> PreparedRun:
+    """Load and configure the catalogue, check the selection, read the baseline."""
+    catalogue = request_catalogue(request)
     known = set(catalogue.ids())
     for value in (*request.checks, *request.skip_checks):
         if not any(rule_id.startswith(value) for rule_id in known):

@@ -134,10 +134,18 @@ def graph(*, paths: tuple[Path, ...], fmt: str, model_opts: ModelOptions) -> Non
 @cli.command()
 @paths_argument
 @click.option(
-    "--from", "source", required=True, metavar="ROLE|CIDR", help="control-plane, worker, admin, internet"
+    "--from",
+    "source",
+    required=True,
+    metavar="ROLE|CIDR",
+    help="control-plane, worker, nodes, admin, internet, anywhere, a node group or a CIDR",
 )
 @click.option(
-    "--to", "destination", required=True, metavar="ROLE", help="control-plane, worker or a node group"
+    "--to",
+    "destination",
+    required=True,
+    metavar="ROLE|CIDR",
+    help="control-plane, worker, nodes, internet, anywhere, a node group or a CIDR",
 )
 @click.option("--port", "flow", required=True, metavar="PORT/PROTO", help="e.g. 50001/tcp, udp/4789, all")
 @model_options

@@ -54,7 +54,8 @@ def parse_flow(text: str) -> tuple[int | None, PortSet]:
 
 
 def endpoints(ctx: Context, text: str) -> list[Endpoint]:
-    """A role (every node group of it), ``admin``, ``internet``, a node group name, or a CIDR."""
+    """A role (every node group of it), ``nodes``, ``admin``, ``internet``, ``anywhere``, a node
+    group name, or a CIDR."""
     model = ctx.model
     word = text.strip().lower()
     if word in ROLE_WORDS:
@@ -71,6 +72,8 @@ def endpoints(ctx: Context, text: str) -> list[Endpoint]:
         return [admin_endpoint(model)]
     if word == "internet":
         return [internet_endpoint(model)]
+    if word == "anywhere":
+        return [ctx.anywhere()]
     named = [g for g in model.node_groups if text in (g.name, g.id)]
     if named:
         return [ctx.endpoint(g) for g in named]
@@ -78,7 +81,8 @@ def endpoints(ctx: Context, text: str) -> list[Endpoint]:
         return [cidr_endpoint(text, AddressSet.parse(text))]
     except ValueError as exc:
         raise ExplainError(
-            f"{text!r} is not a role (control-plane, worker), admin, internet, a node group or a CIDR"
+            f"{text!r} is not a role (control-plane, worker, nodes), admin, internet, anywhere, "
+            "a node group or a CIDR"
         ) from exc
 
 

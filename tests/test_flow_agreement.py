@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+
 from test_cases import Case, _command, case_dirs, load_case
 
 #: The ends ``why`` is asked about, by the words a require_flow policy's ``from``/``to`` use.

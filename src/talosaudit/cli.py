@@ -16,7 +16,7 @@ import click
 
 from talosaudit import __version__
 from talosaudit.cli_common import (
-    CANNOT_RUN_CODE,
+    EXIT_CANNOT_RUN,
     AuditOptions,
     CannotRun,
     ModelOptions,
@@ -29,6 +29,7 @@ from talosaudit.cli_common import (
     policy_dir_option,
     scan_request,
 )
+from talosaudit.cli_live import live
 from talosaudit.config import ConfigError
 from talosaudit.report.base import DEFAULT_CATEGORY
 
@@ -38,17 +39,12 @@ __all__ = ["cli", "exit_code", "main"]
 
 def _expected_errors() -> tuple[type[Exception], ...]:
     """Errors that mean "cannot run" and carry a message meant for the user."""
+    # Imported when a command fails, not at startup: scan.py pulls in every collector.
     from talosaudit.findings import BaselineError
+    from talosaudit.policies.registry import PolicyError
     from talosaudit.scan import ScanError
 
-    errors: list[type[Exception]] = [ConfigError, BaselineError, ScanError]
-    try:
-        from talosaudit.policies.registry import PolicyError
-    except ImportError:  # pragma: no cover - only while the registry is being written
-        pass
-    else:
-        errors.append(PolicyError)
-    return tuple(errors)
+    return (ConfigError, BaselineError, ScanError, PolicyError)
 
 
 class _Guarded(click.Group):
@@ -66,7 +62,7 @@ class _Guarded(click.Group):
             # about the unflushable stdout at exit.
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
-            raise click.exceptions.Exit(CANNOT_RUN_CODE) from None
+            raise click.exceptions.Exit(EXIT_CANNOT_RUN) from None
         except _expected_errors() as exc:
             raise CannotRun(str(exc)) from exc
         except OSError as exc:
@@ -222,8 +218,6 @@ def policies_show(rule_id: str, policy_dirs: tuple[Path, ...]) -> None:
         lines += ["", "References:"] + [f"  {r}" for r in found.references]
     click.echo("\n".join(lines))
 
-
-from talosaudit.cli_live import live  # noqa: E402 - defined in its own module (issue 6)
 
 cli.add_command(live)
 

@@ -14,6 +14,7 @@ from talosaudit.collectors.aws_live.fetch import AwsOptions
 from talosaudit.findings import Finding
 from talosaudit.live import LiveRequest, LiveResult, run_live
 from talosaudit.scan import ScanRequest
+from talosaudit.settings import CommandLine
 
 REPO = Path(__file__).resolve().parents[1]
 SG_TF = "tf/modules/network/security_groups.tf"
@@ -25,7 +26,7 @@ def live_with_terraform(root: Path) -> LiveResult:
     if not tf.exists():
         shutil.copytree(REPO / "fixtures" / "aws-talos", tf)
     request = LiveRequest(
-        scan=ScanRequest(paths=(), root=root, tunnel="geneve", cache_dir=None, env={}),
+        scan=ScanRequest(paths=(), root=root, cli=CommandLine(tunnel="geneve"), cache_dir=None, env={}),
         aws=AwsOptions(regions=(REGION,)),
         terraform=tf,
     )

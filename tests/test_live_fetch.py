@@ -32,6 +32,7 @@ from talosaudit.collectors.aws_live.fetch import AwsOptions, fetch_region, open_
 from talosaudit.collectors.aws_live.snapshot import render_region
 from talosaudit.live import LiveRequest, LiveResult, run_live
 from talosaudit.scan import ScanError, ScanRequest
+from talosaudit.settings import CommandLine
 
 ACCOUNT = "123456789012"
 OTHER_REGION = "us-east-1"
@@ -87,9 +88,7 @@ def live(
             scan=ScanRequest(
                 paths=(),
                 root=root,
-                cni="cilium",
-                tunnel="geneve",
-                admin_cidrs=(ADMIN_CIDR,),
+                cli=CommandLine(cni="cilium", tunnel="geneve", admin_cidrs=(ADMIN_CIDR,)),
                 cache_dir=None,
                 env={},
             ),

@@ -31,6 +31,7 @@ from talosaudit.collectors.aws_live.fetch import AwsOptions
 from talosaudit.findings import Finding
 from talosaudit.live import LiveRequest, LiveResult, run_live
 from talosaudit.scan import ScanRequest, run_scan
+from talosaudit.settings import CommandLine
 
 #: The moto server and aws_env fixtures (one server for the whole session).
 
@@ -50,7 +51,11 @@ def live(
 ) -> LiveResult:
     request = LiveRequest(
         scan=ScanRequest(
-            paths=(), root=root, cni="cilium", tunnel="geneve", admin_cidrs=admin, cache_dir=None, env={}
+            paths=(),
+            root=root,
+            cli=CommandLine(cni="cilium", tunnel="geneve", admin_cidrs=admin),
+            cache_dir=None,
+            env={},
         ),
         aws=AwsOptions(regions=regions, **aws),  # type: ignore[arg-type]
         terraform=terraform,
@@ -60,7 +65,9 @@ def live(
 
 def scan_case(name: str) -> tuple[Finding, ...]:
     case = CASES / name
-    return run_scan(ScanRequest(paths=(case,), root=case, tunnel="geneve", cache_dir=None, env={})).findings
+    return run_scan(
+        ScanRequest(paths=(case,), root=case, cli=CommandLine(tunnel="geneve"), cache_dir=None, env={})
+    ).findings
 
 
 def flows(findings: tuple[Finding, ...]) -> set[tuple[str, str]]:

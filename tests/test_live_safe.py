@@ -20,6 +20,7 @@ from talosaudit.cli import cli
 from talosaudit.collectors.aws_live.fetch import AwsOptions
 from talosaudit.live import LiveRequest, LiveResult, run_live
 from talosaudit.scan import ScanError, ScanRequest
+from talosaudit.settings import CommandLine
 
 
 class Rewriting:
@@ -40,7 +41,11 @@ class Rewriting:
 
 def live(root: Path, factory: Any = boto3.Session, regions: tuple[str, ...] = (REGION,)) -> LiveResult:
     scan = ScanRequest(
-        paths=(), root=root, cni="cilium", tunnel="geneve", admin_cidrs=(ADMIN_CIDR,), cache_dir=None, env={}
+        paths=(),
+        root=root,
+        cli=CommandLine(cni="cilium", tunnel="geneve", admin_cidrs=(ADMIN_CIDR,)),
+        cache_dir=None,
+        env={},
     )
     return run_live(LiveRequest(scan=scan, aws=AwsOptions(regions=regions), session_factory=factory))
 

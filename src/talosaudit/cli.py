@@ -16,7 +16,7 @@ import click
 
 from talosaudit import __version__
 from talosaudit.cli_common import (
-    CANNOT_RUN_CODE,
+    EXIT_CANNOT_RUN,
     AuditOptions,
     CannotRun,
     ModelOptions,
@@ -29,6 +29,7 @@ from talosaudit.cli_common import (
     policy_dir_option,
     scan_request,
 )
+from talosaudit.cli_live import live
 from talosaudit.config import ConfigError
 from talosaudit.report.base import DEFAULT_CATEGORY
 
@@ -38,17 +39,12 @@ __all__ = ["cli", "exit_code", "main"]
 
 def _expected_errors() -> tuple[type[Exception], ...]:
     """Errors that mean "cannot run" and carry a message meant for the user."""
+    # Imported when a command fails, not at startup: scan.py pulls in every collector.
     from talosaudit.findings import BaselineError
+    from talosaudit.policies.registry import PolicyError
     from talosaudit.scan import ScanError
 
-    errors: list[type[Exception]] = [ConfigError, BaselineError, ScanError]
-    try:
-        from talosaudit.policies.registry import PolicyError
-    except ImportError:  # pragma: no cover - only while the registry is being written
-        pass
-    else:
-        errors.append(PolicyError)
-    return tuple(errors)
+    return (ConfigError, BaselineError, ScanError, PolicyError)
 
 
 class _Guarded(click.Group):
@@ -66,7 +62,7 @@ class _Guarded(click.Group):
             # about the unflushable stdout at exit.
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
-            raise click.exceptions.Exit(CANNOT_RUN_CODE) from None
+            raise click.exceptions.Exit(EXIT_CANNOT_RUN) from None
         except _expected_errors() as exc:
             raise CannotRun(str(exc)) from exc
         except OSError as exc:
@@ -117,27 +113,35 @@ def scan(ctx: click.Context, *, paths: tuple[Path, ...], opts: AuditOptions, cat
 
 @cli.command()
 @paths_argument
-@click.option("--format", "fmt", type=click.Choice(["text", "mermaid", "dot"]), default="text")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "mermaid", "dot"]), default="text")
 @model_options
 def graph(*, paths: tuple[Path, ...], fmt: str, model_opts: ModelOptions) -> None:
     """Node groups with their roles and why, their layers, and the required-flow matrix."""
     from talosaudit.explain import graph_data
-    from talosaudit.policies.registry import load_catalogue
     from talosaudit.report.graph import GRAPH_FORMATS
-    from talosaudit.scan import build_model
+    from talosaudit.scan import build_model, request_catalogue
 
     request = model_request(model_opts, paths=paths, first_scanned=paths[0])
+    catalogue = request_catalogue(request)
     model, _ = build_model(request)
-    click.echo(GRAPH_FORMATS[fmt](graph_data(model, load_catalogue())), nl=False)
+    click.echo(GRAPH_FORMATS[fmt](graph_data(model, catalogue)), nl=False)
 
 
 @cli.command()
 @paths_argument
 @click.option(
-    "--from", "source", required=True, metavar="ROLE|CIDR", help="control-plane, worker, admin, internet"
+    "--from",
+    "source",
+    required=True,
+    metavar="ROLE|CIDR",
+    help="control-plane, worker, nodes, admin, internet, anywhere, a node group or a CIDR",
 )
 @click.option(
-    "--to", "destination", required=True, metavar="ROLE", help="control-plane, worker or a node group"
+    "--to",
+    "destination",
+    required=True,
+    metavar="ROLE|CIDR",
+    help="control-plane, worker, nodes, internet, anywhere, a node group or a CIDR",
 )
 @click.option("--port", "flow", required=True, metavar="PORT/PROTO", help="e.g. 50001/tcp, udp/4789, all")
 @model_options
@@ -151,16 +155,17 @@ def why(
 ) -> None:
     """Layer-by-layer trace of one flow: which rule allows it, or which layer blocks it."""
     from talosaudit.explain import ExplainError, parse_flow, render_trace, trace
-    from talosaudit.scan import build_model
+    from talosaudit.scan import build_model, request_catalogue
 
     try:
         parse_flow(flow)
     except ExplainError as exc:
         raise click.BadParameter(str(exc), param_hint="--port") from exc
     request = model_request(model_opts, paths=paths, first_scanned=paths[0])
+    catalogue = request_catalogue(request)
     model, _ = build_model(request)
     try:
-        traces = trace(model, source, destination, flow)
+        traces = trace(model, source, destination, flow, catalogue)
     except ExplainError as exc:
         raise CannotRun(str(exc)) from exc
     click.echo(render_trace(traces), nl=False)
@@ -213,8 +218,6 @@ def policies_show(rule_id: str, policy_dirs: tuple[Path, ...]) -> None:
         lines += ["", "References:"] + [f"  {r}" for r in found.references]
     click.echo("\n".join(lines))
 
-
-from talosaudit.cli_live import live  # noqa: E402 - defined in its own module (issue 6)
 
 cli.add_command(live)
 

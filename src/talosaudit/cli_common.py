@@ -19,12 +19,13 @@ import click
 
 from talosaudit.config import find_config, load_config
 from talosaudit.findings import Finding, write_baseline
-from talosaudit.policies.schema import Level
+from talosaudit.levels import Level
 from talosaudit.report import FORMATS
 from talosaudit.report.base import Report
 from talosaudit.report.markdown import render_markdown
 from talosaudit.report.safe import defuse, visible
 from talosaudit.report.text import render_text
+from talosaudit.settings import CommandLine
 
 if TYPE_CHECKING:
     from talosaudit.scan import ScanRequest, ScanResult
@@ -52,15 +53,12 @@ def exit_code(findings: Sequence[Finding], fail_on: str, problems: Sequence[str]
     return EXIT_FINDINGS if failing else EXIT_CLEAN
 
 
-#: The code for "could not run", from the one function that decides exit codes.
-CANNOT_RUN_CODE = exit_code((), "never", ["the tool could not run"])
-
-
 class CannotRun(click.ClickException):
     """Printed as ``Error: <message>`` on stderr; the message often quotes input (a config
-    parse error, a file name), so it is made visible on one line."""
+    parse error, a file name), so it is made visible on one line.
+    The code is ``exit_code()``'s for problems."""
 
-    exit_code = CANNOT_RUN_CODE
+    exit_code = EXIT_CANNOT_RUN
 
     def __init__(self, message: str) -> None:
         super().__init__(visible(message))
@@ -286,46 +284,58 @@ def model_request(
     first_scanned: Path | None,
     no_cache: bool = False,
     jobs: int | None = None,
+    command_line: CommandLine | None = None,
 ) -> ScanRequest:
     """The request that builds the model: the root, the config file (``--config``, else the one
     next to ``first_scanned``, else in the cwd), the facts, the cache and the parser processes."""
     from talosaudit.scan import ScanRequest, find_root
 
+    if command_line is None:
+        command_line = CommandLine(cni=opts.cni, tunnel=opts.tunnel, admin_cidrs=opts.admin_cidrs)
     cwd = Path.cwd()
     root = find_root(opts.root, cwd)
     config_path = find_config(opts.config_file, first_scanned, cwd)
     config = load_config(config_path)
     env = dict(os.environ)
-    return ScanRequest(
+    request = ScanRequest(
         paths=paths,
         root=root,
         config=config,
         config_name=display_path(config_path, root) if config_path else ".talosaudit.yaml",
         config_path=config_path,
-        cni=opts.cni,
-        tunnel=opts.tunnel,
-        admin_cidrs=opts.admin_cidrs,
+        cli=command_line,
         var_files=opts.var_files,
         cache_dir=None if no_cache else default_cache_dir(env),
         jobs=jobs or default_jobs(),
         env=env,
     )
+    request.settings  # noqa: B018 - validated now, before any input is read
+    return request
 
 
 def scan_request(opts: AuditOptions, *, paths: tuple[Path, ...], first_scanned: Path | None) -> ScanRequest:
     """``model_request()`` plus the rule selection, the level floor and the baseline."""
     from talosaudit.scan import parse_rule_selection
 
-    request = model_request(
-        opts, paths=paths, first_scanned=first_scanned, no_cache=opts.no_cache, jobs=opts.jobs
+    command_line = CommandLine(
+        cni=opts.cni,
+        tunnel=opts.tunnel,
+        admin_cidrs=opts.admin_cidrs,
+        min_level=Level(opts.min_level) if opts.min_level else None,
+        fail_on=opts.fail_on,
     )
-    config = request.config
-    level_floor = opts.min_level or (config.min_level.value if config.min_level else None)
+    request = model_request(
+        opts,
+        paths=paths,
+        first_scanned=first_scanned,
+        no_cache=opts.no_cache,
+        jobs=opts.jobs,
+        command_line=command_line,
+    )
     return replace(
         request,
         checks=parse_rule_selection(opts.checks),
         skip_checks=parse_rule_selection(opts.skips),
-        min_level=Level(level_floor) if level_floor else None,
         baseline=opts.baseline,
         policy_dirs=opts.policy_dirs,
     )
@@ -377,7 +387,7 @@ def emit(
             say(f"notice: {notice}", opts.quiet)
     if "github" in {stdout_fmt, *(f for f, _ in files)}:
         _write_step_summary(report, request.env)
-    ctx.exit(exit_code(result.findings, opts.fail_on or request.config.fail_on or "error"))
+    ctx.exit(exit_code(result.findings, request.settings.fail_on))
 
 
 def refuse_overwriting_inputs(

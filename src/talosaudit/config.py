@@ -23,7 +23,7 @@ from pydantic import (
 )
 
 from talosaudit.findings import IgnoreEntry
-from talosaudit.policies.schema import Level
+from talosaudit.levels import Level
 
 CONFIG_NAME = ".talosaudit.yaml"
 
@@ -34,7 +34,8 @@ class ConfigError(Exception):
     """The configuration file cannot be read or is invalid; the message says where and why."""
 
 
-def _check_cidr(value: str) -> str:
+def check_cidr(value: str) -> str:
+    """The CIDR as written (stripped); ValueError naming it when it is not one."""
     try:
         ipaddress.ip_network(value.strip(), strict=False)
     except ValueError as exc:
@@ -43,7 +44,7 @@ def _check_cidr(value: str) -> str:
 
 
 #: A CIDR (or single address) as written, checked per item so errors name the index.
-Cidr = Annotated[str, AfterValidator(_check_cidr)]
+Cidr = Annotated[str, AfterValidator(check_cidr)]
 
 
 class _Strict(BaseModel):

@@ -6,18 +6,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from talosaudit.model import AddressSet, Model, NodeGroup, PortSet, Role
-from talosaudit.model.ports import PORTED, parse_protocol
-from talosaudit.policies.context import Context, EvalSettings, flow_text, layer_text
-from talosaudit.policies.params import RequireFlowParams
+from talosaudit.model import AddressSet, Model, PortSet, Role
+from talosaudit.model.ports import PORTED, flow_text, parse_protocol
+from talosaudit.policies.context import Context, EvalSettings, layer_text
 from talosaudit.policies.registry import Catalogue
+from talosaudit.policies.required import RequiredCheck, all_required_checks
 from talosaudit.reachability import (
     Endpoint,
     FlowResult,
     admin_endpoint,
     cidr_endpoint,
     internet_endpoint,
-    query,
 )
 from talosaudit.report.graph import FlowCell, GraphData
 
@@ -54,9 +53,10 @@ def parse_flow(text: str) -> tuple[int | None, PortSet]:
     return protocol, ports if protocol in PORTED else PortSet.all()
 
 
-def endpoints(model: Model, text: str) -> list[Endpoint]:
-    """A role (every node group of it), ``admin``, ``internet``, a node group name, or a CIDR."""
-    ctx = Context(model, Catalogue(), EvalSettings())
+def endpoints(ctx: Context, text: str) -> list[Endpoint]:
+    """A role (every node group of it), ``nodes``, ``admin``, ``internet``, ``anywhere``, a node
+    group name, or a CIDR."""
+    model = ctx.model
     word = text.strip().lower()
     if word in ROLE_WORDS:
         role = ROLE_WORDS[word]
@@ -72,6 +72,8 @@ def endpoints(model: Model, text: str) -> list[Endpoint]:
         return [admin_endpoint(model)]
     if word == "internet":
         return [internet_endpoint(model)]
+    if word == "anywhere":
+        return [ctx.anywhere()]
     named = [g for g in model.node_groups if text in (g.name, g.id)]
     if named:
         return [ctx.endpoint(g) for g in named]
@@ -79,7 +81,8 @@ def endpoints(model: Model, text: str) -> list[Endpoint]:
         return [cidr_endpoint(text, AddressSet.parse(text))]
     except ValueError as exc:
         raise ExplainError(
-            f"{text!r} is not a role (control-plane, worker), admin, internet, a node group or a CIDR"
+            f"{text!r} is not a role (control-plane, worker, nodes), admin, internet, anywhere, "
+            "a node group or a CIDR"
         ) from exc
 
 
@@ -88,15 +91,33 @@ class Trace:
     src: Endpoint
     dst: Endpoint
     result: FlowResult
+    #: The required flows (``require_flow`` policies) this trace falls under, as ``scan`` and
+    #: ``graph`` judge them: the same verdicts, with self-flows, either-direction and
+    #: ``require: any`` applied.
+    required: tuple[RequiredCheck, ...] = ()
 
 
-def trace(model: Model, src: str, dst: str, flow: str) -> list[Trace]:
+def trace(model: Model, src: str, dst: str, flow: str, catalogue: Catalogue | None = None) -> list[Trace]:
     protocol, ports = parse_flow(flow)
+    ctx = Context(model, catalogue or Catalogue(), EvalSettings())
+    checks = all_required_checks(ctx)
     out = []
-    for s in endpoints(model, src):
-        for d in endpoints(model, dst):
-            out.append(Trace(s, d, query(model, s, d, protocol, ports)))
+    for s in endpoints(ctx, src):
+        for d in endpoints(ctx, dst):
+            under = tuple(c for c in checks if _falls_under(c, s, d, protocol, ports))
+            out.append(Trace(s, d, ctx.reach.query(s, d, protocol, ports), under))
     return out
+
+
+def _falls_under(
+    check: RequiredCheck, src: Endpoint, dst: Endpoint, protocol: int | None, ports: PortSet
+) -> bool:
+    """The traced flow is (part of) this required flow between the same two ends."""
+    if check.src.endpoint.name != src.name or check.dst.endpoint.name != dst.name:
+        return False
+    if protocol is not None and check.protocol != protocol:
+        return False
+    return protocol not in PORTED or bool(check.ports & ports)
 
 
 def render_trace(traces: list[Trace]) -> str:
@@ -115,52 +136,44 @@ def render_trace(traces: list[Trace]) -> str:
                 lines.append(f"      blocks: {d.reason()}")
             elif not d.admitted:
                 lines.append("      passes")
+        for check in t.required:
+            why = check_reason(check)
+            lines.append(
+                f"  required: {check.requirement} {check.spec}: {check.verdict.value}"
+                + (f" ({why})" if why else "")
+            )
         lines.append("")
     return "\n".join(lines)
 
 
+def check_reason(check: RequiredCheck) -> str:
+    """Why a required flow has its verdict: the layers that refuse it, or the note."""
+    if check.note:
+        return check.note
+    return "; ".join(
+        f"{layer_text(d.layer)}: {d.reason(d.surely_blocked & check.missing)}" for d in check.blockers
+    )
+
+
 def flow_matrix(model: Model, catalogue: Catalogue) -> list[FlowCell]:
-    """Every required flow (``require_flow`` policies whose conditions hold) and its verdict."""
+    """Every required flow (``require_flow`` policies whose conditions hold) and its verdict,
+    from the same checks the require_flow rules of ``scan`` report."""
     ctx = Context(model, catalogue, EvalSettings())
-    cells: list[FlowCell] = []
-    for policy in catalogue.policies:
-        if policy.kind != "require_flow":
-            continue
-        params = ctx.params(policy, RequireFlowParams)
-        if not ctx.holds(params.when, params.fact_defaults):
-            continue
-        for flow in params.flows:
-            if not ctx.holds(flow.when, params.fact_defaults):
-                continue
-            protocol = parse_protocol(flow.protocol)
-            ports = PortSet.parse(flow.ports) if protocol in PORTED else PortSet.all()
-            for s in _side(ctx, model, flow.source):
-                for d in _side(ctx, model, flow.to):
-                    result = query(model, s, d, protocol, ports)
-                    blocking = result.blocking_layer
-                    why = f"{layer_text(blocking.layer)}: {blocking.reason()}" if blocking else ""
-                    cells.append(
-                        FlowCell(
-                            flow=flow_text(protocol, ports),
-                            source=s.name,
-                            destination=d.name,
-                            verdict=result.verdict.value,
-                            why=why,
-                            requirement=f"{policy.id} {flow.row}".strip(),
-                        )
-                    )
-    return cells
-
-
-def _side(ctx: Context, model: Model, role: str) -> list[Endpoint]:
-    if role == "admin":
-        return [admin_endpoint(model)] if model.admin else []
-    if role == "internet":
-        return [internet_endpoint(model)]
-    if role == "anywhere":
-        return [ctx.anywhere()]
-    groups: list[NodeGroup] = ctx.groups(role)
-    return [ctx.endpoint(g) for g in groups]
+    return [
+        FlowCell(
+            flow=check.spec,
+            source=check.src.endpoint.name,
+            destination=check.dst.endpoint.name,
+            verdict=check.verdict.value,
+            why=check_reason(check),
+            requirement=check.requirement,
+            rule_id=check.policy.id,
+            source_text=check.src.text,
+            destination_text=check.dst.text,
+            reported_by=tuple(d.layer.id for d in check.reported),
+        )
+        for check in all_required_checks(ctx)
+    ]
 
 
 def graph_data(model: Model, catalogue: Catalogue) -> GraphData:

@@ -17,8 +17,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from talosaudit.levels import Level
 from talosaudit.model.source import SourceRef
-from talosaudit.policies.schema import Level
 
 NO_REASON = "no reason given"
 

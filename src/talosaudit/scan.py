@@ -8,6 +8,7 @@ suppressions → configured ignores → baseline → ``--min-level``.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -27,16 +28,14 @@ from talosaudit.findings import (
     apply_inline_suppressions,
     read_baseline,
 )
-from talosaudit.model import AddressSet, Collection, Fact, FactOrigin, Model, Problem, Role, SourceRef, merge
+from talosaudit.levels import Level
+from talosaudit.model import AddressSet, Collection, Fact, Model, Problem, Role, merge
 from talosaudit.policies.context import EvalSettings
 from talosaudit.policies.engine import evaluate
 from talosaudit.policies.registry import Catalogue, PolicyError, load_catalogue, validate_params
-from talosaudit.policies.schema import Level, Policy
+from talosaudit.policies.schema import Policy
+from talosaudit.settings import CommandLine, Settings, resolve
 
-DEFAULT_CNI = Fact("cni", "flannel", "Talos-managed Flannel, the default CNI", FactOrigin.DEFAULT)
-DEFAULT_TUNNEL = Fact(
-    "tunnel", "vxlan", "VXLAN, the default tunnel of Flannel and Cilium", FactOrigin.DEFAULT
-)
 #: Levels of input problems when the catalogue has no policy file for them.
 _PROBLEM_LEVELS = {"TA001": Level.ERROR}
 
@@ -53,13 +52,12 @@ class ScanRequest:
     #: How to name the config file in reasons and suppressions (``.talosaudit.yaml``).
     config_name: str = ".talosaudit.yaml"
     config_path: Path | None = None
-    cni: str | None = None
-    tunnel: str | None = None
-    admin_cidrs: tuple[str, ...] = ()
+    #: The command line's cni, tunnel, admin networks, level floor and fail-on (merged with
+    #: the config into ``settings``).
+    cli: CommandLine = field(default_factory=CommandLine)
     var_files: tuple[Path, ...] = ()
     checks: tuple[str, ...] = ()
     skip_checks: tuple[str, ...] = ()
-    min_level: Level | None = None
     baseline: Path | None = None
     policy_dirs: tuple[Path, ...] = ()
     cache_dir: Path | None = None
@@ -67,6 +65,11 @@ class ScanRequest:
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     #: The date ``until:`` of an ignore is compared with (tests set it).
     today: dt.date | None = None
+
+    @functools.cached_property
+    def settings(self) -> Settings:
+        """The command line, the config file and the defaults merged (and validated) once."""
+        return resolve(self.cli, self.config, self.config_name, self.config_path)
 
 
 @dataclass(frozen=True)
@@ -115,45 +118,13 @@ def is_selected(rule_id: str, checks: Sequence[str], skips: Sequence[str]) -> bo
 
 
 def extra_facts(request: ScanRequest) -> list[Fact]:
-    """Command line, then config file, then defaults; merge() keeps the lowest origin."""
-    facts: list[Fact] = [DEFAULT_CNI, DEFAULT_TUNNEL]
-    cfg, name = request.config, request.config_name
-    if request.cni:
-        facts.append(
-            Fact("cni", request.cni, f"--cni {request.cni} on the command line", FactOrigin.COMMAND_LINE)
-        )
-    if request.tunnel:
-        facts.append(
-            Fact(
-                "tunnel",
-                request.tunnel,
-                f"--tunnel {request.tunnel} on the command line",
-                FactOrigin.COMMAND_LINE,
-            )
-        )
-    if cfg.cni:
-        facts.append(Fact("cni", cfg.cni, f"cni: {cfg.cni} in {name}", FactOrigin.CONFIG_FILE))
-    if cfg.tunnel:
-        facts.append(Fact("tunnel", cfg.tunnel, f"tunnel: {cfg.tunnel} in {name}", FactOrigin.CONFIG_FILE))
-    for feature, value in cfg.features.model_dump().items():
-        if value is not None:
-            text = "true" if value else "false"
-            facts.append(Fact(feature, text, f"features.{feature}: {text} in {name}", FactOrigin.CONFIG_FILE))
-    return facts
+    """The facts the settings add to the inputs' (cni, tunnel, features)."""
+    return list(request.settings.facts)
 
 
 def admin_collection(request: ScanRequest) -> Collection:
-    """Admin networks from ``--admin-cidr`` and ``admin_networks:`` as one more collection."""
-    admin: list[tuple[AddressSet, SourceRef | None]] = []
-    for cidr in request.admin_cidrs:
-        try:
-            admin.append((AddressSet.parse(cidr), None))
-        except ValueError as exc:
-            raise ScanError(f"--admin-cidr {cidr!r} is not a CIDR: {exc}") from exc
-    config_ref = SourceRef(request.config_name, 1, 1, "admin_networks") if request.config_path else None
-    for cidr in request.config.admin_networks:
-        admin.append((AddressSet.parse(cidr), config_ref))
-    return Collection(admin=tuple(admin))
+    """The settings' admin networks as one more collection."""
+    return Collection(admin=request.settings.admin_networks)
 
 
 def role_hints(config: Config, origin: str) -> RoleHints | None:
@@ -225,9 +196,7 @@ def build_model(request: ScanRequest) -> tuple[Model, tuple[str, ...]]:
         cache_dir=request.cache_dir,
         jobs=request.jobs,
         role_hints=role_hints(request.config, request.config_name),
-        admin_named=bool(
-            request.admin_cidrs or request.config.admin_networks or request.config.admin_interfaces
-        ),
+        admin_named=request.settings.admin_named,
         admin_interfaces=request.config.admin_interfaces,
     )
     collections = collect_all(files, request.root, options)
@@ -258,14 +227,20 @@ class PreparedRun:
     known_baseline: frozenset[str]
 
 
-def prepare_run(request: ScanRequest) -> PreparedRun:
-    """Load and configure the catalogue, check the selection, read the baseline."""
+def request_catalogue(request: ScanRequest) -> Catalogue:
+    """The catalogue with the config's ``rules:`` applied: what ``scan``, ``graph`` and ``why``
+    judge with, so a configured parameter moves all three."""
     try:
-        catalogue = configured_catalogue(
+        return configured_catalogue(
             load_catalogue(list(request.policy_dirs)), request.config, request.config_name
         )
     except PolicyError as exc:
         raise ScanError(str(exc)) from exc
+
+
+def prepare_run(request: ScanRequest) -> PreparedRun:
+    """Load and configure the catalogue, check the selection, read the baseline."""
+    catalogue = request_catalogue(request)
     known = set(catalogue.ids())
     for value in (*request.checks, *request.skip_checks):
         if not any(rule_id.startswith(value) for rule_id in known):
@@ -313,8 +288,8 @@ def finish_run(
     active = [f for f in findings if f.suppressed is None]
     candidates = sorted(active, key=Finding.sort_key)
     active, dropped = apply_baseline(active, prepared.known_baseline)
-    if request.min_level is not None:
-        floor = request.min_level.rank
+    if request.settings.min_level is not None:
+        floor = request.settings.min_level.rank
         active = [f for f in active if f.level.rank >= floor]
     return ScanResult(
         findings=tuple(sorted(active, key=Finding.sort_key)),

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from talosaudit.model.addresses import EMPTY, AddressSet
-from talosaudit.model.ports import ALL_PORTS, PORTED, PortSet, protocol_name
+from talosaudit.model.ports import PortSet, flow_text
 from talosaudit.model.source import SourceRef
 
 
@@ -116,17 +116,7 @@ class Rule:
 
     def describe(self) -> str:
         way = "from" if self.direction is Direction.INGRESS else "to"
-        return f"{self.action.value} {flow_name(self.protocol, self.ports)} {way} {self.peer.describe()}"
-
-
-def flow_name(protocol: int | None, ports: PortSet) -> str:
-    """The one notation of flows in every message: ``tcp/6443``, ``udp/4789``, ``all``."""
-    if protocol is None:
-        return "all" if ports == ALL_PORTS else f"all/{ports}"
-    name = protocol_name(protocol)
-    if protocol not in PORTED or ports == ALL_PORTS:
-        return name if protocol not in PORTED else f"{name}/all"
-    return f"{name}/{ports}"
+        return f"{self.action.value} {flow_text(self.protocol, self.ports)} {way} {self.peer.describe()}"
 
 
 @dataclass(frozen=True, slots=True)

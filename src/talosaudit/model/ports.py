@@ -123,3 +123,15 @@ class PortSet:
 
 ALL_PORTS = PortSet(IntervalSet.span(0, MAX_PORT))
 NO_PORTS = PortSet()
+
+
+def flow_text(protocol: int | None, ports: PortSet) -> str:
+    """The one notation of flows in every message, matrix and trace: ``tcp/6443``,
+    ``tcp/2379-2380``, ``udp/4789``, ``tcp/all``, ``icmp``, ``all``; ports only where the
+    protocol has them."""
+    if protocol is None:
+        return "all" if ports.is_all() else f"all/{ports}"
+    name = protocol_name(protocol)
+    if protocol not in PORTED:
+        return name
+    return f"{name}/all" if ports.is_all() else f"{name}/{ports}"

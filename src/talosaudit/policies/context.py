@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+from talosaudit.levels import Level
 from talosaudit.model import (
     ALL_ADDRESSES,
     EMPTY,
@@ -15,16 +16,18 @@ from talosaudit.model import (
     LayerKind,
     Model,
     NodeGroup,
-    PortSet,
     Role,
     Rule,
 )
 from talosaudit.model.addresses import ALL_V4, ALL_V6
 from talosaudit.model.firewall import Layer
-from talosaudit.model.ports import PORTED, protocol_name
+from talosaudit.model.ports import PORTED
+
+#: The model's one flow notation, re-exported: evaluators import their wording from here.
+from talosaudit.model.ports import flow_text as flow_text  # noqa: PLC0414 - an explicit re-export
 from talosaudit.policies.params import FactCondition, RulePredicateParams
 from talosaudit.policies.registry import Catalogue, PolicyError, validate_params
-from talosaudit.policies.schema import Level, Policy
+from talosaudit.policies.schema import Policy
 from talosaudit.reachability import (
     Endpoint,
     Reachability,
@@ -191,20 +194,6 @@ _LAYER_NOUNS = {
 
 def layer_text(layer: Layer) -> str:
     return f"{_LAYER_NOUNS.get(layer.kind, 'firewall')} {layer.id}"
-
-
-def ports_text(ports: PortSet) -> str:
-    return ",".join(str(lo) if lo == hi else f"{lo}-{hi}" for lo, hi in ports.values)
-
-
-def flow_text(protocol: int | None, ports: PortSet) -> str:
-    """``tcp/50001``, ``tcp/2379-2380``, ``icmp``, ``all``."""
-    if protocol is None:
-        return "all" if ports.is_all() else f"all/{ports_text(ports)}"
-    name = protocol_name(protocol)
-    if protocol not in PORTED:
-        return name
-    return f"{name}/{ports_text(ports)}"
 
 
 def role_text(role: Role | None) -> str:

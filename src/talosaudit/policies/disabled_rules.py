@@ -16,8 +16,8 @@ from talosaudit.findings import Finding
 from talosaudit.model import Action, Layer, Rule
 from talosaudit.model.source import SourceRef
 from talosaudit.policies.context import Context, layer_text, rule_key, rule_text
-from talosaudit.policies.flows import blocked_pairs
-from talosaudit.policies.params import DisabledRuleParams, RequireFlowParams
+from talosaudit.policies.params import DisabledRuleParams
+from talosaudit.policies.required import blocked_checks
 from talosaudit.policies.schema import Policy
 from talosaudit.reachability import Reachability
 
@@ -58,7 +58,7 @@ def disabled_rule_required(policy: Policy, ctx: Context) -> Iterator[Finding]:
         required = ctx.catalogue.get(rule_id)
         if required is None or required.kind != "require_flow":
             continue
-        for pair in blocked_pairs(ctx, ctx.params(required, RequireFlowParams)):
+        for pair in blocked_checks(ctx, required):
             blockers = {d.layer.id for d in pair.decisions if d.surely_blocked & pair.missing}
             if not blockers & revived.keys():
                 continue

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from talosaudit.findings import Finding
+from talosaudit.levels import Level
 from talosaudit.model import ALL_ADDRESSES, ALL_PORTS, EMPTY, AddressSet, PortSet, Role, Rule
 from talosaudit.model.ports import parse_protocol
 from talosaudit.model.source import SourceRef
@@ -20,23 +21,17 @@ from talosaudit.policies.context import (
     rule_key,
     rule_text,
 )
-from talosaudit.policies.params import ForbiddenFlow, ForbidFlowParams, RequiredFlow, RequireFlowParams
-from talosaudit.policies.schema import Level, Policy
+from talosaudit.policies.params import ForbiddenFlow, ForbidFlowParams
+from talosaudit.policies.required import FlowEnd, blocked_checks
+from talosaudit.policies.schema import Policy
 from talosaudit.reachability import Endpoint, LayerDecision, Restrictor, Space, address_line
 from talosaudit.reachability.endpoints import admin_endpoint, internet_endpoint, node_network_endpoint
 from talosaudit.reachability.query import Side
-from talosaudit.reachability.space import ALL_PROTOCOLS, DST, SRC
+from talosaudit.reachability.space import ALL_PROTOCOLS
 
 _ALL_LINE = address_line(ALL_ADDRESSES)
 
 # --- required flows --------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Side:
-    endpoint: Endpoint
-    text: str  # "worker nodes", "the admin networks"
-    role: Role | None = None
 
 
 @dataclass
@@ -45,8 +40,8 @@ class _Missing:
 
     decision: LayerDecision
     spec: str
-    src: _Side
-    dst: _Side
+    src: FlowEnd
+    dst: FlowEnd
     protocol: int | None
     level: Level
     purpose: str
@@ -55,127 +50,29 @@ class _Missing:
     related: list[SourceRef] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True)
-class RequiredPair:
-    """One required flow between two concrete ends, and what of it is surely blocked."""
-
-    flow: RequiredFlow
-    protocol: int | None
-    ports: PortSet
-    spec: str
-    src: _Side
-    dst: _Side
-    missing: Space
-    decisions: tuple[LayerDecision, ...]
-
-
-def blocked_pairs(ctx: Context, params: RequireFlowParams) -> Iterator[RequiredPair]:
-    """Every (flow, source, destination) of a require_flow policy that is partly blocked."""
-    if not ctx.holds(params.when, params.fact_defaults):
-        return
-    for flow in params.flows:
-        if not ctx.holds(flow.when, params.fact_defaults):
-            continue
-        protocol = parse_protocol(flow.protocol)
-        ports = PortSet.parse(flow.ports)
-        tunnel = ctx.model.fact("tunnel_port").strip()
-        if flow.tunnel_port and tunnel.isdigit() and 0 < int(tunnel) <= 65535:
-            ports = PortSet.single(int(tunnel))
-        spec = flow_text(protocol, ports)
-        for src in _sides(ctx, flow.source, params.egress_filtered_only):
-            for dst in _sides(ctx, flow.to, False):
-                if _same_node(src, dst):
-                    continue
-                missing, decisions = _missing(ctx, flow, (src, dst), protocol, ports)
-                if missing:
-                    yield RequiredPair(flow, protocol, ports, spec, src, dst, missing, decisions)
-
-
 def require_flow(policy: Policy, ctx: Context) -> Iterator[Finding]:
-    params = ctx.params(policy, RequireFlowParams)
+    """One finding per (blocking layer, direction, flow, source, destination) of the checks
+    ``required.py`` finds partly blocked: the same verdicts ``graph`` and ``why`` show."""
     found: dict[tuple[str, ...], _Missing] = {}
-    for pair in blocked_pairs(ctx, params):
-        flow, protocol, spec, src, dst = pair.flow, pair.protocol, pair.spec, pair.src, pair.dst
-        missing, result_decisions = pair.missing, pair.decisions
+    for check in blocked_checks(ctx, policy):
+        flow, spec, src, dst = check.flow, check.spec, check.src, check.dst
         level = min_level(policy.level, flow.level)
-        for d in _blockers(result_decisions, missing, flow.require == "any"):
-            if _reported_elsewhere(d):
-                continue
-            part = d.surely_blocked & missing
+        for d in check.reported:
+            part = d.surely_blocked & check.missing
             key = (d.layer.id, d.direction.value, spec, src.text, dst.text)
             entry = found.get(key)
             if entry is None:
-                entry = found[key] = _Missing(d, spec, src, dst, protocol, level, flow.purpose, flow.row)
+                entry = found[key] = _Missing(
+                    d, spec, src, dst, check.protocol, level, flow.purpose, flow.row
+                )
             elif level.rank > entry.level.rank:
                 entry.level, entry.purpose, entry.row = level, flow.purpose, flow.row
             entry.part = entry.part | part
-            for other in result_decisions:
+            for other in check.decisions:
                 if other.layer.id != d.layer.id and other.layer.source not in entry.related:
                     entry.related.append(other.layer.source)
     for entry in found.values():
         yield _blocked_finding(policy, entry)
-
-
-def _missing(
-    ctx: Context, flow: RequiredFlow, ends: tuple[_Side, _Side], protocol: int | None, ports: PortSet
-) -> tuple[Space, tuple[LayerDecision, ...]]:
-    """What of the flow is surely blocked (empty when it passes or the answer is unknown)."""
-    src, dst = ends
-    result = ctx.reach.query(src.endpoint, dst.endpoint, protocol, ports)
-    if flow.require == "any":
-        missing = Space() if result.possible else result.space
-    else:
-        missing = result.surely_blocked
-    if missing and flow.either_direction:
-        back = ctx.reach.query(dst.endpoint, src.endpoint, protocol, ports)
-        missing = missing & back.surely_blocked.swap(SRC, DST)
-    return missing, result.decisions
-
-
-def _blockers(decisions: tuple[LayerDecision, ...], missing: Space, whole: bool) -> list[LayerDecision]:
-    """Layers that surely block part of ``missing``; for an "any destination" flow, the
-    layers that block all of it when there are such (the others only narrow it)."""
-    partial = [d for d in decisions if d.surely_blocked & missing]
-    if whole:
-        complete = [d for d in partial if missing <= d.surely_blocked]
-        return complete or partial
-    return partial
-
-
-#: Layer attributes a collector sets when a platform rule already reports every required
-#: flow the layer blocks (TA401: an active Proxmox firewall that lets none of the node's
-#: ports in). The required-flow rules then stay quiet about that layer: one finding, not ten.
-REPORTED_ELSEWHERE = ("ta401",)
-
-
-def _reported_elsewhere(decision: LayerDecision) -> bool:
-    return any(decision.layer.attribute(name) == "true" for name in REPORTED_ELSEWHERE)
-
-
-def _same_node(src: _Side, dst: _Side) -> bool:
-    """A flow from a one-node group to itself: a node reaching its own address never leaves it
-    (Linux delivers it on ``lo``, which Talos always accepts; security groups, Proxmox and
-    pfSense never see it), so no layer can block it."""
-    group = src.endpoint.node_group
-    return group is not None and group is dst.endpoint.node_group and group.count == 1
-
-
-def _sides(ctx: Context, name: str, egress_filtered_only: bool) -> list[_Side]:
-    if name == "admin":
-        if not ctx.model.admin:
-            return []
-        return [_Side(admin_endpoint(ctx.model), f"the admin networks ({ctx.model.admin.describe()})")]
-    if name == "internet":
-        return [_Side(internet_endpoint(ctx.model), "the internet")]
-    if name == "anywhere":
-        return [_Side(ctx.anywhere(), "anywhere")]
-    out = []
-    for group in ctx.groups(name):
-        endpoint = ctx.endpoint(group)
-        if egress_filtered_only and not ctx.reach.egress_filtered(endpoint):
-            continue
-        out.append(_Side(endpoint, role_text(group.role), group.role))
-    return out
 
 
 def _blocked_finding(policy: Policy, m: _Missing) -> Finding:
@@ -211,7 +108,7 @@ def _blocked_finding(policy: Policy, m: _Missing) -> Finding:
     )
 
 
-def _who(side: _Side) -> str:
+def _who(side: FlowEnd) -> str:
     """Stable name of a flow end for identities (role, not addresses that may change)."""
     return side.role.value if side.role else side.text.split(" (")[0]
 

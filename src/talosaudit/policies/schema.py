@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-
-class Level(StrEnum):
-    NOTE = "note"
-    WARNING = "warning"
-    ERROR = "error"
-
-    @property
-    def rank(self) -> int:
-        return {"note": 1, "warning": 2, "error": 3}[self.value]
+#: ``Level`` lives below policies and findings; it stays importable from here.
+from talosaudit.levels import Level
 
 
 class Policy(BaseModel):
@@ -34,3 +26,6 @@ class Policy(BaseModel):
     remediation: str
     references: tuple[str, ...] = ()
     params: dict[str, Any] = Field(default_factory=dict)
+
+
+__all__ = ["Level", "Policy"]

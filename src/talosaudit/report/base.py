@@ -11,8 +11,9 @@ from pathlib import Path
 
 from talosaudit import __version__
 from talosaudit.findings import Finding
+from talosaudit.levels import Level
 from talosaudit.model.cluster import Fact, FactOrigin
-from talosaudit.policies.schema import Level, Policy
+from talosaudit.policies.schema import Policy
 
 TOOL_NAME = "talosaudit"
 INFORMATION_URI = "https://github.com/talosaudit/talosaudit"

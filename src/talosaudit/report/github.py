@@ -7,7 +7,7 @@ and the CLI also writes the full list as markdown to ``$GITHUB_STEP_SUMMARY``.
 from __future__ import annotations
 
 from talosaudit.findings import Finding
-from talosaudit.policies.schema import Level
+from talosaudit.levels import Level
 from talosaudit.report.base import Report
 from talosaudit.report.safe import guard_lines, visible
 

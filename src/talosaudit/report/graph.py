@@ -5,6 +5,7 @@ reachability); this module only renders it as text, Mermaid or Graphviz dot.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -22,7 +23,14 @@ class FlowCell:
     destination: str
     verdict: str  # ``allowed``, ``blocked``, ``partial``, ``unknown``
     why: str = ""  # e.g. the blocking layer
-    requirement: str = ""  # e.g. ``TA103 talos-trustd-blocked``
+    requirement: str = ""  # the policy and its PORTS.md row, e.g. ``TA103 R3``
+    rule_id: str = ""
+    #: The ends as findings name them (``worker nodes``, ``the admin networks (…)``).
+    source_text: str = ""
+    destination_text: str = ""
+    #: The blocking layers the rule's ``scan`` findings are located at (empty when it holds,
+    #: is unknown, or only a platform rule such as TA401 reports the layer).
+    reported_by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,8 +123,42 @@ def render_graph_dot(data: GraphData) -> str:
     return "\n".join(out) + "\n"
 
 
+def render_graph_json(data: GraphData) -> str:
+    """The graph for scripts (and for the test that holds ``graph`` to ``scan``)."""
+    document = {
+        "node_groups": [
+            {
+                "name": g.name,
+                "role": g.role.value if g.role is not None else None,
+                "role_reason": g.role_reason,
+                "addresses": g.addresses.describe() if g.addresses else "",
+                "layers": list(g.layers),
+            }
+            for g in data.groups
+        ],
+        "facts": [{"name": f.name, "value": f.value, "reason": f.reason} for f in data.facts],
+        "flows": [
+            {
+                "flow": c.flow,
+                "source": c.source,
+                "destination": c.destination,
+                "verdict": c.verdict,
+                "why": c.why,
+                "rule_id": c.rule_id,
+                "requirement": c.requirement,
+                "source_text": c.source_text,
+                "destination_text": c.destination_text,
+                "reported_by": list(c.reported_by),
+            }
+            for c in data.flows
+        ],
+    }
+    return json.dumps(document, indent=2) + "\n"
+
+
 GRAPH_FORMATS: dict[str, Callable[[GraphData], str]] = {
     "text": render_graph_text,
+    "json": render_graph_json,
     "mermaid": render_graph_mermaid,
     "dot": render_graph_dot,
 }

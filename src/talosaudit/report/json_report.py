@@ -6,8 +6,8 @@ import json
 from typing import Any
 
 from talosaudit.findings import Finding
+from talosaudit.levels import Level
 from talosaudit.model.source import SourceRef
-from talosaudit.policies.schema import Level
 from talosaudit.report.base import INFORMATION_URI, ORIGIN_NAMES, TOOL_NAME, Report
 
 SCHEMA_VERSION = 1

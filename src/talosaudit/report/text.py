@@ -9,7 +9,7 @@ from rich.markup import escape
 from rich.text import Text
 
 from talosaudit.findings import Finding
-from talosaudit.policies.schema import Level
+from talosaudit.levels import Level
 from talosaudit.report.base import Report, describe_fact
 from talosaudit.report.safe import guard_lines, visible
 

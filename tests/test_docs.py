@@ -23,3 +23,20 @@ def test_configuration_example_is_a_valid_config(tmp_path: Path) -> None:
     assert config.cni == "cilium" and config.tunnel == "geneve"
     assert config.features.kubespan is True and config.features.nodeport is False
     assert [i.id for i in config.ignore] == ["TA202"]
+
+
+def test_rule_texts_cite_only_files_in_the_repository() -> None:
+    from talosaudit.policies.registry import load_catalogue
+
+    root = Path(__file__).resolve().parents[1]
+    assert (root / "docs" / "ports.md").is_file()
+    for policy in load_catalogue().policies:
+        text = policy.rationale + policy.remediation
+        assert "PORTS.md" not in text and "RULES.md" not in text, policy.id
+    cited = {
+        row
+        for page in (root / "docs" / "rules").glob("TA*.md")
+        for row in re.findall(r"\[docs/ports\.md\]\(\.\./ports\.md\) ([A-Z]\d)", page.read_text())
+    }
+    matrix = (root / "docs" / "ports.md").read_text()
+    assert cited and {row for row in cited if f"| {row} |" not in matrix} == set()

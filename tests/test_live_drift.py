@@ -155,7 +155,6 @@ def test_changed_source_is_drift_both_ways_and_stays_at_the_snapshot(
     # policy findings at snapshot lines) has a repo-relative file that exists and a line.
     from sarif_kit.validate import validation_errors
 
-    from talosaudit.live import default_category
     from talosaudit.report.base import Report
     from talosaudit.report.sarif import sarif_document
 
@@ -164,7 +163,7 @@ def test_changed_source_is_drift_both_ways_and_stays_at_the_snapshot(
         policies=result.policies,
         root=tmp_path,
         files=result.files,
-        category=default_category((REGION,)),
+        category=f"talosaudit/live/{REGION}/",
     )
     doc = sarif_document(report)
     assert list(validation_errors(doc)) == []

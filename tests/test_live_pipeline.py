@@ -220,7 +220,8 @@ def test_sarif_from_live_validates_and_every_result_has_a_file(aws_env: MotoServ
     seed.delete_rule("control_plane_talos_trustd")
     proc = subprocess.run(
         [sys.executable, "-m", "talosaudit", "live", "--region", REGION, "--cni", "cilium",
-         "--tunnel", "geneve", "--format", "sarif", "--root", str(tmp_path)],
+         "--tunnel", "geneve", "--format", "sarif", "--root", str(tmp_path),
+         "--category", f"talosaudit/live/{REGION}/"],
         check=False, cwd=tmp_path, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert proc.returncode == 1, proc.stderr

@@ -152,6 +152,26 @@ def test_run_layout(tmp_path: Path) -> None:
     assert driver["rules"][2]["properties"]["security-severity"] == "0.1"
 
 
+def test_no_automation_details_without_a_category(tmp_path: Path) -> None:
+    # upload-sarif applies its `category` input only when the run has no automationDetails.
+    [run] = json.loads(render_sarif(report(tmp_path)))["runs"]
+    assert "automationDetails" not in run
+    assert list(run) == ["tool", "originalUriBaseIds", "invocations", "results", "columnKind"]
+
+
+def test_serializer_keeps_explicit_defaults_that_the_stock_one_drops() -> None:
+    from sarif_om import Notification, ReportingConfiguration
+
+    from talosaudit.report.sarif import build, sarif_json
+
+    # "warning" is both fields' schema default; GitHub needs it written.
+    note = build(Notification, level="warning", message={"text": "m"})
+    assert sarif_json(note) == {"level": "warning", "message": {"text": "m"}}
+    assert sarif_json(build(ReportingConfiguration, level="warning")) == {"level": "warning"}
+    # Fields that were not given are not written, whatever sarif-om's default is.
+    assert sarif_json(build(ReportingConfiguration)) == {}
+
+
 def test_results(tmp_path: Path) -> None:
     doc = json.loads(render_sarif(report(tmp_path)))
     results = doc["runs"][0]["results"]

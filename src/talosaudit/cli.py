@@ -97,7 +97,11 @@ paths_argument = click.argument(
     no_cache_help="do not cache parsed files",
     quiet_help="no text report when writing files with -o; no notices",
 )
-@click.option("--category", default=DEFAULT_CATEGORY, show_default=True, help="SARIF automationDetails.id")
+@click.option(
+    "--category",
+    default=DEFAULT_CATEGORY,
+    help="SARIF automationDetails.id (none by default: the upload's category applies)",
+)
 @click.pass_context
 def scan(ctx: click.Context, *, paths: tuple[Path, ...], opts: AuditOptions, category: str) -> None:
     """Audit the firewall layers defined in PATH... (Terraform, Talos, Proxmox, pfSense)."""

@@ -58,7 +58,11 @@ from talosaudit.report.safe import visible
     no_cache_help="do not cache parsed Terraform files",
     quiet_help="no progress bar, no text report when writing files with -o",
 )
-@click.option("--category", default=None, help="SARIF automationDetails.id [talosaudit/live/<regions>/]")
+@click.option(
+    "--category",
+    default="",
+    help="SARIF automationDetails.id, e.g. talosaudit/live/eu-west-1/ (none by default)",
+)
 @click.pass_context
 def live(
     ctx: click.Context,
@@ -73,11 +77,11 @@ def live(
     max_attempts: int,
     snapshot_dir: str,
     opts: AuditOptions,
-    category: str | None,
+    category: str,
 ) -> None:
     """Audit the security groups deployed in AWS (--region R, repeatable, or --all-regions)."""
     from talosaudit.collectors.aws_live.fetch import AwsOptions
-    from talosaudit.live import LiveRequest, default_category, read_summary, run_live
+    from talosaudit.live import LiveRequest, read_summary, run_live
 
     if not regions and not all_regions:
         raise click.UsageError("give --region REGION (repeatable) or --all-regions")
@@ -107,7 +111,6 @@ def live(
             say(line, opts.quiet)
     if outcome.nothing_read:
         raise CannotRun("no AWS region could be read (see the warnings above)")
-    category = category or default_category(outcome.regions)
     emit(ctx, outcome.result, request.scan, opts, files=files, category=category)
 
 

@@ -17,7 +17,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -90,11 +90,6 @@ class LiveResult:
     @property
     def nothing_read(self) -> bool:
         return not self.regions
-
-
-def default_category(regions: Sequence[str]) -> str:
-    """``talosaudit/live/<region>[+<region>...]/``: one code-scanning category per region set."""
-    return f"talosaudit/live/{'+'.join(sorted(regions)) or 'none'}/"
 
 
 def run_live(request: LiveRequest, on_region: Callable[[str, bool], None] | None = None) -> LiveResult:

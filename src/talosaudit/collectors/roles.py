@@ -284,7 +284,7 @@ def complete_by_attachment(
     return AttachedRoles(group_roles, members, carried)
 
 
-#: Ports a node firewall admits for the cluster (PORTS.md R1-R8, C1-C9, K1, N1). A group
+#: Ports a node firewall admits for the cluster (docs/ports.md R1-R8, C1-C9, K1, N1). A group
 #: without a role that admits none of them (a bastion, a load balancer) is not a node group.
 CLUSTER_TCP_PORTS = PortSet.parse("179,2379-2381,2383,4240,4244,5473,6443,10250,10257,10259,50000-50001")
 CLUSTER_UDP_PORTS = PortSet.parse("4789,6081,8472,51820,51871")

@@ -18,6 +18,15 @@ DOCS_DIR = Path(__file__).resolve().parents[3] / "docs" / "rules"
 REGENERATE = "python -m talosaudit.policies.docs"
 
 
+#: Policy texts cite rows of the port matrix as ``docs/ports.md F1``; a rule page links it.
+PORTS_DOC = "docs/ports.md"
+PORTS_LINK = f"[{PORTS_DOC}](../ports.md)"
+
+
+def _linked(text: str) -> str:
+    return text.replace(PORTS_DOC, PORTS_LINK)
+
+
 def render_rule(policy: Policy) -> str:
     lines = [
         f"# {policy.id} {policy.name}",
@@ -33,11 +42,11 @@ def render_rule(policy: Policy) -> str:
         "",
         "## Why",
         "",
-        policy.rationale.strip(),
+        _linked(policy.rationale.strip()),
         "",
         "## How to fix",
         "",
-        policy.remediation.strip(),
+        _linked(policy.remediation.strip()),
         "",
     ]
     if policy.params:

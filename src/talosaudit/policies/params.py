@@ -23,7 +23,7 @@ class _Strict(BaseModel):
 
 
 class Conditional(_Strict):
-    #: Facts assumed when the model has none (PORTS.md defaults, e.g. ``cni: flannel``).
+    #: Facts assumed when the model has none (docs/ports.md defaults, e.g. ``cni: flannel``).
     fact_defaults: dict[str, str] = Field(default_factory=dict)
     #: The policy runs only when these facts hold.
     when: FactCondition = Field(default_factory=dict)
@@ -49,7 +49,7 @@ class FlowSpec(_Strict):
 
 
 class RequiredFlow(FlowSpec):
-    #: The PORTS.md row, e.g. ``R5``.
+    #: The docs/ports.md row, e.g. ``R5``.
     row: str = ""
     source: Literal["control-plane", "worker", "nodes", "admin"] = Field(alias="from")
     to: Literal["control-plane", "worker", "nodes", "internet", "anywhere"]

@@ -9,7 +9,9 @@ from collections.abc import Callable
 
 from talosaudit.report.base import Report
 from talosaudit.report.github import render_github
+from talosaudit.report.gitlab import render_gitlab
 from talosaudit.report.json_report import render_json
+from talosaudit.report.junit import render_junit
 from talosaudit.report.markdown import render_markdown
 from talosaudit.report.sarif import render_sarif
 from talosaudit.report.text import render_text
@@ -23,6 +25,8 @@ FORMATS: dict[str, Renderer] = {
     "sarif": render_sarif,
     "github": render_github,
     "markdown": render_markdown,
+    "junitxml": render_junit,
+    "gitlab": render_gitlab,
 }
 
 __all__ = ["FORMATS", "Renderer", "Report"]

@@ -18,7 +18,9 @@ from talosaudit.policies.schema import Policy
 TOOL_NAME = "talosaudit"
 INFORMATION_URI = "https://github.com/talosaudit/talosaudit"
 RULE_DOC_URI = INFORMATION_URI + "/blob/main/docs/rules/{id}.md"
-DEFAULT_CATEGORY = "talosaudit/scan/"
+#: No category by default: code scanning applies the upload's `category` only when the SARIF run
+#: has no automationDetails (DESIGN.md "SARIF contract").
+DEFAULT_CATEGORY = ""
 
 ORIGIN_NAMES = {
     FactOrigin.COMMAND_LINE: "command line",

@@ -1,16 +1,24 @@
-"""SARIF 2.1.0 for GitHub code scanning, built as plain dicts (see DESIGN.md "SARIF contract").
+"""SARIF 2.1.0 for GitHub code scanning, built from sarif-om's object model (see DESIGN.md
+"SARIF contract").
 
-Every value GitHub reads is written explicitly (a result's ``level`` even when it equals
-the rule default), because GitHub and the schema disagree on what is required.
-Suppressed findings are included only when ``Report.show_suppressed`` is set: GitHub does
-not honour SARIF ``suppressions`` and would open alerts for them.
+The objects are sarif-om's classes; the JSON comes from ``sarif_json`` below, not from the
+stock ``jschema_to_python`` serializer, which drops every value equal to its schema default
+(an explicit ``level: warning`` disappears, and GitHub then reads the rule default instead).
+Here every value passed to a constructor is written, in the order it was passed, and nothing
+else. Suppressed findings are included only when ``Report.show_suppressed`` is set: GitHub
+does not honour SARIF ``suppressions`` and would open alerts for them. ``automationDetails``
+is written only when the user gave a category: code scanning's upload applies its own
+``category`` only when the field is absent.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
+
+import attr
+import sarif_om as om
 
 from talosaudit.findings import Finding
 from talosaudit.model.source import SourceRef
@@ -23,6 +31,39 @@ SRCROOT = "%SRCROOT%"
 #: security view, so the lowest value written is 0.1.
 MIN_SECURITY_SEVERITY = 0.1
 MAX_TAGS = 20
+#: Where ``build`` records which fields were given explicitly (attrs classes without slots).
+_EXPLICIT = "_talosaudit_explicit"
+
+T = TypeVar("T")
+
+
+def build(cls: type[T], **fields: Any) -> T:
+    """``cls(**fields)``, remembering which fields were given and in which order.
+
+    sarif-om was generated from a 2.1.0 release candidate; a property the final schema added
+    (``suppression.status``) is not a field of its class, so it is kept beside the object
+    under its JSON name and written in its place.
+    """
+    known = {f.name for f in attr.fields(cls)}  # type: ignore[arg-type]
+    obj = cls(**{name: value for name, value in fields.items() if name in known})
+    setattr(obj, _EXPLICIT, tuple(fields.items()))
+    return obj
+
+
+def sarif_json(value: Any) -> Any:
+    """JSON data of a sarif-om object tree: explicit fields only, defaults never dropped."""
+    if attr.has(type(value)):
+        names = {f.name: f.metadata["schema_property_name"] for f in attr.fields(type(value))}
+        explicit: tuple[tuple[str, Any], ...] = getattr(value, _EXPLICIT, ())
+        return {
+            names.get(name, name): sarif_json(getattr(value, name) if name in names else extra)
+            for name, extra in explicit
+        }
+    if isinstance(value, dict):
+        return {key: sarif_json(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [sarif_json(item) for item in value]
+    return value
 
 
 def render_sarif(report: Report) -> str:
@@ -30,25 +71,35 @@ def render_sarif(report: Report) -> str:
 
 
 def sarif_document(report: Report) -> dict[str, Any]:
+    document: dict[str, Any] = sarif_json(sarif_log(report))
+    return document
+
+
+def sarif_log(report: Report) -> om.SarifLog:
     results_of = list(report.findings) + (list(report.suppressed) if report.show_suppressed else [])
     rules = _rules(report, results_of)
-    index = {rule["id"]: i for i, rule in enumerate(rules)}
+    index = {rule.id: i for i, rule in enumerate(rules)}
     run: dict[str, Any] = {
-        "tool": {
-            "driver": {
-                "name": TOOL_NAME,
-                "semanticVersion": report.version,
-                "informationUri": INFORMATION_URI,
-                "rules": rules,
-            }
-        },
-        "automationDetails": {"id": report.category},
-        "originalUriBaseIds": {SRCROOT: {"uri": _root_uri(report)}},
+        "tool": build(
+            om.Tool,
+            driver=build(
+                om.ToolComponent,
+                name=TOOL_NAME,
+                semantic_version=report.version,
+                information_uri=INFORMATION_URI,
+                rules=rules,
+            ),
+        )
+    }
+    if report.category:
+        run["automation_details"] = build(om.RunAutomationDetails, id=report.category)
+    run |= {
+        "original_uri_base_ids": {SRCROOT: build(om.ArtifactLocation, uri=_root_uri(report))},
         "invocations": [_invocation(report)],
         "results": [_result(report, f, index[f.rule_id]) for f in results_of],
-        "columnKind": "utf16CodeUnits",
+        "column_kind": "utf16CodeUnits",
     }
-    return {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
+    return build(om.SarifLog, schema_uri=SCHEMA_URI, version="2.1.0", runs=[build(om.Run, **run)])
 
 
 def _root_uri(report: Report) -> str:
@@ -56,16 +107,20 @@ def _root_uri(report: Report) -> str:
     return uri if uri.endswith("/") else uri + "/"
 
 
-def _invocation(report: Report) -> dict[str, Any]:
-    invocation: dict[str, Any] = {"executionSuccessful": True}
-    if report.notices:
-        invocation["toolExecutionNotifications"] = [
-            {"level": "warning", "message": {"text": notice}} for notice in report.notices
-        ]
-    return invocation
+def _text(text: str) -> om.Message:
+    return build(om.Message, text=text)
 
 
-def _rules(report: Report, findings: list[Finding]) -> list[dict[str, Any]]:
+def _invocation(report: Report) -> om.Invocation:
+    if not report.notices:
+        return build(om.Invocation, execution_successful=True)
+    notifications = [
+        build(om.Notification, level="warning", message=_text(notice)) for notice in report.notices
+    ]
+    return build(om.Invocation, execution_successful=True, tool_execution_notifications=notifications)
+
+
+def _rules(report: Report, findings: list[Finding]) -> list[om.ReportingDescriptor]:
     """Every policy that ran, plus any rule id a finding names that no policy file covers."""
     policies = sorted(report.policies, key=lambda p: p.id)
     rules = [_rule(p) for p in policies]
@@ -75,37 +130,39 @@ def _rules(report: Report, findings: list[Finding]) -> list[dict[str, Any]]:
     return rules
 
 
-def _rule(policy: Policy) -> dict[str, Any]:
+def _rule(policy: Policy) -> om.ReportingDescriptor:
     tags = list(dict.fromkeys(("security", *policy.tags)))[:MAX_TAGS]
-    return {
-        "id": policy.id,
-        "name": policy.name,
-        "shortDescription": {"text": policy.title},
-        "fullDescription": {"text": policy.rationale.strip()},
-        "help": {"text": _help_text(policy), "markdown": _help_markdown(policy)},
-        "helpUri": RULE_DOC_URI.format(id=policy.id),
-        "defaultConfiguration": {"level": policy.level.value},
-        "properties": {
+    return build(
+        om.ReportingDescriptor,
+        id=policy.id,
+        name=policy.name,
+        short_description=build(om.MultiformatMessageString, text=policy.title),
+        full_description=build(om.MultiformatMessageString, text=policy.rationale.strip()),
+        help=build(om.MultiformatMessageString, text=_help_text(policy), markdown=_help_markdown(policy)),
+        help_uri=RULE_DOC_URI.format(id=policy.id),
+        default_configuration=build(om.ReportingConfiguration, level=policy.level.value),
+        properties={
             "security-severity": f"{max(policy.security_severity, MIN_SECURITY_SEVERITY):.1f}",
             "tags": tags,
             "precision": "high",  # every rule reports what reachability proved
         },
-    }
+    )
 
 
-def _bare_rule(rule_id: str, example: Finding) -> dict[str, Any]:
+def _bare_rule(rule_id: str, example: Finding) -> om.ReportingDescriptor:
     """A rule without a policy file (should not happen; keeps ruleIndex valid if it does)."""
     text = f"{rule_id}: see {RULE_DOC_URI.format(id=rule_id)}"
-    return {
-        "id": rule_id,
-        "name": rule_id.lower(),
-        "shortDescription": {"text": rule_id},
-        "fullDescription": {"text": text},
-        "help": {"text": text, "markdown": text},
-        "helpUri": RULE_DOC_URI.format(id=rule_id),
-        "defaultConfiguration": {"level": example.level.value},
-        "properties": {"security-severity": "5.0", "tags": ["security"], "precision": "medium"},
-    }
+    return build(
+        om.ReportingDescriptor,
+        id=rule_id,
+        name=rule_id.lower(),
+        short_description=build(om.MultiformatMessageString, text=rule_id),
+        full_description=build(om.MultiformatMessageString, text=text),
+        help=build(om.MultiformatMessageString, text=text, markdown=text),
+        help_uri=RULE_DOC_URI.format(id=rule_id),
+        default_configuration=build(om.ReportingConfiguration, level=example.level.value),
+        properties={"security-severity": "5.0", "tags": ["security"], "precision": "medium"},
+    )
 
 
 def _help_text(policy: Policy) -> str:
@@ -126,43 +183,47 @@ def _help_markdown(policy: Policy) -> str:
     return "\n\n".join(parts)
 
 
-def _physical(ref: SourceRef) -> dict[str, Any]:
+def _physical(ref: SourceRef) -> om.PhysicalLocation:
     start = max(ref.start_line, 1)
-    return {
-        "artifactLocation": {"uri": quote(ref.path, safe="/"), "uriBaseId": SRCROOT},
-        "region": {"startLine": start, "endLine": max(ref.end_line, start)},
-    }
+    return build(
+        om.PhysicalLocation,
+        artifact_location=build(om.ArtifactLocation, uri=quote(ref.path, safe="/"), uri_base_id=SRCROOT),
+        region=build(om.Region, start_line=start, end_line=max(ref.end_line, start)),
+    )
 
 
-def _result(report: Report, f: Finding, rule_index: int) -> dict[str, Any]:
-    result: dict[str, Any] = {
-        "ruleId": f.rule_id,
-        "ruleIndex": rule_index,
+def _result(report: Report, f: Finding, rule_index: int) -> om.Result:
+    # GitHub needs the level even when it equals the rule's default or SARIF's ("warning").
+    fields: dict[str, Any] = {
+        "rule_id": f.rule_id,
+        "rule_index": rule_index,
         "level": f.level.value,
-        "message": {"text": f.message},
-        "locations": [{"physicalLocation": _physical(f.location)}],
-        "partialFingerprints": {"primaryLocationLineHash": f.fingerprint},
+        "message": _text(f.message),
+        "locations": [build(om.Location, physical_location=_physical(f.location))],
+        "partial_fingerprints": {"primaryLocationLineHash": f.fingerprint},
     }
     if f.related:
-        result["relatedLocations"] = [
-            {
-                "id": i,
-                "message": {"text": rel.resource or f"{rel.path}:{rel.start_line}"},
-                "physicalLocation": _physical(rel),
-            }
+        fields["related_locations"] = [
+            build(
+                om.Location,
+                id=i,
+                message=_text(rel.resource or f"{rel.path}:{rel.start_line}"),
+                physical_location=_physical(rel),
+            )
             for i, rel in enumerate(f.related, start=1)
         ]
     props = dict(f.properties)
     if f.location.resource:
         props.setdefault("resource", f.location.resource)
     if props:
-        result["properties"] = props
+        fields["properties"] = props
     if f.suppressed is not None:
-        result["suppressions"] = [
-            {
-                "kind": f.suppressed.kind.value,
-                "status": "accepted",
-                "justification": f.suppressed.justification,
-            }
+        fields["suppressions"] = [
+            build(
+                om.Suppression,
+                kind=f.suppressed.kind.value,
+                status="accepted",
+                justification=f.suppressed.justification,
+            )
         ]
-    return result
+    return build(om.Result, **fields)

@@ -80,12 +80,12 @@ _SERVICES = {
     "postgresql": 5432,
 }
 
-#: Required inbound ports per role (PORTS.md R1-R8): TA401 fires when none of them is let in.
+#: Required inbound ports per role (docs/ports.md R1-R8): TA401 fires when none of them is let in.
 REQUIRED_TCP: dict[Role, tuple[tuple[int, int], ...]] = {
     Role.CONTROL_PLANE: ((6443, 6443), (50000, 50000), (50001, 50001), (2379, 2380), (10250, 10250)),
     Role.WORKER: ((50000, 50000), (10250, 10250)),
 }
-#: The default CNI's tunnel (Talos-managed Flannel VXLAN, PORTS.md C1).
+#: The default CNI's tunnel (Talos-managed Flannel VXLAN, docs/ports.md C1).
 DEFAULT_TUNNEL: tuple[int, PortSet] = (UDP, PortSet.single(4789))
 
 

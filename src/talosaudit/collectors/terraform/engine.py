@@ -10,6 +10,7 @@ from typing import Any
 
 from talosaudit.collectors.discover import TERRAFORM, TERRAFORM_JSON, InputFile
 from talosaudit.collectors.options import CollectOptions
+from talosaudit.collectors.terraform import registry_modules
 from talosaudit.collectors.terraform.evaluator import Scope, evaluate, materialize, unknown_from
 from talosaudit.collectors.terraform.hcl_parse import SyntaxProblem, parse_expression
 from talosaudit.collectors.terraform.loader import Loader, auto_tfvars, cached_modules, config_files
@@ -236,6 +237,11 @@ class Engine:
         else:
             directory = self._cached(parent.root_dir).get(".".join(call_path))
             if directory is None:
+                # A well-known registry module (terraform-aws-modules/...) is modelled from
+                # its documented inputs; a cached copy (above) still wins.
+                modelled = registry_modules.instantiate(parent, name, call, source, base, add=self._synthesised)
+                if not registry_modules.is_missing(modelled):
+                    return modelled, []
                 return self._unreadable(
                     call,
                     base,
@@ -309,6 +315,10 @@ class Engine:
         )
         child.expansion_attr, child.expansion_lines = unknown_at
         return child
+
+    def _synthesised(self, resources: list[ResourceInstance], problems: list[TerraformProblem]) -> None:
+        self.resources.extend(resources)
+        self.problems.extend(problems)
 
     def _unreadable(self, call: Located, address: str, message: str) -> tuple[Any, list[ModuleInstance]]:
         mark = (call.rel, call.node.line)

@@ -89,7 +89,9 @@ def security_group(call: Call) -> dict[str, Any]:
         sg_id = Ref(sg_address, "id")
     for name_ in ("revoke_rules_on_delete", "description", "tags", "create_timeout", "delete_timeout"):
         call.used.add(name_)
-    _sg_rules(call, sg_id)
+    # Rules often name other groups (module.workers_sg.security_group_id) that name this
+    # one back: they are read once every module's outputs exist.
+    call.later(lambda: _sg_rules(call, sg_id))
     values = {
         "id": sg_id,
         "arn": Ref(sg_address, "arn") if sg_address else None,
@@ -311,43 +313,47 @@ def _security_group_v6(call: Call) -> dict[str, Any]:
         },
     )
     sg_id = Ref(sg_address, "id")
-    for direction in ("ingress", "egress"):
-        input_name = f"{direction}_rules"
-        items = call.items(input_name)
-        rule_type = f"aws_vpc_security_group_{direction}_rule"
-        if isinstance(items, Unknown):
-            lines = call.arg_lines(input_name)
-            call.add(
-                rule_type,
-                "this",
-                None,
-                lines,
-                {"security_group_id": (sg_id, lines), "ip_protocol": (items, lines)},
-                unknown=items,
-                unknown_attr=input_name,
-                unknown_lines=lines,
-            )
-            continue
-        for item in items:
-            element = item.value if isinstance(item.value, dict) else {}
-            key = element.get("key")
-            lines = item.lines
-            lo, hi = element.get("from_port"), element.get("to_port")
-            attrs: dict[str, tuple[Any, Lines]] = {
-                "security_group_id": (sg_id, lines),
-                "ip_protocol": (element.get("ip_protocol"), lines),
-                "from_port": (lo if lo is not None else hi, lines),
-                "to_port": (hi if hi is not None else lo, lines),
-                "description": (element.get("description"), lines),
-            }
-            for attr in ("cidr_ipv4", "cidr_ipv6", "prefix_list_id", "referenced_security_group_id"):
-                if element.get(attr) is not None:
-                    value = element[attr]
-                    attrs[attr] = (
-                        sg_id if attr == "referenced_security_group_id" and value == "self" else value,
-                        lines,
-                    )
-            call.add(rule_type, "this", key if isinstance(key, str) else None, lines, attrs)
+
+    def rules() -> None:
+        for direction in ("ingress", "egress"):
+            input_name = f"{direction}_rules"
+            items = call.items(input_name)
+            rule_type = f"aws_vpc_security_group_{direction}_rule"
+            if isinstance(items, Unknown):
+                lines = call.arg_lines(input_name)
+                call.add(
+                    rule_type,
+                    "this",
+                    None,
+                    lines,
+                    {"security_group_id": (sg_id, lines), "ip_protocol": (items, lines)},
+                    unknown=items,
+                    unknown_attr=input_name,
+                    unknown_lines=lines,
+                )
+                continue
+            for item in items:
+                element = item.value if isinstance(item.value, dict) else {}
+                key = element.get("key")
+                lines = item.lines
+                lo, hi = element.get("from_port"), element.get("to_port")
+                attrs: dict[str, tuple[Any, Lines]] = {
+                    "security_group_id": (sg_id, lines),
+                    "ip_protocol": (element.get("ip_protocol"), lines),
+                    "from_port": (lo if lo is not None else hi, lines),
+                    "to_port": (hi if hi is not None else lo, lines),
+                    "description": (element.get("description"), lines),
+                }
+                for attr in ("cidr_ipv4", "cidr_ipv6", "prefix_list_id", "referenced_security_group_id"):
+                    if element.get(attr) is not None:
+                        value = element[attr]
+                        attrs[attr] = (
+                            sg_id if attr == "referenced_security_group_id" and value == "self" else value,
+                            lines,
+                        )
+                call.add(rule_type, "this", key if isinstance(key, str) else None, lines, attrs)
+
+    call.later(rules)
     return {
         "id": sg_id,
         "arn": Ref(sg_address, "arn"),
@@ -579,35 +585,39 @@ def alb(call: Call) -> dict[str, Any]:
             },
         )
         sg_ids.append(Ref(sg, "id"))
-        for direction in ("ingress", "egress"):
-            input_name = f"security_group_{direction}_rules"
-            items = call.items(input_name)
-            if isinstance(items, Unknown):
-                continue
-            for item in items:
-                element = item.value if isinstance(item.value, dict) else {}
-                rule: dict[str, tuple[Any, Lines]] = {"security_group_id": (Ref(sg, "id"), item.lines)}
-                for attr in (
-                    "ip_protocol",
-                    "from_port",
-                    "to_port",
-                    "description",
-                    "cidr_ipv4",
-                    "cidr_ipv6",
-                    "prefix_list_id",
-                    "referenced_security_group_id",
-                ):
-                    if element.get(attr) is not None:
-                        rule[attr] = (element[attr], item.fields.get(attr, item.lines))
-                rule.setdefault("ip_protocol", ("tcp", item.lines))
-                key = element.get("key")
-                call.add(
-                    f"aws_vpc_security_group_{direction}_rule",
-                    "this",
-                    key if isinstance(key, str) else None,
-                    item.lines,
-                    rule,
-                )
+
+        def rules(sg: str = sg) -> None:
+            for direction in ("ingress", "egress"):
+                input_name = f"security_group_{direction}_rules"
+                items = call.items(input_name)
+                if isinstance(items, Unknown):
+                    continue
+                for item in items:
+                    element = item.value if isinstance(item.value, dict) else {}
+                    rule: dict[str, tuple[Any, Lines]] = {"security_group_id": (Ref(sg, "id"), item.lines)}
+                    for attr in (
+                        "ip_protocol",
+                        "from_port",
+                        "to_port",
+                        "description",
+                        "cidr_ipv4",
+                        "cidr_ipv6",
+                        "prefix_list_id",
+                        "referenced_security_group_id",
+                    ):
+                        if element.get(attr) is not None:
+                            rule[attr] = (element[attr], item.fields.get(attr, item.lines))
+                    rule.setdefault("ip_protocol", ("tcp", item.lines))
+                    key = element.get("key")
+                    call.add(
+                        f"aws_vpc_security_group_{direction}_rule",
+                        "this",
+                        key if isinstance(key, str) else None,
+                        item.lines,
+                        rule,
+                    )
+
+        call.later(rules)
         existing = attrs.get("security_groups", ([], call.lines()))
         attrs["security_groups"] = (
             sg_ids + (existing[0] if isinstance(existing[0], list) else []),

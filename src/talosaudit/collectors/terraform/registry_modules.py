@@ -146,6 +146,11 @@ class Call:
     resources: list[ResourceInstance] = field(default_factory=list)
     problems: list[TerraformProblem] = field(default_factory=list)
     used: set[str] = field(default_factory=set)
+    deferred: list[Callable[[], None]] = field(default_factory=list)
+
+    def later(self, build: Callable[[], None]) -> None:
+        """Run ``build`` once every module's outputs exist (see ``instantiate``)."""
+        self.deferred.append(build)
 
     @property
     def rel(self) -> str:
@@ -319,10 +324,15 @@ def instantiate(
     source: str,
     base: str,
     *,
-    add: Callable[[list[ResourceInstance], list[TerraformProblem]], None],
+    add: Callable[[Callable[[], tuple[list[ResourceInstance], list[TerraformProblem]]]], None],
 ) -> Any:
-    """The value of ``module.<name>`` for a recognised registry module (resources and
-    problems handed to ``add``), or ``_MISSING`` when the source is not one we model."""
+    """The value of ``module.<name>`` for a recognised registry module, or ``_MISSING``
+    when the source is not one we model.
+
+    The outputs are known at once; what may refer to other modules' outputs (the rules of a
+    group naming another group that names it back) is built later: ``add`` receives a
+    function the engine calls once the root is evaluated, which gives the resources and
+    problems."""
     version_attr = located.node.attr("version")
     version = version_attr.expr[2] if version_attr is not None and version_attr.expr[0] == "L" else None
     recognised = recognise(source, version if isinstance(version, str) else None)
@@ -340,8 +350,17 @@ def instantiate(
             unknown, attr, where = parent.expansion_unknown, parent.expansion_attr, parent.expansion_lines
         call = Call(parent, located, name, path, scope, recognised, unknown, attr, where)
         outputs = synthesiser(call)
-        call.report_unmodelled(irrelevant)
-        add(call.resources, call.problems)
+
+        def finish() -> tuple[list[ResourceInstance], list[TerraformProblem]]:
+            try:
+                for build in call.deferred:
+                    build()
+            except Exception as exc:  # never let one module stop the scan
+                call.problem("source", f"could not be evaluated: {exc!r}")
+            call.report_unmodelled(irrelevant)
+            return call.resources, call.problems
+
+        add(finish)
         return RegistryModuleObject(path, outputs, what)
 
     if isinstance(expansion, Unknown):

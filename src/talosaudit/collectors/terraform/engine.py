@@ -4,12 +4,13 @@ Terraform's precedence, instantiate module calls, expand and evaluate every reso
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from talosaudit.collectors.discover import TERRAFORM, TERRAFORM_JSON, InputFile
 from talosaudit.collectors.options import CollectOptions
+from talosaudit.collectors.terraform import registry_modules
 from talosaudit.collectors.terraform.evaluator import Scope, evaluate, materialize, unknown_from
 from talosaudit.collectors.terraform.hcl_parse import SyntaxProblem, parse_expression
 from talosaudit.collectors.terraform.loader import Loader, auto_tfvars, cached_modules, config_files
@@ -75,6 +76,7 @@ class Engine:
         self._remote: dict[str, dict[str, Path]] = {}
         self._reported: set[tuple[str, int]] = set()
         self._var_files = [Path(os.path.abspath(p)) for p in options.var_files]
+        self._pending: list[Callable[[], tuple[list[ResourceInstance], list[TerraformProblem]]]] = []
 
     # ----------------------------------------------------------------- loading
     def module_def(self, directory: Path) -> ModuleDef | None:
@@ -153,6 +155,7 @@ class Engine:
             root_variables=lambda m, n, d: _root_var(m, n, d, sources, self),
         )
         self.collect(instance)
+        self._finish_synthesised()
 
     def _variable_sources(self, root_dir: Path) -> list[tuple[str, dict[str, tuple[Expr, Lines]]]]:
         sources = []
@@ -236,6 +239,13 @@ class Engine:
         else:
             directory = self._cached(parent.root_dir).get(".".join(call_path))
             if directory is None:
+                # A well-known registry module (terraform-aws-modules/...) is modelled from
+                # its documented inputs; a cached copy (above) still wins.
+                modelled = registry_modules.instantiate(
+                    parent, name, call, source, base, add=self._synthesised
+                )
+                if not registry_modules.is_missing(modelled):
+                    return modelled, []
                 return self._unreadable(
                     call,
                     base,
@@ -309,6 +319,18 @@ class Engine:
         )
         child.expansion_attr, child.expansion_lines = unknown_at
         return child
+
+    def _synthesised(
+        self, finish: Callable[[], tuple[list[ResourceInstance], list[TerraformProblem]]]
+    ) -> None:
+        self._pending.append(finish)
+
+    def _finish_synthesised(self) -> None:
+        """Build what registry modules deferred until every module's outputs existed."""
+        while self._pending:
+            resources, problems = self._pending.pop(0)()
+            self.resources.extend(resources)
+            self.problems.extend(problems)
 
     def _unreadable(self, call: Located, address: str, message: str) -> tuple[Any, list[ModuleInstance]]:
         mark = (call.rel, call.node.line)

@@ -30,6 +30,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from talosaudit.collectors.aws.security_groups import group_without_instances, security_group_layer
 from talosaudit.collectors.aws_live.fetch import PrefixList, RegionData
 from talosaudit.collectors.aws_live.snapshot import Snapshot
 from talosaudit.collectors.roles import (
@@ -43,7 +44,6 @@ from talosaudit.collectors.roles import (
     complete_by_attachment,
     infer_role,
 )
-from talosaudit.collectors.security_groups import group_without_instances, security_group_layer
 from talosaudit.model import (
     ALL_PORTS,
     EMPTY,

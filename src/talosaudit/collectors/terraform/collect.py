@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from talosaudit.collectors.aws.terraform import map_aws
 from talosaudit.collectors.discover import InputFile
 from talosaudit.collectors.options import CollectOptions
+from talosaudit.collectors.proxmox.terraform import map_proxmox
 from talosaudit.collectors.roles import RoleHints
+from talosaudit.collectors.talos.terraform import map_talos
 from talosaudit.collectors.terraform import load_config
-from talosaudit.collectors.terraform.aws import map_aws
 from talosaudit.collectors.terraform.facts import facts_from_variables
-from talosaudit.collectors.terraform.proxmox import map_proxmox
-from talosaudit.collectors.terraform.talos import map_talos
 from talosaudit.collectors.terraform.values import TerraformConfig
 from talosaudit.model import Collection, Problem, SourceRef
 

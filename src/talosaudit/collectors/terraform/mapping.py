@@ -1,5 +1,6 @@
-"""Helpers every Terraform mapper uses (aws*.py, proxmox.py, talos.py): where a value was
-written, an address without its instance key, and nested blocks in either spelling."""
+"""Helpers every Terraform mapper uses (aws/terraform.py, proxmox/terraform.py,
+talos/terraform.py): where a value was written, an address without its instance key, and
+nested blocks in either spelling."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from talosaudit.collectors.terraform.aws_common import (
+from talosaudit.collectors.aws.tf_common import (
     Context,
     Pending,
     addresses_of,

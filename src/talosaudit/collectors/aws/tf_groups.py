@@ -12,9 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from talosaudit.collectors.roles import RoleSubject
-from talosaudit.collectors.security_groups import unknown_rules
-from talosaudit.collectors.terraform.aws_common import (
+from talosaudit.collectors.aws.security_groups import unknown_rules
+from talosaudit.collectors.aws.tf_common import (
     Context,
     Pending,
     addresses_of,
@@ -27,6 +26,7 @@ from talosaudit.collectors.terraform.aws_common import (
     tag_text,
     tags_of,
 )
+from talosaudit.collectors.roles import RoleSubject
 from talosaudit.collectors.terraform.mapping import nested_blocks, source, where
 from talosaudit.collectors.terraform.values import Block, Lines, Ref, ResourceInstance, Unknown
 from talosaudit.model import (

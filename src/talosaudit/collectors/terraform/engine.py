@@ -8,10 +8,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from talosaudit.collectors.discover import TERRAFORM, TERRAFORM_JSON, InputFile
+from talosaudit.collectors.base import InputFile
 from talosaudit.collectors.options import CollectOptions
 from talosaudit.collectors.terraform.evaluator import Scope, evaluate, materialize, unknown_from
 from talosaudit.collectors.terraform.hcl_parse import SyntaxProblem, parse_expression
+from talosaudit.collectors.terraform.kinds import TERRAFORM, TERRAFORM_JSON
 from talosaudit.collectors.terraform.loader import Loader, auto_tfvars, cached_modules, config_files
 from talosaudit.collectors.terraform.modules import (
     MAX_MODULE_DEPTH,

@@ -17,9 +17,9 @@ from talosaudit.collectors.terraform import hcl_fast, loader
 from talosaudit.collectors.terraform.hcl_parse import (
     _Converter,
     parse_expression,
-    parse_source,
     parse_tree,
 )
+from talosaudit.collectors.terraform.parse import parse_source
 from talosaudit.collectors.terraform.parse_worker import read_message, write_message
 from talosaudit.collectors.terraform.syntax import Attr, BlockNode, ParseResult
 

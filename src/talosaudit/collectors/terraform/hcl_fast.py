@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 import lark
 from lark import Token
 
-from talosaudit.collectors.terraform.hcl_parse import (
+from talosaudit.collectors.terraform.hcl_template import (
     assemble_template,
     heredoc_body,
     parse_template_text,
@@ -346,7 +346,7 @@ class _Builder(lark.Transformer[Token, Any]):
 
     def _heredoc(self, token: Token, trim: bool) -> Expr:
         line = self._line(token)
-        expr = parse_template_text(heredoc_body(str(token), trim), line + 1)
+        expr = parse_template_text(heredoc_body(str(token), trim), line + 1, _template_expression)
         if _tuple_depth(expr) > MAX_DEPTH:
             raise Fallback("deep heredoc")
         self.recorder.state.heredocs[id(expr)] = (expr, line)
@@ -564,6 +564,18 @@ def _streamline(parser: lark.Lark) -> None:
         ):
             lean = first
         callbacks[rule] = lean
+
+
+def _template_expression(text: str, line: int) -> Expr:
+    """An expression inside a heredoc template, by this builder alone: whatever it cannot
+    build (or the grammar rejects) sends the whole file to the tree path, which decides."""
+    try:
+        body = build(f"x = {text}", line - 1)
+    except Exception as exc:
+        raise Fallback("template expression") from exc
+    if not body.attrs:
+        raise Fallback("template expression")
+    return body.attrs[0].expr
 
 
 def warm() -> None:

@@ -103,10 +103,6 @@ def tags_of(value: Any) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(out))
 
 
-def tag_text(tags: tuple[tuple[str, str], ...]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in tags)
-
-
 @dataclass
 class Context:
     """The configuration being mapped, its resources by address, and the problems found."""

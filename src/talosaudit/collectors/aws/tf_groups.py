@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from talosaudit.collectors.aws.security_groups import unknown_rules
+from talosaudit.collectors.aws.security_groups import described, unknown_rules
 from talosaudit.collectors.aws.tf_common import (
     Context,
     Pending,
@@ -23,7 +23,6 @@ from talosaudit.collectors.aws.tf_common import (
     known_str,
     listify,
     protocol_and_ports,
-    tag_text,
     tags_of,
 )
 from talosaudit.collectors.roles import RoleSubject
@@ -80,13 +79,7 @@ class GroupDraft:
         return RoleSubject(self.id, tuple(names), self.tags, EMPTY, at)
 
     def attributes(self) -> list[tuple[str, str]]:
-        out: list[tuple[str, str]] = []
-        if self.tags:
-            out.append(("tags", tag_text(self.tags)))
-        if self.vpc:
-            out.append(("vpc", self.vpc))
-        if self.description:
-            out.append(("description", self.description))
+        out = described(self.tags, self.vpc, self.description)
         if self.external:
             out.append(("external", "true"))
         return out

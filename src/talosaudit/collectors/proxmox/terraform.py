@@ -30,6 +30,7 @@ from talosaudit.collectors.proxmox.firewall import (
     IpSetEntry,
     Option,
     dropped_rule_problem,
+    rule_options,
     verify_rule,
 )
 from talosaudit.collectors.proxmox.layers import Inventory, build
@@ -387,13 +388,7 @@ class _Mapper:
             action=action,
             enabled=enabled,
             macro=macro,
-            iface=values.get("iface"),
-            src=values.get("source"),
-            dest=values.get("dest"),
-            proto=values.get("proto"),
-            dport=values.get("dport"),
-            sport=values.get("sport"),
-            log=values.get("log"),
+            **rule_options(values),
             comment=values.get("comment") or "",
             key=key,
             unresolved=tuple(unresolved),

@@ -7,12 +7,11 @@ records an ``Unresolved`` on the rule and one TA002 problem; nothing is dropped 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from talosaudit.collectors.terraform.mapping import source
+from talosaudit.collectors.terraform.mapping import as_int, source
 from talosaudit.collectors.terraform.values import (
     Block,
     Lines,
@@ -60,27 +59,6 @@ def description_text(value: Any) -> str:
     if isinstance(value, Unknown | Ref):
         return describe_unknown(value)[0]
     return str(value)
-
-
-def as_int(value: Any) -> int | None:
-    """An integer from an int, an integral float or a numeric string; else None."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
-        return int(value)
-    return None
-
-
-def as_bool(value: Any) -> bool | None:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
-    return None
 
 
 def listify(value: Any) -> list[Any]:

@@ -17,7 +17,6 @@ from talosaudit.collectors.aws.tf_common import (
     Context,
     Pending,
     addresses_of,
-    as_bool,
     describe_unknown,
     description_text,
     known_str,
@@ -26,7 +25,7 @@ from talosaudit.collectors.aws.tf_common import (
     tags_of,
 )
 from talosaudit.collectors.roles import RoleSubject
-from talosaudit.collectors.terraform.mapping import nested_blocks, source, where
+from talosaudit.collectors.terraform.mapping import as_bool, nested_blocks, source, where
 from talosaudit.collectors.terraform.values import Block, Lines, Ref, ResourceInstance, Unknown
 from talosaudit.model import (
     EMPTY,

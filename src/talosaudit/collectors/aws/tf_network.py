@@ -16,14 +16,12 @@ from talosaudit.collectors.aws.tf_common import (
     Context,
     Pending,
     addresses_of,
-    as_bool,
-    as_int,
     known_str,
     listify,
     protocol_and_ports,
     tags_of,
 )
-from talosaudit.collectors.terraform.mapping import nested_blocks, source
+from talosaudit.collectors.terraform.mapping import as_bool, as_int, nested_blocks, source
 from talosaudit.collectors.terraform.values import Block, Ref, ResourceInstance, Unknown
 from talosaudit.model import (
     EMPTY,

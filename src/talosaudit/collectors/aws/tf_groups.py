@@ -162,6 +162,17 @@ class SecurityGroups:
                 key=f"{draft.id}:rules",
             )
 
+    def rule_owner(self, r: ResourceInstance, pending: Pending) -> str:
+        """The layer a standalone rule resource joins: its ``security_group_id``."""
+        body = r.body
+        return self.owner(
+            body.attrs.get("security_group_id"),
+            pending,
+            "security_group_id",
+            body.line_of("security_group_id"),
+            source(r.lines, r.address),
+        )
+
     def owner(self, value: Any, pending: Pending, attr: str, lines: Lines, at: SourceRef) -> str:
         """The layer a standalone rule joins (``security_group_id``)."""
         label = self.label(value, pending, attr, lines)
@@ -233,13 +244,7 @@ class SecurityGroups:
         """``aws_security_group_rule``: type, security_group_id, and inline-style fields."""
         body = r.body
         pending = Pending(self.ctx, r.address, r.address)
-        layer = self.owner(
-            body.attrs.get("security_group_id"),
-            pending,
-            "security_group_id",
-            body.line_of("security_group_id"),
-            source(r.lines, r.address),
-        )
+        layer = self.rule_owner(r, pending)
         kind = body.attrs.get("type")
         if kind in ("ingress", "egress"):
             directions = [Direction(kind)]
@@ -364,13 +369,7 @@ class SecurityGroups:
         body = r.body
         pending = Pending(self.ctx, r.address, r.address)
         pending.expansion(r)
-        layer = self.owner(
-            body.attrs.get("security_group_id"),
-            pending,
-            "security_group_id",
-            body.line_of("security_group_id"),
-            source(r.lines, r.address),
-        )
+        layer = self.rule_owner(r, pending)
         protocol, ports = protocol_and_ports(pending, body, "ip_protocol")
         addresses = EMPTY
         labels: set[str] = set()

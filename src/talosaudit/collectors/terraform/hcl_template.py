@@ -1,9 +1,9 @@
 """HCL template text -> syntax tree: heredoc bodies, ``templatefile`` text, JSON strings.
 
-Both HCL converters (the one-pass builder ``hcl_fast`` and the tree path ``hcl_parse``) and
-the JSON syntax use this scanner. The expressions inside ``${...}``/``%{...}`` are parsed by
-the ``expression`` function the caller passes: each converter passes its own, so this module
-imports neither (no import circle).
+The HCL converter (``hcl_fast``, for heredocs) and, through ``hcl_parse``, the JSON syntax
+and ``templatefile`` use this scanner. The expressions inside ``${...}``/``%{...}`` are
+parsed by the ``expression`` function the caller passes (``hcl_fast.expression``), so this
+module imports no converter and the converter can import it (no import circle).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
-"""The one-pass HCL builder (hcl_fast) against the tree path it replaces, and the loader's
-parser helpers.
+"""The one-pass HCL builder (hcl_fast), the only HCL converter, and the loader's parser
+helpers.
 
-The tree path (python-hcl2's lark tree, then ``_Converter``) stays in hcl_parse as the
-reference: the builder must give exactly its tree, and fall back to it for errors.
+The trees it must give are recorded in hcl_trees.py (from the time a second converter of
+python-hcl2's lark tree checked them); its errors are those that converter reported.
 """
 
 from __future__ import annotations
@@ -13,15 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from hcl_trees import TREES
 from talosaudit.collectors.terraform import hcl_fast, loader
-from talosaudit.collectors.terraform.hcl_parse import (
-    _Converter,
-    parse_expression,
-    parse_source,
-    parse_tree,
-)
+from talosaudit.collectors.terraform.hcl_parse import parse_expression
+from talosaudit.collectors.terraform.parse import parse_source
 from talosaudit.collectors.terraform.parse_worker import read_message, write_message
-from talosaudit.collectors.terraform.syntax import Attr, BlockNode, ParseResult
+from talosaudit.collectors.terraform.syntax import Attr, ParseResult
 
 HEREDOC_FIRST = 'a = <<EOF\nleft\nEOF\n == "x" ? 1 : 2\nb = 1\n'
 
@@ -60,16 +57,14 @@ SNIPPETS = {
 }
 
 
-def _tree_path(text: str) -> BlockNode:
-    return _Converter(text).file(parse_tree(text))
+def test_every_snippet_has_its_recorded_tree() -> None:
+    assert sorted(TREES) == sorted(SNIPPETS)
 
 
 @pytest.mark.parametrize("name", sorted(SNIPPETS))
-def test_builder_gives_the_tree_paths_tree(name: str) -> None:
-    text = SNIPPETS[name]
-    body = hcl_fast.build(text)
-    reference = _tree_path(text)
-    assert (body.attrs, body.blocks) == (reference.attrs, reference.blocks)
+def test_builder_gives_the_recorded_tree(name: str) -> None:
+    body = hcl_fast.build(SNIPPETS[name])
+    assert (body.attrs, body.blocks) == TREES[name]
 
 
 def test_lines_of_attributes_blocks_and_expressions() -> None:
@@ -100,7 +95,7 @@ def test_expression_lines_are_shifted() -> None:
 @pytest.mark.parametrize(
     ("text", "message", "line"),
     [
-        # the builder gives up; the tree path reports exactly as before
+        # conversion problems come after grammar errors, the first in the file first
         ('resource "a${x}" "b" {\n}\n', "a block label cannot contain a template", 1),
         ('a = "%{ if x }"\nb = \nc = {\n', "unexpected token 'c = {' at line 2", 2),
         ('a = "%{ if x }y"\n', "template has %{if} without %{endif}", 1),
@@ -108,17 +103,30 @@ def test_expression_lines_are_shifted() -> None:
         ("resource {\n", "unexpected end of file at line 2", 2),
     ],
 )
-def test_errors_are_those_of_the_tree_path(text: str, message: str, line: int) -> None:
+def test_errors_name_the_problem_and_its_line(text: str, message: str, line: int) -> None:
     assert parse_source("hcl", text.encode()) == ParseResult(None, message, line)
 
 
 def test_deep_but_valid_nesting_still_parses() -> None:
     text = "a = " + "[" * 150 + "]" * 150 + "\n"
-    with pytest.raises(hcl_fast.Fallback):
-        hcl_fast.build(text)
     result = parse_source("hcl", text.encode())
+    expected: tuple[object, ...] = ("U", 1, ())
+    for _ in range(149):
+        expected = ("U", 1, (expected,))
     assert result.tree is not None
-    assert result.tree.attrs == _tree_path(text).attrs
+    assert result.tree.attrs == (Attr("a", expected, 1, 1),)
+
+
+def test_the_first_conversion_problem_in_the_file_is_reported() -> None:
+    text = 'a = "%{ endif }"\nresource "x${y}" "z" {\n  b = "%{ if c }"\n}\n'
+    assert parse_source("hcl", text.encode()) == ParseResult(
+        None, "template has %{endif} without its opening directive", 1
+    )
+
+
+def test_an_invalid_template_expression_is_named() -> None:
+    text = "a = <<EOF\n${ 1 + }\nEOF\n"
+    assert parse_source("hcl", text.encode()) == ParseResult(None, "invalid expression '1 +'", 2)
 
 
 # --- loader: this process plus lean helper processes -------------------------------------

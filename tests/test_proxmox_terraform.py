@@ -7,8 +7,8 @@ from typing import Any
 
 from talosaudit.collectors.discover import discover
 from talosaudit.collectors.options import CollectOptions
+from talosaudit.collectors.proxmox.terraform import map_proxmox, resource_kind
 from talosaudit.collectors.terraform import load_config
-from talosaudit.collectors.terraform.proxmox import map_proxmox, resource_kind
 from talosaudit.collectors.terraform.values import (
     Block,
     Lines,

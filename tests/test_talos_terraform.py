@@ -7,8 +7,8 @@ from pathlib import Path
 from talosaudit.collectors import collect_all
 from talosaudit.collectors.discover import discover
 from talosaudit.collectors.options import CollectOptions
+from talosaudit.collectors.talos.terraform import map_talos
 from talosaudit.collectors.terraform import load_config
-from talosaudit.collectors.terraform.talos import map_talos
 from talosaudit.model import Collection, Role, merge
 
 MAIN = """\

@@ -7,12 +7,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from talosaudit.collectors.aws.security_groups import security_group_layer
+from talosaudit.collectors.aws.terraform import map_aws
 from talosaudit.collectors.aws_live import drift
 from talosaudit.collectors.discover import discover
 from talosaudit.collectors.options import CollectOptions
 from talosaudit.collectors.roles import RoleHints
-from talosaudit.collectors.security_groups import security_group_layer
-from talosaudit.collectors.terraform.aws import map_aws
 from talosaudit.collectors.terraform.collect import collect, collection_from_config
 from talosaudit.collectors.terraform.facts import facts_from_variables
 from talosaudit.collectors.terraform.values import (

@@ -2,19 +2,19 @@
 
 A file's kind comes from its name first and, where the name is ambiguous (``.json``,
 ``.yaml``, ``.xml``, templates such as ``.tftpl``/``.tmpl``/``.j2``), from a sniff of its
-content. Files of no known kind are ignored
-silently; files of a known kind that cannot be read as text become TA001 problems.
+content. Both questions go to the registered collectors (``registry.COLLECTORS``): this
+module knows no input format. Files of no known kind are ignored silently; files of a known
+kind that cannot be read as text become TA001 problems.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
+from talosaudit.collectors.base import GENERIC_KINDS, JSON, TEMPLATE, XML, YAML, InputFile
+from talosaudit.collectors.registry import COLLECTORS
 from talosaudit.model.collection import Problem
 from talosaudit.model.source import SourceRef
 
@@ -24,21 +24,7 @@ MAX_FILE_BYTES = 10 * 1024 * 1024
 SKIPPED_DIRS = frozenset({".git", ".terraform", "node_modules", "__pycache__"})
 _SNIFF_BYTES = 64 * 1024
 _BINARY_SNIFF = 8 * 1024
-_XML_SNIFF = 4 * 1024
 
-TERRAFORM = "terraform"
-TERRAFORM_JSON = "terraform-json"
-TFVARS = "tfvars"
-TERRAFORM_PLAN = "terraform-plan"
-TALOS = "talos"
-PROXMOX_CONF = "proxmox-conf"
-PROXMOX_FW = "proxmox-fw"
-PROXMOX_JSON = "proxmox-json"
-PFSENSE = "pfsense"
-OPNSENSE = "opnsense"
-
-#: Kinds that content sniffing decides; a file that cannot be sniffed has no kind.
-_SNIFFED = frozenset({"json", "yaml", "xml", "template"})
 #: Template file names (Terraform ``templatefile``, Go templates, Jinja). A template whose text
 #: looks like a Talos config is passed to the Talos collector, so an unrendered machine
 #: config is reported (TA001) instead of vanishing; other templates are ignored.
@@ -46,14 +32,9 @@ _TEMPLATE_SUFFIXES = (".tftpl", ".tpl", ".tmpl", ".j2", ".jinja", ".jinja2")
 #: A binary or non-UTF-8 ``.yaml``/``.xml`` file is reported (a Talos config or a firewall
 #: export that got corrupted must not vanish silently); ``.json`` files are too common in
 #: repositories to claim.
-_SILENT_WHEN_UNREADABLE = frozenset({"json", "template"})
+_SILENT_WHEN_UNREADABLE = frozenset({JSON, TEMPLATE})
 
-
-@dataclass(frozen=True, slots=True)
-class InputFile:
-    path: Path
-    rel: str
-    kind: str
+__all__ = ["InputFile", "discover", "kind_by_name", "relative", "sniff"]
 
 
 def discover(paths: Sequence[Path], root: Path) -> tuple[list[InputFile], list[Problem]]:
@@ -77,26 +58,21 @@ def relative(path: Path, root: Path) -> str:
 
 
 def kind_by_name(path: Path) -> str | None:
-    """The kind a file name implies; ``json``/``yaml``/``xml`` mean "sniff the content"."""
+    """The kind a file name implies: one a collector claims, or ``json``/``yaml``/``xml``/
+    ``template``, which mean "sniff the content"."""
+    for collector in COLLECTORS:
+        claimed = collector.kind_by_name(path)
+        if claimed is not None:
+            return claimed
     name = path.name.lower()
-    if name.endswith((".tf.json", ".tofu.json")):
-        return TERRAFORM_JSON
-    if name.endswith((".tf", ".tofu")):
-        return TERRAFORM
-    if name.endswith((".tfvars", ".tfvars.json")):
-        return TFVARS
-    if name.endswith(".fw"):
-        return PROXMOX_FW
-    if name.endswith(".conf") and path.parent.name in ("qemu-server", "lxc") and name[:-5].isdigit():
-        return PROXMOX_CONF
     if name.endswith(".json"):
-        return "json"
+        return JSON
     if name.endswith((".yaml", ".yml")):
-        return "yaml"
+        return YAML
     if name.endswith(".xml"):
-        return "xml"
+        return XML
     if name.endswith(_TEMPLATE_SUFFIXES):
-        return "template"
+        return TEMPLATE
     return None
 
 
@@ -153,7 +129,7 @@ class _Walker:
             self._problem(path, f"file cannot be read: {exc.strerror or exc}")
             return
         if size > MAX_FILE_BYTES:
-            if kind not in _SNIFFED or _sniff_head(kind, path) is not None:
+            if kind not in GENERIC_KINDS or _sniff_head(kind, path) is not None:
                 limit = MAX_FILE_BYTES / (1024 * 1024)
                 self._problem(path, f"file is {size / (1024 * 1024):.1f} MiB, over the {limit:g} MiB limit")
             return
@@ -173,7 +149,7 @@ class _Walker:
                 line = data[: exc.start].count(b"\n") + 1
                 self._problem(path, f"file is not valid UTF-8 (byte {exc.start}, line {line})", line)
             return
-        if kind in _SNIFFED:
+        if kind in GENERIC_KINDS:
             sniffed = sniff(kind, text, relative(path, self.root))
             if sniffed is None:
                 return
@@ -193,39 +169,14 @@ class _Walker:
         )
 
 
-_TALOS_MARKERS = re.compile(
-    r"^(?:machine:|cluster:\s*$|version:\s*v1alpha1\b|apiVersion:\s*v1alpha1\b"
-    r"|kind:\s*(?:NetworkRuleConfig|NetworkDefaultActionConfig)\b)",
-    re.MULTILINE,
-)
-#: A talhelper ``talconfig.yaml``: both top-level keys talhelper requires.
-_TALCONFIG_MARKERS = (re.compile(r"^clusterName:", re.MULTILINE), re.compile(r"^nodes:", re.MULTILINE))
-_XML_NOISE = re.compile(r"<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>]*>", re.DOTALL)
-_XML_ROOT = re.compile(r"<([A-Za-z_][\w.-]*)")
-
-
 def sniff(kind: str, text: str, rel: str = "") -> str | None:
-    """Decide the kind of a ``.json``/``.yaml``/``.xml`` file from its content (and, for
-    Proxmox API dumps, its path: ``nodes/pve/qemu/101/config.json``)."""
-    if kind == "json":
-        if _is_plan(text):
-            return TERRAFORM_PLAN
-        # Imported here: the Proxmox reader is only needed when a .json file is found.
-        from talosaudit.collectors.proxmox.api_json import looks_like_proxmox_json
-
-        return PROXMOX_JSON if looks_like_proxmox_json(rel, text) else None
-    if kind in ("yaml", "template"):
-        head = text[:_SNIFF_BYTES]
-        if _TALOS_MARKERS.search(head):
-            return TALOS
-        if kind == "yaml" and all(marker.search(head) for marker in _TALCONFIG_MARKERS):
-            return TALOS
-        return None
-    if kind == "xml":
-        head = _XML_NOISE.sub("", text[:_XML_SNIFF])
-        found = _XML_ROOT.search(head)
-        if found and found.group(1) in (PFSENSE, OPNSENSE):
-            return found.group(1)
+    """Decide the kind of a ``.json``/``.yaml``/``.xml``/template file from its content (and,
+    for Proxmox API dumps, its path: ``nodes/pve/qemu/101/config.json``): the first collector
+    that recognises it names it."""
+    for collector in COLLECTORS:
+        found = collector.sniff(kind, text, rel)
+        if found is not None:
+            return found
     return None
 
 
@@ -236,19 +187,4 @@ def _sniff_head(kind: str, path: Path) -> str | None:
             head = fh.read(_SNIFF_BYTES).decode("utf-8", errors="replace")
     except OSError:
         return None
-    if kind == "json":
-        return TERRAFORM_PLAN if '"format_version"' in head else None
     return sniff(kind, head)
-
-
-def _is_plan(text: str) -> bool:
-    if '"format_version"' not in text[:_SNIFF_BYTES]:
-        return False
-    try:
-        doc = json.loads(text)
-    except ValueError:
-        # A plan cut short or edited into invalid JSON must still reach the plan reader, which
-        # reports it (TA001); the markers of `terraform show -json` output say what it was.
-        head = text[:_SNIFF_BYTES]
-        return '"terraform_version"' in head or '"planned_values"' in head
-    return isinstance(doc, dict) and "format_version" in doc and ("planned_values" in doc or "values" in doc)

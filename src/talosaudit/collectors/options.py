@@ -6,7 +6,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+
+from talosaudit.collectors.roles import RoleHints
 
 
 @dataclass(frozen=True)
@@ -19,8 +20,8 @@ class CollectOptions:
     cache_dir: Path | None = None
     #: Parser processes; 0 means one per CPU.
     jobs: int = 0
-    #: Role hints from the configuration (defined by the roles helper; opaque here).
-    role_hints: Any = None
+    #: Role hints from the configuration (``roles:`` name patterns and tags).
+    role_hints: RoleHints | None = None
     #: The user named the admin networks (``--admin-cidr``, ``admin_networks:``): collectors
     #: add no admin networks guessed from names (a firewall interface called "MGMT").
     admin_named: bool = False

@@ -66,6 +66,24 @@ class Collection:
     #: ``file()``/``templatefile()`` passes to the Talos provider): later collectors skip them.
     consumed: tuple[str, ...] = ()
 
+    @classmethod
+    def combine(cls, parts: Iterable[Collection]) -> Collection:
+        """One collection holding everything of ``parts`` in their order; a file read by
+        several parts (a module shared by two roots) is listed once."""
+        collected = list(parts)
+        return cls(
+            node_groups=tuple(x for c in collected for x in c.node_groups),
+            layers=tuple(x for c in collected for x in c.layers),
+            segments=tuple(x for c in collected for x in c.segments),
+            facts=tuple(x for c in collected for x in c.facts),
+            admin=tuple(x for c in collected for x in c.admin),
+            node_networks=tuple(x for c in collected for x in c.node_networks),
+            problems=tuple(x for c in collected for x in c.problems),
+            attachments=tuple(x for c in collected for x in c.attachments),
+            files=tuple(dict.fromkeys(x for c in collected for x in c.files)),
+            consumed=tuple(dict.fromkeys(x for c in collected for x in c.consumed)),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Model:

@@ -30,6 +30,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from talosaudit.collectors.aws.network_acls import acl_attributes, network_acl_layer
+from talosaudit.collectors.aws.security_groups import (
+    described,
+    group_without_instances,
+    name_tag,
+    security_group_layer,
+)
 from talosaudit.collectors.aws_live.fetch import PrefixList, RegionData
 from talosaudit.collectors.aws_live.snapshot import Snapshot
 from talosaudit.collectors.roles import (
@@ -43,7 +50,6 @@ from talosaudit.collectors.roles import (
     complete_by_attachment,
     infer_role,
 )
-from talosaudit.collectors.security_groups import group_without_instances, security_group_layer
 from talosaudit.model import (
     ALL_PORTS,
     EMPTY,
@@ -54,15 +60,12 @@ from talosaudit.model import (
     Collection,
     Direction,
     Layer,
-    LayerKind,
     NodeGroup,
     Peer,
-    Placement,
     PortSet,
     Problem,
     Rule,
     Segment,
-    Semantics,
     SourceRef,
     Unresolved,
 )
@@ -90,14 +93,6 @@ class Scope:
 
 def tags_of(item: Mapping[str, Any], key: str = "Tags") -> tuple[tuple[str, str], ...]:
     return tuple(sorted((str(t.get("Key", "")), str(t.get("Value", ""))) for t in item.get(key, []) or []))
-
-
-def tag_text(tags: Iterable[tuple[str, str]]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in tags)
-
-
-def name_tag(tags: Iterable[tuple[str, str]]) -> str:
-    return next((v for k, v in tags if k.lower() == "name"), "")
 
 
 # --- security groups -------------------------------------------------------------------
@@ -371,27 +366,16 @@ def _acl_layer(conv: _Converter, acl: Mapping[str, Any]) -> Layer:
             )
         )
     tags = tags_of(acl)
-    attributes = [("vpc", str(acl.get("VpcId", "")))]
-    if tags:
-        attributes.append(("tags", tag_text(tags)))
-    if acl.get("IsDefault"):
-        attributes.append(("default", "true"))
+    associations = acl.get("Associations", []) or []
+    attributes = acl_attributes(str(acl.get("VpcId", "")), tags, bool(acl.get("IsDefault")))
     attributes += [("account", conv.data.account), ("region", conv.data.region)]
-    return Layer(
-        id=aid,
-        kind=LayerKind.NETWORK_ACL,
+    return network_acl_layer(
+        aid,
         name=name_tag(tags) or aid,
         source=conv.where(aid),
-        semantics=Semantics.FIRST_MATCH,
-        placement=Placement.SEGMENT,
-        rules=tuple(rules),
-        default_ingress=Action.DENY,
-        default_egress=Action.DENY,
-        stateful=False,
-        segments=tuple(
-            sorted(str(a.get("SubnetId")) for a in acl.get("Associations", []) or [] if a.get("SubnetId"))
-        ),
-        attributes=tuple(attributes),
+        rules=rules,
+        subnets=sorted(str(a.get("SubnetId")) for a in associations if a.get("SubnetId")),
+        attributes=attributes,
     )
 
 
@@ -523,13 +507,8 @@ def _synthetic(draft: GroupDraft, assignment: RoleAssignment, vpc_addresses: Add
 def _sg_layer(
     draft: GroupDraft, assignment: RoleAssignment | None, data: RegionData, attached: bool
 ) -> Layer:
-    attributes: list[tuple[str, str]] = [("attached", "true" if attached else "false")]
-    if draft.tags:
-        attributes.append(("tags", tag_text(draft.tags)))
-    if draft.vpc:
-        attributes.append(("vpc", draft.vpc))
-    if draft.description:
-        attributes.append(("description", draft.description))
+    attributes = [("attached", "true" if attached else "false")]
+    attributes += described(draft.tags, draft.vpc, draft.description)
     attributes += [("group_name", draft.name), ("account", data.account), ("region", data.region)]
     return security_group_layer(
         draft.id,

@@ -28,7 +28,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
-from talosaudit.collectors.security_groups import is_unknown_rules
+from talosaudit.collectors.aws.security_groups import is_unknown_rules
 from talosaudit.model import (
     ALL_PORTS,
     EMPTY,

@@ -8,10 +8,12 @@ becomes one TA001 problem; the other files are still collected.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
 
+from talosaudit.collectors.base import XML, ClaimsNoNames, InputFile
+from talosaudit.collectors.options import CollectOptions
 from talosaudit.collectors.pfsense.layers import collection_of
 from talosaudit.collectors.pfsense.opnsense import read_opnsense
 from talosaudit.collectors.pfsense.parsed import FirewallConfig
@@ -20,16 +22,29 @@ from talosaudit.collectors.pfsense.xmlload import XmlLoadError, load_xml
 from talosaudit.model.collection import Collection, Problem
 from talosaudit.model.source import SourceRef
 
-KINDS = frozenset({"pfsense", "opnsense"})
+PFSENSE = "pfsense"
+OPNSENSE = "opnsense"
+KINDS = frozenset({PFSENSE, OPNSENSE})
+#: How much of an ``.xml`` file sniffing reads: the root element comes first.
+_XML_SNIFF = 4 * 1024
+_XML_NOISE = re.compile(r"<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>]*>", re.DOTALL)
+_XML_ROOT = re.compile(r"<([A-Za-z_][\w.-]*)")
 
 
-class InputLike(Protocol):
-    @property
-    def path(self) -> Path: ...
-    @property
-    def rel(self) -> str: ...
-    @property
-    def kind(self) -> str: ...
+class FirewallExportCollector(ClaimsNoNames):
+    """pfSense/OPNsense ``config.xml`` exports, recognised by their root element."""
+
+    kinds = KINDS
+
+    def sniff(self, kind: str, text: str, rel: str) -> str | None:
+        del rel
+        if kind != XML:
+            return None
+        found = _XML_ROOT.search(_XML_NOISE.sub("", text[:_XML_SNIFF]))
+        return found.group(1) if found and found.group(1) in KINDS else None
+
+    def collect(self, files: Sequence[InputFile], root: Path, options: CollectOptions) -> Collection:
+        return collect(files, root, options)
 
 
 def read_config(path: Path, kind: str) -> FirewallConfig:
@@ -40,7 +55,7 @@ def read_config(path: Path, kind: str) -> FirewallConfig:
     return read_pfsense(root) if kind == "pfsense" else read_opnsense(root)
 
 
-def collect_file(path: Path, rel: str, kind: str, options: Any = None) -> Collection:
+def collect_file(path: Path, rel: str, kind: str, options: CollectOptions | None = None) -> Collection:
     try:
         config = read_config(path, kind)
     except XmlLoadError as exc:
@@ -60,17 +75,10 @@ def collect_file(path: Path, rel: str, kind: str, options: Any = None) -> Collec
     return collection_of(config, rel, options)
 
 
-def collect(files: Iterable[InputLike], root: Path, options: Any = None) -> Collection:
+def collect(files: Iterable[InputFile], root: Path, options: CollectOptions | None = None) -> Collection:
     """One collection for every ``pfsense``/``opnsense`` input among ``files``."""
-    parts = [collect_file(f.path, f.rel, f.kind, options) for f in files if f.kind in KINDS]
-    return Collection(
-        layers=tuple(layer for c in parts for layer in c.layers),
-        segments=tuple(seg for c in parts for seg in c.segments),
-        admin=tuple(a for c in parts for a in c.admin),
-        node_networks=tuple(n for c in parts for n in c.node_networks),
-        problems=tuple(p for c in parts for p in c.problems),
-        files=tuple(rel for c in parts for rel in c.files),
-    )
+    del root  # paths are already relative to it
+    return Collection.combine(collect_file(f.path, f.rel, f.kind, options) for f in files if f.kind in KINDS)
 
 
-__all__ = ["KINDS", "collect", "collect_file", "read_config"]
+__all__ = ["KINDS", "FirewallExportCollector", "collect", "collect_file", "read_config"]

@@ -26,8 +26,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
 
+from talosaudit.collectors.options import CollectOptions
 from talosaudit.collectors.pfsense.parsed import (
     BLOCK,
     MATCH,
@@ -503,10 +503,10 @@ def _local_ports(ctx: _Context, pf: PortForward, external: PortSet) -> _Ports:
     return _Ports(resolved.ports, resolved.unresolved)
 
 
-def collection_of(config: FirewallConfig, rel: str, options: Any = None) -> Collection:
+def collection_of(config: FirewallConfig, rel: str, options: CollectOptions | None = None) -> Collection:
     """``build_collection`` with the admin interfaces the options name (when they do)."""
-    names: Sequence[str] = getattr(options, "admin_interfaces", ()) or ()
-    guess = not getattr(options, "admin_named", False)
+    names: Sequence[str] = options.admin_interfaces if options is not None else ()
+    guess = options is None or not options.admin_named
     return build_collection(config, rel, tuple(str(n) for n in names), guess_admin=guess)
 
 

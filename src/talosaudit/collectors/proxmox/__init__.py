@@ -2,7 +2,7 @@
 
 ``conf`` reads qemu-server/lxc configs, ``firewall`` reads ``.fw`` files, ``api_json`` reads
 pvesh/proxmoxer JSON, ``layers`` turns them into layers and node groups (shared with the
-Terraform mapper ``collectors.terraform.proxmox``), ``collect`` is the entry point.
+Terraform mapper ``collectors.proxmox.terraform``), ``collect`` is the entry point.
 """
 
 from talosaudit.collectors.proxmox.api_json import looks_like_proxmox_json

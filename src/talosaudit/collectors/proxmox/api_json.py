@@ -18,6 +18,7 @@ from typing import Any
 
 from talosaudit.collectors.proxmox.conf import Guest, guest_from_mapping
 from talosaudit.collectors.proxmox.firewall import (
+    RULE_OPTION_NAMES,
     Alias,
     FirewallConfig,
     FwRule,
@@ -25,6 +26,7 @@ from talosaudit.collectors.proxmox.firewall import (
     Option,
     check_options,
     dropped_rule_problem,
+    rule_options,
     verify_rule,
 )
 from talosaudit.model import Problem, SourceRef
@@ -301,13 +303,7 @@ def _rules(
             action=str(entry["action"]),
             enabled=str(entry.get("enable", 1)) not in ("0", "False", "false"),
             macro=opt("macro"),
-            iface=opt("iface"),
-            src=opt("source"),
-            dest=opt("dest"),
-            proto=opt("proto"),
-            dport=opt("dport"),
-            sport=opt("sport"),
-            log=opt("log"),
+            **rule_options({name: opt(name) for name in RULE_OPTION_NAMES}),
             icmp_type=opt("icmp-type"),
             comment=opt("comment") or "",
             key=key,

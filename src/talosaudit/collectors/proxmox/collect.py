@@ -6,30 +6,45 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol
 
+from talosaudit.collectors.base import JSON, InputFile
+from talosaudit.collectors.options import CollectOptions
 from talosaudit.collectors.proxmox.api_json import (
     ApiDocument,
     firewall_from_documents,
     guest_from_document,
+    looks_like_proxmox_json,
     read_document,
 )
 from talosaudit.collectors.proxmox.conf import Guest, parse_guest_config
 from talosaudit.collectors.proxmox.firewall import FirewallConfig, parse_firewall, scope_of
 from talosaudit.collectors.proxmox.layers import Inventory, build
-from talosaudit.collectors.roles import RoleHints
 from talosaudit.model import Collection, Problem, SourceRef
 
-KINDS = frozenset({"proxmox-conf", "proxmox-fw", "proxmox-json"})
+PROXMOX_CONF = "proxmox-conf"
+PROXMOX_FW = "proxmox-fw"
+PROXMOX_JSON = "proxmox-json"
+KINDS = frozenset({PROXMOX_CONF, PROXMOX_FW, PROXMOX_JSON})
 
 
-class InputLike(Protocol):
-    @property
-    def path(self) -> Path: ...
-    @property
-    def rel(self) -> str: ...
-    @property
-    def kind(self) -> str: ...
+class ProxmoxCollector:
+    """Proxmox VE exports: guest configs and ``.fw`` files by name, API JSON by content."""
+
+    kinds = KINDS
+
+    def kind_by_name(self, path: Path) -> str | None:
+        name = path.name.lower()
+        if name.endswith(".fw"):
+            return PROXMOX_FW
+        if name.endswith(".conf") and path.parent.name in ("qemu-server", "lxc") and name[:-5].isdigit():
+            return PROXMOX_CONF
+        return None
+
+    def sniff(self, kind: str, text: str, rel: str) -> str | None:
+        return PROXMOX_JSON if kind == JSON and looks_like_proxmox_json(rel, text) else None
+
+    def collect(self, files: Sequence[InputFile], root: Path, options: CollectOptions) -> Collection:
+        return collect(files, root, options)
 
 
 @dataclass
@@ -55,7 +70,7 @@ def tree_root(rel: str) -> str:
     return "/".join(parts)
 
 
-def collect(files: Sequence[InputLike], root: Path, options: Any = None) -> Collection:
+def collect(files: Sequence[InputFile], root: Path, options: CollectOptions | None = None) -> Collection:
     """Everything the Proxmox inputs among ``files`` say; other kinds are ignored.
 
     Inputs are grouped by export tree, so two clusters scanned together (each with its own
@@ -87,7 +102,7 @@ def collect(files: Sequence[InputLike], root: Path, options: Any = None) -> Coll
                     key=f"proxmox:{f.rel}:internal",
                 )
             )
-    hints = getattr(options, "role_hints", None)
+    hints = options.role_hints if options is not None else None
     parts: list[Collection] = []
     for _, tree in sorted(trees.items()):
         _api_documents(tree, problems)
@@ -98,16 +113,8 @@ def collect(files: Sequence[InputLike], root: Path, options: Any = None) -> Coll
             firewall_inputs=tree.firewall_inputs,
             files=tuple(tree.files),
         )
-        parts.append(build(inventory, hints=hints if isinstance(hints, RoleHints) else None))
-    return Collection(
-        node_groups=tuple(g for c in parts for g in c.node_groups),
-        layers=tuple(lay for c in parts for lay in c.layers),
-        segments=tuple(s for c in parts for s in c.segments),
-        node_networks=tuple(n for c in parts for n in c.node_networks),
-        problems=(*problems, *(p for c in parts for p in c.problems)),
-        attachments=tuple(a for c in parts for a in c.attachments),
-        files=tuple(f for c in parts for f in c.files),
-    )
+        parts.append(build(inventory, hints=hints))
+    return Collection.combine((Collection(problems=tuple(problems)), *parts))
 
 
 def _read(tree: _Tree, kind: str, rel: str, text: str, problems: list[Problem]) -> None:

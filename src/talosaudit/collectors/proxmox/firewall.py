@@ -11,7 +11,9 @@ cluster and guest files are both known.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from typing import TypedDict
 
 from talosaudit.model import AddressSet, Problem, SourceRef, Unresolved
 
@@ -182,6 +184,36 @@ class FwRule:
     key: str = ""
     #: Values that could not be resolved (Terraform): the field is then left empty here.
     unresolved: tuple[Unresolved, ...] = ()
+
+
+#: The option names of a rule that ``rule_options`` reads.
+RULE_OPTION_NAMES = ("iface", "source", "dest", "proto", "dport", "sport", "log")
+
+
+class RuleOptions(TypedDict):
+    """The FwRule fields a rule's named options set."""
+
+    iface: str | None
+    src: str | None
+    dest: str | None
+    proto: str | None
+    dport: str | None
+    sport: str | None
+    log: str | None
+
+
+def rule_options(values: Mapping[str, str | None]) -> RuleOptions:
+    """The FwRule fields of a rule's options by their Proxmox names (``-source``, ``-dport``,
+    ...): ``.fw`` lines, API rule objects and Terraform rule blocks all use these names."""
+    return RuleOptions(
+        iface=values.get("iface"),
+        src=values.get("source"),
+        dest=values.get("dest"),
+        proto=values.get("proto"),
+        dport=values.get("dport"),
+        sport=values.get("sport"),
+        log=values.get("log"),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -379,13 +411,7 @@ def parse_rule_line(line: str) -> FwRule | str:
         action=action,
         enabled=enabled,
         macro=macro,
-        iface=values.get("iface"),
-        src=values.get("source"),
-        dest=values.get("dest"),
-        proto=values.get("proto"),
-        dport=values.get("dport"),
-        sport=values.get("sport"),
-        log=values.get("log"),
+        **rule_options(values),
         icmp_type=values.get("icmp_type"),
         comment=comment,
     )

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from talosaudit.collectors.discover import InputFile
+from talosaudit.collectors.base import TEMPLATE, YAML, ClaimsNoNames, InputFile
 from talosaudit.collectors.options import CollectOptions
 from talosaudit.collectors.talos.firewall import build_host_firewall, has_firewall_documents
 from talosaudit.collectors.talos.layout import NodeConfig, plan
@@ -21,6 +22,38 @@ from talosaudit.model.source import SourceRef
 
 TALOS_KIND = "talos"
 LAYER_PREFIX = "talos:"
+#: How much of a ``.yaml`` file or template sniffing reads.
+_SNIFF_BYTES = 64 * 1024
+_TALOS_MARKERS = re.compile(
+    r"^(?:machine:|cluster:\s*$|version:\s*v1alpha1\b|apiVersion:\s*v1alpha1\b"
+    r"|kind:\s*(?:NetworkRuleConfig|NetworkDefaultActionConfig)\b)",
+    re.MULTILINE,
+)
+#: A talhelper ``talconfig.yaml``: both top-level keys talhelper requires.
+_TALCONFIG_MARKERS = (re.compile(r"^clusterName:", re.MULTILINE), re.compile(r"^nodes:", re.MULTILINE))
+
+
+class TalosCollector(ClaimsNoNames):
+    """Talos machine configs and patches (also talhelper files), recognised by content.
+
+    A template (``.tftpl``, ``.j2``, ...) whose text looks like a Talos config is claimed too,
+    so an unrendered machine config is reported instead of vanishing."""
+
+    kinds = frozenset({TALOS_KIND})
+
+    def sniff(self, kind: str, text: str, rel: str) -> str | None:
+        del rel
+        if kind not in (YAML, TEMPLATE):
+            return None
+        head = text[:_SNIFF_BYTES]
+        if _TALOS_MARKERS.search(head):
+            return TALOS_KIND
+        if kind == YAML and all(marker.search(head) for marker in _TALCONFIG_MARKERS):
+            return TALOS_KIND
+        return None
+
+    def collect(self, files: Sequence[InputFile], root: Path, options: CollectOptions) -> Collection:
+        return collect(files, root, options)
 
 
 def collect(files: Sequence[InputFile], root: Path, options: CollectOptions | None = None) -> Collection:

@@ -1,4 +1,7 @@
-"""Terraform: HCL/JSON loading, evaluation (``load_config``) and resource mappers."""
+"""The Terraform interpreter: HCL/JSON loading and evaluation (``load_config``), and the
+Terraform collectors (``collect.py``, ``plan.py``) that hand the evaluated resources to the
+platform mappers (``collectors.aws.terraform``, ``collectors.proxmox.terraform``,
+``collectors.talos.terraform``)."""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from talosaudit.collectors.discover import InputFile
+    from talosaudit.collectors.base import InputFile
     from talosaudit.collectors.options import CollectOptions
     from talosaudit.collectors.terraform.values import TerraformConfig
 

@@ -1,27 +1,46 @@
-"""The Terraform collector: evaluate the configuration, then map it to the model."""
+"""The Terraform collector: the interpreter evaluates the configuration, and each platform's
+mapper (in its own room) turns the evaluated resources into model layers and nodes."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
 
-from talosaudit.collectors.discover import InputFile
+from talosaudit.collectors.aws.terraform import map_aws
+from talosaudit.collectors.base import InputFile, SniffsNothing
 from talosaudit.collectors.options import CollectOptions
+from talosaudit.collectors.proxmox.terraform import map_proxmox
 from talosaudit.collectors.roles import RoleHints
+from talosaudit.collectors.talos.terraform import map_talos
 from talosaudit.collectors.terraform import load_config
-from talosaudit.collectors.terraform.aws import map_aws
 from talosaudit.collectors.terraform.facts import facts_from_variables
-from talosaudit.collectors.terraform.proxmox import map_proxmox
-from talosaudit.collectors.terraform.talos import map_talos
+from talosaudit.collectors.terraform.kinds import TERRAFORM, TERRAFORM_JSON, TFVARS
 from talosaudit.collectors.terraform.values import TerraformConfig
 from talosaudit.model import Collection, Problem, SourceRef
 
 
+class TerraformCollector(SniffsNothing):
+    """``.tf``/``.tofu`` files, their JSON syntax and variable files."""
+
+    kinds = frozenset({TERRAFORM, TERRAFORM_JSON, TFVARS})
+
+    def kind_by_name(self, path: Path) -> str | None:
+        name = path.name.lower()
+        if name.endswith((".tf.json", ".tofu.json")):
+            return TERRAFORM_JSON
+        if name.endswith((".tf", ".tofu")):
+            return TERRAFORM
+        if name.endswith((".tfvars", ".tfvars.json")):
+            return TFVARS
+        return None
+
+    def collect(self, files: Sequence[InputFile], root: Path, options: CollectOptions) -> Collection:
+        return collect(files, root, options)
+
+
 def collect(files: Sequence[InputFile], root: Path, options: CollectOptions) -> Collection:
     """Read the Terraform files under ``root`` and map what they define."""
-    config = load_config(files, root, options)
-    hints = options.role_hints
-    return collection_from_config(config, hints if isinstance(hints, RoleHints) else None, root)
+    return collection_from_config(load_config(files, root, options), options.role_hints, root)
 
 
 def collection_from_config(
@@ -29,11 +48,21 @@ def collection_from_config(
 ) -> Collection:
     """Everything the evaluated configuration says: AWS, Proxmox and Talos provider layers and
     nodes, facts, problems. ``root`` (the scan root) lets the Talos mapping locate patches."""
-    aws = map_aws(config, hints)
-    pve = map_proxmox(config, hints)
-    talos = map_talos(config, root)
-    facts = facts_from_variables(config.variables)
-    evaluator_problems = tuple(
+    variables = facts_from_variables(config.variables)
+    return Collection.combine(
+        (
+            Collection(problems=evaluator_problems(config), files=config.files),
+            map_aws(config, hints),
+            map_proxmox(config, hints),
+            map_talos(config, root),
+            Collection(facts=variables.facts, admin=variables.admin, problems=variables.problems),
+        )
+    )
+
+
+def evaluator_problems(config: TerraformConfig) -> tuple[Problem, ...]:
+    """What the interpreter could not read or evaluate, as problems at their resource."""
+    return tuple(
         Problem(
             p.rule_id,
             p.message,
@@ -41,16 +70,4 @@ def collection_from_config(
             key=p.key,
         )
         for p in config.problems
-    )
-    return Collection(
-        node_groups=aws.node_groups + pve.node_groups,
-        layers=aws.layers + pve.layers + talos.layers,
-        segments=aws.segments + pve.segments,
-        facts=facts.facts + talos.facts,
-        admin=facts.admin,
-        node_networks=aws.node_networks + pve.node_networks + talos.node_networks,
-        problems=evaluator_problems + aws.problems + pve.problems + talos.problems + facts.problems,
-        attachments=aws.attachments + pve.attachments + talos.attachments,
-        files=tuple(dict.fromkeys((*config.files, *talos.files))),
-        consumed=talos.consumed,
     )

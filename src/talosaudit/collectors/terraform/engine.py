@@ -8,11 +8,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from talosaudit.collectors.discover import TERRAFORM, TERRAFORM_JSON, InputFile
+from talosaudit.collectors.base import InputFile
 from talosaudit.collectors.options import CollectOptions
-from talosaudit.collectors.terraform import registry_modules
+from talosaudit.collectors.terraform import registry_aws, registry_modules
 from talosaudit.collectors.terraform.evaluator import Scope, evaluate, materialize, unknown_from
 from talosaudit.collectors.terraform.hcl_parse import SyntaxProblem, parse_expression
+from talosaudit.collectors.terraform.kinds import TERRAFORM, TERRAFORM_JSON
 from talosaudit.collectors.terraform.loader import Loader, auto_tfvars, cached_modules, config_files
 from talosaudit.collectors.terraform.modules import (
     MAX_MODULE_DEPTH,
@@ -242,7 +243,14 @@ class Engine:
                 # A well-known registry module (terraform-aws-modules/...) is modelled from
                 # its documented inputs; a cached copy (above) still wins.
                 modelled = registry_modules.instantiate(
-                    parent, name, call, source, base, add=self._synthesised
+                    parent,
+                    name,
+                    call,
+                    source,
+                    base,
+                    add=self._synthesised,
+                    synthesisers=registry_aws.SYNTHESISERS,
+                    irrelevant_inputs=registry_aws.IRRELEVANT,
                 )
                 if not registry_modules.is_missing(modelled):
                     return modelled, []

@@ -1,4 +1,5 @@
-"""HCL text -> compact syntax tree in one pass, without lark ``Tree`` objects.
+"""HCL text -> compact syntax tree in one pass, without lark ``Tree`` objects: the one
+HCL converter (``hcl_parse`` is its front: error messages, Jinja detection).
 
 python-hcl2's grammar and post-lexer parse the text; lark calls ``_Builder`` at every
 reduction (an inline transformer), which builds the tree of ``syntax`` directly. That
@@ -11,11 +12,12 @@ an attribute or a block is the last token shifted before the parser reduced it (
 parser reduces a rule when it sees the token after it, so that is the rule's last token).
 These are the positions lark's ``propagate_positions`` gives the tree path.
 
-``hcl_parse`` keeps the tree path as the reference: whenever this builder meets anything
-unusual (a template error, a label that is not a plain string, a tree nested deeper than
-the tree path is sure to handle) it gives up with ``Fallback`` and the tree path parses the
-text again, so error messages, lines and recursion limits stay exactly those of the tree
-path.
+A construct the grammar accepts but that cannot be converted (a bad template, a block
+label that is a template) is a ``SyntaxProblem``. It is raised only once the whole text has
+parsed, so that a grammar error anywhere in the file is reported first, and it is the
+problem nearest the start of the file: what a conversion of the finished tree in document
+order would meet first. Trees nested deeper than the rest of the pipeline can walk
+(``MAX_DEPTH``) raise ``RecursionError``, which callers report as "nested too deeply".
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ from typing import Any, NamedTuple
 import lark
 from lark import Token
 
-from talosaudit.collectors.terraform.hcl_parse import (
+from talosaudit.collectors.terraform.hcl_template import (
+    SyntaxProblem,
     assemble_template,
     heredoc_body,
     parse_template_text,
@@ -36,8 +39,11 @@ from talosaudit.collectors.terraform.hcl_parse import (
 )
 from talosaudit.collectors.terraform.syntax import Attr, BlockNode, Expr
 
-#: Deeper trees go through the tree path, which decides as it always did (recursion limit).
-MAX_DEPTH = 100
+#: How deeply the tuples of one expression, or blocks, may nest. The evaluator and the
+#: mappers walk trees recursively; python-hcl2's own tree conversion, which this builder
+#: replaced, ran out of stack at about this depth too (about 200 nested brackets, 450 terms
+#: of a sum).
+MAX_DEPTH = 400
 #: An attribute of at most this many tokens cannot nest deeper than MAX_DEPTH tuples.
 _SMALL_ATTRIBUTE = MAX_DEPTH // 2
 
@@ -46,8 +52,8 @@ _WORD_OF = {True: "true", False: "false", None: "null"}
 _KEYWORD_TYPES = ("IF", "ELSE", "ENDIF", "FOR", "ENDFOR")
 
 
-class Fallback(Exception):  # noqa: N818 - a signal to use the tree path, never shown
-    """The builder cannot vouch for this text: parse it with the tree path."""
+class Unsupported(SyntaxProblem):
+    """A reduction the builder has no rule for (python-hcl2's grammar grew a construct)."""
 
 
 # --------------------------------------------------------------------- intermediate values
@@ -130,7 +136,17 @@ class _ForCond(NamedTuple):
 class _State:
     """One parse: the tokens around the current reduction and the file's text."""
 
-    __slots__ = ("block_depth", "boundary", "count", "current", "heredocs", "last", "offset", "text")
+    __slots__ = (
+        "block_depth",
+        "boundary",
+        "count",
+        "current",
+        "heredocs",
+        "last",
+        "offset",
+        "problems",
+        "text",
+    )
 
     def __init__(self, text: str, offset: int) -> None:
         self.text = text
@@ -142,6 +158,8 @@ class _State:
         #: id -> (expr, line of its token): a heredoc's expression starts a line later.
         self.heredocs: dict[int, tuple[Expr, int]] = {}
         self.block_depth: dict[int, int] = {}
+        #: Conversion problems, raised when the parse has finished (see the module doc).
+        self.problems: list[SyntaxProblem] = []
 
 
 class _Recorder:
@@ -199,7 +217,10 @@ class _Builder(lark.Transformer[Token, Any]):
             # an inlined rule (``_attribute_name``, lark's ``__body_star_0`` repetitions):
             # its parent's child filter splices its children
             return _Splice(children)
-        raise Fallback(f"no builder for {data}")
+        raise Unsupported(f"unsupported syntax {data}")
+
+    def _problem(self, problem: SyntaxProblem) -> None:
+        self.recorder.state.problems.append(problem)
 
     # -- positions
     def _line(self, token: Token) -> int:
@@ -218,7 +239,7 @@ class _Builder(lark.Transformer[Token, Any]):
         state = self.recorder.state
         token = state.last
         if token is None:
-            raise Fallback("no token")
+            raise Unsupported("a construct without tokens")
         end = int(token.end_line)  # type: ignore[arg-type]
         end_pos = int(token.end_pos)  # type: ignore[arg-type]
         # a heredoc token ends with its newline: the span ends on the marker's line
@@ -240,7 +261,7 @@ class _Builder(lark.Transformer[Token, Any]):
         line = name_node[1] if name_node.__class__ is tuple else name_node.line
         state = self.recorder.state
         if state.count - state.boundary > _SMALL_ATTRIBUTE and _tuple_depth(expr) > MAX_DEPTH:
-            raise Fallback("deep expression")
+            raise RecursionError("expression nested too deeply")
         state.boundary = state.count - 1
         return Attr(_name(name_node), expr, line, self._end(line))
 
@@ -258,14 +279,15 @@ class _Builder(lark.Transformer[Token, Any]):
                     labels.append(x[2])
                 elif x[0] in ("N", "L"):
                     labels.append(_name(x))
-                else:  # a template label: the tree path reports it
-                    raise Fallback("label")
+                else:
+                    self._problem(SyntaxProblem("a block label cannot contain a template", int(x[1])))
+                    labels.append("")
             elif cls is _Keyword:
                 labels.append(x.word)
         state = self.recorder.state
         depth = 1 + max((state.block_depth.get(id(b), 1) for b in body.blocks), default=0)
         if depth > MAX_DEPTH:
-            raise Fallback("deep blocks")
+            raise RecursionError("blocks nested too deeply")
         state.boundary = state.count - 1
         node = BlockNode(_name(head), tuple(labels), body.attrs, body.blocks, line, self._end(line))
         state.block_depth[id(node)] = depth
@@ -296,7 +318,12 @@ class _Builder(lark.Transformer[Token, Any]):
 
     # -- strings and templates
     def string(self, c: list[Any]) -> Expr:
-        return assemble_template(list(c[1:-1]), self._line(c[0]))
+        line = self._line(c[0])
+        try:
+            return assemble_template(list(c[1:-1]), line)
+        except SyntaxProblem as problem:
+            self._problem(problem)
+            return ("L", line, "")
 
     def string_part(self, c: list[Any]) -> Any:
         inner = c[0]
@@ -346,9 +373,13 @@ class _Builder(lark.Transformer[Token, Any]):
 
     def _heredoc(self, token: Token, trim: bool) -> Expr:
         line = self._line(token)
-        expr = parse_template_text(heredoc_body(str(token), trim), line + 1)
+        try:
+            expr = parse_template_text(heredoc_body(str(token), trim), line + 1, expression)
+        except SyntaxProblem as problem:
+            self._problem(problem)
+            expr = ("L", line + 1, "")
         if _tuple_depth(expr) > MAX_DEPTH:
-            raise Fallback("deep heredoc")
+            raise RecursionError("heredoc nested too deeply")
         self.recorder.state.heredocs[id(expr)] = (expr, line)
         return expr
 
@@ -478,7 +509,7 @@ class _Builder(lark.Transformer[Token, Any]):
                 else:
                     names.append(str(x[2]))
         if coll is None:
-            raise Fallback("for without collection")
+            raise Unsupported("a for expression without its collection")
         key_name, value_name = (names[0], names[1]) if len(names) == 2 else (None, names[0])
         return _ForIntro(key_name, value_name, coll)
 
@@ -566,6 +597,17 @@ def _streamline(parser: lark.Lark) -> None:
         callbacks[rule] = lean
 
 
+def expression(text: str, line: int) -> Expr:
+    """Parse one expression's text (from a template or a JSON string); lines are shifted."""
+    try:
+        body = build(f"x = {text}", line - 1)
+    except lark.exceptions.LarkError as exc:
+        raise SyntaxProblem(f"invalid expression {text.strip()[:60]!r}", line) from exc
+    if not body.attrs:
+        raise SyntaxProblem(f"invalid expression {text.strip()[:60]!r}", line)
+    return body.attrs[0].expr
+
+
 def warm() -> None:
     """Build the parser (before forking workers, so that they inherit it)."""
     _parser()
@@ -574,18 +616,20 @@ def warm() -> None:
 def build(text: str, offset: int = 0) -> _Body:
     """Parse ``text`` (a whole file, or ``x = <expression>``) into a body.
 
-    Raises lark's errors for text the grammar rejects, ``Fallback`` (or any other error)
-    when the tree path must decide.
+    Raises lark's errors for text the grammar rejects, then ``SyntaxProblem`` for what
+    cannot be converted, ``RecursionError`` for trees nested too deeply.
     """
     parser = _parser()
     recorder = parser.recorder
     saved = recorder.state
-    recorder.state = _State(text, offset)
+    state = recorder.state = _State(text, offset)
     try:
         # python-hcl2 appends a newline too: lark has no end-of-file terminal
         result: Any = parser.lark.parse(text + "\n")
     finally:
         recorder.state = saved
+    if state.problems:
+        raise min(state.problems, key=lambda problem: problem.line)
     if not isinstance(result, _Body):
-        raise Fallback("no body")
+        raise Unsupported("a file without a body")
     return result

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from talosaudit.collectors.terraform.cache import ParseCache, cache_key
-from talosaudit.collectors.terraform.hcl_parse import parse_source
+from talosaudit.collectors.terraform.parse import parse_source
 from talosaudit.collectors.terraform.parse_worker import read_message, write_message
 from talosaudit.collectors.terraform.syntax import BlockNode, ParseResult
 from talosaudit.collectors.terraform.values import Lines, TerraformProblem

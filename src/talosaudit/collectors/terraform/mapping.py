@@ -1,9 +1,11 @@
-"""Helpers every Terraform mapper uses (aws*.py, proxmox.py, talos.py): where a value was
-written, an address without its instance key, and nested blocks in either spelling."""
+"""Helpers every Terraform mapper uses (aws/terraform.py, proxmox/terraform.py,
+talos/terraform.py): where a value was written, an address without its instance key, and
+nested blocks in either spelling."""
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from talosaudit.collectors.terraform.values import Block, Lines
 from talosaudit.model import SourceRef
@@ -32,3 +34,29 @@ def nested_blocks(body: Block, block_type: str) -> list[Block]:
             if isinstance(entry, dict):
                 found.append(Block(block_type, (), dict(entry), {}, (), lines))
     return found
+
+
+def as_int(value: Any) -> int | None:
+    """An integer from an int, an integral float or a numeric string; else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
+        return int(value)
+    return None
+
+
+def as_bool(value: Any, numeric: bool = False) -> bool | None:
+    """A boolean from a bool or ``"true"``/``"false"``; with ``numeric`` (providers that
+    follow Proxmox's 0/1 flags) also from 0, 1, ``"0"`` and ``"1"``; else None."""
+    if isinstance(value, bool):
+        return value
+    words = ("true", "false", "1", "0") if numeric else ("true", "false")
+    if numeric and isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in words:
+        return value.strip().lower() in ("true", "1")
+    return None

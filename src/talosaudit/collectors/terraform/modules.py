@@ -196,7 +196,7 @@ class ResourceObject(Lazy):
         return Unknown(text or self.address, "a whole resource object is not evaluated")
 
 
-#: Attributes that name the object itself (compare aws_common._IDENTITY_ATTRIBUTES).
+#: Attributes that name the object itself (compare aws.tf_common._IDENTITY_ATTRIBUTES).
 _IDENTITIES = frozenset({"id", "arn"})
 
 

@@ -35,7 +35,7 @@ def write_message(stream: IO[bytes], data: bytes) -> None:
 
 def main() -> None:
     from talosaudit.collectors.terraform import hcl_fast
-    from talosaudit.collectors.terraform.hcl_parse import parse_source
+    from talosaudit.collectors.terraform.parse import parse_source
 
     hcl_fast.warm()
     # a short-lived process that builds tuples and makes no cycles: no cyclic collector

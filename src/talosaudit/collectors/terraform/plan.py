@@ -30,14 +30,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from talosaudit.collectors.discover import InputFile
+from talosaudit.collectors.base import JSON, ClaimsNoNames, InputFile
 from talosaudit.collectors.options import CollectOptions
-from talosaudit.collectors.roles import RoleHints
 from talosaudit.collectors.terraform.collect import collection_from_config
+from talosaudit.collectors.terraform.kinds import TERRAFORM_PLAN
 from talosaudit.collectors.terraform.values import (
     Block,
     Lines,
@@ -92,6 +92,8 @@ _STANDALONE = {
 #: AWS resource ids (``sg-0123…``, ``vpc-…``, ``lt-…``), the only strings rewritten to a Ref;
 #: ``123456789012/sg-…`` is a group named with its account.
 _AWS_ID = re.compile(r"(?:\d{12}/)?([a-z][a-z0-9]*(?:-[a-z0-9]+)*-[0-9a-f]{8,17})")
+#: How much of a file content sniffing reads.
+_SNIFF_BYTES = 64 * 1024
 _TAGS = frozenset({"tags", "tags_all"})
 #: A resource's own identity is not a reference to itself.
 _OWN_ATTRIBUTES = _TAGS | {"id", "arn"}
@@ -106,16 +108,37 @@ _CONTEXT_REF = ("count.", "each.", "path.", "terraform.", "self.")
 _NOT_RESOURCES = ("var.", "local.", "module.")
 
 
+class PlanCollector(ClaimsNoNames):
+    """``terraform show -json`` plans and states: ``.json`` files recognised by content."""
+
+    kinds = frozenset({TERRAFORM_PLAN})
+
+    def sniff(self, kind: str, text: str, rel: str) -> str | None:
+        del rel
+        return TERRAFORM_PLAN if kind == JSON and is_plan(text) else None
+
+    def collect(self, files: Sequence[InputFile], root: Path, options: CollectOptions) -> Collection:
+        return collect(files, root, options)
+
+
+def is_plan(text: str) -> bool:
+    """Whether JSON text is ``terraform show -json`` output (also its head only, or a plan cut
+    short: that must still reach the plan reader, which reports it as unreadable)."""
+    head = text[:_SNIFF_BYTES]
+    if '"format_version"' not in head:
+        return False
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return '"terraform_version"' in head or '"planned_values"' in head
+    return isinstance(doc, dict) and "format_version" in doc and ("planned_values" in doc or "values" in doc)
+
+
 def collect(files: Sequence[InputFile], root: Path, options: CollectOptions) -> Collection:
     """Read every plan/state JSON file, each on its own, and map what it holds."""
-    hints = options.role_hints if isinstance(options.role_hints, RoleHints) else None
-    return combined([collection_from_config(read_plan_file(f.path, f.rel), hints) for f in files])
-
-
-def combined(collections: Sequence[Collection]) -> Collection:
-    """One collection holding everything of ``collections``."""
-    return Collection(
-        **{f.name: tuple(x for c in collections for x in getattr(c, f.name)) for f in fields(Collection)}
+    del root  # a plan names no files of its own to read
+    return Collection.combine(
+        collection_from_config(read_plan_file(f.path, f.rel), options.role_hints) for f in files
     )
 
 

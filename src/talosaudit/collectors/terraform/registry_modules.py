@@ -325,9 +325,12 @@ def instantiate(
     base: str,
     *,
     add: Callable[[Callable[[], tuple[list[ResourceInstance], list[TerraformProblem]]]], None],
+    synthesisers: dict[str, Synthesiser],
+    irrelevant_inputs: dict[str, Any],
 ) -> Any:
     """The value of ``module.<name>`` for a recognised registry module, or ``_MISSING``
-    when the source is not one we model.
+    when the source is not one we model. ``synthesisers``/``irrelevant_inputs`` are the
+    per-module readers (``registry_aws``), passed in so that they may import this module.
 
     The outputs are known at once; what may refer to other modules' outputs (the rules of a
     group naming another group that names it back) is built later: ``add`` receives a
@@ -338,10 +341,8 @@ def instantiate(
     recognised = recognise(source, version if isinstance(version, str) else None)
     if recognised is None:
         return _MISSING
-    from talosaudit.collectors.terraform import registry_aws  # the per-module readers
-
-    synthesiser: Synthesiser = registry_aws.SYNTHESISERS[recognised.module]
-    irrelevant = registry_aws.IRRELEVANT[recognised.module]
+    synthesiser = synthesisers[recognised.module]
+    irrelevant = irrelevant_inputs[recognised.module]
     what = f"terraform-aws-modules/{recognised.module}/aws"
     expansion = expand(located.node, parent.scope, base)
 

@@ -11,19 +11,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from talosaudit.collectors.terraform.aws_common import (
+from talosaudit.collectors.aws.network_acls import acl_attributes, network_acl_layer
+from talosaudit.collectors.aws.tf_common import (
     Context,
     Pending,
     addresses_of,
-    as_bool,
-    as_int,
     known_str,
     listify,
     protocol_and_ports,
-    tag_text,
     tags_of,
 )
-from talosaudit.collectors.terraform.mapping import nested_blocks, source
+from talosaudit.collectors.terraform.mapping import as_bool, as_int, nested_blocks, source
 from talosaudit.collectors.terraform.values import Block, Ref, ResourceInstance, Unknown
 from talosaudit.model import (
     EMPTY,
@@ -31,12 +29,9 @@ from talosaudit.model import (
     AddressSet,
     Direction,
     Layer,
-    LayerKind,
     Peer,
-    Placement,
     Rule,
     Segment,
-    Semantics,
     SourceRef,
 )
 
@@ -233,29 +228,17 @@ def _acls(ctx: Context, net: Network) -> None:
 
     for d in drafts.values():
         ordered = tuple(rule for _, _, rule in sorted(d.rules, key=lambda t: (t[0], t[1])))
-        attributes: list[tuple[str, str]] = []
-        if d.vpc:
-            attributes.append(("vpc", d.vpc))
-        if d.tags:
-            attributes.append(("tags", tag_text(d.tags)))
-        if d.default:
-            attributes.append(("default", "true"))
+        attributes = acl_attributes(d.vpc, d.tags, d.default)
         if d.resource is None:
             attributes.append(("external", "true"))
         net.acls.append(
-            Layer(
-                id=d.id,
-                kind=LayerKind.NETWORK_ACL,
+            network_acl_layer(
+                d.id,
                 name=d.name,
                 source=d.source,
-                semantics=Semantics.FIRST_MATCH,
-                placement=Placement.SEGMENT,
                 rules=ordered,
-                default_ingress=Action.DENY,
-                default_egress=Action.DENY,
-                stateful=False,
-                segments=tuple(dict.fromkeys(d.subnets)),
-                attributes=tuple(attributes),
+                subnets=dict.fromkeys(d.subnets),
+                attributes=attributes,
             )
         )
 

@@ -12,22 +12,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from talosaudit.collectors.roles import RoleSubject
-from talosaudit.collectors.security_groups import unknown_rules
-from talosaudit.collectors.terraform.aws_common import (
+from talosaudit.collectors.aws.security_groups import described, unknown_rules
+from talosaudit.collectors.aws.tf_common import (
     Context,
     Pending,
     addresses_of,
-    as_bool,
     describe_unknown,
     description_text,
     known_str,
     listify,
     protocol_and_ports,
-    tag_text,
     tags_of,
 )
-from talosaudit.collectors.terraform.mapping import nested_blocks, source, where
+from talosaudit.collectors.roles import RoleSubject
+from talosaudit.collectors.terraform.mapping import as_bool, nested_blocks, source, where
 from talosaudit.collectors.terraform.values import Block, Lines, Ref, ResourceInstance, Unknown
 from talosaudit.model import (
     EMPTY,
@@ -80,13 +78,7 @@ class GroupDraft:
         return RoleSubject(self.id, tuple(names), self.tags, EMPTY, at)
 
     def attributes(self) -> list[tuple[str, str]]:
-        out: list[tuple[str, str]] = []
-        if self.tags:
-            out.append(("tags", tag_text(self.tags)))
-        if self.vpc:
-            out.append(("vpc", self.vpc))
-        if self.description:
-            out.append(("description", self.description))
+        out = described(self.tags, self.vpc, self.description)
         if self.external:
             out.append(("external", "true"))
         return out
@@ -170,6 +162,17 @@ class SecurityGroups:
                 key=f"{draft.id}:rules",
             )
 
+    def rule_owner(self, r: ResourceInstance, pending: Pending) -> str:
+        """The layer a standalone rule resource joins: its ``security_group_id``."""
+        body = r.body
+        return self.owner(
+            body.attrs.get("security_group_id"),
+            pending,
+            "security_group_id",
+            body.line_of("security_group_id"),
+            source(r.lines, r.address),
+        )
+
     def owner(self, value: Any, pending: Pending, attr: str, lines: Lines, at: SourceRef) -> str:
         """The layer a standalone rule joins (``security_group_id``)."""
         label = self.label(value, pending, attr, lines)
@@ -241,13 +244,7 @@ class SecurityGroups:
         """``aws_security_group_rule``: type, security_group_id, and inline-style fields."""
         body = r.body
         pending = Pending(self.ctx, r.address, r.address)
-        layer = self.owner(
-            body.attrs.get("security_group_id"),
-            pending,
-            "security_group_id",
-            body.line_of("security_group_id"),
-            source(r.lines, r.address),
-        )
+        layer = self.rule_owner(r, pending)
         kind = body.attrs.get("type")
         if kind in ("ingress", "egress"):
             directions = [Direction(kind)]
@@ -372,13 +369,7 @@ class SecurityGroups:
         body = r.body
         pending = Pending(self.ctx, r.address, r.address)
         pending.expansion(r)
-        layer = self.owner(
-            body.attrs.get("security_group_id"),
-            pending,
-            "security_group_id",
-            body.line_of("security_group_id"),
-            source(r.lines, r.address),
-        )
+        layer = self.rule_owner(r, pending)
         protocol, ports = protocol_and_ports(pending, body, "ip_protocol")
         addresses = EMPTY
         labels: set[str] = set()

@@ -18,7 +18,6 @@ and NIC firewalls are on are assumed filtered, and a TA002 says so.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -30,11 +29,12 @@ from talosaudit.collectors.proxmox.firewall import (
     IpSetEntry,
     Option,
     dropped_rule_problem,
+    rule_options,
     verify_rule,
 )
 from talosaudit.collectors.proxmox.layers import Inventory, build
 from talosaudit.collectors.roles import RoleHints
-from talosaudit.collectors.terraform.mapping import nested_blocks, source, strip_key
+from talosaudit.collectors.terraform.mapping import as_bool, as_int, nested_blocks, source, strip_key
 from talosaudit.collectors.terraform.values import (
     Block,
     Lines,
@@ -86,26 +86,9 @@ def resource_kind(type_name: str) -> str | None:
     return None
 
 
-def _as_int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and re.fullmatch(r"\s*\d+\s*", value):
-        return int(value)
-    return None
-
-
 def _as_bool(value: Any) -> bool | None:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0"):
-        return value.strip().lower() in ("true", "1")
-    return None
+    """Proxmox flags are 0/1 as often as booleans."""
+    return as_bool(value, numeric=True)
 
 
 def _node_of(body: Block) -> str | None:
@@ -168,7 +151,7 @@ class _Mapper:
         telmate = kind.startswith("telmate")
         qemu = kind in ("vm", "telmate_vm")
         vmid_value = body.attrs.get("vmid" if telmate else "vm_id")
-        vmid = _as_int(vmid_value)
+        vmid = as_int(vmid_value)
         if vmid is not None:
             self.by_vmid[vmid] = r.address
         self.by_address[r.address] = r.address
@@ -250,7 +233,7 @@ class _Mapper:
     def _telmate_nics(self, r: ResourceInstance, qemu: bool) -> list[Nic]:
         nics: list[Nic] = []
         for order, block in enumerate(nested_blocks(r.body, "network")):
-            index = _as_int(block.attrs.get("id"))
+            index = as_int(block.attrs.get("id"))
             index = order if index is None else index
             ips: list[str] = []
             where = ""
@@ -303,7 +286,7 @@ class _Mapper:
         firewall = _as_bool(firewall_value)
         if firewall is None:
             self.unresolved(r, "firewall", firewall_value, block)
-        tag_int = _as_int(tag)
+        tag_int = as_int(tag)
         valid: list[str] = []
         for ip in ips:
             try:
@@ -344,7 +327,7 @@ class _Mapper:
                 target = self.by_address.get(value.address) or self.by_address.get(strip_key(value.address))
                 if target is not None:
                     return target
-            number = _as_int(value)
+            number = as_int(value)
             if number is not None and number in self.by_vmid:
                 return self.by_vmid[number]
             if number is not None:
@@ -387,13 +370,7 @@ class _Mapper:
             action=action,
             enabled=enabled,
             macro=macro,
-            iface=values.get("iface"),
-            src=values.get("source"),
-            dest=values.get("dest"),
-            proto=values.get("proto"),
-            dport=values.get("dport"),
-            sport=values.get("sport"),
-            log=values.get("log"),
+            **rule_options(values),
             comment=values.get("comment") or "",
             key=key,
             unresolved=tuple(unresolved),

@@ -16,8 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from talosaudit.collectors.roles import RoleSubject
-from talosaudit.collectors.terraform.aws_common import (
+from talosaudit.collectors.aws.tf_common import (
     Context,
     Pending,
     describe_unknown,
@@ -25,8 +24,9 @@ from talosaudit.collectors.terraform.aws_common import (
     listify,
     tags_of,
 )
-from talosaudit.collectors.terraform.aws_groups import SG_TYPES, SecurityGroups
-from talosaudit.collectors.terraform.aws_network import reference
+from talosaudit.collectors.aws.tf_groups import SG_TYPES, SecurityGroups
+from talosaudit.collectors.aws.tf_network import reference
+from talosaudit.collectors.roles import RoleSubject
 from talosaudit.collectors.terraform.mapping import source, strip_key, where
 from talosaudit.collectors.terraform.values import Block, Lines, Ref, ResourceInstance
 from talosaudit.model import EMPTY, AddressSet, SourceRef
@@ -173,7 +173,7 @@ class Machines:
             return target.address
         label = self.sgs.label(item, pending, attr, lines)
         if label is not None:
-            # A group defined elsewhere: its rules are unknown (aws_groups.layer_rules); a
+            # A group defined elsewhere: its rules are unknown (tf_groups.layer_rules); a
             # group the configuration defines is left as it is.
             self.sgs.external(label, label, SourceRef(lines.path, lines.start, lines.end, label))
         return label

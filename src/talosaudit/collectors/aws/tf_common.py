@@ -7,12 +7,11 @@ records an ``Unresolved`` on the rule and one TA002 problem; nothing is dropped 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from talosaudit.collectors.terraform.mapping import source
+from talosaudit.collectors.terraform.mapping import as_int, source
 from talosaudit.collectors.terraform.values import (
     Block,
     Lines,
@@ -62,27 +61,6 @@ def description_text(value: Any) -> str:
     return str(value)
 
 
-def as_int(value: Any) -> int | None:
-    """An integer from an int, an integral float or a numeric string; else None."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
-        return int(value)
-    return None
-
-
-def as_bool(value: Any) -> bool | None:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
-    return None
-
-
 def listify(value: Any) -> list[Any]:
     """A list attribute as a list; a lone value as a one-element list; null as empty. A
     list that is only partly known gives its known elements and itself (the unknown rest)."""
@@ -101,10 +79,6 @@ def tags_of(value: Any) -> tuple[tuple[str, str], ...]:
         return ()
     out = [(str(k), v if isinstance(v, str) else str(v)) for k, v in value.items() if is_known(v)]
     return tuple(sorted(out))
-
-
-def tag_text(tags: tuple[tuple[str, str], ...]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in tags)
 
 
 @dataclass

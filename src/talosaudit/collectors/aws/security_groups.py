@@ -34,6 +34,28 @@ UNKNOWN_RULES_FIELD = "rules"
 UNKNOWN_RULES_ORIGIN = "rules not in the scanned inputs"
 
 
+def tag_text(tags: Iterable[tuple[str, str]]) -> str:
+    """Tags as one attribute value: ``k=v, k=v``."""
+    return ", ".join(f"{k}={v}" for k, v in tags)
+
+
+def name_tag(tags: Iterable[tuple[str, str]]) -> str:
+    """The value of the ``Name`` tag (any case), or ""."""
+    return next((v for k, v in tags if k.lower() == "name"), "")
+
+
+def described(tags: tuple[tuple[str, str], ...], vpc: str, description: str = "") -> list[tuple[str, str]]:
+    """The attributes every AWS input gives a group, in one order: tags, VPC, description."""
+    out: list[tuple[str, str]] = []
+    if tags:
+        out.append(("tags", tag_text(tags)))
+    if vpc:
+        out.append(("vpc", vpc))
+    if description:
+        out.append(("description", description))
+    return out
+
+
 def security_group_layer(
     group_id: str,
     *,

@@ -30,6 +30,21 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, replace
 
+from talosaudit.collectors.aws.security_groups import (
+    group_without_instances,
+    security_group_layer,
+    unknown_rules,
+)
+from talosaudit.collectors.aws.tf_common import Context, tags_of
+from talosaudit.collectors.aws.tf_compute import (
+    Machines,
+    Member,
+    UnresolvedGroups,
+    default_groups_by_vpc,
+    machine_subject,
+)
+from talosaudit.collectors.aws.tf_groups import GroupDraft, SecurityGroups
+from talosaudit.collectors.aws.tf_network import Network, map_network
 from talosaudit.collectors.roles import (
     NO_ROLE,
     AttachedRoles,
@@ -40,21 +55,6 @@ from talosaudit.collectors.roles import (
     complete_by_attachment,
     infer_role,
 )
-from talosaudit.collectors.security_groups import (
-    group_without_instances,
-    security_group_layer,
-    unknown_rules,
-)
-from talosaudit.collectors.terraform.aws_common import Context, tags_of
-from talosaudit.collectors.terraform.aws_compute import (
-    Machines,
-    Member,
-    UnresolvedGroups,
-    default_groups_by_vpc,
-    machine_subject,
-)
-from talosaudit.collectors.terraform.aws_groups import GroupDraft, SecurityGroups
-from talosaudit.collectors.terraform.aws_network import Network, map_network
 from talosaudit.collectors.terraform.values import TerraformConfig
 from talosaudit.model import (
     EMPTY,

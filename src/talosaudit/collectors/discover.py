@@ -3,7 +3,7 @@
 A file's kind comes from its name first and, where the name is ambiguous (``.json``,
 ``.yaml``, ``.xml``, templates such as ``.tftpl``/``.tmpl``/``.j2``), from a sniff of its
 content. Files of no known kind are ignored
-silently; files of a known kind that cannot be read as text become TA001 problems.
+silently; files of a known kind that cannot be read as text become UNREADABLE problems.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from talosaudit.model import ProblemKind
 from talosaudit.model.collection import Problem
 from talosaudit.model.source import SourceRef
 
@@ -41,7 +42,7 @@ OPNSENSE = "opnsense"
 _SNIFFED = frozenset({"json", "yaml", "xml", "template"})
 #: Template file names (Terraform ``templatefile``, Go templates, Jinja). A template whose text
 #: looks like a Talos config is passed to the Talos collector, so an unrendered machine
-#: config is reported (TA001) instead of vanishing; other templates are ignored.
+#: config is reported (UNREADABLE) instead of vanishing; other templates are ignored.
 _TEMPLATE_SUFFIXES = (".tftpl", ".tpl", ".tmpl", ".j2", ".jinja", ".jinja2")
 #: A binary or non-UTF-8 ``.yaml``/``.xml`` file is reported (a Talos config or a firewall
 #: export that got corrupted must not vanish silently); ``.json`` files are too common in
@@ -185,7 +186,7 @@ class _Walker:
         rel = relative(path, self.root)
         self.problems.append(
             Problem(
-                rule_id="TA001",
+                kind=ProblemKind.UNREADABLE,
                 message=message,
                 source=SourceRef(path=rel, start_line=line, end_line=line, resource=rel),
                 key=f"input:{rel}",
@@ -248,7 +249,7 @@ def _is_plan(text: str) -> bool:
         doc = json.loads(text)
     except ValueError:
         # A plan cut short or edited into invalid JSON must still reach the plan reader, which
-        # reports it (TA001); the markers of `terraform show -json` output say what it was.
+        # reports it (UNREADABLE); the markers of `terraform show -json` output say what it was.
         head = text[:_SNIFF_BYTES]
         return '"terraform_version"' in head or '"planned_values"' in head
     return isinstance(doc, dict) and "format_version" in doc and ("planned_values" in doc or "values" in doc)

@@ -16,11 +16,13 @@ from talosaudit.policies.context import (
     is_wide_open,
     layer_text,
     min_level,
+    required_ports,
     role_text,
     rule_key,
     rule_text,
 )
 from talosaudit.policies.params import ForbiddenFlow, ForbidFlowParams, RequiredFlow, RequireFlowParams
+from talosaudit.policies.platform import bootstrap_blocked_layers
 from talosaudit.policies.schema import Level, Policy
 from talosaudit.reachability import Endpoint, LayerDecision, Restrictor, Space, address_line
 from talosaudit.reachability.endpoints import admin_endpoint, internet_endpoint, node_network_endpoint
@@ -76,11 +78,7 @@ def blocked_pairs(ctx: Context, params: RequireFlowParams) -> Iterator[RequiredP
     for flow in params.flows:
         if not ctx.holds(flow.when, params.fact_defaults):
             continue
-        protocol = parse_protocol(flow.protocol)
-        ports = PortSet.parse(flow.ports)
-        tunnel = ctx.model.fact("tunnel_port").strip()
-        if flow.tunnel_port and tunnel.isdigit() and 0 < int(tunnel) <= 65535:
-            ports = PortSet.single(int(tunnel))
+        protocol, ports = required_ports(ctx, flow)
         spec = flow_text(protocol, ports)
         for src in _sides(ctx, flow.source, params.egress_filtered_only):
             for dst in _sides(ctx, flow.to, False):
@@ -93,13 +91,16 @@ def blocked_pairs(ctx: Context, params: RequireFlowParams) -> Iterator[RequiredP
 
 def require_flow(policy: Policy, ctx: Context) -> Iterator[Finding]:
     params = ctx.params(policy, RequireFlowParams)
+    # A layer a platform rule reports whole (TA401: none of the node's ports gets in) is one
+    # finding there, not one per required flow here.
+    reported_whole = bootstrap_blocked_layers(ctx, params.not_reported_by)
     found: dict[tuple[str, ...], _Missing] = {}
     for pair in blocked_pairs(ctx, params):
         flow, protocol, spec, src, dst = pair.flow, pair.protocol, pair.spec, pair.src, pair.dst
         missing, result_decisions = pair.missing, pair.decisions
         level = min_level(policy.level, flow.level)
         for d in _blockers(result_decisions, missing, flow.require == "any"):
-            if _reported_elsewhere(d):
+            if d.layer.id in reported_whole:
                 continue
             part = d.surely_blocked & missing
             key = (d.layer.id, d.direction.value, spec, src.text, dst.text)
@@ -140,16 +141,6 @@ def _blockers(decisions: tuple[LayerDecision, ...], missing: Space, whole: bool)
         complete = [d for d in partial if missing <= d.surely_blocked]
         return complete or partial
     return partial
-
-
-#: Layer attributes a collector sets when a platform rule already reports every required
-#: flow the layer blocks (TA401: an active Proxmox firewall that lets none of the node's
-#: ports in). The required-flow rules then stay quiet about that layer: one finding, not ten.
-REPORTED_ELSEWHERE = ("ta401",)
-
-
-def _reported_elsewhere(decision: LayerDecision) -> bool:
-    return any(decision.layer.attribute(name) == "true" for name in REPORTED_ELSEWHERE)
 
 
 def _same_node(src: _Side, dst: _Side) -> bool:

@@ -18,7 +18,7 @@ from talosaudit.collectors.proxmox.conf import Guest, parse_guest_config
 from talosaudit.collectors.proxmox.firewall import FirewallConfig, parse_firewall, scope_of
 from talosaudit.collectors.proxmox.layers import Inventory, build
 from talosaudit.collectors.roles import RoleHints
-from talosaudit.model import Collection, Problem, SourceRef
+from talosaudit.model import Collection, Problem, ProblemKind, SourceRef
 
 KINDS = frozenset({"proxmox-conf", "proxmox-fw", "proxmox-json"})
 
@@ -71,7 +71,9 @@ def collect(files: Sequence[InputLike], root: Path, options: Any = None) -> Coll
             text = f.path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             where = SourceRef(f.rel, 1)
-            problems.append(Problem("TA001", f"cannot read: {exc}", where, key=f"input:{f.rel}"))
+            problems.append(
+                Problem(ProblemKind.UNREADABLE, f"cannot read: {exc}", where, key=f"input:{f.rel}")
+            )
             continue
         top = tree_root(f.rel)
         tree = trees.setdefault(top, _Tree(prefix=f"{top}/" if top else ""))
@@ -81,7 +83,7 @@ def collect(files: Sequence[InputLike], root: Path, options: Any = None) -> Coll
         except Exception as exc:
             problems.append(
                 Problem(
-                    "TA001",
+                    ProblemKind.UNREADABLE,
                     f"talosaudit could not read this Proxmox file ({type(exc).__name__}: {exc})",
                     SourceRef(f.rel, 1),
                     key=f"proxmox:{f.rel}:internal",
@@ -145,7 +147,7 @@ def _add_guest(guests: dict[str, Guest], guest: Guest, problems: list[Problem]) 
         return
     problems.append(
         Problem(
-            "TA001",
+            ProblemKind.UNREADABLE,
             f"{guest.label()} is defined again here; the first definition ({first.source}) is used",
             guest.source,
             key=f"proxmox:{guest.identity}:duplicate:{guest.source.path}",
@@ -160,7 +162,7 @@ def _fw_file(text: str, rel: str, tree: _Tree, problems: list[Problem]) -> Firew
     if scope is None:
         problems.append(
             Problem(
-                "TA001",
+                ProblemKind.UNREADABLE,
                 "a .fw file must be cluster.fw, host.fw or <vmid>.fw (SDN VNet files are not read)",
                 SourceRef(rel, 1),
                 key=f"proxmox:{rel}:name",
@@ -173,7 +175,7 @@ def _fw_file(text: str, rel: str, tree: _Tree, problems: list[Problem]) -> Firew
         if cluster is not None:
             problems.append(
                 Problem(
-                    "TA001",
+                    ProblemKind.UNREADABLE,
                     f"a second cluster.fw; the first ({cluster.source.path}) is used",
                     config.source,
                     key=f"proxmox:{rel}:duplicate",
@@ -186,7 +188,7 @@ def _fw_file(text: str, rel: str, tree: _Tree, problems: list[Problem]) -> Firew
         if owner in guest_fw:
             problems.append(
                 Problem(
-                    "TA001",
+                    ProblemKind.UNREADABLE,
                     f"a second {config.owner}.fw; the first ({guest_fw[owner].source.path}) is used",
                     config.source,
                     key=f"proxmox:{rel}:duplicate",

@@ -35,7 +35,7 @@ def collection_from_config(
     facts = facts_from_variables(config.variables)
     evaluator_problems = tuple(
         Problem(
-            p.rule_id,
+            p.kind,
             p.message,
             SourceRef(p.lines.path, p.lines.start, p.lines.end, resource=p.key),
             key=p.key,

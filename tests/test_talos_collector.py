@@ -36,6 +36,7 @@ from talosaudit.model import (
     Rule,
     Semantics,
     SourceRef,
+    merge,
 )
 from talosaudit.policies.engine import EvalSettings, evaluate
 from talosaudit.policies.registry import load_catalogue

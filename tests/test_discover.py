@@ -96,8 +96,8 @@ def test_named_files_are_classified_and_missing_paths_reported(tmp_path: Path) -
     _write(tmp_path, "x/notes.txt", "")
     files, problems = discover([tf, tmp_path / "x/notes.txt", tmp_path / "nope.tf"], tmp_path)
     assert _kinds(files) == [("x/main.tf", "terraform")]
-    assert [(p.rule_id, p.message, p.source.path) for p in problems] == [
-        ("TA001", "input path does not exist", "nope.tf")
+    assert [(p.kind, p.message, p.source.path) for p in problems] == [
+        ("unreadable", "input path does not exist", "nope.tf")
     ]
 
 

@@ -154,7 +154,7 @@ def test_unknown_parts_are_unresolved_not_silent(collection: Collection) -> None
             "the firewall does not load such a rule: ignored",
         ),
     ]
-    assert {p.rule_id for p in collection.problems} == {"TA002"}
+    assert {p.kind for p in collection.problems} == {"unresolved"}
 
 
 def test_port_forwards_rdr_pass_and_linked_rule(collection: Collection) -> None:

@@ -143,23 +143,23 @@ def test_scan_goes_on_after_hostile_files(tmp_path: Path) -> None:
     started = time.perf_counter()
     result = collect(files, tmp_path)
     assert time.perf_counter() - started < 2.0
-    problems = [(p.rule_id, p.source.path, p.source.start_line, p.message) for p in result.problems]
+    problems = [(p.kind, p.source.path, p.source.start_line, p.message) for p in result.problems]
     assert problems == [
         (
-            "TA001",
+            "unreadable",
             "laughs.xml",
             2,
             "pfSense config.xml cannot be read: entity declarations are not allowed: the file has a DTD or "
             "entity (DTDForbidden); talosaudit never expands entities or fetches external references",
         ),
         (
-            "TA001",
+            "unreadable",
             "xxe.xml",
             2,
             "pfSense config.xml cannot be read: entity declarations are not allowed: the file has a DTD or "
             "entity (DTDForbidden); talosaudit never expands entities or fetches external references",
         ),
-        ("TA001", "cut.xml", 62, "pfSense config.xml cannot be read: malformed XML: no element found"),
+        ("unreadable", "cut.xml", 62, "pfSense config.xml cannot be read: malformed XML: no element found"),
     ]
     assert [layer.id for layer in result.layers] == [
         "pfsense:lab/config.xml:wan",
@@ -173,6 +173,6 @@ def test_wrong_root_element_is_ta001(tmp_path: Path) -> None:
     path = tmp_path / "config.xml"
     path.write_bytes(b"<?xml version='1.0'?>\n<opnsense/>\n")
     result = collect([InputFile(path, "config.xml", "pfsense")], tmp_path)
-    assert [(p.rule_id, p.source.start_line, p.message) for p in result.problems] == [
-        ("TA001", 2, "pfSense config.xml cannot be read: root element is <opnsense>, expected <pfsense>")
+    assert [(p.kind, p.source.start_line, p.message) for p in result.problems] == [
+        ("unreadable", 2, "pfSense config.xml cannot be read: root element is <opnsense>, expected <pfsense>")
     ]

@@ -18,9 +18,8 @@ from firewall_builders import (
     segment,
 )
 from talosaudit.findings import Finding
-from talosaudit.model import Action, Direction, Model, Problem, SourceRef, Unresolved
-from talosaudit.policies.engine import EVALUATORS, EvalSettings, evaluate
-from talosaudit.policies.params import PARAMS
+from talosaudit.model import Action, Direction, DriftSide, Model, Problem, ProblemKind, SourceRef, Unresolved
+from talosaudit.policies.engine import KINDS, EvalSettings, evaluate
 from talosaudit.policies.registry import PolicyError, load_catalogue
 
 CATALOGUE = load_catalogue()
@@ -47,8 +46,17 @@ def seed(*extra_cp: object, skip: Iterable[str] = (), extra_w: Iterable[object] 
     return aws_model(cp, w, **kw)  # type: ignore[arg-type]
 
 
-def test_evaluator_table_matches_the_params_models() -> None:
-    assert set(EVALUATORS) == set(PARAMS)
+def test_every_problem_kind_and_drift_side_has_a_builtin_policy() -> None:
+    """A collector's problem is reported only through a policy: none may be left without one."""
+    selected = {
+        (p.kind, str(p.params.get("problem") or p.params.get("side")))
+        for p in load_catalogue().policies
+        if p.kind in ("input_problem", "drift")
+    }
+    assert {("input_problem", k.value) for k in ProblemKind} | {
+        ("drift", s.value) for s in DriftSide
+    } <= selected
+    assert set(KINDS) >= {p.kind for p in load_catalogue().policies}
 
 
 def test_the_seed_layout_is_clean() -> None:
@@ -215,7 +223,7 @@ def test_unresolved_cidr_is_unknown_and_only_ta002_reports_it() -> None:
     world = rule("cp_talos_x", 31, ports="50000", unresolved=unresolved, description="talos")
     where = SourceRef("network/security_groups.tf", 30, 36, "cp_trustd")
     message = "cp_trustd: cidr_blocks = var.worker_cidrs could not be resolved"
-    problem = Problem("TA002", message, where, key="cp_trustd:cidr_blocks")
+    problem = Problem(ProblemKind.UNRESOLVED, message, where, key="cp_trustd:cidr_blocks")
     findings = run(seed(trustd, world, skip=["cp_trustd"], problems=[problem]))
     assert brief(findings) == [("TA002", "warning", "network/security_groups.tf", 30)]
     assert findings[0].message == problem.message
@@ -401,7 +409,11 @@ def test_shadowed_rule_in_a_network_acl() -> None:
 
 def test_input_problems_become_findings() -> None:
     where = SourceRef("main.tf", 3, 9, "main.tf")
-    model = seed(problems=[Problem("TA001", "main.tf: cannot parse: unexpected '}'", where, key="main.tf")])
+    model = seed(
+        problems=[
+            Problem(ProblemKind.UNREADABLE, "main.tf: cannot parse: unexpected '}'", where, key="main.tf")
+        ]
+    )
     (f,) = run(model)
     assert (f.rule_id, f.level.value, f.location, f.identity) == ("TA001", "error", where, "main.tf")
 

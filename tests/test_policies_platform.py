@@ -124,7 +124,7 @@ def test_a_pass_rule_below_block_everything_exposes_nothing() -> None:
     assert brief(run(model, ["TA202", "TA207", "TA403"])) == [("TA403", FW, 170)]
 
 
-def _proxmox_layer(layer_id: str, *, ta401: bool, enabled: bool = True) -> Layer:
+def _proxmox_layer(layer_id: str, *, enabled: bool = True) -> Layer:
     return Layer(
         id=layer_id,
         kind=LayerKind.PROXMOX,
@@ -135,23 +135,25 @@ def _proxmox_layer(layer_id: str, *, ta401: bool, enabled: bool = True) -> Layer
         default_ingress=Action.DENY,
         default_egress=Action.ALLOW,
         enabled=enabled,
-        attributes=(("ta401", "true"),) if ta401 else (),
     )
 
 
 def test_required_flows_stay_quiet_about_a_layer_ta401_reports() -> None:
     required = ["TA101", "TA102", "TA103", "TA104", "TA105", "TA106"]
-    marked = _proxmox_layer("proxmox:101/net0", ta401=True)
-    model = lab([admin_rule("api", 58, "6443"), admin_rule("apid", 73, "50000")], (marked.id,), [marked])
-    assert run(model, required) == []
-    plain = replace(marked, attributes=())
-    model = replace(model, layers={**model.layers, plain.id: plain})
-    assert {f.rule_id for f in run(model, required)} == set(required)
-    assert {f.location.path for f in run(model, required)} == {"qemu-server/101.conf"}
+    closed = _proxmox_layer("proxmox:101/net0")  # no rules, policy_in DROP: nothing gets in
+    model = lab([admin_rule("api", 58, "6443"), admin_rule("apid", 73, "50000")], (closed.id,), [closed])
+    # With TA401 running, it reports the layer once and the required-flow rules stay quiet.
+    assert {(f.rule_id, f.location.path) for f in run(model, [*required, "TA401"])} == {
+        ("TA401", "qemu-server/101.conf")
+    }
+    # Without it, each required flow the layer blocks is reported.
+    alone = evaluate(model, CATALOGUE, EvalSettings(enabled=set(required)))
+    assert {f.rule_id for f in alone} == set(required)
+    assert {f.location.path for f in alone} == {"qemu-server/101.conf"}
 
 
 def test_paths_where_every_layer_is_disabled_give_no_exposure_and_no_crash() -> None:
-    off = _proxmox_layer("proxmox:101/net0", ta401=False, enabled=False)
+    off = _proxmox_layer("proxmox:101/net0", enabled=False)
     wan_any = rule("wan_any", 150, "-1", cidrs=["0.0.0.0/0"], path=FW)
     model = lab([admin_rule("api", 58, "6443"), admin_rule("apid", 73, "50000")], (off.id,), [off])
     # From outside the cluster through the admin VLAN nothing filters inside the K8s VLAN.

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from talosaudit.policies.docs import REGENERATE, drift, render
-from talosaudit.policies.params import PARAMS
+from talosaudit.policies.engine import KINDS
 from talosaudit.policies.registry import PolicyError, load_catalogue
 from talosaudit.policies.schema import Level, Policy
 
@@ -69,8 +69,8 @@ def test_policy_file_is_valid_and_complete(path: Path) -> None:
     low, high = SEVERITY[policy.level.value]
     assert low <= policy.security_severity <= high
     assert "security" in policy.tags and len(policy.tags) >= 2
-    assert policy.kind in PARAMS
-    PARAMS[policy.kind].model_validate(policy.params)
+    assert policy.kind in KINDS
+    KINDS[policy.kind][0].model_validate(policy.params)
     assert policy.rationale.strip() and policy.remediation.strip() and policy.title.strip()
     assert policy.references and all(url.startswith("https://") for url in policy.references)
 

@@ -187,9 +187,13 @@ def test_main_section_pending_and_snapshot() -> None:
     )
     assert guest.node == "pve1"
     assert guest.description == "Talos control plane 1"
-    assert [(p.rule_id, p.source.start_line, p.message) for p in problems] == [
-        ("TA001", 9, "line not understood in guest config (expected 'key: value'): 'this line is garbage'"),
-        ("TA001", 20, "unknown section [bad section!] in guest config: its lines are skipped"),
+    assert [(p.kind, p.source.start_line, p.message) for p in problems] == [
+        (
+            "unreadable",
+            9,
+            "line not understood in guest config (expected 'key: value'): 'this line is garbage'",
+        ),
+        ("unreadable", 20, "unknown section [bad section!] in guest config: its lines are skipped"),
     ]
 
 

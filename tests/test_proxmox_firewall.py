@@ -91,8 +91,8 @@ def test_cluster_file_sections() -> None:
         ("out", "DROP", None, None, None, None, "", 20),
     ]
     assert config.group_sources["talos-cp"].start_line == 17
-    assert [(p.rule_id, p.source.start_line, p.message) for p in problems] == [
-        ("TA001", 15, "ipset bad: a zero prefix (0.0.0.0/0) is not allowed"),
+    assert [(p.kind, p.source.start_line, p.message) for p in problems] == [
+        ("unreadable", 15, "ipset bad: a zero prefix (0.0.0.0/0) is not allowed"),
     ]
     assert enable_value(config, default=False)[0] is True
 
@@ -118,10 +118,10 @@ def test_rule_grammar_corners() -> None:
 
 def test_guest_rule_problems_have_lines() -> None:
     _, problems = parse_firewall(GUEST, "firewall/201.fw", "guest", "201")
-    assert [(p.rule_id, p.source.start_line, p.message) for p in problems] == [
-        ("TA002", 13, "rule dropped by Proxmox: -dport needs -p"),
-        ("TA001", 17, "rule dropped by Proxmox: unknown macro 'Frobnicate'"),
-        ("TA001", 18, "rule dropped by Proxmox: -i eth0: a guest rule's interface must be netN"),
+    assert [(p.kind, p.source.start_line, p.message) for p in problems] == [
+        ("unresolved", 13, "rule dropped by Proxmox: -dport needs -p"),
+        ("unreadable", 17, "rule dropped by Proxmox: unknown macro 'Frobnicate'"),
+        ("unreadable", 18, "rule dropped by Proxmox: -i eth0: a guest rule's interface must be netN"),
     ]
 
 
@@ -141,30 +141,30 @@ def test_values_proxmox_refuses_drop_the_rule() -> None:
         "IN ACCEPT -source 10.0.40.1-10.0.40.9 -p tcp -dport 6443,50000:50001,2379:2380,10250 # valid\n"
     )
     config, problems = parse_firewall(text, "firewall/201.fw", "guest", "201")
-    assert [(p.rule_id, p.source.start_line, p.message) for p in problems] == [
+    assert [(p.kind, p.source.start_line, p.message) for p in problems] == [
         (
-            "TA001",
+            "unreadable",
             4,
             "rule dropped by Proxmox: -dport 6443,50000,50001,2379:2380,10250,10257,10259,4240,4244,4245,"
             "9962,9963,9964,30000:32767: too many entries in port list (> 15 numbers; a range counts as 2)",
         ),
         (
-            "TA001",
+            "unreadable",
             5,
             "rule dropped by Proxmox: -dport 32767:30000: backwards range '32767:30000' not allowed, "
             "did you mean '30000:32767'?",
         ),
-        ("TA001", 6, "rule dropped by Proxmox: -dport 65536: invalid port '65536'"),
-        ("TA001", 7, "rule dropped by Proxmox: -sport 53,: empty entry in the port list"),
-        ("TA001", 8, "rule dropped by Proxmox: -source 10.0.0.0/33: invalid IP address '10.0.0.0/33'"),
+        ("unreadable", 6, "rule dropped by Proxmox: -dport 65536: invalid port '65536'"),
+        ("unreadable", 7, "rule dropped by Proxmox: -sport 53,: empty entry in the port list"),
+        ("unreadable", 8, "rule dropped by Proxmox: -source 10.0.0.0/33: invalid IP address '10.0.0.0/33'"),
         (
-            "TA001",
+            "unreadable",
             9,
             "rule dropped by Proxmox: -source 10.0.40.1-10.0.40.9,10.0.50.0/24: a range cannot be part "
             "of a list",
         ),
         (
-            "TA001",
+            "unreadable",
             10,
             "rule dropped by Proxmox: -dest 10.0.30.11,fd00::11: IPv4 and IPv6 addresses mixed in one list",
         ),
@@ -305,11 +305,11 @@ def test_undefined_references_drop_the_rule() -> None:
         (6, False, "allow all from members of security group nosuchgroup"),
         (7, True, "allow tcp/10250 from 10.0.30.0/24 (10.0.30.0/24)"),
     ]
-    assert [(p.rule_id, p.source.start_line, p.message) for p in collection.problems] == [
-        ("TA002", 4, "rule dropped by Proxmox: -source nosuch: alias nosuch is not defined"),
-        ("TA002", 5, "rule dropped by Proxmox: -source +nosuchset: ipset nosuchset is not defined"),
+    assert [(p.kind, p.source.start_line, p.message) for p in collection.problems] == [
+        ("unresolved", 4, "rule dropped by Proxmox: -source nosuch: alias nosuch is not defined"),
+        ("unresolved", 5, "rule dropped by Proxmox: -source +nosuchset: ipset nosuchset is not defined"),
         (
-            "TA002",
+            "unresolved",
             6,
             "security group 'nosuchgroup' is not defined in cluster.fw; Proxmox applies no rules for it",
         ),
@@ -335,15 +335,15 @@ def test_references_without_cluster_file_are_unresolved_not_dropped() -> None:
         (4, ["source"], ALL_ADDRESSES),
         (5, ["group"], ALL_ADDRESSES),
     ]
-    assert [(p.rule_id, p.message) for p in collection.problems] == [
+    assert [(p.kind, p.message) for p in collection.problems] == [
         (
-            "TA002",
+            "unresolved",
             "-source k8s: alias k8s is not defined in the guest's firewall file and cluster.fw is not among "
             "the inputs",
         ),
-        ("TA002", "security group 'talos': cluster.fw is not among the inputs"),
+        ("unresolved", "security group 'talos': cluster.fw is not among the inputs"),
         (
-            "TA002",
+            "unresolved",
             "cluster.fw is not among the inputs: the datacenter firewall state is unknown; assuming it is "
             "enabled for vm 201 (talos-cp-1) net0, whose VM and NIC firewalls are on",
         ),
@@ -354,17 +354,17 @@ def test_unknown_sections_and_garbage_lines() -> None:
     text = "enable: 1\n[OPTIONS]\nenable: 1\npolicy_in: MAYBE\n[FROB]\nx y\n[RULES]\nnot a rule\n"
     config, problems = parse_firewall(text, "firewall/300.fw", "guest", "300")
     assert config.options["enable"].value == "1"
-    assert [(p.rule_id, p.source.start_line, p.message) for p in problems] == [
-        ("TA001", 1, "line outside any known section is skipped: 'enable: 1'"),
-        ("TA001", 5, "unknown section [FROB]: its lines are skipped"),
-        ("TA001", 6, "line outside any known section is skipped: 'x y'"),
+    assert [(p.kind, p.source.start_line, p.message) for p in problems] == [
+        ("unreadable", 1, "line outside any known section is skipped: 'enable: 1'"),
+        ("unreadable", 5, "unknown section [FROB]: its lines are skipped"),
+        ("unreadable", 6, "line outside any known section is skipped: 'x y'"),
         (
-            "TA001",
+            "unreadable",
             8,
             "unable to parse rule: 'not a rule' (a rule starts with IN, OUT, GROUP or FORWARD); "
             "Proxmox skips this line",
         ),
-        ("TA001", 4, "option policy_in: 'MAYBE' is not valid; Proxmox ignores it and uses the default"),
+        ("unreadable", 4, "option policy_in: 'MAYBE' is not valid; Proxmox ignores it and uses the default"),
     ]
 
 
@@ -402,7 +402,7 @@ def test_every_macro_parses_and_converts_without_problem(name: str) -> None:
         (name.lower(), "REJECT", ()),
     ]
     collection = _collection(text)
-    assert [p for p in collection.problems if p.rule_id in ("TA001", "TA002")] == []
+    assert [p for p in collection.problems if p.kind in ("unreadable", "unresolved")] == []
     layer = {lay.id: lay for lay in collection.layers}["proxmox:201/net0"]
     entries = MACROS[name.lower()][1]
     assert len(layer.rules) == 3 * len(entries)

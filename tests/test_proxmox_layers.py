@@ -13,6 +13,8 @@ from talosaudit.collectors.proxmox.conf import parse_guest_config
 from talosaudit.collectors.proxmox.firewall import parse_firewall
 from talosaudit.collectors.proxmox.layers import Inventory, build
 from talosaudit.model import Action, AddressSet, Collection, Role, merge
+from talosaudit.policies.engine import EvalSettings, evaluate
+from talosaudit.policies.registry import load_catalogue
 
 DATA = Path(__file__).resolve().parent / "data" / "proxmox"
 SAMPLES = Path(__file__).resolve().parent / "data" / "samples" / "proxmox"
@@ -30,7 +32,13 @@ def _scan(root: Path) -> Collection:
 
 
 def _problems(collection: Collection) -> list[tuple[str, str, str]]:
-    return [(p.rule_id, str(p.source), p.message) for p in collection.problems]
+    return [(p.kind, str(p.source), p.message) for p in collection.problems]
+
+
+def _platform(collection: Collection, rule: str = "TA401") -> list[tuple[str, str, str]]:
+    """The findings of one platform rule (TA401 is decided by its policy, not the collector)."""
+    found = evaluate(merge([collection]), load_catalogue(), EvalSettings(enabled={rule}))
+    return [(f.rule_id, str(f.location), f.message) for f in found]
 
 
 def test_good_lab_is_clean_and_well_formed() -> None:
@@ -45,7 +53,7 @@ def test_good_lab_is_clean_and_well_formed() -> None:
     assert str(layers["proxmox:102/net1"].source) == "firewall/102.fw:4"
     assert cp.attribute("datacenter") == "on: cluster.fw enable: 1"
     assert cp.attribute("vm_firewall") == "on: 101.fw enable: 1"
-    assert cp.attribute("ta401") == ""
+    assert _platform(collection) == []
     assert (cp.default_ingress, cp.default_egress) == (Action.DENY, Action.ALLOW)
     atts = {a.layer_id: a for a in collection.attachments}
     assert sorted(atts) == ["proxmox:101/net0", "proxmox:102/net0", "proxmox:103/net0"]
@@ -84,7 +92,9 @@ def test_no_rules_is_ta401_at_each_net0_line() -> None:
     collection = _scan(DATA / "no-rules")
     cp_ports = "tcp/6443, tcp/50000, tcp/50001, tcp/2379-2380, tcp/10250, udp/4789"
     w_ports = "tcp/50000, tcp/10250, udp/4789"
-    assert _problems(collection) == [
+    assert _problems(collection) == []
+    found = evaluate(merge([collection]), load_catalogue(), EvalSettings(enabled={"TA401"}))
+    assert sorted((f.rule_id, str(f.location), f.message) for f in found) == [
         (
             "TA401",
             "qemu-server/101.conf:8",
@@ -107,22 +117,18 @@ def test_no_rules_is_ta401_at_each_net0_line() -> None:
             "policy_in DROP drops them all: bootstrap will fail",
         ),
     ]
-    assert [str(r) for r in collection.problems[0].related] == ["firewall/101.fw:1"]
-    marked = {lay.id: lay.attribute("ta401") for lay in collection.layers}
-    assert marked == {
-        "proxmox:101/net0": "true",
-        "proxmox:102/net0": "true",
-        "proxmox:102/net1": "",
-        "proxmox:103/net0": "true",
-    }
+    assert [str(r) for r in found[0].related] == ["firewall/101.fw:1"]
+    # The required-flow rules do not report these layers again, one finding per port.
+    everything = evaluate(merge([collection]), load_catalogue(), EvalSettings())
+    assert [f.rule_id for f in everything if f.rule_id.startswith("TA1")] == []
 
 
 def test_datacenter_off_is_ta402_not_ta401() -> None:
     collection = _scan(DATA / "dc-off")
     assert [(rule, where) for rule, where, _ in _problems(collection)] == [
-        ("TA402", "qemu-server/101.conf:8"),
-        ("TA402", "qemu-server/102.conf:6"),
-        ("TA402", "qemu-server/103.conf:6"),
+        ("not-applied", "qemu-server/101.conf:8"),
+        ("not-applied", "qemu-server/102.conf:6"),
+        ("not-applied", "qemu-server/103.conf:6"),
     ]
     first = collection.problems[0]
     assert first.message == (
@@ -137,7 +143,7 @@ def test_rules_missing_trustd_are_not_ta401() -> None:
     collection = _scan(DATA / "missing-trustd")
     assert collection.problems == ()
     cp = {lay.id: lay for lay in collection.layers}["proxmox:101/net0"]
-    assert cp.enabled and cp.attribute("ta401") == ""
+    assert cp.enabled and _platform(collection) == []
     assert [r.describe() for r in cp.rules if r.source.start_line == 17] == [
         "allow tcp/2379-2380,6443 from k8s_vlan (10.0.30.0/24)"
     ]
@@ -146,54 +152,54 @@ def test_rules_missing_trustd_are_not_ta401() -> None:
 def test_bad_input_goes_on_with_clear_messages() -> None:
     collection = _scan(DATA / "bad-input")
     assert _problems(collection) == [
-        ("TA002", "firewall/101.fw:6", "rule dropped by Proxmox: -dport needs -p"),
-        ("TA001", "firewall/101.fw:7", "rule dropped by Proxmox: unknown macro 'Kubernetes'"),
+        ("unresolved", "firewall/101.fw:6", "rule dropped by Proxmox: -dport needs -p"),
+        ("unreadable", "firewall/101.fw:7", "rule dropped by Proxmox: unknown macro 'Kubernetes'"),
         (
-            "TA001",
+            "unreadable",
             "firewall/101.fw:8",
             "unable to parse rule parameters: '-frobnicate 3'; Proxmox skips this line",
         ),
         (
-            "TA001",
+            "unreadable",
             "firewall/101.fw:9",
             "unable to parse rule: 'this is not a rule' (a rule starts with IN, OUT, GROUP or FORWARD); "
             "Proxmox skips this line",
         ),
         (
-            "TA001",
+            "unreadable",
             "firewall/101.fw:3",
             "option policy_in: 'MAYBE' is not valid; Proxmox ignores it and uses the default",
         ),
-        ("TA001", "firewall/cluster.fw:1", "line outside any known section is skipped: 'enable: 1'"),
-        ("TA001", "firewall/cluster.fw:4", "unknown section [FROBNICATE]: its lines are skipped"),
-        ("TA001", "firewall/cluster.fw:5", "line outside any known section is skipped: 'whatever'"),
+        ("unreadable", "firewall/cluster.fw:1", "line outside any known section is skipped: 'enable: 1'"),
+        ("unreadable", "firewall/cluster.fw:4", "unknown section [FROBNICATE]: its lines are skipped"),
+        ("unreadable", "firewall/cluster.fw:5", "line outside any known section is skipped: 'whatever'"),
         (
-            "TA002",
+            "unresolved",
             "firewall/101.fw:10",
             "rule dropped by Proxmox: -source nosuchalias: alias nosuchalias is not defined",
         ),
         (
-            "TA002",
+            "unresolved",
             "firewall/101.fw:11",
             "rule dropped by Proxmox: -source +nosuchset: ipset nosuchset is not defined",
         ),
     ]
     layer = collection.layers[0]
     assert [r.describe() for r in layer.rules] == ["allow tcp/6443,10250 from k8s_vlan (10.0.30.0/24)"]
-    assert layer.enabled and layer.attribute("ta401") == ""
+    assert layer.enabled and _platform(collection) == []
 
 
 def test_pvesh_json_of_the_same_vm() -> None:
     collection = _scan(DATA / "json")
-    assert [(rule, where) for rule, where, _ in _problems(collection)] == [
+    assert _problems(collection) == []
+    assert [(rule, where) for rule, where, _ in _platform(collection)] == [
         ("TA401", "nodes/pve/qemu/101/config.json:10"),
     ]
     layer = collection.layers[0]
-    assert (layer.id, layer.enabled, layer.attribute("datacenter"), layer.attribute("ta401")) == (
+    assert (layer.id, layer.enabled, layer.attribute("datacenter")) == (
         "proxmox:101/net0",
         True,
         "on: cluster.fw enable: 1",
-        "true",
     )
     group = collection.attachments[0].fallback
     assert group is not None
@@ -232,9 +238,11 @@ def test_json_rules_with_errors_and_positions(tmp_path: Path) -> None:
     config.write_text('{"data": {"name": "talos-worker-9", "net0": "virtio=AA,bridge=vmbr0,firewall=1"}}')
     collection = _scan(tmp_path)
     assert [
-        (rule, where, msg) for rule, where, msg in _problems(collection) if rule != "TA002" or "-p" in msg
+        (rule, where, msg)
+        for rule, where, msg in _problems(collection)
+        if rule != "unresolved" or "-p" in msg
     ] == [
-        ("TA002", "qemu/201/firewall/rules.json:2", "rule dropped by Proxmox: -dport needs -p"),
+        ("unresolved", "qemu/201/firewall/rules.json:2", "rule dropped by Proxmox: -dport needs -p"),
     ]
     layer = collection.layers[0]
     assert [(r.source.start_line, r.enabled, r.describe()) for r in layer.rules] == [
@@ -247,7 +255,7 @@ def test_third_party_samples_collect_without_tracebacks() -> None:
     collection = _scan(SAMPLES)
     assert _problems(collection) == [
         (
-            "TA002",
+            "unresolved",
             "HomeLab/qemu-server/100.conf:7",
             "firewall=1 on vm 100 (Dev-VM) net0, vm 200 (Docker) net0, ct 500 (PBS) net0, but no Proxmox "
             "firewall files (cluster.fw, <vmid>.fw) or firewall resources are among the inputs: whether the "
@@ -294,9 +302,9 @@ def test_active_only_when_datacenter_vm_and_nic_enable_it(
     dc_on = dc == "1" or (dc is None and cluster is None)  # no cluster.fw at all: assumed on, said so
     expected = dc_on and vm == "1" and nic == "1"
     assert collection.layers[0].enabled is expected
-    rules = {p.rule_id for p in collection.problems}
+    rules = {p.kind for p in collection.problems}
     inactive = (nic == "1" or vm is not None) and (not dc_on or vm != "1")
-    assert ("TA402" in rules) is inactive
+    assert ("not-applied" in rules) is inactive
     assert "TA401" not in rules  # tcp/50000 is let in
 
 
@@ -318,7 +326,7 @@ def test_drop_before_accept_from_everywhere_is_ta401_but_partial_drop_is_not() -
     def run(rules: str) -> set[str]:
         fw, _ = parse_firewall(f"[OPTIONS]\nenable: 1\n[RULES]\n{rules}", "firewall/201.fw", "guest", "201")
         inv = Inventory(guests=(guest,), cluster=cluster, guest_fw={"201": fw}, firewall_inputs=True)
-        return {p.rule_id for p in build(inv).problems}
+        return {rule for rule, _, _ in _platform(build(inv))}
 
     assert run("IN DROP\nIN ACCEPT -p tcp -dport 50000\n") == {"TA401"}
     assert run("IN DROP -source 10.0.0.0/8\nIN ACCEPT -p tcp -dport 50000\n") == set()
@@ -354,7 +362,7 @@ def test_role_from_tags_and_ta003_without_role() -> None:
     )
     assert _problems(collection) == [
         (
-            "TA003",
+            "role-unknown",
             "qemu-server/201.conf:1",
             "vm 201 (box) has an active Proxmox firewall on net0 but neither its name nor its tags say "
             "control-plane or worker, so required-flow checks cannot run for it (name it or tag it, or "
@@ -374,7 +382,7 @@ def test_pending_firewall_off_is_reported() -> None:
     )
     assert _problems(collection) == [
         (
-            "TA402",
+            "not-applied",
             "qemu-server/201.conf:6",
             "vm 201 (talos-worker-1): a pending change sets net0 firewall=0; at the next start the rules the "
             "user relies on are not applied",

@@ -17,8 +17,10 @@ from talosaudit.collectors.terraform.values import (
     TerraformConfig,
     Unknown,
 )
-from talosaudit.model import AddressSet, Collection, PortSet, Role
+from talosaudit.model import AddressSet, Collection, PortSet, Role, merge
 from talosaudit.model.ports import TCP
+from talosaudit.policies.engine import EvalSettings, evaluate
+from talosaudit.policies.registry import load_catalogue
 
 DATA = Path(__file__).resolve().parent / "data" / "proxmox"
 
@@ -30,7 +32,7 @@ def _tf(name: str) -> Collection:
 
 
 def _problems(collection: Collection) -> list[tuple[str, str, str]]:
-    return [(p.rule_id, str(p.source), p.message) for p in collection.problems]
+    return [(p.kind, str(p.source), p.message) for p in collection.problems]
 
 
 def test_resource_names_old_and_new() -> None:
@@ -47,7 +49,8 @@ def test_resource_names_old_and_new() -> None:
 
 def test_bpg_vm_firewall_on_without_rules_is_ta401_at_the_tf() -> None:
     collection = _tf("tf-bpg")
-    assert _problems(collection) == [
+    found = evaluate(merge([collection]), load_catalogue(), EvalSettings(enabled={"TA401"}))
+    assert [(f.rule_id, str(f.location), f.message) for f in found] == [
         (
             "TA401",
             "main.tf:20",
@@ -56,8 +59,10 @@ def test_bpg_vm_firewall_on_without_rules_is_ta401_at_the_tf() -> None:
             "(tcp/6443, tcp/50000, tcp/50001, tcp/2379-2380, tcp/10250, udp/4789); policy_in DROP drops "
             "them all: bootstrap will fail",
         ),
+    ]
+    assert _problems(collection) == [
         (
-            "TA002",
+            "unresolved",
             "main.tf:15",
             "no proxmox_virtual_environment_cluster_firewall resource in the configuration: the "
             "datacenter firewall state is unknown; assuming it is enabled for vm 101 (talos-cp-1) net0, "
@@ -65,10 +70,9 @@ def test_bpg_vm_firewall_on_without_rules_is_ta401_at_the_tf() -> None:
         ),
     ]
     layer = collection.layers[0]
-    assert (layer.id, layer.enabled, layer.attribute("ta401"), layer.attribute("vlan")) == (
+    assert (layer.id, layer.enabled, layer.attribute("vlan")) == (
         "proxmox:proxmox_virtual_environment_vm.talos_cp/net0",
         True,
-        "true",
         "30",
     )
     group = collection.attachments[0].fallback
@@ -83,8 +87,8 @@ def test_bpg_vm_firewall_on_without_rules_is_ta401_at_the_tf() -> None:
 
 def test_telmate_firewall_false_is_clean_for_ta401() -> None:
     collection = _tf("tf-telmate")
-    assert [p.rule_id for p in collection.problems] == [
-        "TA002"
+    assert [p.kind for p in collection.problems] == [
+        "unresolved"
     ]  # old_style net1 firewall=true, state unknown
     assert collection.problems[0].message.startswith(
         "firewall=1 on vm proxmox_vm_qemu.old_style (talos-worker-2) net1, but no Proxmox firewall files"
@@ -207,14 +211,14 @@ def test_rules_security_groups_ipsets_aliases_and_cluster_off() -> None:
     )
     collection = map_proxmox(TerraformConfig(resources=resources))
     assert _problems(collection) == [
-        ("TA002", "proxmox.tf:96", "rule dropped by Proxmox: -dport needs -p"),
+        ("unresolved", "proxmox.tf:96", "rule dropped by Proxmox: -dport needs -p"),
         (
-            "TA002",
+            "unresolved",
             "proxmox.tf:102",
             "proxmox_virtual_environment_firewall_rules.cp: dport = var.port: no value",
         ),
         (
-            "TA402",
+            "not-applied",
             "proxmox.tf:4",
             "vm proxmox_virtual_environment_vm.cp (talos-cp-1): net0 has firewall=1 and 3 rules exist, "
             "but the datacenter firewall is off (proxmox_virtual_environment_cluster_firewall enable: 0): "
@@ -272,17 +276,17 @@ def test_unknown_firewall_flag_and_undefined_names_are_unresolved() -> None:
     collection = map_proxmox(TerraformConfig(resources=resources))
     messages = _problems(collection)
     assert messages[0] == (
-        "TA002",
+        "unresolved",
         "proxmox.tf:6",
         "proxmox_virtual_environment_vm.w: firewall = var.fw: no value",
     )
     assert (
-        "TA002",
+        "unresolved",
         "proxmox.tf:52",
         "security group 'made-in-the-ui' is not defined in the configuration (it may be managed elsewhere)",
     ) in messages
     assert (
-        "TA002",
+        "unresolved",
         "proxmox.tf:54",
         "-source +ui_set: ipset ui_set is not defined in the configuration (it may be managed elsewhere)",
     ) in messages

@@ -18,6 +18,7 @@ from talosaudit.collectors.talos import (
     collect_documents,
     merge_all,
 )
+from talosaudit.findings import Finding
 from talosaudit.model import (
     ALL_ADDRESSES,
     ICMP,
@@ -35,7 +36,10 @@ from talosaudit.model import (
     Rule,
     Semantics,
     SourceRef,
+    merge,
 )
+from talosaudit.policies.engine import EvalSettings, evaluate
+from talosaudit.policies.registry import load_catalogue
 
 DATA = Path(__file__).parent / "data" / "talos"
 #: The third-party samples of every platform; the Talos ones are under talos/ (scan() keeps
@@ -68,7 +72,7 @@ def facts(collection: Collection) -> dict[str, str]:
 
 
 def problems(collection: Collection) -> list[tuple[str, str, int]]:
-    return [(p.rule_id, p.source.path, p.source.start_line) for p in collection.problems]
+    return [(p.kind, p.source.path, p.source.start_line) for p in collection.problems]
 
 
 def verdict(lay: Layer, source: str, protocol: int, port: int, destination: str = "10.0.1.10") -> Action:
@@ -211,12 +215,12 @@ def test_samples_facts_and_problems() -> None:
     bind = next(f for f in c.facts if f.name == "kube_scheduler_bind_address")
     assert bind.source == SourceRef("talos/talos-platform-base/controlplane.yaml", 9, 9)
     assert problems(c) == [
-        ("TA001", "talos/homelab/control-plane.yaml.tftpl", 13),
-        ("TA002", "talos/cloudlab/talconfig.yaml", 24),
-        ("TA002", "talos/cloudlab/talconfig.yaml", 25),
-        ("TA002", "talos/cloudlab/talconfig.yaml", 26),
-        ("TA002", "talos/cloudlab/talconfig.yaml", 28),
-        ("TA002", "talos/cloudlab/firewall.08e2dec.yaml", 4),
+        ("unreadable", "talos/homelab/control-plane.yaml.tftpl", 13),
+        ("unresolved", "talos/cloudlab/talconfig.yaml", 24),
+        ("unresolved", "talos/cloudlab/talconfig.yaml", 25),
+        ("unresolved", "talos/cloudlab/talconfig.yaml", 26),
+        ("unresolved", "talos/cloudlab/talconfig.yaml", 28),
+        ("unresolved", "talos/cloudlab/firewall.08e2dec.yaml", 4),
     ]
     template = c.problems[0]
     assert template.message.startswith(
@@ -247,7 +251,12 @@ def test_talconfig_beside_the_patches_is_read_even_when_not_passed_as_input() ->
         "talos/cloudlab/firewall.yaml",
         "talos/cloudlab/talconfig.yaml",
     )
-    assert [p.rule_id for p in c.problems] == ["TA002", "TA002", "TA002", "TA002"]  # the 4 missing patches
+    assert [p.kind for p in c.problems] == [
+        "unresolved",
+        "unresolved",
+        "unresolved",
+        "unresolved",
+    ]  # the 4 missing patches
 
 
 def test_samples_firewall_patch_alone_is_assumed_to_apply_to_all_nodes(tmp_path: Path) -> None:
@@ -269,7 +278,7 @@ def test_samples_firewall_patch_alone_is_assumed_to_apply_to_all_nodes(tmp_path:
             29,
         ),
     ]
-    assert problems(c) == [("TA002", "firewall.08e2dec.yaml", 4)]
+    assert problems(c) == [("unresolved", "firewall.08e2dec.yaml", 4)]
     assert c.problems[0].message.startswith(
         "patch firewall.08e2dec.yaml: cannot tell which nodes it applies to; assumed all"
     )
@@ -372,9 +381,19 @@ def test_accept_mode_rules_restrict_their_ports_and_intersect() -> None:
     assert verdict(cp, "2001:db8::1", TCP, 50000, "fd00::1") is Action.DENY  # v4-only rules drop IPv6
     assert verdict(cp, "192.0.2.1", TCP, 6443) is Action.ALLOW  # other ports: default accept
     assert verdict(cp, "192.0.2.1", UDP, 50000) is Action.ALLOW
-    [ta404] = c.problems
-    assert (ta404.rule_id, ta404.source.path, ta404.source.start_line) == ("TA404", "controlplane.yaml", 9)
+    assert c.problems == ()
+    [ta404] = _host_firewall_off(c)
+    assert (ta404.rule_id, ta404.location.path, ta404.location.start_line) == (
+        "TA404",
+        "controlplane.yaml",
+        9,
+    )
     assert "NetworkDefaultActionConfig says ingress: accept, not block" in ta404.message
+
+
+def _host_firewall_off(c: Collection) -> list[Finding]:
+    """TA404 is decided by its policy from the layer the collector describes."""
+    return evaluate(merge([c]), load_catalogue(), EvalSettings(enabled={"TA404"}))
 
 
 def test_rules_without_a_default_action_document_mean_accept_mode() -> None:
@@ -385,7 +404,9 @@ def test_rules_without_a_default_action_document_mean_accept_mode() -> None:
     assert verdict(worker, "10.0.1.5", TCP, 10250) is Action.ALLOW
     assert verdict(worker, "10.9.9.9", TCP, 10250) is Action.DENY
     assert verdict(worker, "10.9.9.9", TCP, 50000) is Action.ALLOW
-    assert [(p.rule_id, p.source.path, p.source.start_line, p.message) for p in c.problems] == [
+    assert c.problems == ()
+    found = _host_firewall_off(c)
+    assert [(f.rule_id, f.location.path, f.location.start_line, f.message) for f in found] == [
         (
             "TA404",
             "worker.yaml",
@@ -400,7 +421,9 @@ def test_no_firewall_documents_gives_a_disabled_layer_and_ta404_at_the_first_lin
     c = scan(DATA / "nofw")
     fw = layer(c, "talos:controlplane.yaml")
     assert (fw.enabled, fw.rules, fw.default_ingress) == (False, (), Action.ALLOW)
-    assert [(p.rule_id, p.source.path, p.source.start_line, p.message) for p in c.problems] == [
+    assert c.problems == ()
+    found = _host_firewall_off(c)
+    assert [(f.rule_id, f.location.path, f.location.start_line, f.message) for f in found] == [
         (
             "TA404",
             "controlplane.yaml",
@@ -409,7 +432,7 @@ def test_no_firewall_documents_gives_a_disabled_layer_and_ta404_at_the_first_lin
             "the node relies on outer layers only",
         )
     ]
-    assert c.problems[0].key == "talos-host-firewall-off:controlplane.yaml"
+    assert found[0].identity == "talos-host-firewall-off:controlplane.yaml"
     [att] = c.attachments
     assert att.fallback is not None and att.fallback.layers == ("talos:controlplane.yaml",)
 
@@ -653,7 +676,7 @@ def test_collect_documents_maps_lines_into_the_embedding_file() -> None:
     assert c.attachments[0].role is Role.CONTROL_PLANE
     bad, errors = collect_documents("a: [\n", "main.tf", line_offset=40)
     assert bad == []
-    assert [(p.rule_id, p.source.path, p.source.start_line) for p in errors] == [("TA001", "main.tf", 42)]
+    assert [(p.kind, p.source.path, p.source.start_line) for p in errors] == [("unreadable", "main.tf", 42)]
 
 
 def test_unresolved_placeholder_in_a_subnet_makes_the_rule_unresolved() -> None:
@@ -683,10 +706,10 @@ def test_missing_protocol_is_unresolved_and_bad_values_are_ta001(tmp_path: Path)
         AddressSet.parse("10.0.0.0/8"),
     )
     assert [u.field for u in rule.unresolved] == ["protocol"]
-    assert [(p.rule_id, p.source.start_line, p.message) for p in c.problems] == [
-        ("TA001", 13, "NetworkRuleConfig r: 'abc' is not a port or lo-hi range"),
-        ("TA001", 13, "NetworkRuleConfig r: 70000 is not a port or lo-hi range"),
-        ("TA001", 15, "NetworkRuleConfig r: subnet 'not-a-cidr' is not a CIDR"),
+    assert [(p.kind, p.source.start_line, p.message) for p in c.problems] == [
+        ("unreadable", 13, "NetworkRuleConfig r: 'abc' is not a port or lo-hi range"),
+        ("unreadable", 13, "NetworkRuleConfig r: 70000 is not a port or lo-hi range"),
+        ("unreadable", 15, "NetworkRuleConfig r: subnet 'not-a-cidr' is not a CIDR"),
     ]
 
 
@@ -694,7 +717,7 @@ def test_json_patch_is_reported_not_applied(tmp_path: Path) -> None:
     (tmp_path / "patch.yaml").write_text("- op: add\n  path: /machine/network/hostname\n  value: cp1\n")
     c = scan(tmp_path)
     assert c.layers == ()
-    assert problems(c) == [("TA002", "patch.yaml", 1)]
+    assert problems(c) == [("unresolved", "patch.yaml", 1)]
     assert "RFC 6902 JSON patch" in c.problems[0].message
 
 
@@ -720,7 +743,7 @@ def _bounded(tmp_path: Path, name: str, content: bytes | None, seconds: float = 
 
 
 def _ta001(c: Collection) -> tuple[str, int, str]:
-    [p] = [p for p in c.problems if p.rule_id == "TA001"]
+    [p] = [p for p in c.problems if p.kind == "unreadable"]
     return p.source.path, p.source.start_line, p.message
 
 
@@ -757,8 +780,8 @@ def test_50_mb_file_is_refused_without_reading_it(tmp_path: Path) -> None:
         fh.seek(50 * 1024 * 1024)
         fh.write(b"\n")
     c = _bounded(tmp_path, "huge.yaml", None)
-    assert [(p.rule_id, p.source.path, p.message) for p in c.problems if p.rule_id == "TA001"] == [
-        ("TA001", "huge.yaml", "Talos config cannot be read: file is 50.0 MiB, over the 10 MiB limit")
+    assert [(p.kind, p.source.path, p.message) for p in c.problems if p.kind == "unreadable"] == [
+        ("unreadable", "huge.yaml", "Talos config cannot be read: file is 50.0 MiB, over the 10 MiB limit")
     ]
 
 

@@ -10,6 +10,8 @@ from talosaudit.collectors.options import CollectOptions
 from talosaudit.collectors.talos.terraform import map_talos
 from talosaudit.collectors.terraform import load_config
 from talosaudit.model import Collection, Role, merge
+from talosaudit.policies.engine import EvalSettings, evaluate
+from talosaudit.policies.registry import load_catalogue
 
 MAIN = """\
 locals {
@@ -174,22 +176,26 @@ def test_apply_is_one_node_at_its_address_and_unused_configs_stand_for_their_rol
 
 def test_unresolved_patches_and_machine_types_are_ta002(tmp_path: Path) -> None:
     c = _map(tmp_path)
-    got = sorted((p.rule_id, p.source.path, p.source.start_line, p.message) for p in c.problems)
+    got = sorted((p.kind, p.source.path, p.source.start_line, p.message) for p in c.problems)
     assert got == [
         (
-            "TA002",
+            "unresolved",
             "main.tf",
             38,
             "data.talos_machine_configuration.cp.config_patches[5] (var.unknown_patch: variable has no value)"
             " could not be resolved: this patch is not audited",
         ),
         (
-            "TA002",
+            "unresolved",
             "main.tf",
             73,
             "data.talos_machine_configuration.odd: machine_type var.unknown_patch: variable has no value is "
             "not controlplane or worker; the role of its nodes is unknown (assumed both)",
         ),
+    ]
+    # The host firewall of the worker config accepts by default: TA404's policy says so.
+    found = evaluate(merge([c]), load_catalogue(), EvalSettings(enabled={"TA404"}))
+    assert [(f.rule_id, f.location.path, f.location.start_line, f.message) for f in found] == [
         (
             "TA404",
             "main.tf",

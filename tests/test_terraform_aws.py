@@ -251,7 +251,7 @@ def group(c: Collection, ident: str) -> NodeGroup:
 
 
 def problems(c: Collection, rule_id: str) -> list[Problem]:
-    return [p for p in c.problems if p.rule_id == rule_id]
+    return [p for p in c.problems if p.kind == rule_id]
 
 
 # -- security groups ------------------------------------------------------------------------
@@ -590,7 +590,7 @@ def test_unknown_cidr_is_unresolved_with_ta002_at_its_line() -> None:
     (r,) = layer(c, "aws_security_group.cp").rules
     assert r.unresolved == (Unresolved("cidr_ipv4", "var.admin_cidr", "variable has no value"),)
     assert (r.protocol, r.ports, r.peer.addresses) == (TCP, PortSet.single(6443), AddressSet())
-    (p,) = problems(c, "TA002")
+    (p,) = problems(c, "unresolved")
     assert p.message == (
         "aws_vpc_security_group_ingress_rule.api_admin: cidr_ipv4 = var.admin_cidr could not be resolved: "
         "variable has no value"
@@ -629,12 +629,12 @@ def test_unknown_element_in_a_cidr_list_keeps_the_known_ones() -> None:
     )
     assert known.key == rest.key == "aws_security_group.cp/ingress[0]"
     assert known.source == rest.source
-    assert [p.message for p in problems(c, "TA002")] == [
+    assert [p.message for p in problems(c, "unresolved")] == [
         "aws_security_group.cp/ingress[0]: cidr_blocks = var.office could not be resolved: "
         "variable has no value",
         "aws_security_group.cp/ingress[0]: cidr_blocks = 'bad' could not be resolved: not a valid CIDR",
     ]
-    assert problems(c, "TA002")[0].source.start_line == 7
+    assert problems(c, "unresolved")[0].source.start_line == 7
 
 
 def test_unknown_ports_and_protocol_keep_known_parts() -> None:
@@ -656,7 +656,7 @@ def test_unknown_ports_and_protocol_keep_known_parts() -> None:
     (r,) = layer(c, "aws_security_group.cp").rules
     assert (r.protocol, r.ports, r.peer.addresses) == (TCP, ALL_PORTS, AddressSet.parse("10.0.0.0/16"))
     assert [u.field for u in r.unresolved] == ["from_port", "to_port"]
-    assert [p.source.start_line for p in problems(c, "TA002")] == [5, 6]
+    assert [p.source.start_line for p in problems(c, "unresolved")] == [5, 6]
 
 
 def test_unknown_count_marks_every_rule_of_the_instance() -> None:
@@ -679,7 +679,7 @@ def test_unknown_count_marks_every_rule_of_the_instance() -> None:
     (r,) = layer(c, "aws_security_group.cp").rules
     assert r.unresolved == (Unresolved("count", "length(var.allowed_admin_cidrs)", "variable has no value"),)
     assert r.peer.addresses == AddressSet.parse("203.0.113.0/24")
-    (p,) = problems(c, "TA002")
+    (p,) = problems(c, "unresolved")
     assert p.message == (
         "aws_vpc_security_group_ingress_rule.api_external: count = length(var.allowed_admin_cidrs) "
         "could not be "
@@ -714,7 +714,7 @@ def test_unknown_module_count_is_named_as_the_module_call_and_its_line() -> None
     (r,) = layer(c, "aws_security_group.cp").rules
     # The field stays the bare meta-argument: reachability reads it as "may not exist".
     assert r.unresolved == (Unresolved("count", "var.n", "variable has no value"),)
-    (p,) = problems(c, "TA002")
+    (p,) = problems(c, "unresolved")
     assert p.message == (
         "module.m.aws_vpc_security_group_ingress_rule.x: module.m count = var.n could not be resolved: "
         "variable has no value; its rules may or may not exist"
@@ -762,7 +762,7 @@ def test_concat_with_an_unknown_list_allows_its_known_cidrs_surely() -> None:
     ]
     # A description that is not known is still written: it reads as its expression.
     assert {r.description for r in rules} == {'"etcd ${var.site}"'}
-    assert [p.message for p in problems(c, "TA002")] == [
+    assert [p.message for p in problems(c, "unresolved")] == [
         "aws_security_group.cp/ingress[0]: cidr_blocks = concat(var.office, var.extra) could not be "
         "resolved: var.extra: variable has no value (var.extra)",
         "aws_security_group.cp/ingress[0]: security_groups = concat([aws_security_group.cp.id], var.sgs) "
@@ -787,8 +787,8 @@ def test_unknown_security_group_id_keeps_the_rule_in_an_unresolved_layer() -> No
     lay = layer(c, "unresolved:module.remote.sg_id")
     (r,) = lay.rules
     assert r.unresolved == (Unresolved("security_group_id", "module.remote.sg_id", "remote module"),)
-    assert problems(c, "TA003") == []
-    (p,) = problems(c, "TA002")
+    assert problems(c, "role-unknown") == []
+    (p,) = problems(c, "unresolved")
     assert "security_group_id = module.remote.sg_id could not be resolved: remote module" in p.message
     assert p.source.start_line == 4
 
@@ -819,9 +819,9 @@ def test_literal_group_id_makes_one_external_layer() -> None:
         ("sg-0abc/unknown egress rules", ALL_PORTS, (Unresolved("rules", "sg-0abc", NOT_IN_CODE),)),
     ]
     assert ext.attribute("external") == "true"
-    (ta003,) = problems(c, "TA003")
+    (ta003,) = problems(c, "role-unknown")
     assert ta003.source == SourceRef("main.tf", 1, 7, "aws_vpc_security_group_ingress_rule.a")
-    (ta002,) = problems(c, "TA002")
+    (ta002,) = problems(c, "unresolved")
     assert ta002.message.startswith("security group sg-0abc is not defined in the scanned code")
     assert ta002.source == ta003.source
 
@@ -926,7 +926,7 @@ def test_literal_group_id_on_an_instance_has_unknown_rules() -> None:
         "the ingress rules of sg-0123, not defined in the scanned code",
         "the egress rules of sg-0123, not defined in the scanned code",
     ]
-    assert [(p.message, p.source) for p in problems(c, "TA002")] == [
+    assert [(p.message, p.source) for p in problems(c, "unresolved")] == [
         (
             f"security group {g} is not defined in the scanned code: its rules are unknown; "
             "required-flow checks through it are inconclusive; scan the code that defines it or use "
@@ -937,7 +937,7 @@ def test_literal_group_id_on_an_instance_has_unknown_rules() -> None:
     ]
     # The unknown rules make no node of the bastion and no TA003 (only known rules decide).
     assert sorted(g.id for g in c.node_groups) == ["aws_instance.cp", "aws_instance.w"]
-    assert problems(c, "TA003") == []
+    assert problems(c, "role-unknown") == []
     # Reachability: what the role group allows stays proven, what it lacks is unknown.
     assert _flow(c, 50000) is Verdict.ALLOWED
     assert _flow(c, 50001) is Verdict.UNKNOWN
@@ -977,7 +977,7 @@ def test_data_source_group_with_attached_rule_keeps_it_and_names_both() -> None:
         "sg-0d/unknown egress rules",
     ]
     # First reference: the instance's list (line 42) comes before the rule resource (line 80).
-    (p,) = problems(c, "TA002")
+    (p,) = problems(c, "unresolved")
     assert p.message.startswith(
         "security group sg-0d (data.aws_security_group.shared) is not defined in the scanned code"
     )
@@ -1003,7 +1003,7 @@ def test_data_source_group_without_id_is_named_by_its_address() -> None:
     assert [r.unresolved for r in ext.rules] == [
         (Unresolved("rules", "data.aws_security_group.bastion", NOT_IN_CODE),)
     ] * 2
-    (p,) = problems(c, "TA002")
+    (p,) = problems(c, "unresolved")
     assert p.message.startswith("security group data.aws_security_group.bastion is not defined")
     assert _flow(c, 50001) is Verdict.UNKNOWN
 
@@ -1033,10 +1033,10 @@ def test_drift_ignores_the_stand_ins_of_unknown_rules() -> None:
     # Not matched to a stand-in (which would hide it), and the stand-ins are never TA504.
     assert m.rules == {}
     # (The role groups are not in AWS at all: one TA504 each, as for any missing group.)
-    assert [(p.rule_id, p.key) for p in drift.drift_problems(live, tf, m)] == [
-        ("TA503", "drift:sg-0123:sgr-1"),
-        ("TA504", "drift:aws_security_group.cp"),
-        ("TA504", "drift:aws_security_group.w"),
+    assert [(d.side, d.key) for d in drift.drift_items(live, tf, m)] == [
+        ("live-only", "drift:sg-0123:sgr-1"),
+        ("code-only", "drift:aws_security_group.cp"),
+        ("code-only", "drift:aws_security_group.w"),
     ]
 
 
@@ -1082,9 +1082,9 @@ def test_unresolved_group_list_element_has_unknown_rules_and_one_ta002() -> None
     assert (cp.role, cp.role_reason) == (Role.CONTROL_PLANE, plain.role_reason)
     assert sorted(g.id for g in c.node_groups) == ["aws_instance.cp", "aws_instance.w"]
     assert layer(c, "unresolved-groups:var.bastion_sgs").source.start_line == 61
-    assert problems(c, "TA003") == []
+    assert problems(c, "role-unknown") == []
     # Exactly the TA002 of each list element, none for the stand-ins.
-    assert [(p.message, p.source) for p in problems(c, "TA002")] == [
+    assert [(p.message, p.source) for p in problems(c, "unresolved")] == [
         (
             f"{address}: vpc_security_group_ids = {expression} could not be resolved: variable has no value",
             SourceRef("main.tf", line, line, address),
@@ -1136,7 +1136,7 @@ def test_unresolved_groups_of_a_launch_template_reach_its_auto_scaling_group() -
     # One layer for the expression, at its first reference (the template's line 13).
     (lay,) = [x for x in c.layers if x.id.startswith("unresolved-groups:")]
     assert (lay.id, lay.source) == (ident, SourceRef("main.tf", 13, 13, ident))
-    assert [p.source.start_line for p in problems(c, "TA002")] == [13, 36]
+    assert [p.source.start_line for p in problems(c, "unresolved")] == [13, 36]
 
 
 # -- roles ----------------------------------------------------------------------------------
@@ -1159,7 +1159,7 @@ def test_ta003_for_a_group_with_cluster_rules_and_no_role() -> None:
         ),
     )
     c = mapped(sg)
-    (p,) = problems(c, "TA003")
+    (p,) = problems(c, "role-unknown")
     assert p.message == (
         "security group aws_security_group.misc: no control-plane/worker role could be assigned "
         "(no NodeType/Role tag, "
@@ -1207,7 +1207,7 @@ def test_no_ta003_for_a_bastion_group_used_only_as_a_source() -> None:
         "aws_instance", "jump", {"vpc_security_group_ids": [sg_ref("aws_security_group.bastion")]}, start=40
     )
     c = mapped(bastion, cp, host)
-    assert problems(c, "TA003") == []
+    assert problems(c, "role-unknown") == []
     assert [g.id for g in c.node_groups] == ["nodes:aws_security_group.cp"]
 
 
@@ -1225,7 +1225,7 @@ def test_hint_assigns_role_and_suppresses_ta003() -> None:
         ),
     )
     c = mapped(sg, hints=RoleHints(by_name=(("misc-*", Role.CONTROL_PLANE),)))
-    assert problems(c, "TA003") == []
+    assert problems(c, "role-unknown") == []
     g = group(c, "nodes:aws_security_group.misc")
     assert g.role is Role.CONTROL_PLANE
     assert (
@@ -1260,7 +1260,7 @@ def test_attachment_gives_a_group_the_role_of_its_instances() -> None:
         Role.CONTROL_PLANE,
         "tag Role=controlplane on aws_instance.cp[0] (compute.tf:30)",
     )
-    assert problems(c, "TA003") == []
+    assert problems(c, "role-unknown") == []
 
 
 # -- compute ----------------------------------------------------------------------------------
@@ -1548,7 +1548,7 @@ def test_unknown_nacl_rule_number_goes_last_with_ta002() -> None:
     assert first.key == "aws_network_acl.x/ingress/300"
     assert last.key == "aws_network_acl.x/ingress[0]"
     assert last.unresolved == (Unresolved("rule_no", "var.n", "variable has no value"),)
-    (p,) = problems(c, "TA002")
+    (p,) = problems(c, "unresolved")
     assert p.source.start_line == 4
 
 
@@ -1624,7 +1624,9 @@ def test_collection_from_config_joins_facts_problems_and_files() -> None:
     config = TerraformConfig(
         resources=tuple(seed_groups()),
         variables=(_var("allowed_admin_cidrs", ["203.0.113.7/32"], 2),),
-        problems=(TerraformProblem("TA001", "main.tf: unparseable", Lines("bad.tf", 3, 3), key="bad.tf"),),
+        problems=(
+            TerraformProblem("unreadable", "main.tf: unparseable", Lines("bad.tf", 3, 3), key="bad.tf"),
+        ),
         files=("main.tf", "terraform.tfvars"),
     )
     c = collection_from_config(config)
@@ -1633,7 +1635,7 @@ def test_collection_from_config_joins_facts_problems_and_files() -> None:
         (AddressSet.parse("203.0.113.7/32"), SourceRef("terraform.tfvars", 2, 2, "var.allowed_admin_cidrs")),
     )
     assert c.problems == (
-        Problem("TA001", "main.tf: unparseable", SourceRef("bad.tf", 3, 3, "bad.tf"), key="bad.tf"),
+        Problem("unreadable", "main.tf: unparseable", SourceRef("bad.tf", 3, 3, "bad.tf"), key="bad.tf"),
     )
     assert sorted(layer.id for layer in c.layers) == [
         "module.network.aws_security_group.control_plane",
@@ -1662,7 +1664,7 @@ def test_dynamic_block_with_unknown_for_each_is_unresolved() -> None:
         ),
     )
     assert (r.ports, r.peer.addresses) == (PortSet.single(10250), AddressSet.parse("10.0.0.0/16"))
-    (p,) = problems(c, "TA002")
+    (p,) = problems(c, "unresolved")
     assert p.source == SourceRef("main.tf", 4, 9, "aws_security_group.w")
 
 
@@ -1683,7 +1685,7 @@ def test_unknown_origin_is_named_in_the_reason() -> None:
         },
         start=10,
     )
-    (p,) = problems(mapped(sg, rule), "TA002")
+    (p,) = problems(mapped(sg, rule), "unresolved")
     assert p.message == (
         "aws_vpc_security_group_ingress_rule.x: cidr_ipv4 = var.allowed_admin_cidrs[count.index] "
         "could not be resolved: variable has no value (var.allowed_admin_cidrs)"
@@ -1793,7 +1795,7 @@ def test_e2e_seed_module_rules_through_module_outputs(tmp_path: Path) -> None:
     assert [f.name + "=" + f.value for f in c.facts] == ["cni=cilium"]
     assert c.admin[0][0] == AddressSet.parse("196.45.28.20/32")
     assert c.admin[0][1] is not None and c.admin[0][1].path == "terraform.tfvars"
-    assert [p for p in c.problems if p.rule_id in ("TA002", "TA003")] == []
+    assert [p for p in c.problems if p.kind in ("unresolved", "role-unknown")] == []
     assert set(c.files) >= {"main.tf", "terraform.tfvars", "modules/network/main.tf"}
 
 
@@ -1822,7 +1824,9 @@ def test_e2e_unknown_admin_cidr_is_ta002_naming_the_expression(tmp_path: Path) -
     )
     (r,) = layer(c, "aws_security_group.cp").rules
     assert [(u.field, u.expression) for u in r.unresolved] == [("cidr_ipv4", "var.admin_cidr")]
-    (p,) = [p for p in problems(c, "TA002") if p.key.startswith("aws_vpc_security_group_ingress_rule.api")]
+    (p,) = [
+        p for p in problems(c, "unresolved") if p.key.startswith("aws_vpc_security_group_ingress_rule.api")
+    ]
     assert "cidr_ipv4 = var.admin_cidr could not be resolved" in p.message
     assert (p.source.path, p.source.start_line) == ("main.tf", 14)
 

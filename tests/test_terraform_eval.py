@@ -578,7 +578,7 @@ def test_remote_module_without_cache_is_one_ta002_and_unknown_outputs(tmp_path: 
     config = _load(tmp_path)
     assert config.problems == (
         TerraformProblem(
-            "TA002",
+            "unresolved",
             'module "vpc" has the remote source "terraform-aws-modules/vpc/aws", which is not in a '
             ".terraform/modules cache: run terraform init, or scan a plan JSON",
             Lines("main.tf", 1, 4),
@@ -640,9 +640,14 @@ def test_malformed_file_is_ta001_with_line_and_the_rest_is_evaluated(tmp_path: P
     config = _load(tmp_path)
     assert [r.address for r in config.resources] == ["aws_security_group.ok"]
     assert config.problems == (
-        TerraformProblem("TA001", "unexpected token '}' at line 4", Lines("bad.tf", 4, 4), "parse:bad.tf"),
         TerraformProblem(
-            "TA001", "looks like a Jinja template, not Terraform", Lines("jinja.tf", 2, 2), "parse:jinja.tf"
+            "unreadable", "unexpected token '}' at line 4", Lines("bad.tf", 4, 4), "parse:bad.tf"
+        ),
+        TerraformProblem(
+            "unreadable",
+            "looks like a Jinja template, not Terraform",
+            Lines("jinja.tf", 2, 2),
+            "parse:jinja.tf",
         ),
     )
 
@@ -655,7 +660,10 @@ def test_bad_utf8_named_as_input_is_ta001(tmp_path: Path) -> None:
     assert config.resources == ()
     assert config.problems == (
         TerraformProblem(
-            "TA001", "file is not valid UTF-8 (byte 32, line 2)", Lines("latin1.tf", 2, 2), "parse:latin1.tf"
+            "unreadable",
+            "file is not valid UTF-8 (byte 32, line 2)",
+            Lines("latin1.tf", 2, 2),
+            "parse:latin1.tf",
         ),
     )
 

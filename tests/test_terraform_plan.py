@@ -320,14 +320,14 @@ def only_problem(config: TerraformConfig) -> TerraformProblem:
 def test_truncated_json_is_ta001_not_a_traceback() -> None:
     text = (DATA / "plan.json").read_text()
     problem = only_problem(read_plan(text[: len(text) // 2], "cut.json"))
-    assert problem.rule_id == "TA001"
+    assert problem.kind == "unreadable"
     assert problem.message == "JSON ends before the document is complete (the file is truncated)"
     assert problem.lines.path == "cut.json"
 
 
 def test_invalid_json_names_line_and_column() -> None:
     problem = only_problem(read_plan('{\n  "format_version": "1.2",\n  "values": {,}\n}\n', "bad.json"))
-    assert problem.rule_id == "TA001"
+    assert problem.kind == "unreadable"
     assert (
         problem.message
         == "not valid JSON: Expecting property name enclosed in double quotes (line 3 column 14)"
@@ -346,7 +346,7 @@ def test_invalid_json_names_line_and_column() -> None:
 )
 def test_wrong_version_or_missing_sections(doc: dict[str, Any], message: str) -> None:
     problem = only_problem(read_plan(json.dumps(doc), "x.json"))
-    assert problem.rule_id == "TA001"
+    assert problem.kind == "unreadable"
     assert message in problem.message
 
 
@@ -361,7 +361,7 @@ def test_bad_input_through_the_collector_is_a_problem(tmp_path: Path) -> None:
     c = collect([InputFile(path, "plan.json", "terraform-plan")], tmp_path, CollectOptions())
     assert c.problems == (
         Problem(
-            "TA001",
+            "unreadable",
             "JSON ends before the document is complete (the file is truncated)",
             SourceRef("plan.json", 1, 1, "input:plan.json"),
             key="input:plan.json",
@@ -385,7 +385,7 @@ def test_malformed_resource_is_skipped_with_ta001_the_rest_is_read() -> None:
     config = read_plan(json.dumps(doc, indent=2), "s.json")
     assert [r.address for r in config.resources] == ["aws_vpc.main"]
     [problem] = config.problems
-    assert problem.rule_id == "TA001"
+    assert problem.kind == "unreadable"
     assert problem.message == (
         "values.root_module.resources.0: a resource without address, mode, type or name; it is skipped"
     )
@@ -448,7 +448,7 @@ def test_reference_to_a_variable_stays_unknown_and_is_ta002() -> None:
     assert isinstance(value, Unknown) and value.origin == "var.sg_id"
     c = collection_from_config(config)
     [problem] = c.problems
-    assert problem.rule_id == "TA002"
+    assert problem.kind == "unresolved"
     assert problem.message == (
         "aws_vpc_security_group_ingress_rule.r: security_group_id = "
         "aws_vpc_security_group_ingress_rule.r.security_group_id could not be resolved: "
@@ -562,7 +562,7 @@ def test_unknown_inline_rules_that_the_configuration_writes_are_ta002() -> None:
     config = read_plan(text, "p.json")
     assert config.problems == (
         TerraformProblem(
-            "TA002",
+            "unresolved",
             "aws_security_group.cp: its inline ingress rules are known only after apply; they are not "
             "audited (scan the .tf files)",
             Lines("p.json", 7, 7),
@@ -676,7 +676,7 @@ def test_errored_plan_is_ta002_and_single_line_json_points_at_line_1() -> None:
     config = read_plan(text, "p.json")
     assert config.problems == (
         TerraformProblem(
-            "TA002",
+            "unresolved",
             "the plan was saved from a terraform plan that failed (errored: true); resources it did not plan "
             "are not audited",
             Lines("p.json", 1, 1),

@@ -7,7 +7,8 @@
    TA001 finding there, and the other regions go on.
 3. With ``--terraform PATH`` the Terraform is collected as ``scan`` does, live groups and
    rules are located at the Terraform lines that declare them, and drift is reported
-   (TA503/TA504, drift.py). Its facts (CNI, NodePort intent) and admin networks apply.
+   (policies of kind ``drift``, from the pairs drift.py describes). Its facts (CNI, NodePort
+   intent) and admin networks apply.
 4. Each VPC that holds nodes is one model, evaluated on its own (address plans of two VPCs
    may overlap, two clusters are not one). Findings get the account, region, security
    group and rule ids in their message and properties.
@@ -46,7 +47,7 @@ from talosaudit.collectors.aws_live.snapshot import (
     write,
 )
 from talosaudit.findings import Finding
-from talosaudit.model import Collection, LayerKind, Problem, SourceRef, merge
+from talosaudit.model import Collection, Drift, LayerKind, Model, Problem, ProblemKind, SourceRef, merge
 from talosaudit.scan import (
     ScanError,
     ScanRequest,
@@ -57,7 +58,6 @@ from talosaudit.scan import (
     extra_facts,
     finish_run,
     prepare_run,
-    problem_findings,
     role_hints,
 )
 
@@ -120,6 +120,7 @@ def run_live(request: LiveRequest, on_region: Callable[[str, bool], None] | None
         scopes += convert_region(data, snap, hints)
         index.update(_ids(data))
     loose: list[Problem] = []
+    drift: list[Drift] = []
     unread: set[str] = set()
     for failure in failures:
         unread.add(region_dir(request.snapshot_dir, session.account, failure.region))
@@ -127,7 +128,7 @@ def run_live(request: LiveRequest, on_region: Callable[[str, bool], None] | None
         _merge_snapshot(snapshot, snap)
         loose.append(
             Problem(
-                "TA001",
+                ProblemKind.UNREADABLE,
                 f"AWS region {failure.message}; its security groups were not audited",
                 snap.refs["error"],
                 key=f"live:{session.account}:{failure.region}",
@@ -143,8 +144,8 @@ def run_live(request: LiveRequest, on_region: Callable[[str, bool], None] | None
         tf_model, tf_files = build_model(replace(request.scan, paths=(request.terraform,)))
         files.update(tf_files)
         terraform = Collection(layers=tuple(tf_model.layers.values()))
-        collections, drift = locate_all(collections, terraform)
-        loose += drift
+        collections, found_drift = locate_all(collections, terraform)
+        drift += found_drift
         admin = ((tf_model.admin, tf_model.admin_sources[0] if tf_model.admin_sources else None),)
         extra.append(Collection(facts=tuple(tf_model.facts.values()), admin=admin if tf_model.admin else ()))
 
@@ -164,8 +165,9 @@ def run_live(request: LiveRequest, on_region: Callable[[str, bool], None] | None
         located = _located_ids(scope, collection)
         for f in evaluate_model(model, prepared, request.scan):
             raw.append(_annotate(f, index, located, scope))
-    by_id = {p.id: p for p in prepared.catalogue.policies}
-    raw += [_annotate(f, index, {}, None) for f in problem_findings(loose, by_id)]
+    # Region failures and drift belong to no VPC: their policies run on a model of them alone.
+    outside = Model(problems=tuple(loose), drift=tuple(drift))
+    raw += [_annotate(f, index, {}, None) for f in evaluate_model(outside, prepared, request.scan)]
     if skipped:
         notices.append(
             f"not evaluated, no Talos nodes (no instance or security group with a role): "

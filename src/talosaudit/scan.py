@@ -28,16 +28,15 @@ from talosaudit.findings import (
     apply_inline_suppressions,
     read_baseline,
 )
-from talosaudit.levels import Level
-from talosaudit.model import AddressSet, Collection, Fact, Model, Problem, Role, merge
+from talosaudit.model import AddressSet, Collection, Fact, Model, Role, merge
 from talosaudit.policies.context import EvalSettings
 from talosaudit.policies.engine import evaluate
+from talosaudit.policies.params import with_overrides
 from talosaudit.policies.registry import Catalogue, PolicyError, load_catalogue, validate_params
 from talosaudit.policies.schema import Policy
 from talosaudit.settings import CommandLine, Settings, resolve
 
 #: Levels of input problems when the catalogue has no policy file for them.
-_PROBLEM_LEVELS = {"TA001": Level.ERROR}
 
 
 class ScanError(Exception):
@@ -153,32 +152,12 @@ def configured_catalogue(catalogue: Catalogue, config: Config, config_name: str)
     for p in catalogue.policies:
         setting = config.rules.get(p.id)
         if setting is not None:
-            update: dict[str, object] = {"params": {**p.params, **setting.params}}
+            p = with_overrides(p, setting.params)  # noqa: PLW2901 - the configured version replaces it
             if setting.level is not None:
-                update["level"] = setting.level
-            p = p.model_copy(update=update)  # noqa: PLW2901 - the configured version replaces it
+                p = p.model_copy(update={"level": setting.level})  # noqa: PLW2901
             validate_params(p, f"{config_name} rules.{p.id}")
         out.append(p)
     return Catalogue(tuple(out))
-
-
-def problem_findings(problems: Iterable[Problem], policies: Mapping[str, Policy]) -> list[Finding]:
-    """Input problems (TA001/TA002/TA003, platform rules) as findings."""
-    out: list[Finding] = []
-    for p in problems:
-        policy = policies.get(p.rule_id)
-        level = policy.level if policy else _PROBLEM_LEVELS.get(p.rule_id, Level.WARNING)
-        out.append(
-            Finding(
-                rule_id=p.rule_id,
-                level=level,
-                message=p.message,
-                location=p.source,
-                identity=p.key or p.message,
-                related=p.related,
-            )
-        )
-    return out
 
 
 # --- the pipeline ----------------------------------------------------------------------
@@ -254,15 +233,11 @@ def prepare_run(request: ScanRequest) -> PreparedRun:
 
 
 def evaluate_model(model: Model, prepared: PreparedRun, request: ScanRequest) -> list[Finding]:
-    """The raw findings of one model: policies, plus problems no policy file covers."""
+    """The raw findings of one model (input problems and drift too: each has its policy)."""
     # The whole catalogue goes in (policies read each other's parameters, e.g. TA207's
     # trusted prefix); the selection decides which rules run.
     settings = EvalSettings(enabled=lambda rule_id: is_selected(rule_id, request.checks, request.skip_checks))
-    raw = evaluate(model, prepared.catalogue, settings)
-    # The engine reports input problems through `input_problem` policies; a problem whose
-    # rule has no policy file at all (a collector's platform rule) must not vanish.
-    orphans = [p for p in model.problems if prepared.catalogue.get(p.rule_id) is None]
-    return _dedupe([*raw, *problem_findings(orphans, {})])
+    return _dedupe(evaluate(model, prepared.catalogue, settings))
 
 
 def finish_run(

@@ -4,7 +4,7 @@ A file's kind comes from its name first and, where the name is ambiguous (``.jso
 ``.yaml``, ``.xml``, templates such as ``.tftpl``/``.tmpl``/``.j2``), from a sniff of its
 content. Both questions go to the registered collectors (``registry.COLLECTORS``): this
 module knows no input format. Files of no known kind are ignored silently; files of a known
-kind that cannot be read as text become TA001 problems.
+kind that cannot be read as text become UNREADABLE problems.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 
 from talosaudit.collectors.base import GENERIC_KINDS, JSON, TEMPLATE, XML, YAML, InputFile
 from talosaudit.collectors.registry import COLLECTORS
+from talosaudit.model import ProblemKind
 from talosaudit.model.collection import Problem
 from talosaudit.model.source import SourceRef
 
@@ -27,7 +28,7 @@ _BINARY_SNIFF = 8 * 1024
 
 #: Template file names (Terraform ``templatefile``, Go templates, Jinja). A template whose text
 #: looks like a Talos config is passed to the Talos collector, so an unrendered machine
-#: config is reported (TA001) instead of vanishing; other templates are ignored.
+#: config is reported (UNREADABLE) instead of vanishing; other templates are ignored.
 _TEMPLATE_SUFFIXES = (".tftpl", ".tpl", ".tmpl", ".j2", ".jinja", ".jinja2")
 #: A binary or non-UTF-8 ``.yaml``/``.xml`` file is reported (a Talos config or a firewall
 #: export that got corrupted must not vanish silently); ``.json`` files are too common in
@@ -161,7 +162,7 @@ class _Walker:
         rel = relative(path, self.root)
         self.problems.append(
             Problem(
-                rule_id="TA001",
+                kind=ProblemKind.UNREADABLE,
                 message=message,
                 source=SourceRef(path=rel, start_line=line, end_line=line, resource=rel),
                 key=f"input:{rel}",

@@ -2,7 +2,16 @@
 
 from talosaudit.model.addresses import ALL_ADDRESSES, EMPTY, INTERNET, PRIVATE, AddressSet
 from talosaudit.model.cluster import Fact, FactOrigin, NodeGroup, Role, Segment
-from talosaudit.model.collection import Attachment, Collection, Model, Problem, merge
+from talosaudit.model.collection import (
+    Attachment,
+    Collection,
+    Drift,
+    DriftSide,
+    Model,
+    Problem,
+    ProblemKind,
+    merge,
+)
 from talosaudit.model.firewall import (
     Action,
     Direction,
@@ -35,6 +44,8 @@ __all__ = [
     "Attachment",
     "Collection",
     "Direction",
+    "Drift",
+    "DriftSide",
     "Fact",
     "FactOrigin",
     "IntervalSet",
@@ -46,6 +57,7 @@ __all__ = [
     "Placement",
     "PortSet",
     "Problem",
+    "ProblemKind",
     "Role",
     "Rule",
     "Segment",

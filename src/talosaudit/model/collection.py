@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 
 from talosaudit.model.addresses import EMPTY, AddressSet
 from talosaudit.model.cluster import Fact, NodeGroup, Role, Segment
@@ -11,16 +12,53 @@ from talosaudit.model.firewall import Layer, LayerKind
 from talosaudit.model.source import SourceRef
 
 
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """An input problem a collector found: becomes a TA0xx (or other) finding.
+class ProblemKind(StrEnum):
+    """What went wrong while reading the inputs; a policy (``kind: input_problem`` with
+    ``params: {problem: <value>}``) decides whether and how it is reported."""
 
-    ``rule_id`` is TA001 (unparseable), TA002 (unresolved value), TA003 (role unknown), or
-    a platform rule that only the collector can see (e.g. TA402 for Proxmox).
-    ``key`` identifies the problem stably (for fingerprints) independent of line numbers.
+    #: A file (or a part of one) that looks like an input cannot be parsed or read.
+    UNREADABLE = "unreadable"
+    #: A value (port, protocol, CIDR, target, state) could not be resolved.
+    UNRESOLVED = "unresolved"
+    #: Firewall layers were found but no control-plane/worker role could be assigned.
+    ROLE_UNKNOWN = "role-unknown"
+    #: Firewall rules or switches exist, but a higher switch (a datacenter or VM firewall
+    #: that is off, a pending change) leaves them unapplied.
+    NOT_APPLIED = "not-applied"
+
+
+class DriftSide(StrEnum):
+    """Where a rule exists when live state and code differ."""
+
+    LIVE_ONLY = "live-only"
+    CODE_ONLY = "code-only"
+
+
+@dataclass(frozen=True, slots=True)
+class Drift:
+    """One difference between the live state and the code that should declare it.
+
+    ``description`` says what differs in full ("rule sgr-1 (...) of security group ...
+    allows tcp/22 but no Terraform rule of aws_security_group.cp declares it"); ``source``
+    is the code location, ``related`` the other side.
     """
 
-    rule_id: str
+    side: DriftSide
+    description: str
+    source: SourceRef
+    key: str
+    related: tuple[SourceRef, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Something a collector could not read or resolve, described, never judged.
+
+    ``kind`` says what went wrong; ``key`` identifies the problem stably (for fingerprints)
+    independent of line numbers.
+    """
+
+    kind: ProblemKind
     message: str
     source: SourceRef
     key: str = ""
@@ -59,6 +97,8 @@ class Collection:
     #: The networks the nodes live in (VPC CIDRs, the Kubernetes VLAN).
     node_networks: tuple[tuple[AddressSet, SourceRef | None], ...] = ()
     problems: tuple[Problem, ...] = ()
+    #: Live state against code (``live`` with Terraform).
+    drift: tuple[Drift, ...] = ()
     attachments: tuple[Attachment, ...] = ()
     #: The input files this collector read (for the report header), relative paths.
     files: tuple[str, ...] = ()
@@ -97,6 +137,7 @@ class Model:
     admin_sources: tuple[SourceRef, ...] = ()
     node_network: AddressSet = EMPTY
     problems: tuple[Problem, ...] = ()
+    drift: tuple[Drift, ...] = ()
     files: tuple[str, ...] = ()
 
     def fact(self, name: str, default: str = "") -> str:
@@ -114,6 +155,7 @@ def merge(collections: Iterable[Collection], extra_facts: Iterable[Fact] = ()) -
     admin_sources: list[SourceRef] = []
     node_network = EMPTY
     problems: list[Problem] = []
+    drift: list[Drift] = []
     files: list[str] = []
     all_facts: list[Fact] = list(extra_facts)
     attachments: list[Attachment] = []
@@ -132,6 +174,7 @@ def merge(collections: Iterable[Collection], extra_facts: Iterable[Fact] = ()) -
         for addrs, _ in c.node_networks:
             node_network = node_network | addrs
         problems.extend(c.problems)
+        drift.extend(c.drift)
         files.extend(c.files)
     groups = _attach(groups, attachments, layers)
     groups = [_with_segment(g, segments) for g in groups]
@@ -148,6 +191,7 @@ def merge(collections: Iterable[Collection], extra_facts: Iterable[Fact] = ()) -
         admin_sources=tuple(admin_sources),
         node_network=node_network,
         problems=tuple(problems),
+        drift=tuple(drift),
         files=tuple(sorted(set(files))),
     )
 

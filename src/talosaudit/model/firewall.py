@@ -144,6 +144,12 @@ class Layer:
     segments: tuple[str, ...] = ()
     #: Free-form facts for messages and special evaluators (tags, vpc, interface names).
     attributes: tuple[tuple[str, str], ...] = field(default=())
+    #: Where the layer's switches are written, by name (``switch``: the line that turns it on
+    #: for the node, e.g. a NIC's ``firewall=1``; ``config``: its firewall file).
+    origins: tuple[tuple[str, SourceRef], ...] = field(default=())
+
+    def origin(self, name: str) -> SourceRef | None:
+        return next((ref for key, ref in self.origins if key == name), None)
 
     def rules_in(self, direction: Direction) -> tuple[Rule, ...]:
         return tuple(r for r in self.rules if r.direction is direction)

@@ -16,18 +16,24 @@ from talosaudit.model import (
     LayerKind,
     Model,
     NodeGroup,
+    PortSet,
     Role,
     Rule,
 )
 from talosaudit.model.addresses import ALL_V4, ALL_V6
 from talosaudit.model.firewall import Layer
-from talosaudit.model.ports import PORTED
+from talosaudit.model.ports import PORTED, parse_protocol
 
 #: The model's one flow notation, re-exported: evaluators import their wording from here.
 from talosaudit.model.ports import flow_text as flow_text  # noqa: PLC0414 - an explicit re-export
-from talosaudit.policies.params import FactCondition, RulePredicateParams
-from talosaudit.policies.registry import Catalogue, PolicyError, validate_params
-from talosaudit.policies.schema import Policy
+from talosaudit.policies.params import (
+    FactCondition,
+    RequiredFlow,
+    RulePredicateParams,
+    parse_params,
+    with_overrides,
+)
+from talosaudit.policies.schema import Catalogue, Policy, PolicyError
 from talosaudit.reachability import (
     Endpoint,
     Reachability,
@@ -75,12 +81,8 @@ class Context:
         """The policy's params with the settings' overrides, parsed by its kind's model."""
         found = self._params.get(policy.id)
         if found is None:
-            override = self.settings.params.get(policy.id)
-            merged = (
-                policy.model_copy(update={"params": {**policy.params, **override}}) if override else policy
-            )
-            found = validate_params(merged, f"rule {policy.id}")  # type: ignore[assignment]
-            self._params[policy.id] = found  # type: ignore[assignment]
+            found = parse_params(with_overrides(policy, self.settings.params.get(policy.id)), model)
+            self._params[policy.id] = found
         if not isinstance(found, model):
             raise PolicyError(f"rule {policy.id}: kind {policy.kind} does not take {model.__name__}")
         return found
@@ -178,6 +180,17 @@ class Context:
         cluster's own pod/service CIDRs."""
         inside = self.node_scope() | self.trusted_admin() | self.pod_service()
         return cidr_endpoint("outside the cluster", ALL_ADDRESSES - inside)
+
+
+def required_ports(ctx: Context, flow: RequiredFlow) -> tuple[int | None, PortSet]:
+    """A required flow's protocol and ports; the ``tunnel_port`` fact replaces the port of a
+    CNI overlay flow that says so."""
+    protocol = parse_protocol(flow.protocol)
+    ports = PortSet.parse(flow.ports) if protocol in PORTED else PortSet.all()
+    tunnel = ctx.model.fact("tunnel_port").strip()
+    if flow.tunnel_port and tunnel.isdigit() and 0 < int(tunnel) <= 65535:
+        ports = PortSet.single(int(tunnel))
+    return protocol, ports
 
 
 # --- wording ---------------------------------------------------------------------------

@@ -1,33 +1,50 @@
-"""Evaluate the catalogue on a model: one explicit table from policy kind to evaluator."""
+"""Evaluate the catalogue on a model: one explicit table from policy kind to its params
+model and evaluator."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+
+from pydantic import BaseModel
 
 from talosaudit.findings import Finding
 from talosaudit.model import Model
 from talosaudit.policies.context import Context, EvalSettings
 from talosaudit.policies.disabled_rules import disabled_rule_required
 from talosaudit.policies.flows import forbid_flow, require_flow
-from talosaudit.policies.registry import Catalogue, PolicyError
-from talosaudit.policies.rule_checks import duplicate_rule, input_problem, rule_predicate, shadowed_rule
-from talosaudit.policies.schema import Policy
+from talosaudit.policies.params import (
+    BootstrapBlockedParams,
+    DisabledRuleParams,
+    DriftParams,
+    ForbidFlowParams,
+    HostFirewallParams,
+    InputProblemParams,
+    LayerRuleParams,
+    RequireFlowParams,
+    RulePredicateParams,
+)
+from talosaudit.policies.platform import bootstrap_blocked, drift, host_firewall_off, input_problem
+from talosaudit.policies.rule_checks import duplicate_rule, rule_predicate, shadowed_rule
+from talosaudit.policies.schema import Catalogue, Policy, PolicyError
 
 Evaluator = Callable[[Policy, Context], Iterable[Finding]]
 
-#: Every kind a policy file may name. No registration by import side effect: a new kind is
-#: a new line here and a params model in ``params.PARAMS``.
-EVALUATORS: dict[str, Evaluator] = {
-    "input_problem": input_problem,
-    "require_flow": require_flow,
-    "forbid_flow": forbid_flow,
-    "rule_predicate": rule_predicate,
-    "duplicate_rule": duplicate_rule,
-    "shadowed_rule": shadowed_rule,
-    "disabled_rule_required": disabled_rule_required,
+#: Every kind a policy file may name, with the model its ``params`` are parsed by and the
+#: evaluator that runs it. No registration by import side effect: a new kind is a new line.
+KINDS: dict[str, tuple[type[BaseModel], Evaluator]] = {
+    "input_problem": (InputProblemParams, input_problem),
+    "require_flow": (RequireFlowParams, require_flow),
+    "forbid_flow": (ForbidFlowParams, forbid_flow),
+    "rule_predicate": (RulePredicateParams, rule_predicate),
+    "duplicate_rule": (LayerRuleParams, duplicate_rule),
+    "shadowed_rule": (LayerRuleParams, shadowed_rule),
+    "disabled_rule_required": (DisabledRuleParams, disabled_rule_required),
+    "bootstrap_blocked": (BootstrapBlockedParams, bootstrap_blocked),
+    "host_firewall_off": (HostFirewallParams, host_firewall_off),
+    "drift": (DriftParams, drift),
 }
 
-__all__ = ["EVALUATORS", "Context", "EvalSettings", "evaluate"]
+__all__ = ["KINDS", "Context", "EvalSettings", "evaluate"]
 
 
 def evaluate(model: Model, catalogue: Catalogue, settings: EvalSettings | None = None) -> list[Finding]:
@@ -38,10 +55,10 @@ def evaluate(model: Model, catalogue: Catalogue, settings: EvalSettings | None =
     for policy in catalogue.policies:
         if not settings.is_enabled(policy.id):
             continue
-        evaluator = EVALUATORS.get(policy.kind)
-        if evaluator is None:
+        entry = KINDS.get(policy.kind)
+        if entry is None:
             raise PolicyError(f"rule {policy.id}: unknown kind {policy.kind!r}")
-        for finding in evaluator(policy, ctx):
+        for finding in entry[1](policy, ctx):
             key = (finding.rule_id, finding.fingerprint, finding.message)
             findings.setdefault(key, finding)
     return sorted(findings.values(), key=Finding.sort_key)

@@ -1,15 +1,18 @@
 """The parameters of each evaluator kind, validated strictly (a typo in a policy file is an
-error, not a silently ignored key). ``PARAMS`` is the list of kinds the engine knows."""
+error, not a silently ignored key), and the one way a policy's params are overridden and
+parsed (``parse_params``). ``engine.KINDS`` pairs each kind with its model and evaluator."""
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from talosaudit.model import PortSet
+from talosaudit.levels import Level
+from talosaudit.model import PortSet, ProblemKind
 from talosaudit.model.ports import parse_protocol
-from talosaudit.policies.schema import Level
+from talosaudit.policies.schema import Policy, PolicyError
 
 #: ``{fact: value or [values]}``; all must hold. "" stands for "fact not set".
 FactCondition = dict[str, str | list[str]]
@@ -70,6 +73,8 @@ class RequiredFlow(FlowSpec):
 class RequireFlowParams(Conditional):
     #: Only for node groups whose own layers filter egress (TA109).
     egress_filtered_only: bool = False
+    #: ``bootstrap_blocked`` rules (TA401): a layer they report is not reported again here.
+    not_reported_by: list[str] = Field(default_factory=list)
     flows: list[RequiredFlow]
 
 
@@ -122,7 +127,29 @@ class LayerRuleParams(_Strict):
 
 
 class InputProblemParams(_Strict):
-    pass
+    #: The kind of collector problem this rule reports (TA001 ``unreadable``, ...).
+    problem: ProblemKind
+
+
+class BootstrapBlockedParams(_Strict):
+    """A node's own platform firewall that lets none of its required ports in (TA401)."""
+
+    #: Layer kinds looked at (``proxmox-firewall``).
+    layer_kinds: list[LayerKindName] = Field(min_length=1)
+    #: The require_flow rules whose flows into a node's role are its required ports.
+    required_by: list[str] = Field(min_length=1)
+
+
+class HostFirewallParams(_Strict):
+    """A host firewall whose default ingress action is not ``block`` (TA404)."""
+
+    layer_kinds: list[LayerKindName] = Field(min_length=1)
+
+
+class DriftParams(_Strict):
+    """Differences between live state and code (TA503, TA504)."""
+
+    side: Literal["live-only", "code-only"]
 
 
 class DisabledRuleParams(_Strict):
@@ -134,12 +161,28 @@ class DisabledRuleParams(_Strict):
     required_by: list[str] = Field(min_length=1)
 
 
-PARAMS: dict[str, type[_Strict]] = {
-    "input_problem": InputProblemParams,
-    "require_flow": RequireFlowParams,
-    "forbid_flow": ForbidFlowParams,
-    "rule_predicate": RulePredicateParams,
-    "duplicate_rule": LayerRuleParams,
-    "shadowed_rule": LayerRuleParams,
-    "disabled_rule_required": DisabledRuleParams,
-}
+P = TypeVar("P", bound=BaseModel)
+
+
+def with_overrides(policy: Policy, override: Mapping[str, Any] | None) -> Policy:
+    """The policy with some params replaced (a ``.talosaudit.yaml`` rule setting): the one way
+    params are overridden; the result is parsed again by ``parse_params``."""
+    if not override:
+        return policy
+    return policy.model_copy(update={"params": {**policy.params, **override}})
+
+
+def parse_params(policy: Policy, model: type[P], where: str = "") -> P:
+    """The policy's params parsed by ``model`` (raises PolicyError naming ``where``)."""
+    try:
+        return model.model_validate(policy.params)
+    except ValidationError as exc:
+        raise PolicyError(f"{where or 'rule ' + policy.id}: params: {validation_text(exc)}") from exc
+
+
+def validation_text(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(x) for x in err["loc"]) or "(top)"
+        parts.append(f"{loc}: {err['msg']}")
+    return "; ".join(parts)

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import importlib.resources
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
@@ -12,34 +11,12 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from talosaudit.policies.params import PARAMS
-from talosaudit.policies.schema import Policy
+from talosaudit.policies.engine import KINDS
+from talosaudit.policies.params import parse_params, validation_text
+from talosaudit.policies.schema import Catalogue, Policy, PolicyError
 
 #: The repository's policy pack, for a source checkout without an installed data package.
 _SOURCE_POLICIES = Path(__file__).resolve().parents[3] / "policies"
-
-
-class PolicyError(Exception):
-    """A policy file is invalid; the message names the file and what is wrong."""
-
-
-@dataclass(frozen=True, slots=True)
-class Catalogue:
-    """The policies in load order (built-in pack by file name, then user directories)."""
-
-    policies: tuple[Policy, ...] = ()
-
-    def get(self, rule_id: str) -> Policy | None:
-        return next((p for p in self.policies if p.id == rule_id), None)
-
-    def ids(self) -> tuple[str, ...]:
-        return tuple(p.id for p in self.policies)
-
-    def __iter__(self) -> Iterator[Policy]:
-        return iter(self.policies)
-
-    def __len__(self) -> int:
-        return len(self.policies)
 
 
 def builtin_dir() -> Traversable:
@@ -99,19 +76,15 @@ def load_policy(entry: Traversable) -> Policy:
 
 def validate_params(policy: Policy, where: str) -> object:
     """The policy's params parsed by its kind's model (raises PolicyError)."""
-    model = PARAMS.get(policy.kind)
-    if model is None:
-        known = ", ".join(sorted(PARAMS))
+    entry = KINDS.get(policy.kind)
+    if entry is None:
+        known = ", ".join(sorted(KINDS))
         raise PolicyError(f"{where}: unknown kind {policy.kind!r} (known: {known})")
-    try:
-        return model.model_validate(policy.params)
-    except ValidationError as exc:
-        raise PolicyError(f"{where}: params: {_errors(exc)}") from exc
+    return parse_params(policy, entry[0], where=where)
 
 
 def _errors(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors():
-        loc = ".".join(str(x) for x in err["loc"]) or "(top)"
-        parts.append(f"{loc}: {err['msg']}")
-    return "; ".join(parts)
+    return validation_text(exc)
+
+
+__all__ = ["Catalogue", "PolicyError", "builtin_dir", "load_catalogue", "load_policy", "validate_params"]

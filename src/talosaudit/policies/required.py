@@ -12,9 +12,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from talosaudit.model import PortSet, Role
-from talosaudit.model.ports import PORTED, flow_text, parse_protocol
-from talosaudit.policies.context import Context, role_text
+from talosaudit.model.ports import flow_text
+from talosaudit.policies.context import Context, required_ports, role_text
 from talosaudit.policies.params import RequiredFlow, RequireFlowParams
+from talosaudit.policies.platform import bootstrap_blocked_layers
 from talosaudit.policies.schema import Policy
 from talosaudit.reachability import Endpoint, LayerDecision, Space, Verdict
 from talosaudit.reachability.endpoints import admin_endpoint, internet_endpoint
@@ -22,11 +23,6 @@ from talosaudit.reachability.space import DST, SRC
 
 #: Why a one-node group's flow to itself holds whatever its layers say.
 SAME_NODE = "a node reaching its own address never leaves it"
-
-#: Layer attributes a collector sets when a platform rule already reports every required
-#: flow the layer blocks (TA401: an active Proxmox firewall that lets none of the node's
-#: ports in). The required-flow rules then stay quiet about that layer: one finding, not ten.
-REPORTED_ELSEWHERE = ("ta401",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,13 +55,12 @@ class RequiredCheck:
     missing: Space
     decisions: tuple[LayerDecision, ...]
     blockers: tuple[LayerDecision, ...]
+    #: The blockers the require_flow rule reports: not the layers a platform rule named in
+    #: ``not_reported_by`` reports whole (TA401: an active Proxmox firewall that lets none of
+    #: the node's ports in is one finding there, not ten here).
+    reported: tuple[LayerDecision, ...] = ()
     #: Why the verdict needs no layer (``SAME_NODE``), else "".
     note: str = ""
-
-    @property
-    def reported(self) -> tuple[LayerDecision, ...]:
-        """The blockers the require_flow rule reports (not those a platform rule covers)."""
-        return tuple(d for d in self.blockers if not reported_elsewhere(d))
 
     @property
     def requirement(self) -> str:
@@ -92,25 +87,18 @@ def blocked_checks(ctx: Context, policy: Policy) -> Iterator[RequiredCheck]:
     return (c for c in required_checks(ctx, policy) if c.missing)
 
 
-def reported_elsewhere(decision: LayerDecision) -> bool:
-    return any(decision.layer.attribute(name) == "true" for name in REPORTED_ELSEWHERE)
-
-
 def _checks(ctx: Context, policy: Policy) -> Iterator[RequiredCheck]:
     params = ctx.params(policy, RequireFlowParams)
     if not ctx.holds(params.when, params.fact_defaults):
         return
+    reported_whole = bootstrap_blocked_layers(ctx, params.not_reported_by)
     for flow in params.flows:
         if not ctx.holds(flow.when, params.fact_defaults):
             continue
-        protocol = parse_protocol(flow.protocol)
-        ports = PortSet.parse(flow.ports) if protocol in PORTED else PortSet.all()
-        tunnel = ctx.model.fact("tunnel_port").strip()
-        if flow.tunnel_port and tunnel.isdigit() and 0 < int(tunnel) <= 65535:
-            ports = PortSet.single(int(tunnel))
+        what = required_ports(ctx, flow)
         for src in flow_ends(ctx, flow.source, params.egress_filtered_only):
             for dst in flow_ends(ctx, flow.to, False):
-                yield _check(ctx, policy, flow, (protocol, ports), (src, dst))
+                yield _check(ctx, policy, flow, what, (src, dst), reported_whole=reported_whole)
 
 
 def _check(
@@ -119,13 +107,15 @@ def _check(
     flow: RequiredFlow,
     what: tuple[int | None, PortSet],
     ends: tuple[FlowEnd, FlowEnd],
+    *,
+    reported_whole: set[str],
 ) -> RequiredCheck:
     protocol, ports = what
     src, dst = ends
     spec = flow_text(protocol, ports)
     if _same_node(src, dst):
         return RequiredCheck(
-            policy, flow, protocol, ports, spec, src, dst, Verdict.ALLOWED, Space(), (), (), SAME_NODE
+            policy, flow, protocol, ports, spec, src, dst, Verdict.ALLOWED, Space(), (), (), note=SAME_NODE
         )
     result = ctx.reach.query(src.endpoint, dst.endpoint, protocol, ports)
     if flow.require == "any":
@@ -142,9 +132,10 @@ def _check(
         verdict = Verdict.BLOCKED if result.space <= missing else Verdict.PARTIAL
     else:
         verdict = Verdict.ALLOWED if result.space <= held else Verdict.UNKNOWN
-    blockers = _blockers(result.decisions, missing, flow.require == "any")
+    blockers = tuple(_blockers(result.decisions, missing, flow.require == "any"))
+    reported = tuple(d for d in blockers if d.layer.id not in reported_whole)
     return RequiredCheck(
-        policy, flow, protocol, ports, spec, src, dst, verdict, missing, result.decisions, tuple(blockers)
+        policy, flow, protocol, ports, spec, src, dst, verdict, missing, result.decisions, blockers, reported
     )
 
 

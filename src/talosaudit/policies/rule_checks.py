@@ -1,5 +1,5 @@
 """Evaluators that look at rules themselves: predicates (TA206, TA207, TA501), duplicates
-(TA502), shadowed rules of first-match lists (TA403), and input problems (TA0xx)."""
+(TA502) and shadowed rules of first-match lists (TA403)."""
 
 from __future__ import annotations
 
@@ -42,22 +42,6 @@ _PORTED = IntervalSet.of((p, p) for p in PORTED)
 
 def _layers(ctx: Context) -> list[Layer]:
     return sorted(ctx.model.layers.values(), key=lambda layer: layer.id)
-
-
-# --- input problems --------------------------------------------------------------------
-
-
-def input_problem(policy: Policy, ctx: Context) -> Iterator[Finding]:
-    for p in ctx.model.problems:
-        if p.rule_id == policy.id:
-            yield Finding(
-                rule_id=policy.id,
-                level=policy.level,
-                message=p.message,
-                location=p.source,
-                identity=p.key or p.message,
-                related=p.related,
-            )
 
 
 # --- predicates ------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -28,4 +30,24 @@ class Policy(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
-__all__ = ["Level", "Policy"]
+class PolicyError(Exception):
+    """A policy file is invalid; the message names the file and what is wrong."""
+
+
+@dataclass(frozen=True, slots=True)
+class Catalogue:
+    """The policies in load order (built-in pack by file name, then user directories)."""
+
+    policies: tuple[Policy, ...] = ()
+
+    def get(self, rule_id: str) -> Policy | None:
+        return next((p for p in self.policies if p.id == rule_id), None)
+
+    def ids(self) -> tuple[str, ...]:
+        return tuple(p.id for p in self.policies)
+
+    def __iter__(self) -> Iterator[Policy]:
+        return iter(self.policies)
+
+    def __len__(self) -> int:
+        return len(self.policies)

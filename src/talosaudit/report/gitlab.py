@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 from talosaudit.findings import Finding
-from talosaudit.policies.schema import Level
+from talosaudit.levels import Level
 from talosaudit.report.base import Report
 
 #: GitLab's severities are info, minor, major, critical and blocker; ours are three.

@@ -1,7 +1,7 @@
 """What an AWS security group becomes in the model, for the Terraform and the live AWS mappers.
 
 Their drafts differ (Terraform addresses and attributes, ``sg-…`` ids and account data), but
-the layer and the node group they make must agree: drift (TA503/TA504) compares the two.
+the layer and the node group they make must agree: drift compares the two.
 """
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ def unknown_rules(
             ALL_PORTS,
             Peer(description=f"whatever the rules of {shown} allow (not known)"),
             source,
-            # A description, so that TA501 does not ask for one on a rule nobody wrote.
+            # A description, so that the no-description rule does not ask for one on a rule nobody wrote.
             description=f"the {direction.value} rules of {shown}, {reason}",
             unresolved=unresolved,
             key=f"{group_id}/unknown {direction.value} rules",

@@ -9,10 +9,10 @@ node groups with roles. Roles come from hints, tags, names and attachment (roles
 3. a machine without a role takes the one role of the groups it carries (or its launch
    template's).
 
-Judgement on TA003: a security group with no role that no machine with a role carries is
+Judgement on ROLE_UNKNOWN: a security group with no role that no machine with a role carries is
 reported only when it admits cluster traffic (an ingress rule that could match a port a
 Talos node serves, or every protocol). Groups used only as the source of rules, such as a
-bastion's or a load balancer's, are not node filters; they get no node group and no TA003.
+bastion's or a load balancer's, are not node filters; they get no node group and no ROLE_UNKNOWN.
 Such a group that does admit cluster traffic and has no instances still becomes a node
 group "nodes carrying <group>" without a role, so exposure checks see it. Likewise a machine
 without a role becomes a node group only when one of its groups admits cluster traffic: a
@@ -22,7 +22,7 @@ A security group list element that cannot be resolved (``var.extra_sg`` without 
 adds a layer "the security groups of var.extra_sg" to the node group, with unknown rules
 (``unknown_rules``), so a required flow only it could allow is unknown rather than blocked.
 Like the unknown rules of a group the code only references, it takes no part in roles or
-in deciding which machines are nodes: its TA002 is the one of the list that holds it.
+in deciding which machines are nodes: its UNRESOLVED is the one of the list that holds it.
 """
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ from talosaudit.model import (
     Layer,
     NodeGroup,
     Problem,
+    ProblemKind,
     Rule,
 )
 
@@ -89,11 +90,11 @@ def map_aws(config: TerraformConfig, hints: RoleHints | None = None) -> Collecti
         if roles.groups[draft.id] is not None or draft.id in roles.carried_by_role:
             continue
         if draft.id.startswith("unresolved:"):
-            continue  # the TA002 on its security_group_id already says what is missing
+            continue  # the UNRESOLVED on its security_group_id already says what is missing
         if _admits_cluster(draft):
             problems.append(
                 Problem(
-                    "TA003",
+                    ProblemKind.ROLE_UNKNOWN,
                     f"security group {draft.id}: no control-plane/worker role could be assigned "
                     "(no NodeType/Role tag, no role in its name, not attached to an instance with "
                     "a role); required-flow checks skipped for it; set nodes: in .talosaudit.yaml",

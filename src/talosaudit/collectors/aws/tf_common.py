@@ -2,7 +2,7 @@
 
 Values come from the HCL evaluator (values.py): plain Python values in which ``Unknown``
 and ``Ref`` may appear anywhere. Every place a rule depends on a value that is not known
-records an ``Unresolved`` on the rule and one TA002 problem; nothing is dropped silently.
+records an ``Unresolved`` on the rule and one UNRESOLVED problem; nothing is dropped silently.
 """
 
 from __future__ import annotations
@@ -21,7 +21,18 @@ from talosaudit.collectors.terraform.values import (
     TerraformConfig,
     Unknown,
 )
-from talosaudit.model import ALL_PORTS, EMPTY, TCP, UDP, AddressSet, PortSet, Problem, SourceRef, Unresolved
+from talosaudit.model import (
+    ALL_PORTS,
+    EMPTY,
+    TCP,
+    UDP,
+    AddressSet,
+    PortSet,
+    Problem,
+    ProblemKind,
+    SourceRef,
+    Unresolved,
+)
 from talosaudit.model.ports import MAX_PORT, parse_protocol
 
 #: Attributes of a resource that only exist after apply: a Ref to them is an identity, not a
@@ -51,7 +62,8 @@ def known_str(value: Any) -> str | None:
 
 def description_text(value: Any) -> str:
     """A rule's description as written. One that is not known here (a template over an
-    unknown value) is still a description: it reads as its expression, so TA501 stays quiet."""
+    unknown value) is still a description: it reads as its expression, so the no-description
+    rule stays quiet."""
     if value is None:
         return ""
     if isinstance(value, str):
@@ -114,11 +126,11 @@ class Context:
             return value
         return self.resolve(target.body.attrs[value.attribute], depth + 1)
 
-    def problem(self, rule_id: str, message: str, where_: SourceRef, key: str) -> None:
-        if (rule_id, key) in self._problem_keys:
+    def problem(self, problem_kind: ProblemKind, message: str, where_: SourceRef, key: str) -> None:
+        if (problem_kind, key) in self._problem_keys:
             return
-        self._problem_keys.add((rule_id, key))
-        self.problems.append(Problem(rule_id, message, where_, key=key))
+        self._problem_keys.add((problem_kind, key))
+        self.problems.append(Problem(problem_kind, message, where_, key=key))
 
 
 @dataclass
@@ -147,7 +159,7 @@ class Pending:
             else f"{attr} = {expression} could not be resolved: {reason}"
         )
         self.ctx.problem(
-            "TA002",
+            ProblemKind.UNRESOLVED,
             f"{self.key}: {said}",
             source(lines, self.address),
             key=f"{self.key}:{attr}:{expression}",
@@ -166,7 +178,7 @@ class Pending:
         if item not in self.items:
             self.items.append(item)
         self.ctx.problem(
-            "TA002",
+            ProblemKind.UNRESOLVED,
             f"{resource.address}: {attr} = {unknown.expression} could not be resolved: "
             f"{item.reason}; its rules may or may not exist",
             source(resource.expansion_lines or resource.body.line_of(meta), resource.address),

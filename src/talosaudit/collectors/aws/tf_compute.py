@@ -5,7 +5,7 @@ launch template no ASG uses) with the security groups its interfaces carry, its 
 its address. Roles and grouping are decided by aws.py.
 
 An element of a security group list that cannot be resolved (``var.extra_sg`` without a
-value, the unknown rest of a partly known list) keeps its TA002 and becomes an
+value, the unknown rest of a partly known list) keeps its UNRESOLVED and becomes an
 ``UnresolvedGroups``: a layer whose rules are unknown, carried next to the member's known
 groups, so a flow only it could allow is unknown rather than blocked. It is kept apart from
 ``Member.groups``, which alone decide roles and which machines are nodes.
@@ -133,7 +133,7 @@ class Machines:
         self, r: ResourceInstance, body: Block, attr: str, by_name: bool = False
     ) -> tuple[list[str], list[str]]:
         """The known groups of the list, and the ``UnresolvedGroups`` ids of its elements
-        that could not be resolved (each already has its TA002)."""
+        that could not be resolved (each already has its UNRESOLVED)."""
         value = body.attrs.get(attr)
         pending = Pending(self.ctx, r.address, r.address)
         lines = body.line_of(attr)

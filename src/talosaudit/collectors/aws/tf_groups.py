@@ -32,6 +32,7 @@ from talosaudit.model import (
     Action,
     Direction,
     Peer,
+    ProblemKind,
     Rule,
     SourceRef,
 )
@@ -149,12 +150,12 @@ class SecurityGroups:
         return [*draft.rules, *unknown_rules(draft.id, draft.source, NOT_IN_CODE)]
 
     def report_unknown(self) -> None:
-        """One TA002 per group whose rules are not in the configuration, where it is first used."""
+        """One UNRESOLVED per group whose rules are not in the configuration, where it is first used."""
         for draft in self.drafts.values():
             if not draft.rules_unknown:
                 continue
             self.ctx.problem(
-                "TA002",
+                ProblemKind.UNRESOLVED,
                 f"security group {self.shown.get(draft.id, draft.id)} is {NOT_IN_CODE}: its rules are "
                 "unknown; required-flow checks through it are inconclusive; scan the code that "
                 "defines it or use `talosaudit live`",
@@ -356,7 +357,7 @@ class SecurityGroups:
                 rules.append(rule(Peer(), pending))
             else:
                 self.ctx.problem(
-                    "TA002",
+                    ProblemKind.UNRESOLVED,
                     f"{key}: no cidr_blocks, ipv6_cidr_blocks, security_groups, self or prefix_list_ids: "
                     "the rule allows nothing (AWS rejects such a rule)",
                     at,
@@ -398,7 +399,7 @@ class SecurityGroups:
         peer = Peer(addresses=addresses, groups=frozenset(labels), description=peer_description)
         if not peer and not peers.items:
             self.ctx.problem(
-                "TA002",
+                ProblemKind.UNRESOLVED,
                 f"{r.address}: no cidr_ipv4, cidr_ipv6, referenced_security_group_id or prefix_list_id: "
                 "the rule allows nothing (AWS rejects such a rule)",
                 source(r.lines, r.address),
@@ -428,7 +429,7 @@ def _split(make: Callable[[Peer, Pending], Rule], peer: Peer, base: Pending, pee
 
     The peers that are known are surely allowed: they make a rule of their own, unresolved
     only where the rest of the block is. The unknown part is a second rule with no known
-    peer that may match anything; so a known public CIDR is never hidden behind a TA002.
+    peer that may match anything; so a known public CIDR is never hidden behind a UNRESOLVED.
     """
     if len(peers.items) == len(base.items):
         return [make(peer, peers)]

@@ -30,6 +30,7 @@ from talosaudit.model import (
     Direction,
     Layer,
     Peer,
+    ProblemKind,
     Rule,
     Segment,
     SourceRef,
@@ -302,7 +303,7 @@ def _rule(
             addresses = addresses | addresses_of(pending, attr, value, body.line_of(attr), ctx)[0]
     if not addresses and not pending.items:
         ctx.problem(
-            "TA002",
+            ProblemKind.UNRESOLVED,
             f"{key}: no cidr_block or ipv6_cidr_block: the rule matches nothing",
             source(body.lines, key),
             key=f"{key}:peer",

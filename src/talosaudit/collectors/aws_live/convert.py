@@ -19,7 +19,7 @@ clusters must not be checked against each other, so every VPC is evaluated on it
 Judgement for live state: a security group that no interface carries filters nothing
 today. With a role it still becomes a node group ("nodes carrying sg-…", as in Terraform,
 e.g. an auto scaling group scaled to zero); without a role it is neither a node group nor
-TA003. A VPC with no node group is not a cluster and is not evaluated unless named with
+ROLE_UNKNOWN. A VPC with no node group is not a cluster and is not evaluated unless named with
 ``--vpc-id`` (see live.py).
 """
 
@@ -64,6 +64,7 @@ from talosaudit.model import (
     Peer,
     PortSet,
     Problem,
+    ProblemKind,
     Rule,
     Segment,
     SourceRef,
@@ -213,7 +214,7 @@ class _Converter:
             unresolved.append(Unresolved("IpProtocol", proto_text, "not a protocol talosaudit knows"))
             self.problems.append(
                 Problem(
-                    "TA002",
+                    ProblemKind.UNRESOLVED,
                     f"{sgr}: IpProtocol {proto_text!r} is not a protocol talosaudit knows; "
                     "the rule is treated as both matching and not matching",
                     at,
@@ -259,7 +260,10 @@ class _Converter:
                     unresolved.append(Unresolved(attr, str(raw[attr]), "not a valid CIDR"))
                     self.problems.append(
                         Problem(
-                            "TA002", f"{sgr}: {attr} {raw[attr]!r} is not a CIDR", at, key=f"{sgr}:{attr}"
+                            ProblemKind.UNRESOLVED,
+                            f"{sgr}: {attr} {raw[attr]!r} is not a CIDR",
+                            at,
+                            key=f"{sgr}:{attr}",
                         )
                     )
                     return Peer()
@@ -285,7 +289,7 @@ class _Converter:
         unresolved.append(Unresolved("source", "", "the rule names no CIDR, prefix list or group"))
         self.problems.append(
             Problem(
-                "TA002",
+                ProblemKind.UNRESOLVED,
                 f"{sgr}: the rule names no CIDR, prefix list or security group",
                 at,
                 key=f"{sgr}:peer",
@@ -545,7 +549,7 @@ def convert_region(data: RegionData, snap: Snapshot, hints: RoleHints | None = N
         ):
             problems_by_vpc[d.vpc].append(
                 Problem(
-                    "TA003",
+                    ProblemKind.ROLE_UNKNOWN,
                     f"security group {d.id} ({d.name}): no control-plane/worker role could be assigned "
                     "(no NodeType/Role tag, no role in its name, not attached to an instance with a "
                     "role); required-flow checks skipped for it; set nodes: in .talosaudit.yaml",

@@ -10,15 +10,15 @@ No API says which Terraform resource made a security group, so the mapping is by
    rule with the same direction, protocol and ports whose peer contains the live source
    (a CIDR inside its CIDRs, or the referenced group mapped through step 1). An exact peer
    beats a containing one, an equal description breaks ties. A Terraform rule with values
-   that could not be resolved (TA002) matches any live rule of its direction, last; the
+   that could not be resolved (UNRESOLVED) matches any live rule of its direction, last; the
    stand-ins for the unknown rules of a group the code only references (``sg-…``, a data
    source) match nothing.
 
 ``locate_in_terraform`` moves the locations of mapped layers and rules to the Terraform
-lines; ``drift_problems`` reports TA503 (a live rule of a mapped group that no Terraform
-rule declares; located at the Terraform security group) and TA504 (a Terraform rule, or
+lines; ``drift_items`` describes each live-only rule (a live rule of a mapped group that no
+Terraform rule declares; located at the Terraform security group) and each code-only one (a Terraform rule, or
 the part of its sources, that AWS does not have; located at the Terraform rule; a whole
-Terraform security group that was not found in AWS is one TA504 at the group).
+Terraform security group that was not found in AWS is one code-only item at the group).
 Both take the live and the Terraform Collections; collectors never see findings.
 """
 
@@ -35,10 +35,11 @@ from talosaudit.model import (
     AddressSet,
     Collection,
     Direction,
+    Drift,
+    DriftSide,
     Layer,
     LayerKind,
     Peer,
-    Problem,
     Rule,
 )
 from talosaudit.model.ports import PORTED, protocol_name
@@ -192,12 +193,12 @@ def _where(layer: Layer) -> str:
     return f"account {account}, {region}" if account else region or "AWS"
 
 
-def drift_problems(
+def drift_items(
     live: Collection, terraform: Collection, matching: Matching | None = None
-) -> tuple[Problem, ...]:
-    """TA503 for live rules no Terraform declares, TA504 for Terraform rules AWS lacks."""
+) -> tuple[Drift, ...]:
+    """Live rules no Terraform declares, and Terraform rules AWS lacks."""
     m = matching or match(live, terraform)
-    problems: list[Problem] = []
+    problems: list[Drift] = []
     live_layers = _sg_layers(live)
     for layer in live_layers:
         tf_layer = m.tf_layers.get(m.groups.get(layer.id, ""))
@@ -213,8 +214,8 @@ def drift_problems(
         shown = f" ({tf_layer.name})" if tf_layer.name != tf_layer.id else ""
         count = len({r.key for r in tf_layer.rules})
         problems.append(
-            Problem(
-                "TA504",
+            Drift(
+                DriftSide.CODE_ONLY,
                 f"security group {tf_layer.id}{shown} and its {count} rule{'s' if count != 1 else ''} are "
                 f"declared in Terraform but no security group of that name or Name tag was found in AWS "
                 f"({'; '.join(regions) or 'no region read'})",
@@ -225,15 +226,15 @@ def drift_problems(
     return tuple(problems)
 
 
-def _live_only(layer: Layer, tf_layer: Layer, m: Matching) -> list[Problem]:
-    out: list[Problem] = []
+def _live_only(layer: Layer, tf_layer: Layer, m: Matching) -> list[Drift]:
+    out: list[Drift] = []
     for rule in layer.rules:
         if rule.key in m.rules:
             continue
         described = f" ({rule.description})" if rule.description else ""
         out.append(
-            Problem(
-                "TA503",
+            Drift(
+                DriftSide.LIVE_ONLY,
                 f"rule {rule.key}{described} of security group {layer.id} ({layer.name}, {_where(layer)}) "
                 f"allows {rule_flow(rule)} but no Terraform rule of {tf_layer.id} declares it",
                 tf_layer.source,
@@ -244,7 +245,7 @@ def _live_only(layer: Layer, tf_layer: Layer, m: Matching) -> list[Problem]:
     return out
 
 
-def _code_only(layer: Layer, tf_layer: Layer, m: Matching) -> list[Problem]:
+def _code_only(layer: Layer, tf_layer: Layer, m: Matching) -> list[Drift]:
     covered: dict[str, tuple[AddressSet, set[str], bool]] = {}
     for rule in layer.rules:
         t = m.rules.get(rule.key)
@@ -257,7 +258,7 @@ def _code_only(layer: Layer, tf_layer: Layer, m: Matching) -> list[Problem]:
             labels | live_groups,
             any_list or any(g.startswith(PREFIX_LIST) for g in live_groups),
         )
-    out: list[Problem] = []
+    out: list[Drift] = []
     seen: set[tuple[str, str]] = set()
     for t in tf_layer.rules:
         # Unresolved rules, the stand-ins of unknown rules among them, are never reported missing.
@@ -281,8 +282,8 @@ def _code_only(layer: Layer, tf_layer: Layer, m: Matching) -> list[Problem]:
         flow = rule_flow(replace(t, peer=part))
         what = "the rule" if whole else f"the part {flow}"
         out.append(
-            Problem(
-                "TA504",
+            Drift(
+                DriftSide.CODE_ONLY,
                 f"Terraform rule {t.key} ({rule_flow(t)}) of {tf_layer.id} is not in AWS: "
                 f"security group {layer.id} ({layer.name}, {_where(layer)}) lacks {what}",
                 t.source,
@@ -295,17 +296,17 @@ def _code_only(layer: Layer, tf_layer: Layer, m: Matching) -> list[Problem]:
 
 def locate_all(
     scopes: Sequence[Collection], terraform: Collection
-) -> tuple[list[Collection], tuple[Problem, ...]]:
+) -> tuple[list[Collection], tuple[Drift, ...]]:
     """Every scope located in Terraform, and the drift problems of all of them together."""
     combined = Collection(layers=tuple(layer for c in scopes for layer in c.layers))
     m = match(combined, terraform)
     located = [locate_in_terraform(c, terraform, m) for c in scopes]
-    return located, drift_problems(combined, terraform, m)
+    return located, drift_items(combined, terraform, m)
 
 
 __all__ = [
     "Matching",
-    "drift_problems",
+    "drift_items",
     "flow_text",
     "locate_all",
     "locate_in_terraform",

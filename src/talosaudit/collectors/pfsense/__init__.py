@@ -3,7 +3,7 @@
 ``collect`` reads every input of kind ``pfsense``/``opnsense``: safe XML loading
 (xmlload.py), the dialect readers (pfsense.py, opnsense.py), name resolution (resolve.py)
 and the evaluation into GATEWAY layers and segments (layers.py). A file that cannot be read
-becomes one TA001 problem; the other files are still collected.
+becomes one UNREADABLE problem; the other files are still collected.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from talosaudit.collectors.pfsense.opnsense import read_opnsense
 from talosaudit.collectors.pfsense.parsed import FirewallConfig
 from talosaudit.collectors.pfsense.pfsense import read_pfsense
 from talosaudit.collectors.pfsense.xmlload import XmlLoadError, load_xml
+from talosaudit.model import ProblemKind
 from talosaudit.model.collection import Collection, Problem
 from talosaudit.model.source import SourceRef
 
@@ -64,7 +65,7 @@ def collect_file(path: Path, rel: str, kind: str, options: CollectOptions | None
         return Collection(
             problems=(
                 Problem(
-                    rule_id="TA001",
+                    kind=ProblemKind.UNREADABLE,
                     message=f"{label} config.xml cannot be read: {exc.message}",
                     source=SourceRef(rel, line, line, rel),
                     key=f"input:{rel}",

@@ -40,6 +40,7 @@ from talosaudit.collectors.pfsense.parsed import (
     PortForward,
 )
 from talosaudit.collectors.pfsense.resolve import Resolved, Resolver
+from talosaudit.model import ProblemKind
 from talosaudit.model.addresses import ALL_ADDRESSES, ALL_V4, ALL_V6, INTERNET, AddressSet
 from talosaudit.model.cluster import Segment
 from talosaudit.model.collection import Collection, Problem
@@ -101,11 +102,13 @@ class _Context:
     def label(self) -> str:
         return "pfSense" if self.config.kind == "pfsense" else "OPNsense"
 
-    def problem(self, rule_id: str, message: str, line: int, key: str, resource: str = "") -> None:
+    def problem(
+        self, problem_kind: ProblemKind, message: str, line: int, key: str, resource: str = ""
+    ) -> None:
         full_key = f"{self.rel}:{key}"
         if full_key not in self.problems:
             self.problems[full_key] = Problem(
-                rule_id=rule_id,
+                kind=problem_kind,
                 message=message,
                 source=SourceRef(self.rel, line, line, resource or key),
                 key=full_key,
@@ -139,7 +142,7 @@ def build_collection(
     IPMI is not where kubectl runs)."""
     ctx = _Context(config, rel, Resolver(config))
     for p in config.problems:
-        ctx.problem(p.rule_id, f"{ctx.label} {p.message}", p.line, p.key)
+        ctx.problem(p.kind, f"{ctx.label} {p.message}", p.line, p.key)
     segments: list[Segment] = []
     layers: list[Layer] = []
     admin: list[tuple[AddressSet, SourceRef | None]] = []
@@ -327,7 +330,7 @@ def _variants(
 def _report_unresolved(ctx: _Context, key: str, line: int, items: Iterable[Unresolved]) -> None:
     for item in items:
         ctx.problem(
-            "TA002",
+            ProblemKind.UNRESOLVED,
             f"{ctx.label} rule {key}: {item.field} {item.expression!r} is unknown offline: {item.reason}",
             line,
             f"{key}:{item.field}:{item.expression}",
@@ -345,7 +348,7 @@ def _model_rules(
     missing = src.missing or dst.missing or dst_ports.missing or src_ports.missing
     if missing:
         ctx.problem(
-            "TA002",
+            ProblemKind.UNRESOLVED,
             f"{ctx.label} rule {rule.key}: {missing}; the firewall does not load such a rule: ignored",
             rule.line,
             f"{rule.key}:missing",
@@ -453,7 +456,7 @@ def port_forward_rules(ctx: _Context, pf: PortForward) -> list[Rule]:
     missing = src.missing or target.missing or external.missing
     if missing:
         ctx.problem(
-            "TA002",
+            ProblemKind.UNRESOLVED,
             f"{ctx.label} port forward {pf.key}: {missing}; it is ignored",
             pf.line,
             f"{pf.key}:missing",

@@ -26,6 +26,7 @@ from talosaudit.collectors.pfsense.parsed import (
 )
 from talosaudit.collectors.pfsense.pfsense import Flags, read_common
 from talosaudit.collectors.pfsense.xmlload import XmlElement
+from talosaudit.model import ProblemKind
 
 OPNSENSE_FLAGS = Flags(presence=False)
 
@@ -85,7 +86,7 @@ def read_mvc_rules(firewall: XmlElement, problems: list[ReadProblem]) -> tuple[F
             sequence = 1_000_000
             problems.append(
                 ReadProblem(
-                    "TA002",
+                    ProblemKind.UNRESOLVED,
                     f"MVC rule {key} has sequence {seq_text!r}, not a number; it is ordered last",
                     el.line,
                     f"{key}:sequence",

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
+from talosaudit.model import ProblemKind
+
 #: Rule kinds that pf evaluates; ``match`` rules (floating, pfSense) neither pass nor block.
 PASS, BLOCK, REJECT, MATCH = "pass", "block", "reject", "match"
 
@@ -145,7 +147,7 @@ class PortForward:
 class ReadProblem:
     """Something in the file the parser could not take as written (becomes a Problem)."""
 
-    rule_id: str
+    kind: ProblemKind
     message: str
     line: int
     key: str

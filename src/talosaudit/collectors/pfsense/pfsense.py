@@ -25,6 +25,7 @@ from talosaudit.collectors.pfsense.parsed import (
     VirtualIp,
 )
 from talosaudit.collectors.pfsense.xmlload import XmlElement
+from talosaudit.model import ProblemKind
 
 _ACTIONS = frozenset({"pass", "block", "reject", MATCH})
 
@@ -140,7 +141,9 @@ def read_aliases(root: XmlElement, problems: list[ReadProblem]) -> tuple[Alias, 
         name = el.text_of("name").strip()
         if not name:
             problems.append(
-                ReadProblem("TA002", "alias without a <name> is ignored", el.line, f"alias@{el.line}")
+                ReadProblem(
+                    ProblemKind.UNRESOLVED, "alias without a <name> is ignored", el.line, f"alias@{el.line}"
+                )
             )
             continue
         result.append(
@@ -220,7 +223,7 @@ def read_filter_rule(
     if not floating and not interfaces:
         problems.append(
             ReadProblem(
-                "TA002",
+                ProblemKind.UNRESOLVED,
                 f"filter rule {key} is not floating and names no interface; it is not evaluated",
                 el.line,
                 f"{key}:interface",
@@ -273,7 +276,10 @@ def read_port_forwards(
         if not target:
             problems.append(
                 ReadProblem(
-                    "TA002", f"port forward {key} has no <target>; it is ignored", el.line, f"{key}:target"
+                    ProblemKind.UNRESOLVED,
+                    f"port forward {key} has no <target>; it is ignored",
+                    el.line,
+                    f"{key}:target",
                 )
             )
         result.append(

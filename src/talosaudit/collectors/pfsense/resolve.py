@@ -7,7 +7,7 @@ Two kinds of "cannot resolve" are kept apart:
   instead of passing or failing silently.
 - *missing*: the rule names an alias or interface the file does not define. pfSense and
   OPNsense do not load such a rule (filter.inc comments it out), so it filters nothing;
-  the collector drops it and reports TA002.
+  the collector drops it and reports UNRESOLVED.
 
 The firewall's own addresses (``(self)``, ``wanip``) are never node addresses; where one is
 assigned at runtime (DHCP WAN) it resolves to nothing, which is exact for every flow to or

@@ -29,7 +29,7 @@ from talosaudit.collectors.proxmox.firewall import (
     rule_options,
     verify_rule,
 )
-from talosaudit.model import Problem, SourceRef
+from talosaudit.model import Problem, ProblemKind, SourceRef
 
 _OPTION_KEYS = frozenset(
     {
@@ -140,7 +140,9 @@ def read_document(text: str, rel: str) -> ApiDocument | Problem:
     try:
         data = _unwrap(json.loads(text))
     except ValueError as exc:
-        return Problem("TA001", f"not valid JSON: {exc}", SourceRef(rel, 1), key=f"proxmox:{rel}:json")
+        return Problem(
+            ProblemKind.UNREADABLE, f"not valid JSON: {exc}", SourceRef(rel, 1), key=f"proxmox:{rel}:json"
+        )
     shape = _shape(data)
     vmid, kind, node, word, name = _path_info(rel)
     if shape is None and data == [] and word in ("rules", "aliases", "ipset", "groups"):
@@ -149,7 +151,7 @@ def read_document(text: str, rel: str) -> ApiDocument | Problem:
         ]
     if shape is None:
         return Problem(
-            "TA001",
+            ProblemKind.UNREADABLE,
             "JSON is not a Proxmox guest config, firewall rules, options, aliases or ipset as "
             "pvesh/proxmoxer return them",
             SourceRef(rel, 1),
@@ -163,7 +165,7 @@ def read_document(text: str, rel: str) -> ApiDocument | Problem:
     scope = vmid if vmid is not None and "cluster" not in rel.lower().split("/") else "cluster"
     if shape == "guest-config" and vmid is None:
         return Problem(
-            "TA001",
+            ProblemKind.UNREADABLE,
             "a guest config in JSON needs its vmid in the file path (e.g. qemu/101/config.json)",
             SourceRef(rel, 1),
             key=f"proxmox:{rel}:vmid",
@@ -314,7 +316,9 @@ def _rules(
         if errors:
             rule = replace(rule, errors=errors)
             for error in errors:
-                rule_id, message = dropped_rule_problem(error)
-                problems.append(Problem(rule_id, message, where, key=f"proxmox:{doc.rel}:{position}:{error}"))
+                problem_kind, message = dropped_rule_problem(error)
+                problems.append(
+                    Problem(problem_kind, message, where, key=f"proxmox:{doc.rel}:{position}:{error}")
+                )
         out.append(rule)
     return tuple(out)

@@ -19,7 +19,7 @@ from talosaudit.collectors.proxmox.api_json import (
 from talosaudit.collectors.proxmox.conf import Guest, parse_guest_config
 from talosaudit.collectors.proxmox.firewall import FirewallConfig, parse_firewall, scope_of
 from talosaudit.collectors.proxmox.layers import Inventory, build
-from talosaudit.model import Collection, Problem, SourceRef
+from talosaudit.model import Collection, Problem, ProblemKind, SourceRef
 
 PROXMOX_CONF = "proxmox-conf"
 PROXMOX_FW = "proxmox-fw"
@@ -86,7 +86,9 @@ def collect(files: Sequence[InputFile], root: Path, options: CollectOptions | No
             text = f.path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             where = SourceRef(f.rel, 1)
-            problems.append(Problem("TA001", f"cannot read: {exc}", where, key=f"input:{f.rel}"))
+            problems.append(
+                Problem(ProblemKind.UNREADABLE, f"cannot read: {exc}", where, key=f"input:{f.rel}")
+            )
             continue
         top = tree_root(f.rel)
         tree = trees.setdefault(top, _Tree(prefix=f"{top}/" if top else ""))
@@ -96,7 +98,7 @@ def collect(files: Sequence[InputFile], root: Path, options: CollectOptions | No
         except Exception as exc:
             problems.append(
                 Problem(
-                    "TA001",
+                    ProblemKind.UNREADABLE,
                     f"talosaudit could not read this Proxmox file ({type(exc).__name__}: {exc})",
                     SourceRef(f.rel, 1),
                     key=f"proxmox:{f.rel}:internal",
@@ -152,7 +154,7 @@ def _add_guest(guests: dict[str, Guest], guest: Guest, problems: list[Problem]) 
         return
     problems.append(
         Problem(
-            "TA001",
+            ProblemKind.UNREADABLE,
             f"{guest.label()} is defined again here; the first definition ({first.source}) is used",
             guest.source,
             key=f"proxmox:{guest.identity}:duplicate:{guest.source.path}",
@@ -167,7 +169,7 @@ def _fw_file(text: str, rel: str, tree: _Tree, problems: list[Problem]) -> Firew
     if scope is None:
         problems.append(
             Problem(
-                "TA001",
+                ProblemKind.UNREADABLE,
                 "a .fw file must be cluster.fw, host.fw or <vmid>.fw (SDN VNet files are not read)",
                 SourceRef(rel, 1),
                 key=f"proxmox:{rel}:name",
@@ -180,7 +182,7 @@ def _fw_file(text: str, rel: str, tree: _Tree, problems: list[Problem]) -> Firew
         if cluster is not None:
             problems.append(
                 Problem(
-                    "TA001",
+                    ProblemKind.UNREADABLE,
                     f"a second cluster.fw; the first ({cluster.source.path}) is used",
                     config.source,
                     key=f"proxmox:{rel}:duplicate",
@@ -193,7 +195,7 @@ def _fw_file(text: str, rel: str, tree: _Tree, problems: list[Problem]) -> Firew
         if owner in guest_fw:
             problems.append(
                 Problem(
-                    "TA001",
+                    ProblemKind.UNREADABLE,
                     f"a second {config.owner}.fw; the first ({guest_fw[owner].source.path}) is used",
                     config.source,
                     key=f"proxmox:{rel}:duplicate",

@@ -13,7 +13,7 @@ import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from talosaudit.model import AddressSet, Problem, SourceRef
+from talosaudit.model import AddressSet, Problem, ProblemKind, SourceRef
 
 #: Proxmox's liberal booleans in property strings (JSONSchema ``parse_boolean``).
 _TRUE = frozenset({"1", "on", "yes", "true"})
@@ -179,7 +179,7 @@ def parse_guest_config(
                 section = "unknown"
                 problems.append(
                     Problem(
-                        "TA001",
+                        ProblemKind.UNREADABLE,
                         f"unknown section [{name}] in guest config: its lines are skipped",
                         SourceRef(rel, number, resource=f"{kind}/{vmid}"),
                         key=f"proxmox:{rel}:section:{lowered}",
@@ -188,7 +188,7 @@ def parse_guest_config(
             if lowered in seen_sections:
                 problems.append(
                     Problem(
-                        "TA001",
+                        ProblemKind.UNREADABLE,
                         f"section [{name}] appears twice; Proxmox keeps the last one",
                         SourceRef(rel, number, resource=f"{kind}/{vmid}"),
                         key=f"proxmox:{rel}:dup:{lowered}",
@@ -206,7 +206,7 @@ def parse_guest_config(
         if not match:
             problems.append(
                 Problem(
-                    "TA001",
+                    ProblemKind.UNREADABLE,
                     f"line not understood in guest config (expected 'key: value'): {line[:60]!r}",
                     SourceRef(rel, number, resource=f"{kind}/{vmid}"),
                     key=f"proxmox:{rel}:garbage:{line[:40]}",
@@ -343,7 +343,10 @@ def _parse_nic(
     except ValueError as exc:
         problems.append(
             Problem(
-                "TA001", f"{key}: {exc}; Proxmox rejects this NIC", where, key=f"proxmox:{resource}:{key}"
+                ProblemKind.UNREADABLE,
+                f"{key}: {exc}; Proxmox rejects this NIC",
+                where,
+                key=f"proxmox:{resource}:{key}",
             )
         )
         return None
@@ -359,7 +362,7 @@ def _parse_nic(
         if parsed is None:
             problems.append(
                 Problem(
-                    "TA001",
+                    ProblemKind.UNREADABLE,
                     f"{key}: {flag}={props[flag]!r} is not a boolean (1/0, yes/no, on/off, true/false)",
                     where,
                     key=f"proxmox:{resource}:{key}:{flag}",
@@ -373,7 +376,7 @@ def _parse_nic(
         except ValueError:
             problems.append(
                 Problem(
-                    "TA001",
+                    ProblemKind.UNREADABLE,
                     f"{key}: tag={props['tag']!r} is not a VLAN id",
                     where,
                     key=f"proxmox:{resource}:{key}:tag",
@@ -394,7 +397,7 @@ def _parse_nic(
             except ValueError as exc:
                 problems.append(
                     Problem(
-                        "TA001",
+                        ProblemKind.UNREADABLE,
                         f"ipconfig{index}: {exc}",
                         SourceRef(rel, ipcfg.line, resource=f"{resource}/ipconfig{index}"),
                         key=f"proxmox:{resource}:ipconfig{index}",
@@ -413,7 +416,7 @@ def _parse_nic(
         except ValueError:
             problems.append(
                 Problem(
-                    "TA001",
+                    ProblemKind.UNREADABLE,
                     f"{key}: {ip_key}={ip_text!r} is not an address ({reason_key})",
                     where,
                     key=f"proxmox:{resource}:{key}:{ip_key}",

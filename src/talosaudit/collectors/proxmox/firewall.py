@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TypedDict
 
-from talosaudit.model import AddressSet, Problem, SourceRef, Unresolved
+from talosaudit.model import AddressSet, Problem, ProblemKind, SourceRef, Unresolved
 
 _HEADER = re.compile(r"^\[([^\]]*)\]\s*(?:#\s*(.*?)\s*)?$")
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9\-_]+$")
@@ -362,11 +362,11 @@ def _address_list_error(text: str) -> str | None:
     return None
 
 
-def dropped_rule_problem(error: str) -> tuple[str, str]:
-    """The rule id and message of the problem reported for one ``verify_rule()`` error: a port
-    without ``-p`` is TA002, any other error TA001; the message says Proxmox drops the rule."""
+def dropped_rule_problem(error: str) -> tuple[ProblemKind, str]:
+    """The kind and message of the problem reported for one ``verify_rule()`` error: a port
+    without ``-p`` is UNRESOLVED, any other error UNREADABLE; the message says Proxmox drops the rule."""
     message = error if error.startswith("rule dropped") else f"rule dropped by Proxmox: {error}"
-    return ("TA002" if "needs -p" in error else "TA001"), message
+    return (ProblemKind.UNRESOLVED if "needs -p" in error else ProblemKind.UNREADABLE), message
 
 
 def parse_rule_line(line: str) -> FwRule | str:
@@ -431,9 +431,11 @@ def parse_firewall(text: str, rel: str, scope: str, owner: str) -> tuple[Firewal
     resource = f"{scope}:{owner}"
     rules_source: SourceRef | None = None
 
-    def problem(rule_id: str, number: int, message: str, key: str) -> None:
+    def problem(problem_kind: ProblemKind, number: int, message: str, key: str) -> None:
         problems.append(
-            Problem(rule_id, message, SourceRef(rel, number, resource=resource), key=f"proxmox:{rel}:{key}")
+            Problem(
+                problem_kind, message, SourceRef(rel, number, resource=resource), key=f"proxmox:{rel}:{key}"
+            )
         )
 
     for number, raw in enumerate(text.splitlines(), start=1):
@@ -448,11 +450,16 @@ def parse_firewall(text: str, rel: str, scope: str, owner: str) -> tuple[Firewal
             if kind not in ("options", "aliases", "rules", "ipset", "group") or (
                 kind in ("ipset", "group") and len(words) != 2
             ):
-                problem("TA001", number, f"unknown section [{header.group(1)}]: its lines are skipped", line)
+                problem(
+                    ProblemKind.UNREADABLE,
+                    number,
+                    f"unknown section [{header.group(1)}]: its lines are skipped",
+                    line,
+                )
                 continue
             if kind not in _SECTIONS[scope]:
                 problem(
-                    "TA001",
+                    ProblemKind.UNREADABLE,
                     number,
                     f"section [{header.group(1)}] is not allowed in a {scope} firewall file: "
                     "Proxmox skips it",
@@ -462,7 +469,12 @@ def parse_firewall(text: str, rel: str, scope: str, owner: str) -> tuple[Firewal
             if kind in ("ipset", "group"):
                 name = words[1].lower()
                 if not _NAME.match(name):
-                    problem("TA001", number, f"invalid {kind} name {words[1]!r}: section skipped", line)
+                    problem(
+                        ProblemKind.UNREADABLE,
+                        number,
+                        f"invalid {kind} name {words[1]!r}: section skipped",
+                        line,
+                    )
                     continue
                 if kind == "ipset":
                     ipsets[name] = []
@@ -474,18 +486,30 @@ def parse_firewall(text: str, rel: str, scope: str, owner: str) -> tuple[Firewal
             section = kind
             continue
         if section is None:
-            problem("TA001", number, f"line outside any known section is skipped: {line[:60]!r}", line[:40])
+            problem(
+                ProblemKind.UNREADABLE,
+                number,
+                f"line outside any known section is skipped: {line[:60]!r}",
+                line[:40],
+            )
             continue
         if section == "options":
             m = _OPTION.match(line)
             if not m:
-                problem("TA001", number, f"option line not understood: {line[:60]!r}", line[:40])
+                problem(
+                    ProblemKind.UNREADABLE, number, f"option line not understood: {line[:60]!r}", line[:40]
+                )
                 continue
             options[m.group(1).lower()] = Option(m.group(2), SourceRef(rel, number, resource=resource))
         elif section == "aliases":
             words = line.split("#", 1)[0].split()
             if len(words) != 2:
-                problem("TA001", number, f"alias line must be 'name cidr': {line[:60]!r}", line[:40])
+                problem(
+                    ProblemKind.UNREADABLE,
+                    number,
+                    f"alias line must be 'name cidr': {line[:60]!r}",
+                    line[:40],
+                )
                 continue
             aliases[words[0].lower()] = Alias(
                 words[0].lower(), words[1], SourceRef(rel, number, resource=f"alias:{words[0].lower()}")
@@ -495,16 +519,23 @@ def parse_firewall(text: str, rel: str, scope: str, owner: str) -> tuple[Firewal
             nomatch = body.startswith("!")
             cidr = body[1:].strip() if nomatch else body
             if not cidr or " " in cidr:
-                problem("TA001", number, f"ipset entry not understood: {line[:60]!r}", line[:40])
+                problem(
+                    ProblemKind.UNREADABLE, number, f"ipset entry not understood: {line[:60]!r}", line[:40]
+                )
                 continue
             if re.search(r"/0+$", cidr):
-                problem("TA001", number, f"ipset {name}: a zero prefix ({cidr}) is not allowed", cidr)
+                problem(
+                    ProblemKind.UNREADABLE,
+                    number,
+                    f"ipset {name}: a zero prefix ({cidr}) is not allowed",
+                    cidr,
+                )
                 continue
             ipsets[name].append(IpSetEntry(cidr, nomatch, SourceRef(rel, number, resource=f"ipset:{name}")))
         else:
             parsed = parse_rule_line(line)
             if isinstance(parsed, str):
-                problem("TA001", number, f"{parsed}; Proxmox skips this line", line[:40])
+                problem(ProblemKind.UNREADABLE, number, f"{parsed}; Proxmox skips this line", line[:40])
                 continue
             in_group = section == "group"
             owner_list = groups[name] if in_group else rules
@@ -512,8 +543,8 @@ def parse_firewall(text: str, rel: str, scope: str, owner: str) -> tuple[Firewal
             rule_key = f"{resource}:group/{name}/{position}" if in_group else f"{resource}:rule/{position}"
             rule = _finish(parsed, SourceRef(rel, number, resource=rule_key), rule_key, scope, in_group)
             for error in rule.errors:
-                rule_id, message = dropped_rule_problem(error)
-                problem(rule_id, number, message, f"{position}:{error}")
+                problem_kind, message = dropped_rule_problem(error)
+                problem(problem_kind, number, message, f"{position}:{error}")
             owner_list.append(rule)
     config = FirewallConfig(
         scope=scope,
@@ -551,7 +582,7 @@ def check_options(config: FirewallConfig) -> list[Problem]:
         if opt is not None and not pattern.match(opt.value):
             out.append(
                 Problem(
-                    "TA001",
+                    ProblemKind.UNREADABLE,
                     f"option {key}: {opt.value!r} is not valid; Proxmox ignores it and uses the default",
                     opt.source,
                     key=f"proxmox:{config.source.path}:option:{key}",

@@ -15,7 +15,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from talosaudit.collectors.proxmox.conf import Guest, Nic
 from talosaudit.collectors.proxmox.firewall import (
@@ -49,6 +49,7 @@ from talosaudit.model import (
     Placement,
     PortSet,
     Problem,
+    ProblemKind,
     Role,
     Rule,
     Segment,
@@ -56,7 +57,7 @@ from talosaudit.model import (
     SourceRef,
     Unresolved,
 )
-from talosaudit.model.ports import PORTED, TCP, UDP, parse_protocol, protocol_name
+from talosaudit.model.ports import PORTED, parse_protocol
 
 #: Protocol names pve-firewall takes from /etc/protocols beyond the model's own table.
 _EXTRA_PROTOCOLS = {"igmp": 2, "gre": 47, "esp": 50, "ah": 51, "ospf": 89, "vrrp": 112, "udplite": 136}
@@ -79,14 +80,6 @@ _SERVICES = {
     "mysql": 3306,
     "postgresql": 5432,
 }
-
-#: Required inbound ports per role (docs/ports.md R1-R8): TA401 fires when none of them is let in.
-REQUIRED_TCP: dict[Role, tuple[tuple[int, int], ...]] = {
-    Role.CONTROL_PLANE: ((6443, 6443), (50000, 50000), (50001, 50001), (2379, 2380), (10250, 10250)),
-    Role.WORKER: ((50000, 50000), (10250, 10250)),
-}
-#: The default CNI's tunnel (Talos-managed Flannel VXLAN, docs/ports.md C1).
-DEFAULT_TUNNEL: tuple[int, PortSet] = (UDP, PortSet.single(4789))
 
 
 @dataclass(frozen=True)
@@ -127,12 +120,7 @@ class _State:
     vm_source: SourceRef | None
 
 
-def build(
-    inv: Inventory,
-    *,
-    tunnel: tuple[int, PortSet] = DEFAULT_TUNNEL,
-    hints: RoleHints | None = None,
-) -> Collection:
+def build(inv: Inventory, *, hints: RoleHints | None = None) -> Collection:
     """The collection for an inventory: one layer per guest NIC, one node group per guest."""
     problems: list[Problem] = list(inv.problems)
     layers: list[Layer] = []
@@ -152,10 +140,6 @@ def build(
         resolver = _Resolver(inv.cluster, guest_fw, inv.cluster_label, problems, inv.definitions_complete)
         for nic in guest.nics:
             layer = _layer(guest, nic, state=state, guest_fw=guest_fw, inv=inv, resolver=resolver)
-            if layer.enabled and nic is primary and role is not None:
-                layer = _check_bootstrap(
-                    guest, nic, layer, role=role, tunnel=tunnel, guest_fw=guest_fw, problems=problems
-                )
             layers.append(layer)
             if nic.firewall and state.vm == "unknown":
                 unknown_vm.append(f"{guest.label()} {nic.key}")
@@ -179,7 +163,7 @@ def build(
         if role is None and active:
             problems.append(
                 Problem(
-                    "TA003",
+                    ProblemKind.ROLE_UNKNOWN,
                     f"{guest.label()} has an active Proxmox firewall on {primary.key} but neither its "
                     "name nor its tags say control-plane or worker, so required-flow checks cannot "
                     "run for it (name it or tag it, or declare it in .talosaudit.yaml nodes:)",
@@ -218,7 +202,7 @@ def build(
     if assumed_on:
         problems.append(
             Problem(
-                "TA002",
+                ProblemKind.UNRESOLVED,
                 f"{inv.cluster_missing_reason}: the datacenter firewall state is unknown; assuming it "
                 f"is enabled for {_listed(assumed_on)}, whose VM and NIC firewalls are on",
                 _first_source(inv),
@@ -228,7 +212,7 @@ def build(
     if unknown_vm:
         problems.append(
             Problem(
-                "TA002",
+                ProblemKind.UNRESOLVED,
                 f"firewall=1 on {_listed(unknown_vm)}, but no Proxmox firewall files (cluster.fw, "
                 "<vmid>.fw) or firewall resources are among the inputs: whether the Proxmox firewall "
                 "filters these NICs is unknown, so they are treated as unfiltered",
@@ -373,6 +357,7 @@ def _layer(
         stateful=True,
         enabled=enabled,
         attributes=tuple(attributes),
+        origins=(("switch", nic.source), *((("config", guest_fw.source),) if guest_fw is not None else ())),
     )
 
 
@@ -380,7 +365,7 @@ def _layer_source(nic: Nic, guest_fw: FirewallConfig | None) -> SourceRef:
     """Where findings about the layer's rules point (a required flow it blocks): the guest's
     firewall file at its ``[RULES]`` section (line 1 without one), or the Terraform/API
     definition of its firewall; the NIC line when the guest has no firewall config at all.
-    Findings about the NIC flag itself (TA401, TA402) keep pointing at the NIC."""
+    Findings about the NIC flag itself (origin ``switch``) keep pointing at the NIC."""
     if guest_fw is None:
         return nic.source
     return guest_fw.rules_source or guest_fw.source
@@ -420,7 +405,7 @@ def _nic_rules(
 
 
 def _unknown_group(rule: FwRule, cluster_known: bool, resolver: _Resolver) -> Rule:
-    """A ``GROUP x`` whose rules are not known: it may allow anything (TA002)."""
+    """A ``GROUP x`` whose rules are not known: it may allow anything (UNRESOLVED)."""
     if cluster_known:
         why = f"security group {rule.action!r} is not defined in {resolver.cluster_label}"
     elif not resolver.complete:
@@ -473,7 +458,7 @@ class _Resolver:
         if full_key in self._reported or any(p.key == full_key for p in self.problems):
             return
         self._reported.add(full_key)
-        self.problems.append(Problem("TA002", message, where, key=full_key))
+        self.problems.append(Problem(ProblemKind.UNRESOLVED, message, where, key=full_key))
 
     def convert(self, rule: FwRule, *, key: str, enabled: bool, origin: str) -> list[Rule]:
         direction = Direction.INGRESS if rule.type == "in" else Direction.EGRESS
@@ -660,78 +645,6 @@ class _RuleDroppedError(Exception):
     """A rule names something that does not exist: pve-firewall does not compile it."""
 
 
-def _check_bootstrap(
-    guest: Guest,
-    nic: Nic,
-    layer: Layer,
-    *,
-    role: Role,
-    tunnel: tuple[int, PortSet],
-    guest_fw: FirewallConfig | None,
-    problems: list[Problem],
-) -> Layer:
-    """TA401: an active firewall that lets none of the node's required ports in."""
-    required = [(TCP, lo, hi) for lo, hi in REQUIRED_TCP[role]]
-    required += [(tunnel[0], lo, hi) for lo, hi in tunnel[1].values]
-    node = _host_addresses(guest)
-    for protocol, lo, hi in required:
-        if _may_accept(layer, protocol, PortSet.range(lo, hi), node):
-            return layer
-    listed = ", ".join(
-        f"{protocol_name(proto)}/{lo}" + (f"-{hi}" if hi != lo else "") for proto, lo, hi in required
-    )
-    policy_text = layer.attribute("policy_in", "DROP")
-    assumed = layer.attribute("datacenter").startswith("unknown")
-    levels = "VM and NIC; the datacenter firewall is assumed on" if assumed else "datacenter, VM and NIC"
-    related = (guest_fw.source,) if guest_fw is not None else ()
-    problems.append(
-        Problem(
-            "TA401",
-            f"{guest.label()} is a {role.label} node whose Proxmox firewall on {nic.key} is active "
-            f"({levels}) but no IN rule accepts any of its required ports ({listed}); "
-            f"policy_in {policy_text} drops them all: bootstrap will fail",
-            nic.source,
-            key=f"proxmox:{guest.identity}/{nic.key}:ta401",
-            related=related,
-        )
-    )
-    return replace(layer, attributes=(*layer.attributes, ("ta401", "true")))
-
-
-def _may_accept(layer: Layer, protocol: int, ports: PortSet, node: AddressSet) -> bool:
-    """Could some source reach ``protocol``/``ports`` on the node through this layer?
-
-    First match over the IN rules, tracking which sources are still undecided. A rule that
-    covers the ports only in part, or that cannot be resolved, may or may not decide: it
-    never removes sources, and an unresolved ACCEPT counts as "may accept".
-    """
-    undecided = ALL_ADDRESSES
-    for rule in layer.rules_in(Direction.INGRESS):
-        if not rule.enabled:
-            continue
-        if rule.protocol is not None and rule.protocol != protocol:
-            continue
-        if protocol in PORTED and not (rule.ports & ports):
-            continue
-        if rule.local is not None and node and not rule.local.overlaps(node):
-            continue
-        if rule.unresolved:
-            if rule.action is Action.ALLOW:
-                return True
-            continue
-        reached = undecided & rule.peer.addresses
-        if not reached:
-            continue
-        if rule.action is Action.ALLOW:
-            return True
-        covers = (protocol not in PORTED or ports <= rule.ports) and rule.local is None
-        if covers:
-            undecided = undecided - rule.peer.addresses
-            if not undecided:
-                return False
-    return layer.default_ingress is Action.ALLOW
-
-
 def _inactive(
     guest: Guest,
     state: _State,
@@ -739,7 +652,7 @@ def _inactive(
     role: Role | None,
     inv: Inventory,
 ) -> list[Problem]:
-    """TA402: the user relies on Proxmox rules (NIC flag or rules) that are not applied.
+    """The user relies on Proxmox rules (NIC flag or rules) that are not applied.
 
     Only for cluster nodes (a known role) or guests with rules of their own: the Proxmox GUI
     sets ``firewall=1`` on every new NIC, so the flag alone on other guests says nothing.
@@ -768,7 +681,7 @@ def _inactive(
         related = (inv.cluster.source,)
     return [
         Problem(
-            "TA402",
+            ProblemKind.NOT_APPLIED,
             f"{guest.label()}: {relied}, but {' and '.join(text for text, _ in off)}: "
             "the rules the user relies on are not applied",
             where,
@@ -791,7 +704,7 @@ def _pending(guest: Guest, state: _State) -> list[Problem]:
         if not change.firewall:
             out.append(
                 Problem(
-                    "TA402",
+                    ProblemKind.NOT_APPLIED,
                     f"{guest.label()}: a pending change sets {change.nic} firewall=0; at the next start "
                     "the rules the user relies on are not applied",
                     change.source,
@@ -801,4 +714,4 @@ def _pending(guest: Guest, state: _State) -> list[Problem]:
     return out
 
 
-__all__ = ["DEFAULT_TUNNEL", "REQUIRED_TCP", "Inventory", "build"]
+__all__ = ["Inventory", "build"]

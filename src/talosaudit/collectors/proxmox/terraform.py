@@ -13,7 +13,7 @@ semantics: a NIC is filtered only when the datacenter, the VM and the NIC enable
   ``proxmox_lxc``. Telmate has no firewall resources: only the NIC flag.
 
 Without a ``cluster_firewall`` resource the datacenter state is unknown: the VMs whose VM
-and NIC firewalls are on are assumed filtered, and a TA002 says so.
+and NIC firewalls are on are assumed filtered, and a UNRESOLVED says so.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from talosaudit.collectors.terraform.values import (
     TerraformConfig,
     Unknown,
 )
-from talosaudit.model import AddressSet, Collection, Problem, SourceRef, Unresolved
+from talosaudit.model import AddressSet, Collection, Problem, ProblemKind, SourceRef, Unresolved
 
 _BPG_PREFIXES = ("proxmox_virtual_environment_", "proxmox_")
 _BPG_KINDS = frozenset(
@@ -123,7 +123,7 @@ class _Mapper:
         lines = (block or r.body).line_of(attr)
         self.problems.append(
             Problem(
-                "TA002",
+                ProblemKind.UNRESOLVED,
                 f"{r.address}: {attr} = {expression}: {reason}",
                 source(lines, r.address),
                 key=f"terraform:{r.address}:{attr}:{lines.start}",
@@ -295,7 +295,7 @@ class _Mapper:
             except ValueError:
                 self.problems.append(
                     Problem(
-                        "TA001",
+                        ProblemKind.UNREADABLE,
                         f"{r.address} {key}: {ip!r} is not an address",
                         source(block.lines, r.address),
                         key=f"terraform:{r.address}:{key}:ip",
@@ -377,8 +377,8 @@ class _Mapper:
         )
         errors = verify_rule(rule, scope, in_group)
         for error in errors:
-            rule_id, message = dropped_rule_problem(error)
-            self.problems.append(Problem(rule_id, message, rule.source, key=f"terraform:{key}:{error}"))
+            problem_kind, message = dropped_rule_problem(error)
+            self.problems.append(Problem(problem_kind, message, rule.source, key=f"terraform:{key}:{error}"))
         return replace(rule, errors=errors) if errors else rule
 
 
@@ -495,7 +495,7 @@ def map_proxmox(config: TerraformConfig, hints: RoleHints | None = None) -> Coll
         if owner.startswith("vmid "):
             mapper.problems.append(
                 Problem(
-                    "TA002",
+                    ProblemKind.UNRESOLVED,
                     f"firewall resources for {owner} name a guest that is not in this configuration",
                     guest_fw[owner].source,
                     key=f"terraform:proxmox:{owner}",

@@ -14,6 +14,7 @@ from talosaudit.collectors.talos.firewall import build_host_firewall, has_firewa
 from talosaudit.collectors.talos.layout import NodeConfig, plan
 from talosaudit.collectors.talos.parse import ParsedFile, parse_file
 from talosaudit.collectors.talos.settings import NodeSettings, read_settings
+from talosaudit.model import ProblemKind
 from talosaudit.model.addresses import EMPTY, AddressSet
 from talosaudit.model.cluster import Fact, NodeGroup, Role
 from talosaudit.model.collection import Attachment, Collection, Problem
@@ -154,7 +155,7 @@ class _NodeOutput:
 
 
 def _node(config: NodeConfig, found: NodeSettings, kubespan_peers: AddressSet) -> _NodeOutput:
-    problems = [_problem(rule_id, message, loc, config) for rule_id, message, loc in found.problems]
+    problems = [_problem(problem_kind, message, loc, config) for problem_kind, message, loc in found.problems]
     networks: tuple[tuple[AddressSet, SourceRef | None], ...] = tuple((n, loc) for n, loc in found.networks)
     if not config.complete and not has_firewall_documents(config.docs):
         # Patches without firewall documents: their facts count, but which firewall the
@@ -170,11 +171,17 @@ def _node(config: NodeConfig, found: NodeSettings, kubespan_peers: AddressSet) -
         pod_service=found.pod_service,
         pod_service_reason=found.pod_service_reason,
         kubespan_peers=kubespan_peers if found.kubespan else EMPTY,
-        attributes=(("config", config.id), ("files", ",".join(config.files))),
+        attributes=(
+            ("config", config.id),
+            ("config_name", config.name),
+            ("files", ",".join(config.files)),
+            # A whole machine config decides the node's firewall; a patch may be overridden.
+            ("machine_config", "complete" if config.complete else "patch"),
+        ),
     )
-    problems.extend(_problem(rule_id, message, loc, config) for rule_id, message, loc in firewall.problems)
-    if config.complete and not firewall.blocks:
-        problems.append(_ta404(config, firewall.default, firewall.default_source))
+    problems.extend(
+        _problem(problem_kind, message, loc, config) for problem_kind, message, loc in firewall.problems
+    )
     role = config.role or found.role
     role_reason = config.role_reason or found.role_reason
     address_reason = "; ".join(r for r in (config.address_reason, found.address_reason) if r)
@@ -211,25 +218,9 @@ def _cluster_of(found: NodeSettings) -> str:
     return next((f.value for f in found.facts if f.name == "control_plane_endpoint"), "")
 
 
-def _ta404(config: NodeConfig, default: str, default_source: SourceRef | None) -> Problem:
-    if default == "accept" and default_source is not None:
-        message = (
-            f"{config.name}: NetworkDefaultActionConfig says ingress: accept, not block; "
-            "the node relies on outer layers only (and on what its NetworkRuleConfig rules drop)"
-        )
-        source = SourceRef(default_source.path, default_source.start_line, default_source.end_line, config.id)
-    else:
-        message = (
-            f"{config.name}: no NetworkDefaultActionConfig with ingress: block; "
-            "the node relies on outer layers only"
-        )
-        source = SourceRef(config.anchor.path, config.anchor.start_line, config.anchor.start_line, config.id)
-    return Problem("TA404", message, source, key=f"talos-host-firewall-off:{config.id}")
-
-
-def _problem(rule_id: str, message: str, loc: SourceRef, config: NodeConfig) -> Problem:
+def _problem(problem_kind: ProblemKind, message: str, loc: SourceRef, config: NodeConfig) -> Problem:
     source = SourceRef(loc.path, loc.start_line, loc.end_line, loc.resource or config.id)
-    return Problem(rule_id, message, source, key=f"talos:{rule_id}:{loc.path}:{message}")
+    return Problem(problem_kind, message, source, key=f"talos:{problem_kind}:{loc.path}:{message}")
 
 
 #: Facts that Talos's default CNI decides together: one explicit ``cni`` claim voids them all.
@@ -268,7 +259,7 @@ def _unique_problems(problems: Iterable[Problem]) -> tuple[Problem, ...]:
     seen: set[tuple[str, str, str, int]] = set()
     out: list[Problem] = []
     for p in problems:
-        marker = (p.rule_id, p.message, p.source.path, p.source.start_line)
+        marker = (p.kind, p.message, p.source.path, p.source.start_line)
         if marker not in seen:
             seen.add(marker)
             out.append(p)

@@ -26,6 +26,7 @@ from typing import Any
 
 from talosaudit.collectors.talos.documents import DEFAULT_ACTION, RULE, Doc, DocKind
 from talosaudit.collectors.talos.yamlsafe import YList, YMap, has_placeholder
+from talosaudit.model import ProblemKind
 from talosaudit.model.addresses import ALL_ADDRESSES, EMPTY, AddressSet
 from talosaudit.model.firewall import (
     Action,
@@ -54,7 +55,7 @@ class HostFirewall:
     #: The NetworkDefaultActionConfig document, when there is one.
     default_source: SourceRef | None
     #: Problems as (rule id, message, where).
-    problems: tuple[tuple[str, str, SourceRef], ...] = ()
+    problems: tuple[tuple[ProblemKind, str, SourceRef], ...] = ()
 
     @property
     def blocks(self) -> bool:
@@ -105,7 +106,7 @@ def build_host_firewall(
             default = raw.strip().lower()
         else:
             builder.problem(
-                "TA001",
+                ProblemKind.UNREADABLE,
                 f"NetworkDefaultActionConfig ingress {raw!r} is neither accept nor block",
                 default_doc.value.loc_of("ingress"),
             )
@@ -164,10 +165,10 @@ class _Builder:
     def __init__(self, layer_id: str) -> None:
         self.layer_id = layer_id
         self.rules: list[Rule] = []
-        self.problems: list[tuple[str, str, SourceRef]] = []
+        self.problems: list[tuple[ProblemKind, str, SourceRef]] = []
 
-    def problem(self, rule_id: str, message: str, loc: SourceRef) -> None:
-        self.problems.append((rule_id, message, loc))
+    def problem(self, problem_kind: ProblemKind, message: str, loc: SourceRef) -> None:
+        self.problems.append((problem_kind, message, loc))
 
     def always_allowed(self, source: SourceRef, blocking: bool, kubespan_peers: AddressSet) -> None:
         """Talos's own accepts that flows between nodes can match, as the first rules.
@@ -198,7 +199,8 @@ class _Builder:
 
         if kubespan_peers:
             # The WireGuard packets that carry KubeSpan arrive on the physical interface, not on
-            # ``kubespan``: udp/51820 itself must pass the rules (TA108), so the trust excludes it.
+            # ``kubespan``: udp/51820 itself must pass the rules (a required flow), so the trust
+            # excludes it.
             add(
                 "kubespan",
                 None,
@@ -216,7 +218,9 @@ class _Builder:
         name = doc.name or f"#{index}"
         if not doc.name:
             self.problem(
-                "TA001", f"NetworkRuleConfig at {doc.loc.path}:{doc.loc.start_line} has no name", doc.loc
+                ProblemKind.UNREADABLE,
+                f"NetworkRuleConfig at {doc.loc.path}:{doc.loc.start_line} has no name",
+                doc.loc,
             )
         unresolved: list[Unresolved] = []
         selector = value.get("portSelector")
@@ -231,7 +235,9 @@ class _Builder:
         usable = bool(ports) or bool(port_unknown)
         if not usable:
             self.problem(
-                "TA001", f"NetworkRuleConfig {name}: no valid portSelector.ports", selector.loc_of("ports")
+                ProblemKind.UNREADABLE,
+                f"NetworkRuleConfig {name}: no valid portSelector.ports",
+                selector.loc_of("ports"),
             )
         return _DocRule(name, doc, protocol, ports, entries, tuple(unresolved), ingress_loc, usable)
 
@@ -249,7 +255,9 @@ class _Builder:
             parsed = _port_item(item)
             if parsed is None:
                 self.problem(
-                    "TA001", f"NetworkRuleConfig {name}: {item!r} is not a port or lo-hi range", item_loc
+                    ProblemKind.UNREADABLE,
+                    f"NetworkRuleConfig {name}: {item!r} is not a port or lo-hi range",
+                    item_loc,
                 )
                 continue
             ports = ports | parsed
@@ -267,7 +275,7 @@ class _Builder:
             protocol = -1
         if protocol not in (6, 17, ICMP, ICMPV6):
             self.problem(
-                "TA001",
+                ProblemKind.UNREADABLE,
                 f"NetworkRuleConfig {name}: protocol {raw!r} is not tcp, udp, icmp or icmpv6",
                 selector.loc_of("protocol"),
             )
@@ -304,7 +312,9 @@ class _Builder:
                 result = result | AddressSet.parse(text)
             except ValueError:
                 self.problem(
-                    "TA001", f"NetworkRuleConfig {name}: {key} {text!r} is not a CIDR", item.loc_of(key)
+                    ProblemKind.UNREADABLE,
+                    f"NetworkRuleConfig {name}: {key} {text!r} is not a CIDR",
+                    item.loc_of(key),
                 )
                 return None, []
         return result, []

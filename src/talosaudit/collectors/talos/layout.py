@@ -12,7 +12,7 @@ Three layouts are understood, in this order:
    reasons).
 3. Patch files alone: patches whose name names a role form that role's config; when no
    role can be told, the patches form one config that is assumed to apply to every node,
-   and a TA002 problem says so for each patch that carries node-specific content.
+   and a UNRESOLVED problem says so for each patch that carries node-specific content.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from talosaudit.collectors.talos.documents import Doc, DocKind, get, merge_all
 from talosaudit.collectors.talos.firewall import has_firewall_documents
 from talosaudit.collectors.talos.parse import ParsedFile, collect_documents
 from talosaudit.collectors.talos.yamlsafe import YList, YMap
+from talosaudit.model import ProblemKind
 from talosaudit.model.addresses import EMPTY, AddressSet
 from talosaudit.model.cluster import Role
 from talosaudit.model.collection import Problem
@@ -118,7 +119,7 @@ def _unlisted(patches: list[ParsedFile], talconfig: str) -> list[Problem]:
         if has_firewall_documents(patch.patch_docs) or _has_addresses(patch.patch_docs):
             problems.append(
                 Problem(
-                    rule_id="TA002",
+                    kind=ProblemKind.UNRESOLVED,
                     message=(
                         f"patch {patch.rel} is not listed in the patches of {talconfig}: talhelper applies "
                         "it to no node, so it is not audited as part of any node's config"
@@ -199,7 +200,7 @@ def _directory(directory: str, files: list[ParsedFile]) -> tuple[list[NodeConfig
             if has_firewall_documents(patch.patch_docs) or _has_addresses(patch.patch_docs):
                 problems.append(
                     Problem(
-                        rule_id="TA002",
+                        kind=ProblemKind.UNRESOLVED,
                         message=(
                             f"patch {patch.rel}: cannot tell which nodes it applies to; assumed all "
                             "(no machine config, talconfig or role name beside it)"
@@ -289,7 +290,7 @@ def _has_addresses(docs: Sequence[Doc]) -> bool:
 
 def _json_patch_problem(rel: str, loc: SourceRef) -> Problem:
     return Problem(
-        rule_id="TA002",
+        kind=ProblemKind.UNRESOLVED,
         message=(
             f"{rel} is an RFC 6902 JSON patch; talosaudit does not apply JSON patches, "
             "so its changes are not audited"
@@ -369,7 +370,7 @@ class _Talconfig:
             fw_loc = node.loc_of("ingressFirewall")
             self.problems.append(
                 Problem(
-                    "TA002",
+                    ProblemKind.UNRESOLVED,
                     f"node {hostname}: talhelper ingressFirewall is not evaluated; "
                     "write the firewall as NetworkRuleConfig patches to have it audited",
                     fw_loc,
@@ -484,7 +485,7 @@ class _Talconfig:
         if parsed is None:
             self.problems.append(
                 Problem(
-                    "TA002",
+                    ProblemKind.UNRESOLVED,
                     f"talconfig patch @{reference} is not among the scanned files; "
                     "its content is not audited",
                     SourceRef(loc.path, loc.start_line, loc.end_line, f"{self.parsed.rel}:@{reference}"),

@@ -1,4 +1,4 @@
-"""Reading Talos config files and YAML texts into classified documents, or TA001 problems."""
+"""Reading Talos config files and YAML texts into classified documents, or UNREADABLE problems."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 
 from talosaudit.collectors.talos.documents import Doc, DocKind, classify
 from talosaudit.collectors.talos.yamlsafe import LoadError, first_placeholder, load_documents, read_text
+from talosaudit.model import ProblemKind
 from talosaudit.model.collection import Problem
 from talosaudit.model.source import SourceRef
 
@@ -78,7 +79,7 @@ def unparseable(path: str, error: LoadError, text: str, line_offset: int) -> Pro
     else:
         message = f"Talos config cannot be read: {error.message}"
     return Problem(
-        rule_id="TA001",
+        kind=ProblemKind.UNREADABLE,
         message=message,
         source=SourceRef(path, error.line, error.line, path),
         key=f"talos-input:{path}",

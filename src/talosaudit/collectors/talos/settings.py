@@ -16,6 +16,7 @@ from typing import Any
 
 from talosaudit.collectors.talos.documents import Doc, DocKind, get, loc_of
 from talosaudit.collectors.talos.yamlsafe import YList, YMap, has_placeholder
+from talosaudit.model import ProblemKind
 from talosaudit.model.addresses import EMPTY, AddressSet
 from talosaudit.model.cluster import Fact, FactOrigin, Role
 from talosaudit.model.source import SourceRef
@@ -52,7 +53,7 @@ class NodeSettings:
     #: Facts that only hold because the config does not say otherwise (Talos defaults).
     default_facts: tuple[Fact, ...] = ()
     #: Problems as (rule id, message, where).
-    problems: tuple[tuple[str, str, SourceRef], ...] = field(default=())
+    problems: tuple[tuple[ProblemKind, str, SourceRef], ...] = field(default=())
 
 
 def where(loc: SourceRef | None) -> str:
@@ -74,7 +75,7 @@ class _Reader:
         self.complete = complete
         self.facts: list[Fact] = []
         self.default_facts: list[Fact] = []
-        self.problems: list[tuple[str, str, SourceRef]] = []
+        self.problems: list[tuple[ProblemKind, str, SourceRef]] = []
         self.control_plane_node = False
 
     def fact(self, name: str, value: str, reason: str, loc: SourceRef | None, default: bool = False) -> None:
@@ -124,7 +125,11 @@ class _Reader:
             return Role.WORKER, f"machine.type: {_WORKER_TYPES[text]} at {where(loc)}"
         if loc is not None:
             self.problems.append(
-                ("TA001", f"machine.type {raw!r} is not a Talos machine type (controlplane, worker)", loc)
+                (
+                    ProblemKind.UNREADABLE,
+                    f"machine.type {raw!r} is not a Talos machine type (controlplane, worker)",
+                    loc,
+                )
             )
         return None, f"machine.type {raw!r} at {where(loc)} is not a Talos machine type"
 
@@ -310,7 +315,9 @@ class _Reader:
             )
         else:
             loc = value.loc_of("backendPort")
-            self.problems.append(("TA001", f"KubeFlannelCNIConfig backendPort {port!r} is not a port", loc))
+            self.problems.append(
+                (ProblemKind.UNREADABLE, f"KubeFlannelCNIConfig backendPort {port!r} is not a port", loc)
+            )
 
     def kubespan(self) -> bool:
         doc = self.typed.get("KubeSpanConfig")
@@ -359,7 +366,7 @@ class _Reader:
             loc = cluster_doc.value.loc_of("endpoint")
         if isinstance(endpoint, str) and not has_placeholder(endpoint):
             self.fact("control_plane_endpoint", endpoint, f"control-plane endpoint at {where(loc)}", loc)
-        # Talos binds these to 127.0.0.1; an override exposes 10259/10257 (TA205).
+        # Talos binds these to 127.0.0.1; an override exposes 10259/10257.
         for component, fact_name in (
             ("scheduler", "kube_scheduler_bind_address"),
             ("controllerManager", "kube_controller_manager_bind_address"),

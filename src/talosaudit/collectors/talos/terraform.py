@@ -43,7 +43,7 @@ from talosaudit.collectors.terraform.hcl_parse import SyntaxProblem, parse_expre
 from talosaudit.collectors.terraform.mapping import source, where
 from talosaudit.collectors.terraform.syntax import Expr
 from talosaudit.collectors.terraform.values import Lines, Ref, ResourceInstance, TerraformConfig, Unknown
-from talosaudit.model import EMPTY, AddressSet, Collection, Problem, Role, SourceRef
+from talosaudit.model import EMPTY, AddressSet, Collection, Problem, ProblemKind, Role, SourceRef
 
 #: Resource types that generate a machine config, and the machine type their name implies.
 GENERATORS: Mapping[str, Role | None] = {
@@ -139,7 +139,7 @@ class _Mapper:
                 complete = False  # which defaults apply depends on the machine type
                 self.problems.append(
                     Problem(
-                        "TA002",
+                        ProblemKind.UNRESOLVED,
                         f"{r.address}: machine_type {_shown(raw_type)} is not controlplane or worker; "
                         "the role of its nodes is unknown (assumed both)",
                         source(type_lines, f"{r.address}.machine_type"),
@@ -174,7 +174,7 @@ class _Mapper:
                 lines = r.body.line_of(attr)
                 self.problems.append(
                     Problem(
-                        "TA002",
+                        ProblemKind.UNRESOLVED,
                         f"{r.address}: {attr} ({_shown(value)}) names no talos_machine_configuration "
                         "in the configuration; only its config_patches are audited",
                         source(lines, f"{r.address}.{attr}"),
@@ -239,7 +239,7 @@ class _Mapper:
         if not isinstance(value, list):
             self.problems.append(
                 Problem(
-                    "TA002",
+                    ProblemKind.UNRESOLVED,
                     f"{where} ({_shown(value)}) could not be resolved: the patches are not audited",
                     source(lines, where),
                     key=f"talos-tf:{where}",
@@ -283,7 +283,7 @@ class _Mapper:
         if not isinstance(value, str):
             self.problems.append(
                 Problem(
-                    "TA002",
+                    ProblemKind.UNRESOLVED,
                     f"{where} ({_shown(value)}) could not be resolved: this patch is not audited",
                     item_loc,
                     key=f"talos-tf:{where}",
@@ -303,7 +303,7 @@ class _Mapper:
             return self.kept(docs, problems, where, item_loc), None
         docs, problems = collect_documents(value, lines.path)
         relocated = [Doc(d.kind, _relocated(d.value, item_loc), item_loc, d.type_name, d.name) for d in docs]
-        problems = [Problem(p.rule_id, p.message, item_loc, p.key, p.related) for p in problems]
+        problems = [Problem(p.kind, p.message, item_loc, p.key, p.related) for p in problems]
         return self.kept(relocated, problems, where, item_loc), None
 
     def kept(
@@ -313,7 +313,7 @@ class _Mapper:
         if any(d.kind is DocKind.JSON_PATCH for d in docs):
             self.problems.append(
                 Problem(
-                    "TA002",
+                    ProblemKind.UNRESOLVED,
                     f"{where} is an RFC 6902 JSON patch; talosaudit does not apply JSON patches, "
                     "so its changes are not audited",
                     loc,

@@ -64,7 +64,7 @@ def evaluator_problems(config: TerraformConfig) -> tuple[Problem, ...]:
     """What the interpreter could not read or evaluate, as problems at their resource."""
     return tuple(
         Problem(
-            p.rule_id,
+            p.kind,
             p.message,
             SourceRef(p.lines.path, p.lines.start, p.lines.end, resource=p.key),
             key=p.key,

@@ -40,6 +40,7 @@ from talosaudit.collectors.terraform.values import (
     Unknown,
     Variable,
 )
+from talosaudit.model import ProblemKind
 
 _EXPANSION_UNKNOWN = "the number of instances is unknown"
 
@@ -182,7 +183,9 @@ class Engine:
             except Exception as exc:  # never let one resource stop the scan
                 lines = rdef.lines()
                 self.problems.append(
-                    TerraformProblem("TA002", f"{key[1]}.{key[2]} could not be evaluated: {exc!r}", lines)
+                    TerraformProblem(
+                        ProblemKind.UNRESOLVED, f"{key[1]}.{key[2]} could not be evaluated: {exc!r}", lines
+                    )
                 )
         for name in definition.calls:
             for child in instance.children(name)[1]:
@@ -344,7 +347,9 @@ class Engine:
         mark = (call.rel, call.node.line)
         if mark not in self._reported:
             self._reported.add(mark)
-            self.problems.append(TerraformProblem("TA002", message, call.lines(), f"module:{address}"))
+            self.problems.append(
+                TerraformProblem(ProblemKind.UNRESOLVED, message, call.lines(), f"module:{address}")
+            )
         return UnreadableModule(address, message), []
 
 

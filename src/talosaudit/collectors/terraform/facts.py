@@ -2,7 +2,7 @@
 
 A variable counts wherever it is declared; the root module's wins over a child module's.
 Only known values count: an unknown variable says nothing about intent, and when it feeds a
-rule, that rule already carries its own TA002.
+rule, that rule already carries its own UNRESOLVED.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from talosaudit.collectors.terraform.values import Ref, Unknown, Variable
-from talosaudit.model import AddressSet, Fact, FactOrigin, Problem, SourceRef
+from talosaudit.model import AddressSet, Fact, FactOrigin, Problem, ProblemKind, SourceRef
 
 CNI_NAMES = ("cni_type", "cni", "cni_plugin", "cni_name")
 TUNNEL_NAMES = ("tunnel", "tunnel_mode", "cilium_tunnel_mode", "routing_mode")
@@ -120,7 +120,7 @@ def facts_from_variables(variables: Iterable[Variable]) -> VariableFacts:
             except ValueError:
                 problems.append(
                     Problem(
-                        "TA002",
+                        ProblemKind.UNRESOLVED,
                         f"{_display(v)}: {item!r} is not a valid CIDR; it is not counted as an admin network",
                         _where(v),
                         key=f"{_display(v)}:{item}",

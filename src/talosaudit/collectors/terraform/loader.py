@@ -26,6 +26,7 @@ from talosaudit.collectors.terraform.parse import parse_source
 from talosaudit.collectors.terraform.parse_worker import read_message, write_message
 from talosaudit.collectors.terraform.syntax import BlockNode, ParseResult
 from talosaudit.collectors.terraform.values import Lines, TerraformProblem
+from talosaudit.model import ProblemKind
 
 #: Helpers start in about 0.15 s and parse about 1 MB/s: below this much work they cost
 #: more than they save.
@@ -226,7 +227,10 @@ class Loader:
             line = max(result.error_line, 1)
             self.problems.append(
                 TerraformProblem(
-                    "TA001", result.error or "cannot be parsed", Lines(rel, line, line), f"parse:{rel}"
+                    ProblemKind.UNREADABLE,
+                    result.error or "cannot be parsed",
+                    Lines(rel, line, line),
+                    f"parse:{rel}",
                 )
             )
 
@@ -258,7 +262,9 @@ class Loader:
 
     def _read_problem(self, rel: str, message: str, force: bool = False) -> None:
         if force or rel.startswith("../"):
-            self.problems.append(TerraformProblem("TA001", message, Lines(rel, 1, 1), f"parse:{rel}"))
+            self.problems.append(
+                TerraformProblem(ProblemKind.UNREADABLE, message, Lines(rel, 1, 1), f"parse:{rel}")
+            )
 
 
 def config_files(directory: Path) -> list[Path]:

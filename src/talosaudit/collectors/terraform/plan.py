@@ -9,7 +9,7 @@ and handed to the same resource mappers as a ``.tf`` scan (``collection_from_con
   after_unknown``; the configuration's expression ``references`` say what such a value points
   at (``security_group_id`` -> ``aws_security_group.cp.id``), so it becomes a ``Ref`` to that
   resource, followed through module outputs. When the references do not name exactly what
-  the value is, it stays ``Unknown`` (TA002). Data sources read during planning are taken
+  the value is, it stays ``Unknown`` (UNRESOLVED). Data sources read during planning are taken
   from ``prior_state``.
 - State (``values``): real ids (``sg-…``). A string equal to the id of a resource in the
   file becomes a ``Ref`` to that resource, so a rule that names ``sg-…`` joins that group's
@@ -48,7 +48,7 @@ from talosaudit.collectors.terraform.values import (
     Unknown,
     Variable,
 )
-from talosaudit.model import Collection
+from talosaudit.model import Collection, ProblemKind
 
 AFTER_APPLY = "known only after apply"
 _SUPPORTED_MAJORS = ("0", "1")
@@ -152,7 +152,7 @@ def read_plan_file(path: Path, rel: str) -> TerraformConfig:
 
 def read_plan(text: str, rel: str) -> TerraformConfig:
     """The resources and variables of a ``terraform show -json`` document (``rel`` is its
-    path relative to the scan root). Bad input gives a config with one TA001 problem."""
+    path relative to the scan root). Bad input gives a config with one UNREADABLE problem."""
     try:
         doc = json.loads(text)
     except ValueError as exc:
@@ -179,7 +179,7 @@ def read_plan(text: str, rel: str) -> TerraformConfig:
 
 
 def _unreadable(rel: str, message: str, line: int = 1) -> TerraformConfig:
-    problem = TerraformProblem("TA001", message, Lines(rel, line, line), key=f"input:{rel}")
+    problem = TerraformProblem(ProblemKind.UNREADABLE, message, Lines(rel, line, line), key=f"input:{rel}")
     return TerraformConfig(problems=(problem,), files=(rel,))
 
 
@@ -320,7 +320,10 @@ class _Reader:
         where = ".".join(str(p) for p in path)
         self.problems.append(
             TerraformProblem(
-                "TA001", f"{where}: {what}; it is skipped", lines, key=f"plan:{self.rel}:{where}"
+                ProblemKind.UNREADABLE,
+                f"{where}: {what}; it is skipped",
+                lines,
+                key=f"plan:{self.rel}:{where}",
             )
         )
 
@@ -574,7 +577,7 @@ class _Reader:
                     if raw.exprs is None or direction in raw.exprs:
                         self.problems.append(
                             TerraformProblem(
-                                "TA002",
+                                ProblemKind.UNRESOLVED,
                                 f"{raw.address}: its inline {direction} rules are {AFTER_APPLY}; "
                                 "they are not audited (scan the .tf files)",
                                 self._resource_lines(raw),
@@ -625,7 +628,7 @@ class _Reader:
     def _unknown_blocks(self, raw: _Raw, name: str, value: Unknown, lines: Lines) -> None:
         self.problems.append(
             TerraformProblem(
-                "TA002",
+                ProblemKind.UNRESOLVED,
                 f"{raw.address}: {name} = {value.expression} could not be resolved: "
                 f"{value.reason or AFTER_APPLY}; those blocks are not audited",
                 lines,
@@ -654,7 +657,7 @@ class _Reader:
                 lines = self._key_line((key,), Lines(self.rel, 1, 1))
                 out.append(
                     TerraformProblem(
-                        "TA002",
+                        ProblemKind.UNRESOLVED,
                         f"{what}; resources it did not plan are not audited",
                         lines,
                         key=f"plan:{self.rel}:{key}",

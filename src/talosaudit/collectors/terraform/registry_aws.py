@@ -693,7 +693,7 @@ SYNTHESISERS: dict[str, Synthesiser] = {
 }
 
 _COMMON = frozenset({"tags", "putin_khuylo", "region", "timeouts"})
-#: Inputs that do not change who can reach a node: never a reason for a TA002.
+#: Inputs that do not change who can reach a node: never a reason for an unresolved problem.
 IRRELEVANT: dict[str, frozenset[str]] = {
     "security-group": _COMMON | {"description", "revoke_rules_on_delete", "create_timeout", "delete_timeout"},
     "ec2-instance": _COMMON

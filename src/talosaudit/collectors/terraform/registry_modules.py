@@ -2,14 +2,14 @@
 
 A call of ``terraform-aws-modules/security-group/aws`` (or ``ec2-instance``, ``autoscaling``,
 ``elb``, ``alb``) whose code is not in a ``.terraform/modules`` cache would otherwise be one
-TA002 "remote module". These modules have a public, documented interface, so we model it:
+unresolved "remote module" problem. These modules have a public, documented interface, so we model it:
 the call's inputs become the resources the module would create (an ``aws_security_group``
 and its ``aws_security_group_rule``\\ s, an ``aws_instance``...), located at the call's lines
 (each rule at the input element that makes it), and the module's outputs become references
 to them, so ``vpc_security_group_ids = [module.sg.security_group_id]`` links the instance to
 the group. The AWS mappers then treat them like resources written by hand.
 
-An input that changes the network but is not modelled keeps a TA002 naming it; inputs that do
+An input that changes the network but is not modelled keeps an unresolved problem naming it; inputs that do
 not (AMI, instance type, IAM, disks...) are ignored. A module present in the cache is read
 from its code instead (the engine only asks here when it is not).
 """
@@ -33,6 +33,7 @@ from talosaudit.collectors.terraform.values import (
     TerraformProblem,
     Unknown,
 )
+from talosaudit.model import ProblemKind
 
 #: Arguments of a module call that are not inputs of the module.
 _CALL_META = frozenset({"source", "version", "count", "for_each", "providers", "depends_on"})
@@ -259,7 +260,7 @@ class Call:
     def problem(self, input_name: str, message: str) -> None:
         self.problems.append(
             TerraformProblem(
-                "TA002",
+                ProblemKind.UNRESOLVED,
                 f'module "{self.name}" ({self.source.module}): {message}',
                 self.arg_lines(input_name),
                 f"module:{self.path}:{input_name}",
@@ -281,7 +282,7 @@ class Call:
             if block.type not in ("lifecycle",):
                 self.problems.append(
                     TerraformProblem(
-                        "TA002",
+                        ProblemKind.UNRESOLVED,
                         f'module "{self.name}" ({self.source.module}): block "{block.type}" is not modelled',
                         Lines(self.rel, block.line, block.end_line),
                         f"module:{self.path}:{block.type}",

@@ -6,7 +6,7 @@ two special kinds of value may appear anywhere:
 
 - ``Unknown``: talosaudit could not resolve it (a variable without a value, a remote module,
   an unsupported function, a resource attribute only known after apply). It carries the
-  source expression so TA002 can name it.
+  source expression so UNRESOLVED can name it.
 - ``Ref``: a reference to another resource's attribute (``aws_security_group.cp.id``) that
   Terraform only knows after apply but whose *identity* we know. Mappers use it to link a
   rule to its security group. ``address`` is the full resource instance address, including
@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+from talosaudit.model import ProblemKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,9 +139,9 @@ class Variable:
 
 @dataclass(frozen=True)
 class TerraformProblem:
-    """``TA001`` (file could not be parsed/read) or ``TA002`` (value unresolved)."""
+    """``UNREADABLE`` (file could not be parsed/read) or ``UNRESOLVED`` (value unresolved)."""
 
-    rule_id: str
+    kind: ProblemKind
     message: str
     lines: Lines
     key: str = ""

@@ -1,0 +1,200 @@
+"""Evaluators for what collectors describe but do not judge: input problems (TA001-TA003,
+TA402), a platform firewall that lets none of a node's required ports in (TA401), a host
+firewall that does not block by default (TA404), and drift between live state and code
+(TA503, TA504)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from talosaudit.findings import Finding
+from talosaudit.model import Direction, Drift, Layer, NodeGroup, PortSet, Problem, Role, SourceRef
+from talosaudit.policies.context import Context, flow_text, required_ports
+from talosaudit.policies.params import (
+    BootstrapBlockedParams,
+    DriftParams,
+    HostFirewallParams,
+    InputProblemParams,
+    RequireFlowParams,
+)
+from talosaudit.policies.schema import Policy
+
+# --- collector problems and drift ------------------------------------------------------
+
+
+def problem_finding(policy: Policy, problem: Problem | Drift) -> Finding:
+    """The one conversion of what a collector described into a finding of ``policy``."""
+    message = problem.message if isinstance(problem, Problem) else problem.description
+    return Finding(
+        rule_id=policy.id,
+        level=policy.level,
+        message=message,
+        location=problem.source,
+        identity=problem.key or message,
+        related=problem.related,
+    )
+
+
+def input_problem(policy: Policy, ctx: Context) -> Iterator[Finding]:
+    params = ctx.params(policy, InputProblemParams)
+    for p in ctx.model.problems:
+        if p.kind is params.problem:
+            yield problem_finding(policy, p)
+
+
+def drift(policy: Policy, ctx: Context) -> Iterator[Finding]:
+    params = ctx.params(policy, DriftParams)
+    for d in ctx.model.drift:
+        if d.side.value == params.side:
+            yield problem_finding(policy, d)
+
+
+# --- a platform firewall that lets none of the required ports in -----------------------
+
+
+def bootstrap_blocked(policy: Policy, ctx: Context) -> Iterator[Finding]:
+    """An active node firewall of the given kinds whose rules let none of the node's required
+    ports in (from anywhere): the required-flow rules would report each port, this reports
+    the one cause. Which ports are required is read from the ``required_by`` policies; whether
+    the layer lets one in is asked of the reachability engine, for that layer alone."""
+    params = ctx.params(policy, BootstrapBlockedParams)
+    for layer, group in _node_layers(ctx, params):
+        assert group.role is not None  # _node_layers yields groups with a role
+        required = _required(ctx, params, group.role)
+        if not required or any(_lets_in(ctx, layer, group, proto, ports) for proto, ports in required):
+            continue
+        yield _bootstrap_finding(policy, layer, group.role, required)
+
+
+def bootstrap_blocked_layers(ctx: Context, rule_ids: Iterable[str]) -> set[str]:
+    """Ids of the layers the given (enabled) ``bootstrap_blocked`` rules report: the
+    required-flow rules do not report those layers again."""
+    out: set[str] = set()
+    for rule_id in rule_ids:
+        policy = ctx.catalogue.get(rule_id)
+        if policy is None or policy.kind != "bootstrap_blocked" or not ctx.settings.is_enabled(rule_id):
+            continue
+        out |= _reported_layers(ctx, policy)
+    return out
+
+
+def _reported_layers(ctx: Context, policy: Policy) -> set[str]:
+    def compute() -> set[str]:
+        return {v for f in bootstrap_blocked(policy, ctx) for k, v in f.properties if k == "layers"}
+
+    found: set[str] = ctx.memo(("bootstrap-blocked", policy.id), compute)
+    return found
+
+
+def _node_layers(ctx: Context, params: BootstrapBlockedParams) -> Iterator[tuple[Layer, NodeGroup]]:
+    """Each enabled layer of the given kinds with the first node group of a known role it
+    filters (a guest's firewall sits on one node)."""
+    seen: set[str] = set()
+    for group in ctx.groups("nodes"):
+        for layer_id in group.layers:
+            layer = ctx.model.layers.get(layer_id)
+            if layer is None or layer.id in seen or not layer.enabled:
+                continue
+            if layer.kind.value not in params.layer_kinds:
+                continue
+            seen.add(layer.id)
+            yield layer, group
+
+
+def _required(ctx: Context, params: BootstrapBlockedParams, role: Role) -> list[tuple[int | None, PortSet]]:
+    """The inbound ports a node of ``role`` needs, in catalogue order, once each."""
+    wanted = {"nodes", "control-plane" if role is Role.CONTROL_PLANE else "worker"}
+    out: list[tuple[int | None, PortSet]] = []
+    for rule_id in params.required_by:
+        policy = ctx.catalogue.get(rule_id)
+        if policy is None or policy.kind != "require_flow":
+            continue
+        flows = ctx.params(policy, RequireFlowParams)
+        if not ctx.holds(flows.when, flows.fact_defaults):
+            continue
+        for flow in flows.flows:
+            if flow.to not in wanted or not ctx.holds(flow.when, flows.fact_defaults):
+                continue
+            found = required_ports(ctx, flow)
+            if found not in out:
+                out.append(found)
+    return out
+
+
+def _lets_in(ctx: Context, layer: Layer, group: NodeGroup, protocol: int | None, ports: PortSet) -> bool:
+    """Whether ``layer`` (alone) may let some of the flow from anywhere into the group."""
+    result = ctx.reach.query(ctx.anywhere(), ctx.endpoint(group), protocol, ports)
+    for d in result.decisions:
+        if d.layer.id == layer.id and d.direction is Direction.INGRESS:
+            return bool(result.space - d.surely_blocked)
+    return True  # the layer is not on the path: it blocks nothing of it
+
+
+def _bootstrap_finding(
+    policy: Policy, layer: Layer, role: Role, required: list[tuple[int | None, PortSet]]
+) -> Finding:
+    listed = ", ".join(flow_text(proto, ports) for proto, ports in required)
+    assumed = layer.attribute("datacenter").startswith("unknown")
+    levels = "VM and NIC; the datacenter firewall is assumed on" if assumed else "datacenter, VM and NIC"
+    guest = layer.attribute("guest") or layer.name
+    nic = layer.attribute("nic")
+    config = layer.origin("config")
+    return Finding(
+        rule_id=policy.id,
+        level=policy.level,
+        message=(
+            f"{guest} is a {role.label} node whose Proxmox firewall on {nic} is active ({levels}) but "
+            f"no IN rule accepts any of its required ports ({listed}); policy_in "
+            f"{layer.attribute('policy_in', 'DROP')} drops them all: bootstrap will fail"
+        ),
+        location=layer.origin("switch") or layer.source,
+        identity=f"{layer.id}:{policy.id.lower()}",
+        related=(config,) if config is not None else (),
+        properties=(("layers", layer.id), ("flow", listed)),
+    )
+
+
+# --- a host firewall that does not block by default ------------------------------------
+
+
+def host_firewall_off(policy: Policy, ctx: Context) -> Iterator[Finding]:
+    """A complete machine config whose host firewall accepts ingress by default."""
+    params = ctx.params(policy, HostFirewallParams)
+    for layer in sorted(ctx.model.layers.values(), key=lambda layer: layer.id):
+        if layer.kind.value not in params.layer_kinds or layer.attribute("machine_config") != "complete":
+            continue
+        default = layer.attribute("ingress_default")
+        if default == "block":
+            continue
+        config_id = layer.attribute("config")
+        name = layer.attribute("config_name") or layer.name
+        src = layer.source
+        if default == "accept":
+            message = (
+                f"{name}: NetworkDefaultActionConfig says ingress: accept, not block; "
+                "the node relies on outer layers only (and on what its NetworkRuleConfig rules drop)"
+            )
+            where = SourceRef(src.path, src.start_line, src.end_line, config_id)
+        else:
+            message = (
+                f"{name}: no NetworkDefaultActionConfig with ingress: block; "
+                "the node relies on outer layers only"
+            )
+            where = SourceRef(src.path, src.start_line, src.start_line, config_id)
+        yield Finding(
+            rule_id=policy.id,
+            level=policy.level,
+            message=message,
+            location=where,
+            identity=f"talos-host-firewall-off:{config_id}",
+        )
+
+
+__all__ = [
+    "bootstrap_blocked",
+    "bootstrap_blocked_layers",
+    "drift",
+    "host_firewall_off",
+    "input_problem",
+    "problem_finding",
+]

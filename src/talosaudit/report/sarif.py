@@ -129,7 +129,10 @@ def _help_markdown(policy: Policy) -> str:
 def _physical(ref: SourceRef) -> dict[str, Any]:
     start = max(ref.start_line, 1)
     return {
-        "artifactLocation": {"uri": quote(ref.path, safe="/"), "uriBaseId": SRCROOT},
+        "artifactLocation": {
+            "uri": quote(ref.path, safe="/", errors="surrogateescape"),
+            "uriBaseId": SRCROOT,
+        },
         "region": {"startLine": start, "endLine": max(ref.end_line, start)},
     }
 

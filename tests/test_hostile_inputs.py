@@ -240,3 +240,165 @@ def test_fullwidth_digits_are_no_proxmox_port(tmp_path: Path) -> None:
     assert _problems(findings) == [
         ("TA002", "tree/firewall/101.fw", 10, "port '１２３' is not a number, range or known service")
     ]
+
+
+# --- pfSense aliases: iterative, memoised, linear ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("make", "size"),
+    [
+        ("pfsense_alias_chain", 3000),
+        ("pfsense_alias_dag", 30),
+        ("pfsense_big_alias", 100_000),
+    ],
+)
+def test_pfsense_alias_shapes_resolve_in_bounded_time(tmp_path: Path, make: str, size: int) -> None:
+    import hostile_generate
+
+    tree = getattr(hostile_generate, make)(tmp_path / "tree", size)
+    line = hostile_generate.wan_rule_line(tree)
+    run = scan_json(
+        ["tree"], tmp_path, "--admin-cidr", "192.168.20.0/24", seconds=10, memory=700 * 1024 * 1024
+    )
+    assert run.seconds < 10
+    ta201 = run.findings("TA201")
+    assert [f[1:3] for f in ta201] == [("tree/config.xml", line), ("tree/config.xml", line)]
+    for role, finding in zip(("control-plane", "worker"), ta201, strict=True):
+        prefix = f"tcp/50000 (the Talos API) on {role} nodes is reachable from the internet (0.0.0.0/0)"
+        assert finding[3].startswith(prefix)
+    assert _problems(run.findings()) == []
+
+
+# --- Terraform: budgets end in TA002 -------------------------------------------------------
+
+SG = """\
+resource "aws_security_group" "cp" {{
+  name = "talos-cp"
+  ingress {{
+    from_port   = 50000
+    to_port     = 50000
+    protocol    = "tcp"
+    cidr_blocks = [{cidr}]
+  }}
+}}
+"""
+
+
+def _ta002(run_findings: list[tuple[str, str, int, str]]) -> list[tuple[str, str, int, str]]:
+    return [f for f in run_findings if f[0] == "TA002"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "cidr", "expected"),
+    [
+        (
+            "locals {\n  p = pow(7, 300000000)\n}\n",
+            "local.p",
+            "pow(): not expanded: value larger than a number can hold",
+        ),
+        (
+            'locals {\n  p = format("%999999999s", "x")\n}\n',
+            "local.p",
+            "format(): not expanded: value larger than 1000000 characters",
+        ),
+        (
+            'locals {\n  p = indent(1e9, "a\\nb")\n}\n',
+            "local.p",
+            "indent(): not expanded: value larger than 1000000 characters",
+        ),
+        (
+            'locals {\n  s0 = "aaaaaaaaaaaaaaaa"\n'
+            + "".join(f'  s{i + 1} = "${{local.s{i}}}${{local.s{i}}}"\n' for i in range(40))
+            + "}\n",
+            "local.s40",
+            "not expanded: value larger than 1000000 characters",
+        ),
+        (
+            'locals {\n  l0 = ["a", "b"]\n'
+            + "".join(f"  l{i + 1} = concat(local.l{i}, local.l{i})\n" for i in range(40))
+            + "}\n",
+            "local.l40[0]",
+            "concat(): not expanded: more than 100000 items",
+        ),
+        (
+            "locals {\n  big = distinct(flatten("
+            '[for i in range(1000) : [for j in range(300) : "${i}-${j}"]]))\n}\n',
+            "local.big[0]",
+            "flatten(): not expanded: more than 100000 items",
+        ),
+        (
+            'locals {\n  y = yamldecode(file("${path.module}/bomb.yaml"))\n}\n',
+            "local.y.a",
+            "yamldecode(): aliases expand to more than 100000 YAML nodes (an alias bomb?)",
+        ),
+        (
+            'locals {\n  r = regex("^(a|aa)+$", "${join("", [for i in range(40) : "a"])}b")\n}\n',
+            "local.r",
+            "regex(): no match",
+        ),
+    ],
+    ids=[
+        "pow",
+        "format-width",
+        "indent",
+        "string-doubling",
+        "list-doubling",
+        "distinct-flatten",
+        "yaml-bomb",
+        "regex-backtracking",
+    ],
+)
+def test_terraform_budgets_end_in_ta002(tmp_path: Path, extra: str, cidr: str, expected: str) -> None:
+    tree = _tree(tmp_path, {"tf/main.tf": extra + SG.format(cidr=cidr)})
+    bomb = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    bomb += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
+    (tree / "tf" / "bomb.yaml").write_text("\n".join([*bomb, "a: *a8"]) + "\n")
+    run = scan_json(["tree"], tmp_path, seconds=25, memory=900 * 1024 * 1024)
+    ta002 = _ta002(run.findings())
+    assert [f[1:3] for f in ta002] == [("tree/tf/main.tf", extra.count("\n") + 7)]
+    assert expected in ta002[0][3]
+
+
+def test_count_of_a_million_is_not_expanded(tmp_path: Path) -> None:
+    main = SG.format(cidr='"0.0.0.0/0"')
+    main = main.replace(
+        'resource "aws_security_group" "cp" {\n', 'resource "aws_security_group" "cp" {\n  count = 1000000\n'
+    )
+    _tree(tmp_path, {"tf/main.tf": main})
+    run = scan_json(["tree"], tmp_path, seconds=25)
+    ta002 = _ta002(run.findings())
+    assert [f[1:3] for f in ta002] == [("tree/tf/main.tf", 2)]
+    assert "not expanded: more than 10000 instances (count = 1000000)" in ta002[0][3]
+
+
+def test_nested_module_counts_stop_at_the_total_budget(tmp_path: Path) -> None:
+    files = {
+        "tf/main.tf": 'module "a" {\n  source = "./a"\n  count  = 5000\n}\n',
+        "tf/a/main.tf": 'module "b" {\n  source = "../b"\n  count  = 5000\n}\n',
+        "tf/b/main.tf": 'resource "aws_security_group" "x" {\n  name = "x"\n}\n',
+    }
+    _tree(tmp_path, files)
+    run = scan_json(["tree"], tmp_path, seconds=25)
+    assert [f[1:] for f in _ta002(run.findings())] == [
+        ("tree/tf/a/main.tf", 1, 'module "b" not expanded: more than 50000 instances in all'),
+        ("tree/tf/b/main.tf", 1, "aws_security_group.x not expanded: more than 50000 instances in all"),
+    ]
+
+
+def test_module_argument_naming_an_undeclared_module_is_ta002(tmp_path: Path) -> None:
+    files = {
+        "tf/main.tf": 'module "a" {\n  source = "./mod"\n  x      = module.nothere.out\n}\n',
+        "tf/mod/main.tf": 'variable "x" {}\n' + SG.format(cidr="var.x"),
+    }
+    _tree(tmp_path, files)
+    run = scan_json(["tree"], tmp_path, seconds=25)
+    assert _ta002(run.findings()) == [
+        (
+            "TA002",
+            "tree/tf/mod/main.tf",
+            8,
+            "module.a.aws_security_group.cp/ingress[0]: cidr_blocks = var.x could not be resolved: "
+            "module.nothere.out: error: reference to undeclared module module.nothere (module.nothere.out)",
+        )
+    ]

@@ -100,8 +100,15 @@ def display_path(path: Path, root: Path) -> str:
         return str(path)
 
 
+def encodable(text: str) -> str:
+    """``text`` with the undecodable bytes of file names (``\\udcff`` surrogates, how Python
+    holds a non-UTF-8 name) written as visible escapes, so UTF-8 output cannot fail."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _color_wanted() -> bool:
-    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    # A closed stdout (``>&-``) is None: no colour, and click.echo writes nothing.
+    return sys.stdout is not None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
 
 
 # --- the options ------------------------------------------------------------------------
@@ -375,13 +382,13 @@ def emit(
     refuse_overwriting_inputs(files, request, result.files)
     for out_fmt, out_file in files:
         out_file.parent.mkdir(parents=True, exist_ok=True)
-        out_file.write_text(FORMATS[out_fmt](report), encoding="utf-8")
+        out_file.write_text(encodable(FORMATS[out_fmt](report)), encoding="utf-8")
         say(f"wrote {out_fmt} report to {out_file}", opts.quiet)
     stdout_fmt = opts.fmt or ("text" if not files or not opts.quiet else None)
     if stdout_fmt == "text":
-        click.echo(render_text(report, color=_color_wanted()), nl=False)
+        click.echo(encodable(render_text(report, color=_color_wanted())), nl=False)
     elif stdout_fmt is not None:
-        click.echo(FORMATS[stdout_fmt](report), nl=False)
+        click.echo(encodable(FORMATS[stdout_fmt](report)), nl=False)
     if stdout_fmt != "text":
         for notice in result.notices:
             say(f"notice: {notice}", opts.quiet)
@@ -407,4 +414,4 @@ def _write_step_summary(report: Report, env: Mapping[str, str]) -> None:
     summary = env.get("GITHUB_STEP_SUMMARY")
     if summary:
         with open(summary, "a", encoding="utf-8") as handle:
-            handle.write(render_markdown(report) + "\n")
+            handle.write(encodable(render_markdown(report)) + "\n")

@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from talosaudit import yaml12
 from talosaudit.findings import IgnoreEntry
 from talosaudit.levels import Level
 
@@ -148,9 +149,13 @@ def load_config(path: Path | None) -> Config:
     except UnicodeDecodeError as exc:
         raise ConfigError(f"config {path} is not UTF-8 text") from exc
     try:
-        data = yaml.safe_load(text)
+        data = yaml12.safe_load(text)  # YAML 1.2 core schema: no sexagesimal, no yes/no
     except yaml.YAMLError as exc:
         raise ConfigError(f"config {path} is not valid YAML: {exc}") from exc
+    except RecursionError as exc:
+        raise ConfigError(f"config {path} is nested too deeply") from exc
+    except (ValueError, OverflowError) as exc:  # a YAML 1.1 number PyYAML cannot build
+        raise ConfigError(f"config {path} holds a value out of range: {exc}") from exc
     if data is None:
         return Config()
     if not isinstance(data, dict):

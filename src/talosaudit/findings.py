@@ -262,6 +262,8 @@ def read_baseline(path: Path) -> frozenset[str]:
         raise BaselineError(f"cannot read baseline {path}: {exc.strerror or exc}") from exc
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BaselineError(f"baseline {path} is not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise BaselineError(f"baseline {path} is nested too deeply to be a talosaudit baseline") from exc
     if not isinstance(doc, dict) or not isinstance(doc.get("findings"), list):
         raise BaselineError(f"baseline {path} is not a talosaudit baseline (no 'findings' list)")
     if doc.get("version") != BASELINE_VERSION:

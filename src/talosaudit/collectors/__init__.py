@@ -8,11 +8,12 @@ files.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from talosaudit.collectors.base import InputFile
+    from talosaudit.collectors.base import Collector, InputFile
     from talosaudit.collectors.options import CollectOptions
     from talosaudit.model.collection import Collection
 
@@ -35,7 +36,69 @@ def collect_all(files: Sequence[InputFile], root: Path, options: CollectOptions)
         mine = [f for f in files if f.kind in collector.kinds and f.rel not in consumed]
         if not mine:
             continue
-        collection = collector.collect(mine, root, options)
+        collection = _isolated(collector, mine, root, options)
         consumed.update(collection.consumed)
         collections.append(collection)
     return collections
+
+
+def _isolated(
+    collector: Collector, files: Sequence[InputFile], root: Path, options: CollectOptions
+) -> Collection:
+    """Run ``collector``; when it fails, find the files that make it fail and scan the rest.
+
+    A hostile or broken input must not stop the scan: each file that fails on its own (or,
+    when none does, every file of the batch) becomes an unreadable-input problem naming the kind of
+    failure, and the collector runs once more on the files that remain. The happy path
+    costs nothing; a failure costs one run per file.
+    """
+    from talosaudit.model.collection import Collection, Problem, ProblemKind
+    from talosaudit.model.source import SourceRef
+
+    try:
+        return collector.collect(files, root, options)
+    except Exception as exc:
+        first = exc
+    failed: dict[str, BaseException] = {}
+    for one in files:
+        try:
+            collector.collect([one], root, options)
+        except Exception as exc:
+            failed[one.rel] = exc
+    if not failed:  # the files fail only together (one refers to another)
+        failed = {f.rel: first for f in files}
+    rest = [f for f in files if f.rel not in failed]
+    collection = Collection()
+    if rest:
+        try:
+            collection = collector.collect(rest, root, options)
+        except Exception as exc:
+            failed.update({f.rel: exc for f in rest})
+    problems = tuple(
+        Problem(
+            kind=ProblemKind.UNREADABLE,
+            message=f"file could not be read: {failure_kind(exc)}",
+            source=SourceRef(path=rel, start_line=1, end_line=1, resource=rel),
+            key=f"input:{rel}",
+        )
+        for rel, exc in sorted(failed.items())
+    )
+    return replace(
+        collection,
+        problems=(*collection.problems, *problems),
+        files=tuple(sorted({*collection.files, *failed})),
+    )
+
+
+def failure_kind(exc: BaseException) -> str:
+    """What went wrong, in words a user can act on (never a traceback)."""
+    if isinstance(exc, RecursionError):
+        return "it is nested too deeply to be read safely"
+    if isinstance(exc, MemoryError):
+        return "it is too large to be held in memory"
+    detail = " ".join(str(exc).split())[:160]
+    if "integer string conversion" in detail:
+        return "a number has more digits than can be read (over 4300)"
+    if isinstance(exc, (OverflowError, ValueError)):
+        return f"a value is out of range or malformed ({type(exc).__name__}: {detail})"
+    return f"unexpected {type(exc).__name__}: {detail}" if detail else f"unexpected {type(exc).__name__}"

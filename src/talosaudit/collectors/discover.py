@@ -151,7 +151,14 @@ class _Walker:
                 self._problem(path, f"file is not valid UTF-8 (byte {exc.start}, line {line})", line)
             return
         if kind in GENERIC_KINDS:
-            sniffed = sniff(kind, text, relative(path, self.root))
+            try:
+                sniffed = sniff(kind, text, relative(path, self.root))
+            except (RecursionError, MemoryError, ValueError):
+                # A hostile file (JSON nested thousands deep) is no known kind: .json files
+                # are too common to claim, others are reported.
+                if kind not in _SILENT_WHEN_UNREADABLE:
+                    self._problem(path, "file could not be read: it is nested too deeply or malformed")
+                return
             if sniffed is None:
                 return
             kind = sniffed

@@ -45,10 +45,17 @@ class AddressSet:
 
     @classmethod
     def of(cls, cidrs: Iterable[str]) -> AddressSet:
-        result = EMPTY
-        for cidr in cidrs:
-            result = result | cls.parse(cidr)
-        return result
+        return cls.union_all(cls.parse(cidr) for cidr in cidrs)
+
+    @classmethod
+    def union_all(cls, sets: Iterable[AddressSet]) -> AddressSet:
+        """The union of many sets in one sort (``a | b | c ...`` one at a time is quadratic)."""
+        v4: list[tuple[int, int]] = []
+        v6: list[tuple[int, int]] = []
+        for one in sets:
+            v4.extend(one.v4.intervals)
+            v6.extend(one.v6.intervals)
+        return cls(IntervalSet.of(v4), IntervalSet.of(v6))
 
     def __bool__(self) -> bool:
         return bool(self.v4) or bool(self.v6)

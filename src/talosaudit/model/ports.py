@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from talosaudit.model.intervals import IntervalSet
@@ -37,6 +38,25 @@ def protocol_name(number: int | None) -> str:
     return PROTOCOL_NAMES.get(number, str(number))
 
 
+#: A number as Go's strconv, iptables and pf read it: ASCII digits only (``"１２３"`` and
+#: ``"²"`` are digits to Python's ``int()``, not to them), and short enough that no
+#: 5,000-digit literal is ever converted.
+_ASCII_NUMBER = re.compile(r"[+-]?[0-9]{1,20}")
+
+
+def ascii_int(text: str) -> int:
+    """``int(text)`` for ASCII digits (surrounding spaces allowed); ValueError otherwise."""
+    stripped = text.strip()
+    if not _ASCII_NUMBER.fullmatch(stripped):
+        raise ValueError(f"not a number: {stripped[:40]!r}")
+    return int(stripped)
+
+
+def is_ascii_number(text: str) -> bool:
+    """``text`` is 1-20 ASCII digits (no sign, no spaces): what ``str.isdigit`` should mean."""
+    return _ASCII_NUMBER.fullmatch(text) is not None and text[:1] not in ("+", "-")
+
+
 def parse_protocol(text: str | int) -> int | None:
     """``tcp``/``"6"``/``-1``/``all``... to a protocol number, ``None`` meaning every protocol.
 
@@ -50,7 +70,7 @@ def parse_protocol(text: str | int) -> int | None:
             return None
         if key in PROTOCOL_NUMBERS:
             return PROTOCOL_NUMBERS[key]
-        value = int(key)
+        value = ascii_int(key)
     if value == -1:
         return None
     if not 0 <= value <= 255:
@@ -88,8 +108,8 @@ class PortSet:
             if not chunk:
                 continue
             lo_s, sep, hi_s = chunk.partition("-") if "-" in chunk else chunk.partition(":")
-            lo = int(lo_s)
-            hi = int(hi_s) if sep else lo
+            lo = ascii_int(lo_s)
+            hi = ascii_int(hi_s) if sep else lo
             if not (0 <= lo <= MAX_PORT and 0 <= hi <= MAX_PORT) or lo > hi:
                 raise ValueError(f"bad port range {chunk!r}")
             parts.append((lo, hi))

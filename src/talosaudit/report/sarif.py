@@ -187,7 +187,9 @@ def _physical(ref: SourceRef) -> om.PhysicalLocation:
     start = max(ref.start_line, 1)
     return build(
         om.PhysicalLocation,
-        artifact_location=build(om.ArtifactLocation, uri=quote(ref.path, safe="/"), uri_base_id=SRCROOT),
+        artifact_location=build(
+            om.ArtifactLocation, uri=quote(ref.path, safe="/", errors="surrogateescape"), uri_base_id=SRCROOT
+        ),
         region=build(om.Region, start_line=start, end_line=max(ref.end_line, start)),
     )
 

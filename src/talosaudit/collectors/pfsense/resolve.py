@@ -29,6 +29,8 @@ from talosaudit.model.ports import ALL_PORTS, PortSet
 #: Alias types whose content is a static list in the file.
 _ADDRESS_ALIAS_TYPES = frozenset({"host", "network", "networkgroup"})
 _PORT_ALIAS_TYPES = frozenset({"port"})
+#: Port aliases are resolved recursively (they are short): deeper nesting is reported.
+MAX_PORT_ALIAS_DEPTH = 64
 #: Service names the GUI accepts in port fields (getservbyname); the common ones only.
 _SERVICES = {
     "ftp": 21,
@@ -117,6 +119,14 @@ def interface_net(itf: Interface, vips: list[tuple[AddressSet, AddressSet]]) -> 
             if part:
                 unknown[version] = ""
     return InterfaceNet(networks, addresses, unknown[4], unknown[6])
+
+
+def _is_address(text: str) -> bool:
+    try:
+        AddressSet.parse(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _relabel(field: str, items: Iterable[Unresolved]) -> tuple[Unresolved, ...]:
@@ -239,53 +249,88 @@ class Resolver:
             )
         return None
 
-    def alias(self, name: str, stack: tuple[str, ...]) -> Resolved:
+    def alias(self, name: str, stack: tuple[str, ...] = ()) -> Resolved:
+        """What alias ``name`` holds, nested aliases included.
+
+        Nested aliases are walked with an explicit stack (a chain of thousands of aliases
+        must not exhaust Python's recursion) and each alias is resolved once (a DAG of
+        aliases that share members is linear, not exponential). A nesting cycle becomes an
+        unresolved item naming the path that closes it.
+        """
         if name in self._alias_cache:
             return self._alias_cache[name]
+        path = [*stack, name]
+        on_path = set(path)
+        frames = [(name, iter(self._nested_aliases(name)))]
+        cycles: dict[str, list[Unresolved]] = {}
+        while frames:
+            current, children = frames[-1]
+            for child in children:
+                if child in self._alias_cache:
+                    continue
+                if child in on_path:
+                    closing = " -> ".join((*path, child))
+                    cycles.setdefault(current, []).append(
+                        Unresolved(f"alias {child}", closing, "aliases nest in a cycle")
+                    )
+                    continue
+                frames.append((child, iter(self._nested_aliases(child))))
+                path.append(child)
+                on_path.add(child)
+                break
+            else:
+                frames.pop()
+                path.pop()
+                on_path.discard(current)
+                self._alias_cache[current] = self._alias_value(current, cycles.get(current, []))
+        return self._alias_cache[name]
+
+    def _nested_aliases(self, name: str) -> list[str]:
+        """The aliases an enabled address alias names among its entries."""
+        alias = self.aliases[name]
+        if not alias.enabled or alias.type not in _ADDRESS_ALIAS_TYPES:
+            return []
+        return [e for e in alias.entries if e in self.aliases and not _is_address(e)]
+
+    def _alias_value(self, name: str, cycles: list[Unresolved]) -> Resolved:
+        """One alias from its entries; nested aliases are already in the cache."""
         alias = self.aliases[name]
         field = f"alias {name}"
-        result: Resolved
-        if name in stack:
-            result = Resolved(
-                EMPTY, name, (Unresolved(field, " -> ".join((*stack, name)), "aliases nest in a cycle"),)
-            )
-        elif not alias.enabled:
-            result = Resolved(EMPTY, name, (Unresolved(field, name, "the alias is disabled"),))
-        elif alias.type not in _ADDRESS_ALIAS_TYPES:
+        if not alias.enabled:
+            return Resolved(EMPTY, name, (Unresolved(field, name, "the alias is disabled"),))
+        if alias.type not in _ADDRESS_ALIAS_TYPES:
             reason = (
                 "a port alias used as an address"
                 if alias.type in _PORT_ALIAS_TYPES
                 else f"an alias of type {alias.type or 'unknown'} is filled at runtime"
             )
-            result = Resolved(EMPTY, name, (Unresolved(field, name, reason),))
-        else:
-            addresses = EMPTY
-            unresolved: list[Unresolved] = []
-            missing = ""
-            for entry in alias.entries:
-                try:
-                    addresses = addresses | AddressSet.parse(entry)
+            return Resolved(EMPTY, name, (Unresolved(field, name, reason),))
+        parts: list[AddressSet] = []
+        unresolved: list[Unresolved] = []
+        missing = ""
+        for entry in alias.entries:
+            try:
+                parts.append(AddressSet.parse(entry))
+                continue
+            except ValueError:
+                pass
+            if entry in self.aliases:
+                nested = self._alias_cache.get(entry)
+                if nested is None:  # the entry closes a cycle: reported in `cycles`
                     continue
-                except ValueError:
-                    pass
-                if entry in self.aliases:
-                    nested = self.alias(entry, (*stack, name))
-                    addresses = addresses | nested.addresses
-                    unresolved.extend(nested.unresolved)
-                    missing = missing or nested.missing
-                elif _HOSTNAME.match(entry):
-                    unresolved.append(
-                        Unresolved(field, entry, "a host name is resolved by the firewall at runtime")
-                    )
-                else:
-                    missing = (
-                        missing
-                        or f"alias {name} contains {entry!r}, which is neither an address nor an alias"
-                    )
-            result = Resolved(addresses, name, tuple(unresolved), missing)
-        if not stack:
-            self._alias_cache[name] = result
-        return result
+                parts.append(nested.addresses)
+                unresolved.extend(nested.unresolved)
+                missing = missing or nested.missing
+            elif _HOSTNAME.match(entry):
+                unresolved.append(
+                    Unresolved(field, entry, "a host name is resolved by the firewall at runtime")
+                )
+            else:
+                missing = (
+                    missing or f"alias {name} contains {entry!r}, which is neither an address nor an alias"
+                )
+        unresolved.extend(cycles)
+        return Resolved(AddressSet.union_all(parts), name, tuple(dict.fromkeys(unresolved)), missing)
 
     # -- ports -------------------------------------------------------------------------------
 
@@ -321,6 +366,9 @@ class Resolver:
             return ResolvedPorts(
                 ALL_PORTS, (Unresolved(field, " -> ".join((*stack, name)), "aliases nest in a cycle"),)
             )
+        if len(stack) >= MAX_PORT_ALIAS_DEPTH:
+            reason = f"port aliases nest more than {MAX_PORT_ALIAS_DEPTH} levels deep"
+            return ResolvedPorts(ALL_PORTS, (Unresolved(field, name, reason),))
         if not alias.enabled:
             return ResolvedPorts(ALL_PORTS, (Unresolved(field, name, "the alias is disabled"),))
         if alias.type not in _PORT_ALIAS_TYPES:

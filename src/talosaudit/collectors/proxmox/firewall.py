@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import TypedDict
 
 from talosaudit.model import AddressSet, Problem, ProblemKind, SourceRef, Unresolved
+from talosaudit.model.ports import is_ascii_number
 
 _HEADER = re.compile(r"^\[([^\]]*)\]\s*(?:#\s*(.*?)\s*)?$")
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9\-_]+$")
@@ -311,7 +312,7 @@ def verify_rule(rule: FwRule, scope: str, in_group: bool) -> tuple[str, ...]:
     return tuple(errors)
 
 
-_PORT_RANGE = re.compile(r"^(\d+):(\d+)$")
+_PORT_RANGE = re.compile(r"^([0-9]{1,20}):([0-9]{1,20})$")  # ASCII digits, as iptables reads them
 _ADDRESS_NAME = re.compile(r"^(?:(?:dc|guest)/)?[A-Za-z][A-Za-z0-9\-_]+$")
 
 
@@ -330,7 +331,7 @@ def _port_list_error(text: str) -> str | None:
                 return f"invalid port '{max(low, high)}'"
             if low > high:
                 return f"backwards range '{item}' not allowed, did you mean '{high}:{low}'?"
-        elif item.isdigit():
+        elif is_ascii_number(item):
             count += 1
             if int(item) > 65535:
                 return f"invalid port '{item}'"
@@ -568,7 +569,7 @@ def _finish(rule: FwRule, source: SourceRef, key: str, scope: str, in_group: boo
 
 
 _OPTION_VALUES = {
-    "enable": re.compile(r"^\d+$"),
+    "enable": re.compile(r"^[0-9]+$"),
     "policy_in": re.compile(r"^(ACCEPT|DROP|REJECT)$", re.IGNORECASE),
     "policy_out": re.compile(r"^(ACCEPT|DROP|REJECT)$", re.IGNORECASE),
 }
@@ -600,7 +601,7 @@ def enable_value(config: FirewallConfig | None, default: bool) -> tuple[bool, So
     if config is None:
         return default, None, "no firewall file"
     opt = config.options.get("enable")
-    if opt is None or not opt.value.isdigit():
+    if opt is None or not is_ascii_number(opt.value):
         return default, None, f"enable not set (default {int(default)})"
     value = int(opt.value)
     if value > 1:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from talosaudit.collectors.talos.yamlsafe import YList, YMap
+from talosaudit.collectors.yamlsafe import YList, YMap
 from talosaudit.model.source import SourceRef
 
 

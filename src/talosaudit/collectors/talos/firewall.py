@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from talosaudit.collectors.talos.documents import DEFAULT_ACTION, RULE, Doc, DocKind
-from talosaudit.collectors.talos.yamlsafe import YList, YMap, has_placeholder
+from talosaudit.collectors.yamlsafe import YList, YMap, has_placeholder
 from talosaudit.model import ProblemKind
 from talosaudit.model.addresses import ALL_ADDRESSES, EMPTY, AddressSet
 from talosaudit.model.firewall import (
@@ -39,7 +39,7 @@ from talosaudit.model.firewall import (
     Semantics,
     Unresolved,
 )
-from talosaudit.model.ports import ALL_PORTS, ICMP, ICMPV6, NO_PORTS, PortSet, parse_protocol
+from talosaudit.model.ports import ALL_PORTS, ICMP, ICMPV6, NO_PORTS, PortSet, is_ascii_number, parse_protocol
 from talosaudit.model.source import SourceRef
 
 ALWAYS_ALLOWED = "always allowed by Talos"
@@ -398,8 +398,8 @@ def _port_item(item: Any) -> PortSet | None:
     if isinstance(item, str):
         text = item.strip()
         lo, sep, hi = text.partition("-")
-        if not lo.strip().isdigit() or (sep and not hi.strip().isdigit()):
-            return None
+        if not is_ascii_number(lo.strip()) or (sep and not is_ascii_number(hi.strip())):
+            return None  # "５００００" or a 5,000-digit number is no port to Talos
         low, high = int(lo), int(hi) if sep else int(lo)
         if not (0 <= low <= high <= 65535):
             return None

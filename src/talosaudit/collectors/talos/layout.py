@@ -28,7 +28,7 @@ from typing import Any
 from talosaudit.collectors.talos.documents import Doc, DocKind, get, merge_all
 from talosaudit.collectors.talos.firewall import has_firewall_documents
 from talosaudit.collectors.talos.parse import ParsedFile, collect_documents
-from talosaudit.collectors.talos.yamlsafe import YList, YMap
+from talosaudit.collectors.yamlsafe import YList, YMap
 from talosaudit.model import ProblemKind
 from talosaudit.model.addresses import EMPTY, AddressSet
 from talosaudit.model.cluster import Role

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from talosaudit.collectors.talos.documents import Doc, DocKind, classify
-from talosaudit.collectors.talos.yamlsafe import LoadError, first_placeholder, load_documents, read_text
+from talosaudit.collectors.yamlsafe import LoadError, first_placeholder, load_documents, read_text
 from talosaudit.model import ProblemKind
 from talosaudit.model.collection import Problem
 from talosaudit.model.source import SourceRef

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from talosaudit.collectors.talos.documents import Doc, DocKind, get, loc_of
-from talosaudit.collectors.talos.yamlsafe import YList, YMap, has_placeholder
+from talosaudit.collectors.yamlsafe import YList, YMap, has_placeholder
 from talosaudit.model import ProblemKind
 from talosaudit.model.addresses import EMPTY, AddressSet
 from talosaudit.model.cluster import Fact, FactOrigin, Role

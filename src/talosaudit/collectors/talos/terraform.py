@@ -38,11 +38,11 @@ from talosaudit.collectors.talos import (
     merge_all,
 )
 from talosaudit.collectors.talos.documents import classify
-from talosaudit.collectors.talos.yamlsafe import YList, YMap, load_documents
 from talosaudit.collectors.terraform.hcl_parse import SyntaxProblem, parse_expression
 from talosaudit.collectors.terraform.mapping import source, where
 from talosaudit.collectors.terraform.syntax import Expr
 from talosaudit.collectors.terraform.values import Lines, Ref, ResourceInstance, TerraformConfig, Unknown
+from talosaudit.collectors.yamlsafe import YList, YMap, load_documents
 from talosaudit.model import EMPTY, AddressSet, Collection, Problem, ProblemKind, Role, SourceRef
 
 #: Resource types that generate a machine config, and the machine type their name implies.

@@ -66,6 +66,10 @@ def load_config(files: Sequence[InputFile], root: Path, options: CollectOptions)
     )
 
 
+#: Module and resource instances one scan expands in all (nested module counts multiply).
+MAX_TOTAL_INSTANCES = 50_000
+
+
 class Engine:
     def __init__(self, scan_root: Path, options: CollectOptions, loader: Loader) -> None:
         self.scan_root = scan_root
@@ -79,6 +83,9 @@ class Engine:
         self._reported: set[tuple[str, int]] = set()
         self._var_files = [Path(os.path.abspath(p)) for p in options.var_files]
         self._pending: list[Callable[[], tuple[list[ResourceInstance], list[TerraformProblem]]]] = []
+        #: Module and resource instances made so far: nested counts multiply, the budget
+        #: (MAX_TOTAL_INSTANCES) bounds their product.
+        self.instances = 0
 
     # ----------------------------------------------------------------- loading
     def module_def(self, directory: Path) -> ModuleDef | None:
@@ -204,6 +211,18 @@ class Engine:
             ]
         else:
             items = list(expansion)
+        self.instances += len(items)
+        if self.instances > MAX_TOTAL_INSTANCES:
+            mark = (rdef.rel, rdef.node.line)
+            if mark not in self._reported:  # once per resource block, not per module instance
+                self._reported.add(mark)
+                message = f"{type_name}.{name} not expanded: more than {MAX_TOTAL_INSTANCES} instances in all"
+                self.problems.append(
+                    TerraformProblem(
+                        ProblemKind.UNRESOLVED, message, rdef.lines(), f"budget:{type_name}.{name}"
+                    )
+                )
+            return
         for instance_key, scope in items:
             obj = instance.resource_object(key, instance_key, scope)
             body = evaluate_body(
@@ -269,6 +288,9 @@ class Engine:
             return self._unreadable(call, base, f'module "{name}": source "{source}" has no Terraform files')
         if str(directory) in parent.ancestors or len(parent.ancestors) >= MAX_MODULE_DEPTH:
             return self._unreadable(call, base, f'module "{name}" calls itself (directly or through others)')
+        if self.instances > MAX_TOTAL_INSTANCES:  # spent: expanding more would be wasted time
+            message = f'module "{name}" not expanded: more than {MAX_TOTAL_INSTANCES} instances in all'
+            return self._unreadable(call, base, message)
         expansion = expand(call.node, parent.scope, base)
         if isinstance(expansion, Unknown):
             scope = _unknown_iteration(parent.scope, expansion)
@@ -283,6 +305,10 @@ class Engine:
                 unknown_at=(f"{base} {what}", where),
             )
             return unknown_from(base, expansion), [child]
+        self.instances += len(expansion)
+        if self.instances > MAX_TOTAL_INSTANCES:
+            message = f'module "{name}" not expanded: more than {MAX_TOTAL_INSTANCES} instances in all'
+            return self._unreadable(call, base, message)
         children = []
         for key, scope in expansion:
             path = base + key_suffix(key)

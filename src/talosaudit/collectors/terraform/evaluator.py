@@ -182,6 +182,10 @@ def equal(a: Any, b: Any) -> bool:
 # -------------------------------------------------------------------------- evaluator
 
 
+#: The largest string an expression may build; longer is "not expanded" (unresolved), never gigabytes.
+MAX_STRING = 1_000_000
+
+
 def evaluate(node: Expr, scope: Scope) -> Any:
     """The value of an expression (may contain Unknown, Ref and Lazy values)."""
     try:
@@ -190,6 +194,8 @@ def evaluate(node: Expr, scope: Scope) -> Any:
         return Unknown(render(node), f"error: {exc}")
     except RecursionError:
         return Unknown(render(node), "expression nested too deeply")
+    except (MemoryError, OverflowError):
+        return Unknown(render(node), "not expanded: the value is too large")
 
 
 def _eval(node: Expr, scope: Scope) -> Any:
@@ -420,6 +426,8 @@ def _template(node: Expr, scope: Scope) -> Any:
     problem = _render_parts(parts, scope, out)
     if problem is not None:
         return problem if isinstance(problem, Unknown) else after_apply(render(node), problem)
+    if sum(len(part) for part in out) > MAX_STRING:  # "${local.s}${local.s}" doubling through locals
+        raise EvalError(f"not expanded: value larger than {MAX_STRING} characters")
     return "".join(out)
 
 

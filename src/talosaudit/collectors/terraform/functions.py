@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from talosaudit.collectors.terraform.evaluator import (
+    MAX_STRING,
     EvalError,
     Lazy,
     equal,
@@ -87,7 +88,7 @@ def call(name: str, args: list[Any], text: str, files: FileAccess | None) -> Any
         result = _LENIENT[name](*args)
         if name == "concat" and isinstance(result, Unknown):
             return _partial_concat(args, text, result)
-        return result
+        return _bounded(name, result)
     fn = _STRICT.get(name)
     if fn is None:
         return Unknown(text, f"function {short} is not supported")
@@ -103,9 +104,31 @@ def call(name: str, args: list[Any], text: str, files: FileAccess | None) -> Any
             return Unknown(text, "files are not read here")
         return fn(files, text, *args)
     try:
-        return fn(*args)
+        return _bounded(name, fn(*args))
     except TypeError as exc:
         raise EvalError(f"{name}(): wrong number or kind of arguments") from exc
+    except OverflowError as exc:
+        raise EvalError(f"{name}(): not expanded: value larger than a number can hold") from exc
+
+
+#: The most items a list or map a function returns may hold: each call is checked, so
+#: doubling through locals (``concat(local.a, local.a)``) stops at twice this, not at 2**40.
+MAX_ITEMS = 100_000
+
+
+def _bounded(name: str, result: Any) -> Any:
+    if isinstance(result, str) and len(result) > MAX_STRING:
+        raise EvalError(f"{name}(): not expanded: value larger than {MAX_STRING} characters")
+    if isinstance(result, list | dict) and len(result) > MAX_ITEMS:
+        raise EvalError(f"{name}(): not expanded: more than {MAX_ITEMS} items")
+    return result
+
+
+def _width(value: int, fn: str) -> int:
+    """A padding or indent width that cannot build a string over MAX_STRING."""
+    if value > MAX_STRING:
+        raise EvalError(f"{fn}(): not expanded: value larger than {MAX_STRING} characters")
+    return value
 
 
 def _list(value: Any, fn: str) -> list[Any]:
@@ -329,8 +352,23 @@ def _distinct(items: Any) -> Any:
     if found:
         return found
     out: list[Any] = []
+    seen_scalars: set[tuple[str, Any]] = set()
     for item in _list(items, "distinct"):
-        if isinstance(item, Unknown | Ref) or not any(equal(item, seen) for seen in out):
+        if isinstance(item, Unknown | Ref):
+            out.append(item)
+        elif isinstance(item, str | int | float | bool):
+            # Scalars by a hashed key (linear); `equal` treats 1 and 1.0 alike, bools apart.
+            key = (
+                ("b", item)
+                if isinstance(item, bool)
+                else ("s", item)
+                if isinstance(item, str)
+                else ("n", item)
+            )
+            if key not in seen_scalars:
+                seen_scalars.add(key)
+                out.append(item)
+        elif not any(equal(item, seen) for seen in out):
             out.append(item)
     return out
 
@@ -601,7 +639,10 @@ def _strrev(text: Any) -> Any:
 
 @strict("indent")
 def _indent(spaces: Any, text: Any) -> Any:
-    return to_string(text).replace("\n", "\n" + " " * _int(spaces))
+    text = to_string(text)
+    spaces = _int(spaces)
+    _width(len(text) + text.count("\n") * max(spaces, 0), "indent")
+    return text.replace("\n", "\n" + " " * spaces)
 
 
 @strict("replace")
@@ -649,7 +690,10 @@ def _format_one(spec: str, args: list[Any]) -> str:
         if verb in ("s", "v"):
             text = json.dumps(value) if isinstance(value, list | dict) else to_string(value)
         elif verb == "d":
-            text = str(_int(value))
+            number = _int(value)
+            if abs(number) >= 10**300:
+                raise EvalError("format(): not expanded: number larger than 300 digits")
+            text = str(number)
         elif verb in ("f", "e", "g"):
             text = f"{to_number(value):.{precision or 6}{verb}}"
         elif verb == "q":
@@ -661,6 +705,7 @@ def _format_one(spec: str, args: list[Any]) -> str:
         else:
             raise EvalError(f"format(): unsupported verb %{verb}")
         if width:
+            _width(int(width), "format")
             text = (
                 text.ljust(int(width))
                 if "-" in flags
@@ -736,7 +781,9 @@ def _signum(value: Any) -> Any:
 
 @strict("pow")
 def _pow(a: Any, b: Any) -> Any:
-    return normalize_number(float(to_number(a) ** to_number(b)))
+    # In floats, as Terraform's numbers: pow(7, 300000000) overflows at once instead of
+    # computing a 250-million-digit integer.
+    return normalize_number(math.pow(float(to_number(a)), float(to_number(b))))
 
 
 @strict("parseint")
@@ -826,12 +873,25 @@ def _yamlencode(value: Any) -> Any:
 
 @strict("yamldecode")
 def _yamldecode(text: Any) -> Any:
-    import yaml
+    # The bounded loader of Talos configs: an alias bomb or deep nesting stops at its node
+    # and depth limits (an error here, an unresolved expression) instead of exhausting memory.
+    from talosaudit.collectors.yamlsafe import load_documents
 
-    try:
-        return _numbers(yaml.safe_load(to_string(text)))
-    except yaml.YAMLError as exc:
-        raise EvalError(f"yamldecode(): {str(exc).splitlines()[0]}") from exc
+    loaded = load_documents(to_string(text), "yamldecode")
+    if loaded.error is not None:
+        raise EvalError(f"yamldecode(): {loaded.error.message}")
+    if len(loaded.documents) != 1:
+        raise EvalError("yamldecode(): expects exactly one YAML document")
+    return _numbers(_plain(loaded.documents[0][0]))
+
+
+def _plain(value: Any) -> Any:
+    """Plain dicts and lists (the loader's values remember lines, which HCL values do not)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
 
 
 def _numbers(value: Any) -> Any:

@@ -36,6 +36,8 @@ META_ARGS = frozenset({"count", "for_each", "depends_on", "provider"})
 #: Nested blocks that never describe the resource itself.
 META_BLOCKS = frozenset({"lifecycle", "provisioner", "connection"})
 MAX_MODULE_DEPTH = 32
+#: Instances one ``count``/``for_each`` may make; more is unresolved ("not expanded"), not a hang.
+MAX_INSTANCES = 10_000
 
 
 @dataclass(frozen=True)
@@ -448,6 +450,8 @@ class ModuleInstance:
 
     # ----------------------------------------------------------------- modules
     def module_value(self, name: str) -> Any:
+        if name not in self.definition.calls:
+            raise EvalError(f"reference to undeclared module module.{name}")
         return self.children(name)[0]
 
     def children(self, name: str) -> tuple[Any, list[ModuleInstance]]:
@@ -494,6 +498,10 @@ def expand(block: BlockNode, scope: Scope, what: str) -> Expansion | Unknown:
             return Unknown(render(count.expr), f"count is not a number: {value!r}")
         if not isinstance(n, int) or n < 0:
             return Unknown(render(count.expr), f"count is not a whole number: {value!r}")
+        if n > MAX_INSTANCES:
+            return Unknown(
+                render(count.expr), f"not expanded: more than {MAX_INSTANCES} instances (count = {n})"
+            )
         return [(i, scope.bind(count={"index": i})) for i in range(n)]
     if for_each is not None:
         return _expand_for_each(evaluate(for_each.expr, scope), for_each.expr, scope)
@@ -510,6 +518,10 @@ def _expand_for_each(value: Any, expr: Expr, scope: Scope) -> Expansion | Unknow
         return Unknown(text, f"{value} is known only after apply", origin=str(value))
     if value is None:
         return Unknown(text, "for_each is null")
+    if isinstance(value, dict | list) and len(value) > MAX_INSTANCES:
+        return Unknown(
+            text, f"not expanded: more than {MAX_INSTANCES} instances ({len(value)} for_each items)"
+        )
     out: Expansion = []
     if isinstance(value, dict):
         for key in sorted(value):

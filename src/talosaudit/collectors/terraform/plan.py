@@ -129,7 +129,7 @@ def is_plan(text: str) -> bool:
         return False
     try:
         doc = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return '"terraform_version"' in head or '"planned_values"' in head
     return isinstance(doc, dict) and "format_version" in doc and ("planned_values" in doc or "values" in doc)
 

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from talosaudit.model.source import SourceRef
+from talosaudit.yaml12 import CoreFastLoader
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_NODES = 100_000
@@ -168,7 +169,8 @@ def _one_line(message: str) -> str:
 
 #: libyaml's event parser when PyYAML was built with it (fast scanning in C), else the
 #: pure-Python one. Only events are used: values are composed here, iteratively.
-_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+#: Scalars resolve by the YAML 1.2 core schema, as Talos (Go's yaml.v3) reads them.
+_Loader: type[yaml.SafeLoader] = CoreFastLoader
 
 
 class _MergeKey:

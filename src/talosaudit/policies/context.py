@@ -99,6 +99,13 @@ class Context:
                 return False
         return True
 
+    def tunnel_ports(self, ports: PortSet, tunnel_port: bool) -> PortSet:
+        """``ports``, or the ``tunnel_port`` fact's port when the flow follows it."""
+        tunnel = self.model.fact("tunnel_port").strip()
+        if tunnel_port and tunnel.isdigit() and 0 < int(tunnel) <= 65535:
+            return PortSet.single(int(tunnel))
+        return ports
+
     # --- node groups and endpoints ---------------------------------------------------
 
     def groups(self, role: str) -> list[NodeGroup]:
@@ -226,7 +233,7 @@ def cidrs_text(addresses: AddressSet) -> str:
 
 def is_wide_open(rule: Rule) -> bool:
     """All ports (of all protocols or of its protocol) from a whole address family."""
-    every_port = rule.protocol is None or rule.protocol not in PORTED or rule.ports.is_all()
+    every_port = rule.protocol is None or rule.protocol not in PORTED or rule.ports.is_every_port()
     whole_family = rule.peer.addresses >= ALL_V4 or rule.peer.addresses >= ALL_V6
     return every_port and whole_family and rule.local is None
 

@@ -104,15 +104,27 @@ class ForbidFlowParams(Conditional):
     workers_only_level: Level | None = None
 
 
+class ClusterPort(FlowSpec):
+    """A port the cluster uses, counted only while the facts say it is in use (51820 with
+    KubeSpan, the overlay port of the tunnel in use)."""
+
+    when: FactCondition = Field(default_factory=dict)
+    #: The ``tunnel_port`` fact replaces the port (a CNI overlay on a non-default port).
+    tunnel_port: bool = False
+
+
 class RulePredicateParams(_Strict):
     check: Literal["all-traffic", "no-description", "broad-cidr"]
     #: Layer kinds the check does not apply to (e.g. network ACL rules have no description).
     skip_layer_kinds: list[LayerKindName] = Field(default_factory=list)
     #: broad-cidr: the ports of the cluster a rule must not open too widely.
-    cluster_ports: list[FlowSpec] = Field(default_factory=list)
-    #: A public CIDR shorter than this is too broad (and such an admin network is not trusted).
+    cluster_ports: list[ClusterPort] = Field(default_factory=list)
+    #: Facts assumed when the model has none, for ``cluster_ports`` conditions.
+    fact_defaults: dict[str, str] = Field(default_factory=dict)
+    #: A public CIDR shorter than this is too broad (and such an admin network is not
+    #: trusted); a public source no wider is an allowlist, not "the internet" (TA208).
     min_public_prefix: int = Field(default=24, ge=0, le=32)
-    min_public_prefix_v6: int = Field(default=48, ge=0, le=128)
+    min_public_prefix_v6: int = Field(default=56, ge=0, le=128)
     #: Rule ids whose results already cover a rule and port (no double reporting).
     not_reported_by: list[str] = Field(default_factory=list)
 

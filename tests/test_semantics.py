@@ -96,3 +96,97 @@ def test_only_the_tunnel_in_use_is_a_cluster_port() -> None:
     assert _ta207_flows(seed(extra, facts=ported)) == ["udp/8472"]
     # a CNI the user installs: the tunnel is unknown, every overlay port counts
     assert _ta207_flows(seed(extra, facts=[fact("cni", "none")])) == ["udp/4789,6081,8472"]
+
+
+# --- narrow public allowlists (TA208) --------------------------------------------------
+
+
+def _talos(cidrs: list[str], path: str = "network/security_groups.tf") -> object:
+    return rule("cp_talosctl", 300, ports="50000", cidrs=cidrs, description="talosctl", path=path)
+
+
+def test_a_public_slash_32_is_an_undeclared_allowlist_not_the_internet() -> None:
+    findings = run(seed(_talos(["145.40.7.10/32"])))
+    assert [(f.rule_id, f.level.value, f.location.start_line) for f in findings] == [("TA208", "note", 300)]
+    assert findings[0].message == (
+        "tcp/50000 reachable from public 145.40.7.10/32, not declared as an admin network; declare it "
+        "with --admin-cidr or admin_networks (the Talos API on control-plane nodes, through rule "
+        f"cp_talosctl (talosctl) in {CP_TEXT})"
+    )
+    assert findings[0].identity == "cp_talosctl|tcp/50000|145.40.7.10/32|control-plane nodes"
+
+
+def test_declaring_the_allowlist_silences_it() -> None:
+    exposure = ["TA201", "TA207", "TA208"]
+    assert run(seed(_talos(["145.40.7.10/32"]), admin=["145.40.7.10/32"]), exposure) == []
+    assert run(seed(_talos(["145.40.7.10/32"]), admin=["145.40.7.0/24"]), exposure) == []
+
+
+@pytest.mark.parametrize(
+    ("cidr", "rule_id"),
+    [
+        ("145.40.7.0/24", "TA208"),  # no wider than the threshold
+        ("145.40.6.0/23", "TA201"),  # wider: the internet
+        ("2a01:4f8:c0c:1200::/56", "TA208"),
+        ("2a01:4f8:c0c::/48", "TA201"),
+        ("0.0.0.0/0", "TA201"),
+    ],
+)
+def test_the_allowlist_threshold_is_ta207s_prefix(cidr: str, rule_id: str) -> None:
+    assert [f.rule_id for f in run(seed(_talos([cidr])))] == [rule_id]
+
+
+def test_the_threshold_follows_ta207s_parameters() -> None:
+    relaxed = run(seed(_talos(["145.40.6.0/23"])), TA207={"min_public_prefix": 22})
+    assert [f.rule_id for f in relaxed] == ["TA208"]
+
+
+def test_two_narrow_networks_in_one_rule_stay_an_allowlist_but_adjacent_ones_merge() -> None:
+    two = run(seed(_talos(["145.40.7.10/32", "91.198.174.0/24"])))
+    assert [f.rule_id for f in two] == ["TA208"]
+    assert "reachable from public 91.198.174.0/24, 145.40.7.10/32, not declared" in two[0].message
+    halves = run(seed(_talos(["145.40.6.0/24", "145.40.7.0/24"])))  # together a /23
+    assert [f.rule_id for f in halves] == ["TA201"]
+
+
+def test_documentation_ranges_are_placeholders_outside_tests() -> None:
+    (f,) = run(seed(_talos(["203.0.113.0/24"])))
+    assert f.rule_id == "TA208"
+    assert f.message.startswith(
+        "tcp/50000 reachable from public 203.0.113.0/24, not declared as an admin network; it is a "
+        "placeholder address (a documentation range no real network uses)"
+    )
+    # any width: 2001:db8::/32 is wider than /56 but still a placeholder, not the internet
+    (v6,) = run(seed(_talos(["2001:db8::/32"])))
+    assert (v6.rule_id, "placeholder address" in v6.message) == ("TA208", True)
+    # in a test fixture a documentation range is an ordinary allowlist
+    (fixture,) = run(seed(_talos(["203.0.113.7/32"], path="tests/fixtures/sg.tf")))
+    assert fixture.rule_id == "TA208" and "placeholder" not in fixture.message
+
+
+def test_one_note_per_rule_and_role_over_every_watched_port() -> None:
+    wide = rule("wk_operator", 300, "tcp", "all", cidrs=["145.40.7.10/32"], description="operator")
+    findings = run(aws_model(seed_rules()[0], [*seed_rules()[1], wide], facts=CILIUM), ["TA208"])
+    assert [f.message.split(" reachable")[0] for f in findings] == ["tcp/30000-32767,50000-50001"]
+    assert (
+        "(the Talos API and the NodePort range on worker nodes, through rule wk_operator"
+        in findings[0].message
+    )
+
+
+def test_allowlists_are_not_reported_again_by_ta207() -> None:
+    extra = rule("cp_office", 300, ports="6443,50000", cidrs=["145.40.7.0/28"], description="office")
+    assert [f.rule_id for f in run(seed(extra))] == ["TA208"]
+
+
+# --- pod and service CIDRs --------------------------------------------------------------
+
+
+def test_talos_default_pod_cidr_is_inside_the_cluster_for_the_kubelet_not_for_etcd() -> None:
+    kubelet = rule("cp_kubelet_pods", 300, ports="10250", cidrs=["10.244.0.0/16"], description="pods")
+    assert run(seed(kubelet, node_network="10.0.0.0/16")) == []
+    etcd = rule("cp_etcd_pods", 300, ports="2379-2380", cidrs=["10.244.0.0/16"], description="pods")
+    assert [f.rule_id for f in run(seed(etcd))] == ["TA203"]
+    # a stated pod CIDR replaces the default
+    stated = [*CILIUM, fact("pod_subnets", "10.32.0.0/16")]
+    assert [f.rule_id for f in run(seed(kubelet, facts=stated))] == ["TA204"]

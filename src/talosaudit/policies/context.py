@@ -38,6 +38,9 @@ P = TypeVar("P", bound=BaseModel)
 #: The rule whose prefixes decide which admin networks are narrow enough to trust.
 TRUST_POLICY = "TA207"
 
+#: Talos's pod and service CIDRs when the configuration states none (PORTS.md).
+POD_SERVICE_DEFAULTS = {"pod_subnets": "10.244.0.0/16", "service_subnets": "10.96.0.0/12"}
+
 
 @dataclass(frozen=True)
 class EvalSettings:
@@ -145,13 +148,14 @@ class Context:
 
     def pod_service(self) -> AddressSet:
         """The cluster's pod and service CIDRs (``pod_subnets``/``service_subnets`` facts, from a
-        Talos config): the cluster's own workloads, never "the internet" or "outside the
-        cluster", even when they are public IPv6 prefixes."""
+        Talos config; Talos's defaults where nothing states them, PORTS.md): the cluster's own
+        workloads, never "the internet" or "outside the cluster", even when they are public
+        IPv6 prefixes. F2/F4 (etcd, controller-manager/scheduler) do not use this set."""
 
         def compute() -> AddressSet:
             found = EMPTY
-            for name in ("pod_subnets", "service_subnets"):
-                for cidr in self.model.fact(name).split(","):
+            for name, default in POD_SERVICE_DEFAULTS.items():
+                for cidr in self.model.fact(name, default).split(","):
                     try:
                         found = found | AddressSet.parse(cidr.strip())
                     except ValueError:

@@ -8,7 +8,7 @@ from talosaudit.findings import Finding
 from talosaudit.model import Model
 from talosaudit.policies.context import Context, EvalSettings
 from talosaudit.policies.disabled_rules import disabled_rule_required
-from talosaudit.policies.flows import forbid_flow, require_flow
+from talosaudit.policies.flows import forbid_flow, public_allowlist, require_flow
 from talosaudit.policies.registry import Catalogue, PolicyError
 from talosaudit.policies.rule_checks import duplicate_rule, input_problem, rule_predicate, shadowed_rule
 from talosaudit.policies.schema import Policy
@@ -25,6 +25,7 @@ EVALUATORS: dict[str, Evaluator] = {
     "duplicate_rule": duplicate_rule,
     "shadowed_rule": shadowed_rule,
     "disabled_rule_required": disabled_rule_required,
+    "public_allowlist": public_allowlist,
 }
 
 __all__ = ["EVALUATORS", "Context", "EvalSettings", "evaluate"]

@@ -3,11 +3,14 @@ through (TA2xx, TA3xx). Both ask reachability; neither enumerates ports or addre
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 
 from talosaudit.findings import Finding
 from talosaudit.model import ALL_ADDRESSES, ALL_PORTS, EMPTY, AddressSet, PortSet, Role, Rule
+from talosaudit.model.addresses import DOCUMENTATION
 from talosaudit.model.ports import parse_protocol
 from talosaudit.model.source import SourceRef
 from talosaudit.policies.context import (
@@ -20,7 +23,13 @@ from talosaudit.policies.context import (
     rule_key,
     rule_text,
 )
-from talosaudit.policies.params import ForbiddenFlow, ForbidFlowParams, RequiredFlow, RequireFlowParams
+from talosaudit.policies.params import (
+    ForbiddenFlow,
+    ForbidFlowParams,
+    PublicAllowlistParams,
+    RequiredFlow,
+    RequireFlowParams,
+)
 from talosaudit.policies.schema import Level, Policy
 from talosaudit.reachability import Endpoint, LayerDecision, Restrictor, Space, address_line
 from talosaudit.reachability.endpoints import admin_endpoint, internet_endpoint, node_network_endpoint
@@ -229,6 +238,8 @@ class Exposure:
     ports: dict[int | None, PortSet] = field(default_factory=dict)
     reached: AddressSet = EMPTY
     via_internet: bool = False
+    #: The part of ``reached`` that came in from the internet source.
+    public: AddressSet = EMPTY
     groups: set[str] = field(default_factory=set)
     nonworker: bool = False
     others: dict[str, tuple[LayerDecision, list[str]]] = field(default_factory=dict)
@@ -298,6 +309,8 @@ def _exposures(ctx: Context, policy: Policy) -> list[Exposure]:
                         reached = part.sources()
                         e.reached = e.reached | reached
                         e.via_internet = e.via_internet or source.kind == "internet"
+                        if source.kind == "internet":
+                            e.public = e.public | reached
                         e.nonworker = e.nonworker or bool(reached - workers)
                     else:
                         e.groups.add(role_text(source.role))
@@ -355,7 +368,115 @@ def _outermost(
 def forbid_flow(policy: Policy, ctx: Context) -> Iterator[Finding]:
     params = ctx.params(policy, ForbidFlowParams)
     for e in exposures(ctx, policy):
+        if public_scope(ctx, e):
+            continue  # an allowlist or a placeholder, not the internet: TA208 says so
         yield _exposure_finding(policy, params, e)
+
+
+# --- public allowlists (PORTS.md, "from the internet") ----------------------------------
+
+#: Path components of test fixtures: documentation addresses there are deliberate.
+TEST_DIRS = frozenset({"test", "tests", "testdata", "testing", "fixtures", "__tests__"})
+
+
+def is_test_path(path: str) -> bool:
+    parts = PurePosixPath(path).parts
+    name = parts[-1] if parts else ""
+    return any(p.lower() in TEST_DIRS for p in parts[:-1]) or name.startswith("test_") or "_test." in name
+
+
+def public_scope(ctx: Context, e: Exposure) -> str:
+    """How public sources reach an exposure: "" when it is exposed to the internet (a public
+    part wider than the allowlist threshold, TA207's ``min_public_prefix``/``_v6``) or reached
+    by more than public sources; "allowlist" when every public source is no wider (an
+    operator's /32, an office /28: an admin network nobody declared); "placeholder" when they
+    all sit in documentation ranges in a file that is not a test fixture."""
+    if not e.public or e.groups or e.reached != e.public:
+        return ""
+    if e.public <= DOCUMENTATION and not is_test_path(e.rule.source.path):
+        return "placeholder"
+    trust = ctx.trust_params()
+    for cidr in e.public.cidrs():
+        net = ipaddress.ip_network(cidr)
+        if net.prefixlen < (trust.min_public_prefix if net.version == 4 else trust.min_public_prefix_v6):
+            return ""
+    return "allowlist"
+
+
+@dataclass
+class _Allowlist:
+    """Allowlist exposures of one admitting rule on one role, merged over the watched rules."""
+
+    first: Exposure
+    scope: str
+    services: list[str] = field(default_factory=list)
+    ports: dict[int | None, PortSet] = field(default_factory=dict)
+    public: AddressSet = EMPTY
+
+
+def allowlist_exposures(ctx: Context, rule_ids: Iterable[str]) -> Iterator[tuple[Exposure, str, str]]:
+    """(exposure, service, scope) of the listed forbid_flow rules that only an allowlist reaches."""
+    for rule_id in rule_ids:
+        policy = ctx.catalogue.get(rule_id)
+        if policy is None or policy.kind != "forbid_flow":
+            continue
+        service = ctx.params(policy, ForbidFlowParams).service
+        for e in exposures(ctx, policy):
+            scope = public_scope(ctx, e)
+            if scope:
+                yield e, service, scope
+
+
+def public_allowlist(policy: Policy, ctx: Context) -> Iterator[Finding]:
+    params = ctx.params(policy, PublicAllowlistParams)
+    merged: dict[tuple[str, str, Role | None], _Allowlist] = {}
+    for e, service, scope in allowlist_exposures(ctx, params.of):
+        key = (rule_key(e.rule), e.decision.layer.id, e.role)
+        entry = merged.setdefault(key, _Allowlist(e, scope))
+        if scope != entry.scope:
+            entry.scope = "allowlist"  # partly a placeholder: the plain wording is the safe one
+        if service not in entry.services:
+            entry.services.append(service)
+        for proto, ports in e.ports.items():
+            entry.ports[proto] = entry.ports.get(proto, PortSet()) | ports
+        entry.public = entry.public | e.public
+    for entry in merged.values():
+        yield _allowlist_finding(policy, entry)
+
+
+def _allowlist_finding(policy: Policy, a: _Allowlist) -> Finding:
+    e = a.first
+    flows = ", ".join(flow_text(p, a.ports[p]) for p in sorted(a.ports, key=lambda p: -1 if p is None else p))
+    cidrs = _reached_cidrs(e.rule, a.public)
+    where = (
+        f"{' and '.join(a.services)} on {role_text(e.role)}, through {rule_text(e.rule)} "
+        f"in {layer_text(e.decision.layer)}"
+    )
+    if a.scope == "placeholder":
+        message = (
+            f"{flows} reachable from public {cidrs}, not declared as an admin network; it is a "
+            f"placeholder address (a documentation range no real network uses): replace it with "
+            f"the real admin network and declare that with --admin-cidr or admin_networks ({where})"
+        )
+    else:
+        message = (
+            f"{flows} reachable from public {cidrs}, not declared as an admin network; "
+            f"declare it with --admin-cidr or admin_networks ({where})"
+        )
+    return Finding(
+        rule_id=policy.id,
+        level=policy.level,
+        message=message,
+        location=e.rule.source,
+        identity=f"{rule_key(e.rule)}|{flows}|{cidrs}|{role_text(e.role)}",
+        related=(e.decision.layer.source,),
+        properties=(
+            ("flow", flows),
+            ("source", cidrs),
+            ("destination", role_text(e.role)),
+            ("layers", e.decision.layer.id),
+        ),
+    )
 
 
 def exposure_flows(e: Exposure) -> str:
@@ -412,13 +533,28 @@ def reported_ports(ctx: Context, rule_ids: Iterable[str]) -> dict[str, dict[int 
     out: dict[str, dict[int | None, PortSet]] = {}
     for rule_id in rule_ids:
         policy = ctx.catalogue.get(rule_id)
-        if policy is None or policy.kind != "forbid_flow":
+        if policy is None:
             continue
-        for e in exposures(ctx, policy):
+        if policy.kind == "forbid_flow":
+            found = [e for e in exposures(ctx, policy) if not public_scope(ctx, e)]
+        elif policy.kind == "public_allowlist":
+            watched = ctx.params(policy, PublicAllowlistParams).of
+            found = [e for e, _, _ in allowlist_exposures(ctx, watched)]
+        else:
+            continue
+        for e in found:
             per = out.setdefault(rule_key(e.rule), {})
             for proto, ports in e.ports.items():
                 per[proto] = per.get(proto, PortSet()) | ports
     return out
 
 
-__all__ = ["Exposure", "exposures", "forbid_flow", "reported_ports", "require_flow"]
+__all__ = [
+    "Exposure",
+    "exposures",
+    "forbid_flow",
+    "public_allowlist",
+    "public_scope",
+    "reported_ports",
+    "require_flow",
+]

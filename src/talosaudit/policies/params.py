@@ -113,6 +113,15 @@ class ClusterPort(FlowSpec):
     tunnel_port: bool = False
 
 
+class PublicAllowlistParams(_Strict):
+    """Public sources no wider than the allowlist threshold (TA208). The threshold is TA207's
+    ``min_public_prefix``/``min_public_prefix_v6``, the same one that decides which admin
+    networks are trusted."""
+
+    #: The forbid_flow rules whose "from the internet" flows are watched (F1, F5, F7).
+    of: list[str] = Field(min_length=1)
+
+
 class RulePredicateParams(_Strict):
     check: Literal["all-traffic", "no-description", "broad-cidr"]
     #: Layer kinds the check does not apply to (e.g. network ACL rules have no description).
@@ -154,4 +163,5 @@ PARAMS: dict[str, type[_Strict]] = {
     "duplicate_rule": LayerRuleParams,
     "shadowed_rule": LayerRuleParams,
     "disabled_rule_required": DisabledRuleParams,
+    "public_allowlist": PublicAllowlistParams,
 }

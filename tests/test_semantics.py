@@ -7,10 +7,11 @@ from collections.abc import Iterable
 
 import pytest
 
-from firewall_builders import CP_SG, W_SG, aws_model, fact, rule, seed_rules
+from firewall_builders import CP_SG, W_SG, aws_model, fact, node_group, rule, seed_rules
 from talosaudit.findings import Finding
-from talosaudit.model import Model, PortSet
+from talosaudit.model import AddressSet, Fact, FactOrigin, Model, PortSet, Role, SourceRef
 from talosaudit.policies.engine import EvalSettings, evaluate
+from talosaudit.policies.flows import binds_beyond_localhost
 from talosaudit.policies.registry import load_catalogue
 
 CATALOGUE = load_catalogue()
@@ -190,3 +191,84 @@ def test_talos_default_pod_cidr_is_inside_the_cluster_for_the_kubelet_not_for_et
     # a stated pod CIDR replaces the default
     stated = [*CILIUM, fact("pod_subnets", "10.32.0.0/16")]
     assert [f.rule_id for f in run(seed(kubelet, facts=stated))] == ["TA204"]
+
+
+# --- no filtering layer at all ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "beyond"),
+    [
+        ("0.0.0.0", True),
+        ("127.0.0.1", False),
+        ("::1", False),
+        ("http://localhost:2381", False),
+        ("http://127.0.0.1:2381,http://10.0.1.10:2381", True),
+        ("http://[::1]:2381", False),
+        ("http://[::]:2381", True),
+    ],
+)
+def test_binds_beyond_localhost(value: str, beyond: bool) -> None:
+    assert binds_beyond_localhost(value) is beyond
+
+
+def _bare_metal(*facts: Fact) -> Model:
+    """Two nodes on a LAN with no firewall layer at all."""
+    groups = (
+        node_group("cp", Role.CONTROL_PLANE, [], addresses="192.168.40.11/32"),
+        node_group("wk", Role.WORKER, [], addresses="192.168.40.21/32"),
+    )
+    return Model(
+        node_groups=groups, facts={f.name: f for f in facts}, node_network=AddressSet.parse("192.168.40.0/24")
+    )
+
+
+def _bind(name: str, value: str, line: int) -> Fact:
+    return Fact(
+        name,
+        value,
+        f"set at controlplane.yaml:{line}",
+        FactOrigin.TALOS_CONFIG,
+        SourceRef("controlplane.yaml", line),
+    )
+
+
+def test_a_bind_beyond_localhost_with_no_firewall_is_reported_at_the_bind_line() -> None:
+    model = _bare_metal(
+        _bind("kube_scheduler_bind_address", "0.0.0.0", 22),
+        _bind("kube_controller_manager_bind_address", "127.0.0.1", 19),
+        _bind("etcd_listen_metrics_urls", "http://0.0.0.0:2381", 25),
+    )
+    findings = run(model, ["TA203", "TA205"])
+    assert [(f.rule_id, f.location.path, f.location.start_line) for f in findings] == [
+        ("TA203", "controlplane.yaml", 25),
+        ("TA205", "controlplane.yaml", 22),
+    ]
+    assert findings[1].message == (
+        "tcp/10259 (kube-controller-manager / kube-scheduler) on control-plane nodes is reachable from "
+        "any address: no firewall filters these nodes (no security group, no active Proxmox firewall, "
+        "no Talos ingress: block), and the configuration binds the service beyond localhost; "
+        "kube-scheduler is bound to 0.0.0.0 (set at controlplane.yaml:22)"
+    )
+
+
+def test_localhost_binds_and_unknown_binds_stay_quiet_without_a_firewall() -> None:
+    assert run(_bare_metal(), ["TA203", "TA205"]) == []
+    local = _bare_metal(_bind("kube_scheduler_bind_address", "127.0.0.1", 22))
+    assert run(local, ["TA203", "TA205"]) == []
+
+
+def test_a_filtering_layer_keeps_the_finding_at_its_rule() -> None:
+    extra = rule("cp_sched_vpc", 300, ports="10259", cidrs=["10.0.0.0/16"], description="x")
+    model = seed(extra)
+    bound = Model(
+        node_groups=model.node_groups,
+        layers=model.layers,
+        facts={
+            **model.facts,
+            "kube_scheduler_bind_address": _bind("kube_scheduler_bind_address", "0.0.0.0", 22),
+        },
+        node_network=model.node_network,
+    )
+    (f,) = run(bound, ["TA205"])
+    assert (f.location.path, f.location.start_line) == ("network/security_groups.tf", 300)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from talosaudit.findings import Finding
-from talosaudit.model import ALL_ADDRESSES, ALL_PORTS, EMPTY, AddressSet, PortSet, Role, Rule
+from talosaudit.model import ALL_ADDRESSES, ALL_PORTS, EMPTY, AddressSet, Fact, PortSet, Role, Rule
 from talosaudit.model.addresses import DOCUMENTATION
 from talosaudit.model.ports import parse_protocol
 from talosaudit.model.source import SourceRef
@@ -371,6 +371,109 @@ def forbid_flow(policy: Policy, ctx: Context) -> Iterator[Finding]:
         if public_scope(ctx, e):
             continue  # an allowlist or a placeholder, not the internet: TA208 says so
         yield _exposure_finding(policy, params, e)
+    for bind in unfiltered_binds(ctx, policy):
+        yield _bind_finding(policy, params, bind)
+
+
+# --- services bound beyond localhost with nothing filtering ------------------------------
+
+_LOCALHOST = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def binds_beyond_localhost(value: str) -> bool:
+    """``0.0.0.0``, ``10.0.0.5``, ``http://0.0.0.0:2381`` (one or several, comma-separated):
+    True when any listen address is not the loopback."""
+    for item in value.split(","):
+        text = item.strip()
+        if not text:
+            continue
+        host = text.split("://", 1)[-1].split("/", 1)[0]
+        if host.startswith("["):
+            host = host[1:].split("]", 1)[0]
+        elif host.count(":") == 1:
+            host = host.split(":", 1)[0]
+        if host.lower() not in _LOCALHOST:
+            return True
+    return False
+
+
+@dataclass
+class UnfilteredBind:
+    """A service a config binds beyond localhost, reachable through no firewall at all."""
+
+    fact: Fact
+    location: SourceRef
+    role: Role | None
+    ports: dict[int | None, PortSet] = field(default_factory=dict)
+    sources: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def unfiltered_binds(ctx: Context, policy: Policy) -> list[UnfilteredBind]:
+    """Flows with a ``bind_fact`` that get through with no rule admitting them (no security
+    group, no active Proxmox firewall, no Talos ``ingress: block`` on the path): there is no
+    rule to point at, and the configured bind is what opened the port."""
+    params = ctx.params(policy, ForbidFlowParams)
+    if not ctx.holds(params.when, params.fact_defaults):
+        return []
+    allowed_exact = EMPTY
+    for role in params.allowed_sources:
+        allowed_exact = allowed_exact | ctx.exact_addresses(role)
+    not_counted = Space.box(ALL_PROTOCOLS, address_line(allowed_exact), _ALL_LINE, ALL_PORTS.values)
+    found: dict[tuple[str, Role | None], UnfilteredBind] = {}
+    for group in {g.id: g for role in params.to for g in ctx.groups(role)}.values():
+        dst = ctx.endpoint(group)
+        for flow in params.flows:
+            fact = ctx.model.facts.get(flow.bind_fact) if flow.bind_fact else None
+            if fact is None or fact.source is None or not binds_beyond_localhost(fact.value):
+                continue
+            protocol = parse_protocol(flow.protocol)
+            ports = PortSet.parse(flow.ports)
+            for source in _sources(ctx, params):
+                result = ctx.reach.query(source.endpoint, dst, protocol, ports)
+                allowed = result.allowed - not_counted if source.role is None else result.allowed
+                if not allowed or _outermost([(d, list(hits)) for d, hits in result.admitting()]) is not None:
+                    continue
+                key = (fact.name, group.role)
+                entry = found.setdefault(key, UnfilteredBind(fact, fact.source, group.role))
+                entry.ports[protocol] = entry.ports.get(protocol, PortSet()) | allowed.ports()
+                who = role_text(source.role) if source.role else _unfiltered_source(source)
+                if who not in entry.sources:
+                    entry.sources.append(who)
+                note = _note(ctx, flow)
+                if note and note not in entry.notes:
+                    entry.notes.append(note)
+    return list(found.values())
+
+
+def _unfiltered_source(source: _Source) -> str:
+    return {"anywhere": "any address", "internet": "the internet"}.get(source.kind, source.endpoint.name)
+
+
+def _bind_finding(policy: Policy, params: ForbidFlowParams, b: UnfilteredBind) -> Finding:
+    flows = ", ".join(flow_text(p, b.ports[p]) for p in sorted(b.ports, key=lambda p: -1 if p is None else p))
+    # "any address" already holds the worker nodes: naming both reads as two sources.
+    sources = [s for s in b.sources if s == "any address"] or b.sources
+    message = (
+        f"{flows} ({params.service}) on {role_text(b.role)} is reachable from {' and '.join(sources)}: "
+        f"no firewall filters these nodes (no security group, no active Proxmox firewall, no Talos "
+        f"ingress: block), and the configuration binds the service beyond localhost"
+    )
+    for note in b.notes:
+        message += f"; {note}"
+    return Finding(
+        rule_id=policy.id,
+        level=policy.level,
+        message=message,
+        location=b.location,
+        identity=f"{b.fact.name}|{flows}|{role_text(b.role)}",
+        properties=(
+            ("flow", flows),
+            ("source", " and ".join(sources)),
+            ("destination", role_text(b.role)),
+            ("layers", ""),
+        ),
+    )
 
 
 # --- public allowlists (PORTS.md, "from the internet") ----------------------------------
@@ -551,10 +654,12 @@ def reported_ports(ctx: Context, rule_ids: Iterable[str]) -> dict[str, dict[int 
 
 __all__ = [
     "Exposure",
+    "binds_beyond_localhost",
     "exposures",
     "forbid_flow",
     "public_allowlist",
     "public_scope",
     "reported_ports",
     "require_flow",
+    "unfiltered_binds",
 ]

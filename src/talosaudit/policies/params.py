@@ -87,6 +87,10 @@ class ForbiddenFlow(FlowSpec):
     unless: FactCondition = Field(default_factory=dict)
     #: A fact the finding's message states when this flow gets through.
     note: FactNote | None = None
+    #: The fact that says where the service listens (an address or URLs). Where nothing on
+    #: the path filters (no rule to point at) and it binds beyond localhost, the finding is
+    #: located at the line that sets it: that bind is the fix.
+    bind_fact: str = ""
 
 
 SourceName = Literal["internet", "anywhere", "outside", "node-network", "admin", "worker", "control-plane"]

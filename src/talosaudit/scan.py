@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from talosaudit.admin_networks import AdminNetworkError, admin_fact, allowlist_prefixes, check_declared
 from talosaudit.collectors import collect_all
 from talosaudit.collectors.discover import discover
 from talosaudit.collectors.options import CollectOptions
@@ -143,17 +144,39 @@ def extra_facts(request: ScanRequest) -> list[Fact]:
 
 
 def admin_collection(request: ScanRequest) -> Collection:
-    """Admin networks from ``--admin-cidr`` and ``admin_networks:`` as one more collection."""
+    """Admin networks from ``--admin-cidr`` and ``admin_networks:`` as one more collection;
+    they add to the ones the inputs declare (admin_networks.py). A public range wider than
+    the allowlist threshold is refused (exit 2): it is the internet, not an operator."""
+    setting = request.config.rules.get("TA207")
+    prefixes = allowlist_prefixes(setting.params if setting else None)
     admin: list[tuple[AddressSet, SourceRef | None]] = []
     for cidr in request.admin_cidrs:
         try:
-            admin.append((AddressSet.parse(cidr), None))
+            admin.append((check_declared(cidr, "--admin-cidr", prefixes), None))
+        except AdminNetworkError as exc:
+            raise ScanError(str(exc)) from exc
         except ValueError as exc:
             raise ScanError(f"--admin-cidr {cidr!r} is not a CIDR: {exc}") from exc
     config_ref = SourceRef(request.config_name, 1, 1, "admin_networks") if request.config_path else None
     for cidr in request.config.admin_networks:
-        admin.append((AddressSet.parse(cidr), config_ref))
+        try:
+            admin.append(
+                (check_declared(cidr, f"admin_networks in {request.config_name}:", prefixes), config_ref)
+            )
+        except AdminNetworkError as exc:
+            raise ScanError(str(exc)) from exc
     return Collection(admin=tuple(admin))
+
+
+def admin_networks_fact(request: ScanRequest, collections: Iterable[Collection]) -> list[Fact]:
+    """The ``admin_networks`` fact (every admin network and where it came from), if any."""
+    found = admin_fact(
+        (entry for c in collections for entry in c.admin),
+        request.admin_cidrs,
+        request.config.admin_networks,
+        request.config_name,
+    )
+    return [found] if found else []
 
 
 def role_hints(config: Config, origin: str) -> RoleHints | None:
@@ -233,7 +256,7 @@ def build_model(request: ScanRequest) -> tuple[Model, tuple[str, ...]]:
     collections = collect_all(files, request.root, options)
     model = merge(
         [*collections, Collection(problems=tuple(discover_problems)), admin_collection(request)],
-        extra_facts(request),
+        [*extra_facts(request), *admin_networks_fact(request, collections)],
     )
     scanned = tuple(sorted({*model.files, *(f.rel for f in files)}))
     return model, scanned

@@ -16,6 +16,7 @@ from talosaudit.findings import Finding
 from talosaudit.model.source import SourceRef
 from talosaudit.policies.schema import Policy
 from talosaudit.report.base import INFORMATION_URI, RULE_DOC_URI, TOOL_NAME, Report
+from talosaudit.report.json_report import fact_record
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 SRCROOT = "%SRCROOT%"
@@ -48,6 +49,10 @@ def sarif_document(report: Report) -> dict[str, Any]:
         "results": [_result(report, f, index[f.rule_id]) for f in results_of],
         "columnKind": "utf16CodeUnits",
     }
+    if report.facts:
+        # The facts the findings rest on (CNI, admin networks and where each came from), as
+        # the text and JSON reports list them.
+        run["properties"] = {"facts": [fact_record(f) for f in report.facts]}
     return {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
 
 

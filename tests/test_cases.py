@@ -34,7 +34,7 @@ REPO = TESTS.parent
 POLICIES = REPO / "policies"
 RULE_ID = re.compile(r"^TA\d{3}$")
 POLICY_FILE = re.compile(r"^(TA\d{3})\b")
-CASE_KEYS = {"description", "args", "paths", "exit_code", "expected", "passes"}
+CASE_KEYS = {"description", "args", "paths", "exit_code", "expected", "passes", "facts"}
 EXPECTED_KEYS = {"rule", "path", "line", "message"}
 #: Rules that only ``talosaudit live`` can produce (drift between AWS and Terraform): a golden
 #: ``scan`` case cannot show them, so the coverage test does not ask for one.
@@ -74,6 +74,8 @@ class Case:
     exit_code: int
     expected: tuple[Expected, ...]
     passes: tuple[str, ...]
+    #: Optional: fact name -> substrings its "value: reason" must contain ("Facts used").
+    facts: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 def _strings(value: Any, what: str) -> tuple[str, ...]:
@@ -103,7 +105,10 @@ def load_case(directory: Path) -> Case:
     passes = _strings(data.get("passes", []), f"{where}: passes")
     for rule in passes:
         assert RULE_ID.match(rule), f"{where}: passes: {rule!r} is not a rule id"
+    facts = data.get("facts") or {}
+    assert isinstance(facts, dict), f"{where}: facts: a mapping of fact name to substrings"
     return Case(
+        facts=tuple((str(name), _strings(parts, f"{where}: facts.{name}")) for name, parts in facts.items()),
         name=directory.name,
         directory=directory,
         description=" ".join(data["description"].split()),
@@ -138,6 +143,11 @@ def _command() -> click.Command:
 
 
 def run_scan(case: Case) -> tuple[int, list[Actual], str]:
+    code, findings, stderr, _ = run_scan_with_facts(case)
+    return code, findings, stderr
+
+
+def run_scan_with_facts(case: Case) -> tuple[int, list[Actual], str, dict[str, str]]:
     argv = [
         "scan",
         *case.paths,
@@ -171,7 +181,8 @@ def run_scan(case: Case) -> tuple[int, list[Actual], str]:
         for f in document["findings"]
         if not f.get("suppressed")
     ]
-    return result.exit_code, findings, result.stderr
+    facts = {f["name"]: f"{f['value']}: {f['reason']}" for f in document.get("facts", [])}
+    return result.exit_code, findings, result.stderr, facts
 
 
 def match(expected: Sequence[Expected], actual: Sequence[Actual]) -> tuple[list[Expected], list[Actual]]:
@@ -214,7 +225,7 @@ def _show(items: Sequence[Expected | Actual]) -> str:
 @pytest.mark.parametrize("case_dir", case_dirs(), ids=lambda p: p.name)
 def test_case(case_dir: Path) -> None:
     case = load_case(case_dir)
-    code, actual, stderr = run_scan(case)
+    code, actual, stderr, facts = run_scan_with_facts(case)
     missing, extra = match(case.expected, actual)
     passing_but_found = [a for a in actual if a.rule in case.passes]
     problems = []
@@ -226,6 +237,10 @@ def test_case(case_dir: Path) -> None:
         problems.append(f"rules listed in `passes` that reported findings:\n{_show(passing_but_found)}")
     if code != case.exit_code:
         problems.append(f"exit code {code}, expected {case.exit_code}; stderr: {stderr.strip()[:500]}")
+    for name, parts in case.facts:
+        said = facts.get(name)
+        if said is None or not all(part in said for part in parts):
+            problems.append(f"fact {name} must contain {list(parts)}; it is {said!r}")
     assert not problems, f"{case.name}: {case.description}\n\n" + "\n\n".join(problems)
 
 

@@ -44,7 +44,7 @@ resource "aws_vpc_security_group_ingress_rule" "talos_api" {
 RULE_LINE = 11  # the line of `resource "aws_vpc_security_group_ingress_rule"`
 
 
-def write_tf(root: Path, cidr: str = "198.51.100.0/24", above: str = "") -> Path:
+def write_tf(root: Path, cidr: str = "145.40.0.0/16", above: str = "") -> Path:
     infra = root / "infra"
     infra.mkdir(exist_ok=True)
     path = infra / "main.tf"
@@ -166,9 +166,9 @@ def _ids(result: Result) -> list[tuple[str, str]]:
 def test_selection_levels_var_file_and_config_in_the_scanned_dir(tmp_path: Path) -> None:
     infra = write_tf(tmp_path)
     main = infra / "main.tf"
-    main.write_text(main.read_text().replace('"198.51.100.0/24"', "var.office") + 'variable "office" {}\n')
+    main.write_text(main.read_text().replace('"145.40.0.0/16"', "var.office") + 'variable "office" {}\n')
     tfvars = tmp_path / "office.tfvars"
-    tfvars.write_text('office = "198.51.100.0/24"\n')
+    tfvars.write_text('office = "145.40.0.0/16"\n')
     scan = ("scan", str(infra), "--format", "json", "--min-level", "note")
     # Without the var file the CIDR is unknown: TA002, never a guessed TA201.
     unknown = run(tmp_path, *scan, "--skip-check", "TA1")
@@ -186,12 +186,16 @@ def test_selection_levels_var_file_and_config_in_the_scanned_dir(tmp_path: Path)
     warned = run(tmp_path, *scan, "--var-file", str(tfvars), "--check", "TA109", "--fail-on", "warning")
     assert (_ids(warned), warned.exit_code) == ([("TA109", "warning")], 1)
     assert run(tmp_path, *scan, "--var-file", str(tfvars), "--check", "TA109").exit_code == 0
+    # A narrower office (a /24) is an undeclared allowlist: a TA208 note, not TA201.
+    tfvars.write_text('office = "145.40.7.0/24"\n')
+    narrow = run(tmp_path, *scan, "--var-file", str(tfvars), "--check", "TA2")
+    assert (_ids(narrow), narrow.exit_code) == ([("TA208", "note")], 0)
     # .talosaudit.yaml in the scanned directory: an admin network, a level override, fail_on.
     (infra / ".talosaudit.yaml").write_text(
-        "admin_networks: [198.51.100.0/24]\nrules:\n  TA109: {level: error}\nfail_on: never\n"
+        "admin_networks: [145.40.7.0/24]\nrules:\n  TA109: {level: error}\nfail_on: never\n"
     )
     configured = run(tmp_path, *scan, "--var-file", str(tfvars), "--check", "TA109,TA2")
-    assert _ids(configured) == [("TA109", "error")]  # the admin /24 is not the internet
+    assert _ids(configured) == [("TA109", "error")]  # the declared admin /24 is not even a note
     assert configured.exit_code == 0
 
 

@@ -28,6 +28,7 @@ from live_support import (
     build_seed,
 )
 from talosaudit.collectors.aws_live.fetch import AwsOptions
+from talosaudit.config import ConfigError
 from talosaudit.findings import Finding
 from talosaudit.live import LiveRequest, LiveResult, run_live
 from talosaudit.scan import ScanRequest, run_scan
@@ -140,7 +141,11 @@ def test_admin_world_is_ta201_and_ta202_at_the_rule_lines(aws_env: MotoServer, t
         "0.0.0.0/0",
         "Talos API (external admin: 0.0.0.0/0)",
     )
-    result = live(tmp_path, admin=("0.0.0.0/0",)).result
+    # Declaring 0.0.0.0/0 as an admin network is a usage error (it is the internet); the rules
+    # that open the world are then reported as they are, with no admin network declared.
+    with pytest.raises(ConfigError, match=r"--admin-cidr 0\.0\.0\.0/0: a public range wider than /24"):
+        live(tmp_path, admin=("0.0.0.0/0",))
+    result = live(tmp_path, admin=()).result
     expected = {("TA201", "tcp/50000"), ("TA202", "tcp/6443")}
     assert flows(result.findings) == flows(scan_case("seed-admin-cidr-world")) == expected
     by_rule = {f.rule_id: f for f in result.findings}

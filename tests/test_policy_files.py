@@ -36,6 +36,7 @@ CATALOGUE = {
     "TA205": ("internal-port-exposed", "warning"),
     "TA206": ("all-traffic-allowed", "error"),
     "TA207": ("overly-broad-cidr", "warning"),
+    "TA208": ("public-allowlist-undeclared", "note"),
     "TA301": ("nodeport-public", "error"),
     "TA302": ("nodeport-on-control-plane", "warning"),
     "TA303": ("nodeport-unexpected", "warning"),

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from talosaudit.admin_networks import admin_fact
 from talosaudit.collectors import collect_all
 from talosaudit.collectors.discover import discover
 from talosaudit.collectors.options import CollectOptions
@@ -126,6 +127,17 @@ def admin_collection(request: ScanRequest) -> Collection:
     return Collection(admin=request.settings.admin_networks)
 
 
+def admin_networks_fact(request: ScanRequest, collections: Iterable[Collection]) -> list[Fact]:
+    """The ``admin_networks`` fact (every admin network and where it came from), if any."""
+    found = admin_fact(
+        (entry for c in collections for entry in c.admin),
+        request.cli.admin_cidrs,
+        request.config.admin_networks,
+        request.config_name,
+    )
+    return [found] if found else []
+
+
 def role_hints(config: Config, origin: str) -> RoleHints | None:
     by_address: list[tuple[str, Role]] = []
     by_name: list[tuple[str, Role]] = []
@@ -181,7 +193,7 @@ def build_model(request: ScanRequest) -> tuple[Model, tuple[str, ...]]:
     collections = collect_all(files, request.root, options)
     model = merge(
         [*collections, Collection(problems=tuple(discover_problems)), admin_collection(request)],
-        extra_facts(request),
+        [*extra_facts(request), *admin_networks_fact(request, collections)],
     )
     scanned = tuple(sorted({*model.files, *(f.rel for f in files)}))
     return model, scanned

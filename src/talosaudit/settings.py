@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from talosaudit.admin_networks import AdminNetworkError, allowlist_prefixes, check_declared
 from talosaudit.config import Config, ConfigError, check_cidr
 from talosaudit.levels import Level
 from talosaudit.model import AddressSet, Fact, FactOrigin, SourceRef
@@ -51,14 +52,24 @@ class Settings:
 def resolve(cli: CommandLine, config: Config, config_name: str, config_path: Path | None) -> Settings:
     """Merge the command line, the config file and the defaults; raise ConfigError on a value
     that is not valid wherever it was written."""
+    # Declared admin networks add to those the inputs declare (admin_networks.py); one wider
+    # than the allowlist threshold (TA207's, as configured) is the internet: a usage error.
+    setting = config.rules.get("TA207")
+    prefixes = allowlist_prefixes(setting.params if setting else None)
     admin: list[tuple[AddressSet, SourceRef | None]] = []
     for cidr in cli.admin_cidrs:
         try:
-            admin.append((AddressSet.parse(check_cidr(cidr)), None))
+            admin.append((check_declared(check_cidr(cidr), "--admin-cidr", prefixes), None))
+        except AdminNetworkError as exc:
+            raise ConfigError(str(exc)) from exc
         except ValueError as exc:
             raise ConfigError(f"--admin-cidr {cidr!r}: {exc}") from exc
     config_ref = SourceRef(config_name, 1, 1, "admin_networks") if config_path else None
-    admin.extend((AddressSet.parse(cidr), config_ref) for cidr in config.admin_networks)
+    for cidr in config.admin_networks:
+        try:
+            admin.append((check_declared(cidr, f"admin_networks in {config_name}:", prefixes), config_ref))
+        except AdminNetworkError as exc:
+            raise ConfigError(str(exc)) from exc
     return Settings(
         facts=tuple(_facts(cli, config, config_name)),
         admin_networks=tuple(admin),

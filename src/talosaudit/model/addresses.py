@@ -134,3 +134,7 @@ PRIVATE = AddressSet.of(
 
 #: Everything that is not private: the zone that "public" means in every rule.
 INTERNET = ALL_ADDRESSES - PRIVATE
+
+#: Documentation ranges (RFC 5737 TEST-NET-1/2/3, RFC 3849): public on paper, but no real
+#: network uses them, so in a rule they are a placeholder someone forgot to replace.
+DOCUMENTATION = AddressSet.of(["192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32"])

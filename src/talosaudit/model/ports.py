@@ -133,6 +133,11 @@ class PortSet:
     def is_all(self) -> bool:
         return self.values.intervals == ((0, MAX_PORT),)
 
+    def is_every_port(self) -> bool:
+        """Every usable port: ``0-65535`` or ``1-65535`` (port 0 is reserved and never
+        carries traffic, so a rule that starts at 1 opens exactly as much as "all ports")."""
+        return PortSet(IntervalSet.span(1, MAX_PORT)) <= self
+
     def __str__(self) -> str:
         if self.is_all():
             return "all ports"

@@ -47,6 +47,9 @@ P = TypeVar("P", bound=BaseModel)
 #: The rule whose prefixes decide which admin networks are narrow enough to trust.
 TRUST_POLICY = "TA207"
 
+#: Talos's pod and service CIDRs when the configuration states none (PORTS.md).
+POD_SERVICE_DEFAULTS = {"pod_subnets": "10.244.0.0/16", "service_subnets": "10.96.0.0/12"}
+
 
 @dataclass(frozen=True)
 class EvalSettings:
@@ -104,6 +107,13 @@ class Context:
                 return False
         return True
 
+    def tunnel_ports(self, ports: PortSet, tunnel_port: bool) -> PortSet:
+        """``ports``, or the ``tunnel_port`` fact's port when the flow follows it."""
+        tunnel = self.model.fact("tunnel_port").strip()
+        if tunnel_port and tunnel.isdigit() and 0 < int(tunnel) <= 65535:
+            return PortSet.single(int(tunnel))
+        return ports
+
     # --- node groups and endpoints ---------------------------------------------------
 
     def groups(self, role: str) -> list[NodeGroup]:
@@ -143,13 +153,14 @@ class Context:
 
     def pod_service(self) -> AddressSet:
         """The cluster's pod and service CIDRs (``pod_subnets``/``service_subnets`` facts, from a
-        Talos config): the cluster's own workloads, never "the internet" or "outside the
-        cluster", even when they are public IPv6 prefixes."""
+        Talos config; Talos's defaults where nothing states them, PORTS.md): the cluster's own
+        workloads, never "the internet" or "outside the cluster", even when they are public
+        IPv6 prefixes. F2/F4 (etcd, controller-manager/scheduler) do not use this set."""
 
         def compute() -> AddressSet:
             found = EMPTY
-            for name in ("pod_subnets", "service_subnets"):
-                for cidr in self.model.fact(name).split(","):
+            for name, default in POD_SERVICE_DEFAULTS.items():
+                for cidr in self.model.fact(name, default).split(","):
                     try:
                         found = found | AddressSet.parse(cidr.strip())
                     except ValueError:
@@ -228,7 +239,7 @@ def cidrs_text(addresses: AddressSet) -> str:
 
 def is_wide_open(rule: Rule) -> bool:
     """All ports (of all protocols or of its protocol) from a whole address family."""
-    every_port = rule.protocol is None or rule.protocol not in PORTED or rule.ports.is_all()
+    every_port = rule.protocol is None or rule.protocol not in PORTED or rule.ports.is_every_port()
     whole_family = rule.peer.addresses >= ALL_V4 or rule.peer.addresses >= ALL_V6
     return every_port and whole_family and rule.local is None
 

@@ -11,7 +11,7 @@ from talosaudit.findings import Finding
 from talosaudit.model import Model
 from talosaudit.policies.context import Context, EvalSettings
 from talosaudit.policies.disabled_rules import disabled_rule_required
-from talosaudit.policies.flows import forbid_flow, require_flow
+from talosaudit.policies.flows import forbid_flow, public_allowlist, require_flow
 from talosaudit.policies.params import (
     BootstrapBlockedParams,
     DisabledRuleParams,
@@ -20,6 +20,7 @@ from talosaudit.policies.params import (
     HostFirewallParams,
     InputProblemParams,
     LayerRuleParams,
+    PublicAllowlistParams,
     RequireFlowParams,
     RulePredicateParams,
 )
@@ -42,6 +43,7 @@ KINDS: dict[str, tuple[type[BaseModel], Evaluator]] = {
     "bootstrap_blocked": (BootstrapBlockedParams, bootstrap_blocked),
     "host_firewall_off": (HostFirewallParams, host_firewall_off),
     "drift": (DriftParams, drift),
+    "public_allowlist": (PublicAllowlistParams, public_allowlist),
 }
 
 __all__ = ["KINDS", "Context", "EvalSettings", "evaluate"]

@@ -3,12 +3,15 @@ through (TA2xx, TA3xx). Both ask reachability; neither enumerates ports or addre
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 
 from talosaudit.findings import Finding
 from talosaudit.levels import Level
-from talosaudit.model import ALL_ADDRESSES, ALL_PORTS, EMPTY, AddressSet, PortSet, Role, Rule
+from talosaudit.model import ALL_ADDRESSES, ALL_PORTS, EMPTY, AddressSet, Fact, PortSet, Role, Rule
+from talosaudit.model.addresses import DOCUMENTATION
 from talosaudit.model.ports import parse_protocol
 from talosaudit.model.source import SourceRef
 from talosaudit.policies.context import (
@@ -21,7 +24,11 @@ from talosaudit.policies.context import (
     rule_key,
     rule_text,
 )
-from talosaudit.policies.params import ForbiddenFlow, ForbidFlowParams
+from talosaudit.policies.params import (
+    ForbiddenFlow,
+    ForbidFlowParams,
+    PublicAllowlistParams,
+)
 from talosaudit.policies.required import FlowEnd, blocked_checks
 from talosaudit.policies.schema import Policy
 from talosaudit.reachability import Endpoint, LayerDecision, Restrictor, Space, address_line
@@ -126,6 +133,8 @@ class Exposure:
     ports: dict[int | None, PortSet] = field(default_factory=dict)
     reached: AddressSet = EMPTY
     via_internet: bool = False
+    #: The part of ``reached`` that came in from the internet source.
+    public: AddressSet = EMPTY
     groups: set[str] = field(default_factory=set)
     nonworker: bool = False
     others: dict[str, tuple[LayerDecision, list[str]]] = field(default_factory=dict)
@@ -195,6 +204,8 @@ def _exposures(ctx: Context, policy: Policy) -> list[Exposure]:
                         reached = part.sources()
                         e.reached = e.reached | reached
                         e.via_internet = e.via_internet or source.kind == "internet"
+                        if source.kind == "internet":
+                            e.public = e.public | reached
                         e.nonworker = e.nonworker or bool(reached - workers)
                     else:
                         e.groups.add(role_text(source.role))
@@ -252,7 +263,218 @@ def _outermost(
 def forbid_flow(policy: Policy, ctx: Context) -> Iterator[Finding]:
     params = ctx.params(policy, ForbidFlowParams)
     for e in exposures(ctx, policy):
+        if public_scope(ctx, e):
+            continue  # an allowlist or a placeholder, not the internet: TA208 says so
         yield _exposure_finding(policy, params, e)
+    for bind in unfiltered_binds(ctx, policy):
+        yield _bind_finding(policy, params, bind)
+
+
+# --- services bound beyond localhost with nothing filtering ------------------------------
+
+_LOCALHOST = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def binds_beyond_localhost(value: str) -> bool:
+    """``0.0.0.0``, ``10.0.0.5``, ``http://0.0.0.0:2381`` (one or several, comma-separated):
+    True when any listen address is not the loopback."""
+    for item in value.split(","):
+        text = item.strip()
+        if not text:
+            continue
+        host = text.split("://", 1)[-1].split("/", 1)[0]
+        if host.startswith("["):
+            host = host[1:].split("]", 1)[0]
+        elif host.count(":") == 1:
+            host = host.split(":", 1)[0]
+        if host.lower() not in _LOCALHOST:
+            return True
+    return False
+
+
+@dataclass
+class UnfilteredBind:
+    """A service a config binds beyond localhost, reachable through no firewall at all."""
+
+    fact: Fact
+    location: SourceRef
+    role: Role | None
+    ports: dict[int | None, PortSet] = field(default_factory=dict)
+    sources: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def unfiltered_binds(ctx: Context, policy: Policy) -> list[UnfilteredBind]:
+    """Flows with a ``bind_fact`` that get through with no rule admitting them (no security
+    group, no active Proxmox firewall, no Talos ``ingress: block`` on the path): there is no
+    rule to point at, and the configured bind is what opened the port."""
+    params = ctx.params(policy, ForbidFlowParams)
+    if not ctx.holds(params.when, params.fact_defaults):
+        return []
+    allowed_exact = EMPTY
+    for role in params.allowed_sources:
+        allowed_exact = allowed_exact | ctx.exact_addresses(role)
+    not_counted = Space.box(ALL_PROTOCOLS, address_line(allowed_exact), _ALL_LINE, ALL_PORTS.values)
+    found: dict[tuple[str, Role | None], UnfilteredBind] = {}
+    for group in {g.id: g for role in params.to for g in ctx.groups(role)}.values():
+        dst = ctx.endpoint(group)
+        for flow in params.flows:
+            fact = ctx.model.facts.get(flow.bind_fact) if flow.bind_fact else None
+            if fact is None or fact.source is None or not binds_beyond_localhost(fact.value):
+                continue
+            protocol = parse_protocol(flow.protocol)
+            ports = PortSet.parse(flow.ports)
+            for source in _sources(ctx, params):
+                result = ctx.reach.query(source.endpoint, dst, protocol, ports)
+                allowed = result.allowed - not_counted if source.role is None else result.allowed
+                if not allowed or _outermost([(d, list(hits)) for d, hits in result.admitting()]) is not None:
+                    continue
+                key = (fact.name, group.role)
+                entry = found.setdefault(key, UnfilteredBind(fact, fact.source, group.role))
+                entry.ports[protocol] = entry.ports.get(protocol, PortSet()) | allowed.ports()
+                who = role_text(source.role) if source.role else _unfiltered_source(source)
+                if who not in entry.sources:
+                    entry.sources.append(who)
+                note = _note(ctx, flow)
+                if note and note not in entry.notes:
+                    entry.notes.append(note)
+    return list(found.values())
+
+
+def _unfiltered_source(source: _Source) -> str:
+    return {"anywhere": "any address", "internet": "the internet"}.get(source.kind, source.endpoint.name)
+
+
+def _bind_finding(policy: Policy, params: ForbidFlowParams, b: UnfilteredBind) -> Finding:
+    flows = ", ".join(flow_text(p, b.ports[p]) for p in sorted(b.ports, key=lambda p: -1 if p is None else p))
+    # "any address" already holds the worker nodes: naming both reads as two sources.
+    sources = [s for s in b.sources if s == "any address"] or b.sources
+    message = (
+        f"{flows} ({params.service}) on {role_text(b.role)} is reachable from {' and '.join(sources)}: "
+        f"no firewall filters these nodes (no security group, no active Proxmox firewall, no Talos "
+        f"ingress: block), and the configuration binds the service beyond localhost"
+    )
+    for note in b.notes:
+        message += f"; {note}"
+    return Finding(
+        rule_id=policy.id,
+        level=policy.level,
+        message=message,
+        location=b.location,
+        identity=f"{b.fact.name}|{flows}|{role_text(b.role)}",
+        properties=(
+            ("flow", flows),
+            ("source", " and ".join(sources)),
+            ("destination", role_text(b.role)),
+            ("layers", ""),
+        ),
+    )
+
+
+# --- public allowlists (PORTS.md, "from the internet") ----------------------------------
+
+#: Path components of test fixtures: documentation addresses there are deliberate.
+TEST_DIRS = frozenset({"test", "tests", "testdata", "testing", "fixtures", "__tests__"})
+
+
+def is_test_path(path: str) -> bool:
+    parts = PurePosixPath(path).parts
+    name = parts[-1] if parts else ""
+    return any(p.lower() in TEST_DIRS for p in parts[:-1]) or name.startswith("test_") or "_test." in name
+
+
+def public_scope(ctx: Context, e: Exposure) -> str:
+    """How public sources reach an exposure: "" when it is exposed to the internet (a public
+    part wider than the allowlist threshold, TA207's ``min_public_prefix``/``_v6``) or reached
+    by more than public sources; "allowlist" when every public source is no wider (an
+    operator's /32, an office /28: an admin network nobody declared); "placeholder" when they
+    all sit in documentation ranges in a file that is not a test fixture."""
+    if not e.public or e.groups or e.reached != e.public:
+        return ""
+    if e.public <= DOCUMENTATION and not is_test_path(e.rule.source.path):
+        return "placeholder"
+    trust = ctx.trust_params()
+    for cidr in e.public.cidrs():
+        net = ipaddress.ip_network(cidr)
+        if net.prefixlen < (trust.min_public_prefix if net.version == 4 else trust.min_public_prefix_v6):
+            return ""
+    return "allowlist"
+
+
+@dataclass
+class _Allowlist:
+    """Allowlist exposures of one admitting rule on one role, merged over the watched rules."""
+
+    first: Exposure
+    scope: str
+    services: list[str] = field(default_factory=list)
+    ports: dict[int | None, PortSet] = field(default_factory=dict)
+    public: AddressSet = EMPTY
+
+
+def allowlist_exposures(ctx: Context, rule_ids: Iterable[str]) -> Iterator[tuple[Exposure, str, str]]:
+    """(exposure, service, scope) of the listed forbid_flow rules that only an allowlist reaches."""
+    for rule_id in rule_ids:
+        policy = ctx.catalogue.get(rule_id)
+        if policy is None or policy.kind != "forbid_flow":
+            continue
+        service = ctx.params(policy, ForbidFlowParams).service
+        for e in exposures(ctx, policy):
+            scope = public_scope(ctx, e)
+            if scope:
+                yield e, service, scope
+
+
+def public_allowlist(policy: Policy, ctx: Context) -> Iterator[Finding]:
+    params = ctx.params(policy, PublicAllowlistParams)
+    merged: dict[tuple[str, str, Role | None], _Allowlist] = {}
+    for e, service, scope in allowlist_exposures(ctx, params.of):
+        key = (rule_key(e.rule), e.decision.layer.id, e.role)
+        entry = merged.setdefault(key, _Allowlist(e, scope))
+        if scope != entry.scope:
+            entry.scope = "allowlist"  # partly a placeholder: the plain wording is the safe one
+        if service not in entry.services:
+            entry.services.append(service)
+        for proto, ports in e.ports.items():
+            entry.ports[proto] = entry.ports.get(proto, PortSet()) | ports
+        entry.public = entry.public | e.public
+    for entry in merged.values():
+        yield _allowlist_finding(policy, entry)
+
+
+def _allowlist_finding(policy: Policy, a: _Allowlist) -> Finding:
+    e = a.first
+    flows = ", ".join(flow_text(p, a.ports[p]) for p in sorted(a.ports, key=lambda p: -1 if p is None else p))
+    cidrs = _reached_cidrs(e.rule, a.public)
+    where = (
+        f"{' and '.join(a.services)} on {role_text(e.role)}, through {rule_text(e.rule)} "
+        f"in {layer_text(e.decision.layer)}"
+    )
+    if a.scope == "placeholder":
+        message = (
+            f"{flows} reachable from public {cidrs}, not declared as an admin network; it is a "
+            f"placeholder address (a documentation range no real network uses): replace it with "
+            f"the real admin network and declare that with --admin-cidr or admin_networks ({where})"
+        )
+    else:
+        message = (
+            f"{flows} reachable from public {cidrs}, not declared as an admin network; "
+            f"declare it with --admin-cidr or admin_networks ({where})"
+        )
+    return Finding(
+        rule_id=policy.id,
+        level=policy.level,
+        message=message,
+        location=e.rule.source,
+        identity=f"{rule_key(e.rule)}|{flows}|{cidrs}|{role_text(e.role)}",
+        related=(e.decision.layer.source,),
+        properties=(
+            ("flow", flows),
+            ("source", cidrs),
+            ("destination", role_text(e.role)),
+            ("layers", e.decision.layer.id),
+        ),
+    )
 
 
 def exposure_flows(e: Exposure) -> str:
@@ -309,13 +531,30 @@ def reported_ports(ctx: Context, rule_ids: Iterable[str]) -> dict[str, dict[int 
     out: dict[str, dict[int | None, PortSet]] = {}
     for rule_id in rule_ids:
         policy = ctx.catalogue.get(rule_id)
-        if policy is None or policy.kind != "forbid_flow":
+        if policy is None:
             continue
-        for e in exposures(ctx, policy):
+        if policy.kind == "forbid_flow":
+            found = [e for e in exposures(ctx, policy) if not public_scope(ctx, e)]
+        elif policy.kind == "public_allowlist":
+            watched = ctx.params(policy, PublicAllowlistParams).of
+            found = [e for e, _, _ in allowlist_exposures(ctx, watched)]
+        else:
+            continue
+        for e in found:
             per = out.setdefault(rule_key(e.rule), {})
             for proto, ports in e.ports.items():
                 per[proto] = per.get(proto, PortSet()) | ports
     return out
 
 
-__all__ = ["Exposure", "exposures", "forbid_flow", "reported_ports", "require_flow"]
+__all__ = [
+    "Exposure",
+    "binds_beyond_localhost",
+    "exposures",
+    "forbid_flow",
+    "public_allowlist",
+    "public_scope",
+    "reported_ports",
+    "require_flow",
+    "unfiltered_binds",
+]

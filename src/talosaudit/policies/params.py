@@ -92,6 +92,10 @@ class ForbiddenFlow(FlowSpec):
     unless: FactCondition = Field(default_factory=dict)
     #: A fact the finding's message states when this flow gets through.
     note: FactNote | None = None
+    #: The fact that says where the service listens (an address or URLs). Where nothing on
+    #: the path filters (no rule to point at) and it binds beyond localhost, the finding is
+    #: located at the line that sets it: that bind is the fix.
+    bind_fact: str = ""
 
 
 SourceName = Literal["internet", "anywhere", "outside", "node-network", "admin", "worker", "control-plane"]
@@ -109,15 +113,36 @@ class ForbidFlowParams(Conditional):
     workers_only_level: Level | None = None
 
 
+class ClusterPort(FlowSpec):
+    """A port the cluster uses, counted only while the facts say it is in use (51820 with
+    KubeSpan, the overlay port of the tunnel in use)."""
+
+    when: FactCondition = Field(default_factory=dict)
+    #: The ``tunnel_port`` fact replaces the port (a CNI overlay on a non-default port).
+    tunnel_port: bool = False
+
+
+class PublicAllowlistParams(_Strict):
+    """Public sources no wider than the allowlist threshold (TA208). The threshold is TA207's
+    ``min_public_prefix``/``min_public_prefix_v6``, the same one that decides which admin
+    networks are trusted."""
+
+    #: The forbid_flow rules whose "from the internet" flows are watched (F1, F5, F7).
+    of: list[str] = Field(min_length=1)
+
+
 class RulePredicateParams(_Strict):
     check: Literal["all-traffic", "no-description", "broad-cidr"]
     #: Layer kinds the check does not apply to (e.g. network ACL rules have no description).
     skip_layer_kinds: list[LayerKindName] = Field(default_factory=list)
     #: broad-cidr: the ports of the cluster a rule must not open too widely.
-    cluster_ports: list[FlowSpec] = Field(default_factory=list)
-    #: A public CIDR shorter than this is too broad (and such an admin network is not trusted).
+    cluster_ports: list[ClusterPort] = Field(default_factory=list)
+    #: Facts assumed when the model has none, for ``cluster_ports`` conditions.
+    fact_defaults: dict[str, str] = Field(default_factory=dict)
+    #: A public CIDR shorter than this is too broad (and such an admin network is not
+    #: trusted); a public source no wider is an allowlist, not "the internet" (TA208).
     min_public_prefix: int = Field(default=24, ge=0, le=32)
-    min_public_prefix_v6: int = Field(default=48, ge=0, le=128)
+    min_public_prefix_v6: int = Field(default=56, ge=0, le=128)
     #: Rule ids whose results already cover a rule and port (no double reporting).
     not_reported_by: list[str] = Field(default_factory=list)
 

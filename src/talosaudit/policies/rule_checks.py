@@ -108,10 +108,13 @@ def _all_traffic(policy: Policy, params: RulePredicateParams, ctx: Context) -> I
     for layer, rule in _candidates(ctx, params, effective=True):
         if not _opens_ingress(rule):
             continue
+        # A range from port 1 (``1-65535``, a common way to write "every port") is all ports.
+        every_port = rule.ports.is_every_port()
+        stated = "" if rule.ports.is_all() else f" ({rule.ports})"
         if rule.protocol is None:
-            what = "all traffic" if rule.ports.is_all() else f"all protocols on ports {rule.ports}"
-        elif rule.protocol in PORTED and rule.ports.is_all():
-            what = f"all {flow_text(rule.protocol, rule.ports).split('/')[0]} ports"
+            what = f"all traffic{stated}" if every_port else f"all protocols on ports {rule.ports}"
+        elif rule.protocol in PORTED and every_port:
+            what = f"all {flow_text(rule.protocol, rule.ports).split('/')[0]} ports{stated}"
         else:
             continue
         beyond = rule.peer.addresses - scope
@@ -159,8 +162,11 @@ def _broad_cidr(policy: Policy, params: RulePredicateParams, ctx: Context) -> It
     trusted = ctx.node_scope() | ctx.pod_service() | ctx.trusted_admin()
     cluster: dict[int | None, PortSet] = {}
     for spec in params.cluster_ports:
+        if not ctx.holds(spec.when, params.fact_defaults):
+            continue
         proto = parse_protocol(spec.protocol)
-        cluster[proto] = cluster.get(proto, PortSet()) | PortSet.parse(spec.ports)
+        ports = ctx.tunnel_ports(PortSet.parse(spec.ports), spec.tunnel_port)
+        cluster[proto] = cluster.get(proto, PortSet()) | ports
     already = reported_ports(ctx, params.not_reported_by)
     all_traffic = _all_traffic_keys(ctx, params.not_reported_by)
     for layer, rule in _candidates(ctx, params, effective=True):

@@ -7,6 +7,7 @@ from typing import Any
 
 from talosaudit.findings import Finding
 from talosaudit.levels import Level
+from talosaudit.model import Fact
 from talosaudit.model.source import SourceRef
 from talosaudit.report.base import INFORMATION_URI, ORIGIN_NAMES, TOOL_NAME, Report
 
@@ -36,18 +37,20 @@ def json_document(report: Report) -> dict[str, Any]:
         },
         "files": list(report.files),
         "policies": [p.id for p in report.policies],
-        "facts": [
-            {
-                "name": fact.name,
-                "value": fact.value,
-                "reason": fact.reason,
-                "origin": ORIGIN_NAMES.get(fact.origin, fact.origin.name),
-                "source": _location(fact.source) if fact.source else None,
-            }
-            for fact in report.facts
-        ],
+        "facts": [fact_record(fact) for fact in report.facts],
         "notices": list(report.notices),
         "findings": [_finding(report, f) for f in findings],
+    }
+
+
+def fact_record(fact: Fact) -> dict[str, Any]:
+    """A fact as JSON (also the SARIF run's ``properties.facts``)."""
+    return {
+        "name": fact.name,
+        "value": fact.value,
+        "reason": fact.reason,
+        "origin": ORIGIN_NAMES.get(fact.origin, fact.origin.name),
+        "source": _location(fact.source) if fact.source else None,
     }
 
 

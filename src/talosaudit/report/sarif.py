@@ -24,6 +24,7 @@ from talosaudit.findings import Finding
 from talosaudit.model.source import SourceRef
 from talosaudit.policies.schema import Policy
 from talosaudit.report.base import INFORMATION_URI, RULE_DOC_URI, TOOL_NAME, Report
+from talosaudit.report.json_report import fact_record
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 SRCROOT = "%SRCROOT%"
@@ -99,6 +100,10 @@ def sarif_log(report: Report) -> om.SarifLog:
         "results": [_result(report, f, index[f.rule_id]) for f in results_of],
         "column_kind": "utf16CodeUnits",
     }
+    if report.facts:
+        # The facts the findings rest on (CNI, admin networks and where each came from), as
+        # the text and JSON reports list them.
+        run["properties"] = {"facts": [fact_record(f) for f in report.facts]}
     return build(om.SarifLog, schema_uri=SCHEMA_URI, version="2.1.0", runs=[build(om.Run, **run)])
 
 

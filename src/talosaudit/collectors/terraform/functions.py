@@ -20,6 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import re2
+
 from talosaudit.collectors.terraform.evaluator import (
     MAX_STRING,
     EvalError,
@@ -716,33 +718,46 @@ def _format_one(spec: str, args: list[Any]) -> str:
     return _VERB.sub(one, spec)
 
 
-def _regex(pattern: str) -> re.Pattern[str]:
+def _regex(pattern: str) -> Any:
+    """Terraform's own dialect, RE2 (Go's regexp): linear time whatever the pattern, so a
+    hostile ``regex("^(a|aa)+$", ...)`` cannot hang the scan as a backtracking engine would."""
     try:
-        # RE2 named groups (?P<n>) are Python's too; (?<n>) is not
-        return re.compile(re.sub(r"\(\?<([A-Za-z_]\w*)>", r"(?P<\1>", pattern))
-    except re.error as exc:
-        raise EvalError(f"invalid regular expression: {exc}") from exc
+        return re2.compile(pattern, _RE2_OPTIONS)
+    except re2.error as exc:
+        detail = exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else exc
+        raise EvalError(f"invalid regular expression: {detail}") from exc
 
 
-def _match_value(m: re.Match[str]) -> Any:
-    if m.re.groupindex:
-        return {k: m.group(k) for k in m.re.groupindex}
-    if m.re.groups:
+def _re2_options() -> Any:
+    options = re2.Options()
+    options.log_errors = False  # RE2 would print parse errors on stderr; ours say it once
+    return options
+
+
+_RE2_OPTIONS = _re2_options()
+
+
+def _match_value(pattern: Any, m: Any) -> Any:
+    if pattern.groupindex:
+        return {k: m.group(k) for k in pattern.groupindex}
+    if pattern.groups:
         return list(m.groups())
     return m.group(0)
 
 
 @strict("regex")
 def _regex_fn(pattern: Any, text: Any) -> Any:
-    m = _regex(to_string(pattern)).search(to_string(text))
+    compiled = _regex(to_string(pattern))
+    m = compiled.search(to_string(text))
     if m is None:
         raise EvalError("regex(): no match")
-    return _match_value(m)
+    return _match_value(compiled, m)
 
 
 @strict("regexall")
 def _regexall(pattern: Any, text: Any) -> Any:
-    return [_match_value(m) for m in _regex(to_string(pattern)).finditer(to_string(text))]
+    compiled = _regex(to_string(pattern))
+    return [_match_value(compiled, m) for m in compiled.finditer(to_string(text))]
 
 
 # ------------------------------------------------------------------- strict: numbers

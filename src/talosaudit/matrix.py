@@ -101,7 +101,13 @@ def group_views(model: Model) -> list[GroupView]:
 
 
 def _layer_name(layer: Layer | None, layer_id: str) -> str:
-    return layer_text(layer) if layer is not None else f"{layer_id} (not found)"
+    return short_layer(layer) if layer is not None else f"{layer_id} (not found)"
+
+
+def short_layer(layer: Layer) -> str:
+    """``security group aws_security_group.worker``: the kind and a short name (the JSON and
+    ``why`` keep the full id)."""
+    return layer_text(layer).removesuffix(layer.id) + short_name(layer.id)
 
 
 def combine(verdicts: Iterable[str]) -> str:
@@ -148,12 +154,12 @@ def blocker_lines(check: RequiredCheck) -> tuple[str, ...]:
         return (check.note,)
     if check.blockers:
         return tuple(
-            f"{layer_text(d.layer)} at {d.layer.source}: {d.reason(d.surely_blocked & check.missing)}"
+            f"{short_layer(d.layer)} at {d.layer.source}: {d.reason(d.surely_blocked & check.missing)}"
             for d in check.blockers
         )
     if check.verdict.value == "unknown":
         unsure = [d for d in check.decisions if d.blocked and not d.surely_blocked]
-        return tuple(f"{layer_text(d.layer)} at {d.layer.source}: a value is not resolved" for d in unsure)
+        return tuple(f"{short_layer(d.layer)} at {d.layer.source}: a value is not resolved" for d in unsure)
     return ()
 
 
@@ -176,7 +182,7 @@ def exposure_marks(ctx: Context) -> list[ExposureMark]:
             flow = ", ".join(
                 flow_text(proto, ports) for proto, ports in sorted(e.ports.items(), key=lambda kv: kv[0] or 0)
             )
-            where = f"{layer_text(e.decision.layer)} rule at {e.rule.source}"
+            where = f"{short_layer(e.decision.layer)} rule at {e.rule.source}"
             for src in sources:
                 key = (src, dst, flow, policy.id)
                 marks.setdefault(key, ExposureMark(src, dst, flow, policy.id, where))

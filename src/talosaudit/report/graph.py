@@ -79,10 +79,19 @@ def note_lines(data: GraphData) -> list[str]:
         rules = "/".join(e.rule_ids)
         head = f"{SYMBOLS[e.verdict]} {e.flow} {e.source} → {e.destination} {e.verdict} ({rules})"
         for why in e.why or ("no layer named",):
-            out.append(_fit(f"{head}: {why}"))
+            out += _wrap_words(f"{head}: {why}")
     for m in data.exposures:
-        out.append(_fit(f"{EXPOSED} {m.flow} {m.source} → {m.destination} exposed ({m.rule_id}): {m.where}"))
+        out += _wrap_words(f"{EXPOSED} {m.flow} {m.source} → {m.destination} exposed ({m.rule_id}): {m.where}")
     return out
+
+
+def _wrap_words(text: str) -> list[str]:
+    """A note over ``WIDTH``: continued on an indented second line (then cut)."""
+    if len(text) <= WIDTH:
+        return [text]
+    cut = text.rfind(" ", 0, WIDTH)
+    cut = cut if cut > WIDTH // 2 else WIDTH
+    return [text[:cut], _fit("    " + text[cut:].lstrip())]
 
 
 def render_graph_text(data: GraphData, color: bool = False) -> str:

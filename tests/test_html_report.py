@@ -78,7 +78,9 @@ def _chromium() -> str | None:
 def test_report_in_headless_chromium(tmp_path: Path) -> None:
     executable = _chromium()
     if executable is None:
-        pytest.skip("no Chromium on this machine (.ci/run installs Debian's chromium; apt-get install chromium)")
+        pytest.skip(
+            "no Chromium on this machine (.ci/run installs Debian's chromium; apt-get install chromium)"
+        )
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a test dependency")
     report = _bundled_report(tmp_path)
     errors: list[str] = []
@@ -90,7 +92,10 @@ def test_report_in_headless_chromium(tmp_path: Path) -> None:
         page.goto(report.as_uri())
         matrix = page.locator("#matrix")
         assert matrix.is_visible()
-        assert [h.strip() for h in matrix.locator("thead th").all_inner_texts()][1:3] == ["control-plane", "worker"]
+        assert [h.strip() for h in matrix.locator("thead th").all_inner_texts()][1:3] == [
+            "control-plane",
+            "worker",
+        ]
         assert page.locator("#trace").is_hidden()
         cell = page.locator('td.cell button[data-title="worker → control-plane"]')
         cell.click()

@@ -305,7 +305,9 @@ def cell_trace(model: Model, catalogue: Catalogue, source: str, destination: str
     parts = []
     for flow in flows:
         try:
-            parts.append(render_why(trace(model, source, destination, flow, catalogue), (source, destination)))
+            parts.append(
+                render_why(trace(model, source, destination, flow, catalogue), (source, destination))
+            )
         except ExplainError as exc:
             parts.append(f"{flow}: {exc}\n")
     return "\n".join(parts) if parts else "no required flow here\n"

@@ -81,7 +81,9 @@ def note_lines(data: GraphData) -> list[str]:
         for why in e.why or ("no layer named",):
             out += _wrap_words(f"{head}: {why}")
     for m in data.exposures:
-        out += _wrap_words(f"{EXPOSED} {m.flow} {m.source} → {m.destination} exposed ({m.rule_id}): {m.where}")
+        out += _wrap_words(
+            f"{EXPOSED} {m.flow} {m.source} → {m.destination} exposed ({m.rule_id}): {m.where}"
+        )
     return out
 
 

@@ -71,7 +71,8 @@ def test_blocked_cell_names_layer_and_place() -> None:
     text = _graph("seed-trustd-removed", "text")
     assert "6443✓ 50001✗ 10250✓" in text
     assert (
-        "✗ tcp/50001 worker → control-plane blocked (TA103): security group aws_security_group.control_plane at\n"
+        "✗ tcp/50001 worker → control-plane blocked (TA103): "
+        "security group aws_security_group.control_plane at\n"
         "    modules/network/security_groups.tf:6: no ingress rule allows it"
     ) in text
 

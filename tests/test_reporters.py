@@ -74,7 +74,7 @@ def report(tmp_path: Path, **kw: object) -> Report:
 
 
 def test_format_table() -> None:
-    assert sorted(FORMATS) == ["github", "gitlab", "json", "junitxml", "markdown", "sarif", "text"]
+    assert sorted(FORMATS) == ["github", "gitlab", "html", "json", "junitxml", "markdown", "sarif", "text"]
 
 
 def test_text_plain(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -26,12 +26,16 @@ from talosaudit.cli_common import (
     model_options,
     model_request,
     parse_outputs,
+    picture,
     policy_dir_option,
     scan_request,
 )
 from talosaudit.cli_live import live
 from talosaudit.config import ConfigError
 from talosaudit.report.base import DEFAULT_CATEGORY
+
+if TYPE_CHECKING:
+    from talosaudit.scan import ScanRequest
 
 #: ``exit_code`` is re-exported: callers and tests use ``talosaudit.cli.exit_code``.
 __all__ = ["cli", "exit_code", "main"]
@@ -117,18 +121,54 @@ def scan(ctx: click.Context, *, paths: tuple[Path, ...], opts: AuditOptions, cat
 
 @cli.command()
 @paths_argument
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "mermaid", "dot"]), default="text")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "mermaid", "dot", "html"]),
+    default="text",
+    help="text: the matrix (in colour on a terminal); json: every node group and flow with full "
+    "addresses; mermaid/dot: the role-level picture; html: the self-contained report",
+)
 @model_options
 def graph(*, paths: tuple[Path, ...], fmt: str, model_opts: ModelOptions) -> None:
-    """Node groups with their roles and why, their layers, and the required-flow matrix."""
+    """Node groups as roles, and the matrix of required flows (✓ allowed, ✗ blocked, ? unknown)
+    and forbidden exposures between roles, the admin networks and the internet."""
     from talosaudit.explain import graph_data
-    from talosaudit.report.graph import GRAPH_FORMATS
+    from talosaudit.report.graph import GRAPH_FORMATS, render_graph_text
     from talosaudit.scan import build_model, request_catalogue
 
     request = model_request(model_opts, paths=paths, first_scanned=paths[0])
+    if fmt == "html":
+        click.echo(_html_report(request), nl=False)
+        return
     catalogue = request_catalogue(request)
     model, _ = build_model(request)
-    click.echo(GRAPH_FORMATS[fmt](graph_data(model, catalogue)), nl=False)
+    data = graph_data(model, catalogue)
+    if fmt == "text":
+        click.echo(render_graph_text(data, color=sys.stdout.isatty()), nl=False)
+    else:
+        click.echo(GRAPH_FORMATS[fmt](data), nl=False)
+
+
+def _html_report(request: ScanRequest) -> str:
+    """The HTML report of ``graph --format html``: the scan's findings and the matrix."""
+    from talosaudit.report.base import Report
+    from talosaudit.report.html import render_html
+    from talosaudit.scan import run_scan
+
+    result = run_scan(request)
+    report = Report(
+        findings=result.findings,
+        policies=result.policies,
+        root=request.root,
+        suppressed=result.suppressed,
+        facts=result.facts,
+        files=result.files,
+        duration=result.duration,
+        notices=result.notices,
+        graph=picture(result.model, request, with_traces=True),
+    )
+    return render_html(report)
 
 
 @cli.command()
@@ -137,15 +177,17 @@ def graph(*, paths: tuple[Path, ...], fmt: str, model_opts: ModelOptions) -> Non
     "--from",
     "source",
     required=True,
-    metavar="ROLE|CIDR",
-    help="control-plane, worker, nodes, admin, internet, anywhere, a node group or a CIDR",
+    metavar="END",
+    help="where the flow starts: a role (control-plane, worker, nodes), admin (the admin "
+    "networks), internet, anywhere, a node group name, a CIDR (10.0.0.0/16) or an address",
 )
 @click.option(
     "--to",
     "destination",
     required=True,
-    metavar="ROLE|CIDR",
-    help="control-plane, worker, nodes, internet, anywhere, a node group or a CIDR",
+    metavar="END",
+    help="where the flow goes: a role (control-plane, worker, nodes), admin, internet, "
+    "anywhere, a node group name, a CIDR or an address",
 )
 @click.option("--port", "flow", required=True, metavar="PORT/PROTO", help="e.g. 50001/tcp, udp/4789, all")
 @model_options
@@ -157,8 +199,12 @@ def why(
     flow: str,
     model_opts: ModelOptions,
 ) -> None:
-    """Layer-by-layer trace of one flow: which rule allows it, or which layer blocks it."""
-    from talosaudit.explain import ExplainError, parse_flow, render_trace, trace
+    """Whether one flow gets through, then its layer-by-layer trace per distinct path.
+
+    Exit code: 0 when the flow is allowed on every path, 1 when it is blocked, partly blocked
+    or unknown on some path, 2 on a usage error.
+    """
+    from talosaudit.explain import ExplainError, all_allowed, parse_flow, render_why, trace
     from talosaudit.scan import build_model, request_catalogue
 
     try:
@@ -172,7 +218,9 @@ def why(
         traces = trace(model, source, destination, flow, catalogue)
     except ExplainError as exc:
         raise CannotRun(str(exc)) from exc
-    click.echo(render_trace(traces), nl=False)
+    click.echo(render_why(traces, (source, destination)), nl=False)
+    if not all_allowed(traces):
+        raise click.exceptions.Exit(1)
 
 
 # --- policies --------------------------------------------------------------------------

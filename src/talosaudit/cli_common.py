@@ -28,6 +28,8 @@ from talosaudit.report.text import render_text
 from talosaudit.settings import CommandLine
 
 if TYPE_CHECKING:
+    from talosaudit.model import Model
+    from talosaudit.report.picture import GraphData
     from talosaudit.scan import ScanRequest, ScanResult
 
 EXIT_CLEAN = 0
@@ -379,6 +381,9 @@ def emit(
         category=category,
         show_suppressed=opts.show_suppressed,
     )
+    wanted = {opts.fmt, *(f for f, _ in files)}
+    if wanted & {"html", "markdown", "github"}:
+        report = replace(report, graph=picture(result.model, request, with_traces="html" in wanted))
     refuse_overwriting_inputs(files, request, result.files)
     for out_fmt, out_file in files:
         out_file.parent.mkdir(parents=True, exist_ok=True)
@@ -395,6 +400,14 @@ def emit(
     if "github" in {stdout_fmt, *(f for f, _ in files)}:
         _write_step_summary(report, request.env)
     ctx.exit(exit_code(result.findings, request.settings.fail_on))
+
+
+def picture(model: Model, request: ScanRequest, *, with_traces: bool) -> GraphData:
+    """The reachability matrix of a scanned model (for the markdown and HTML reports)."""
+    from talosaudit.explain import graph_data
+    from talosaudit.scan import request_catalogue
+
+    return graph_data(model, request_catalogue(request), with_traces=with_traces)
 
 
 def refuse_overwriting_inputs(

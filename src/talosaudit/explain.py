@@ -4,8 +4,9 @@ the layer-by-layer trace of one flow. Rendering lives in ``report/graph.py``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from talosaudit.matrix import blocker_lines, exposure_marks, group_views, matrix_entries
 from talosaudit.model import AddressSet, Model, PortSet, Role
 from talosaudit.model.ports import PORTED, flow_text, parse_protocol
 from talosaudit.policies.context import Context, EvalSettings, layer_text
@@ -120,28 +121,123 @@ def _falls_under(
     return protocol not in PORTED or bool(check.ports & ports)
 
 
-def render_trace(traces: list[Trace]) -> str:
+def _path_lines(t: Trace) -> list[str]:
+    """The layer-by-layer body of one path (without its header)."""
+    r = t.result
     lines: list[str] = []
+    if not r.decisions:
+        lines.append("  no filtering layer on the path")
+    for d in r.decisions:
+        lines.append(f"  [{d.side.value} {d.direction.value}] {layer_text(d.layer)} ({d.layer.source})")
+        for rule, _ in d.admitted:
+            lines.append(f"      allows: {rule.describe()}  ({rule.source})")
+        if d.blocked:
+            lines.append(f"      blocks: {d.reason()}")
+        elif not d.admitted:
+            lines.append("      passes")
+    for check in t.required:
+        why = check_reason(check)
+        lines.append(
+            f"  required: {check.requirement} {check.spec}: {check.verdict.value}"
+            + (f" ({why})" if why else "")
+        )
+    return lines
+
+
+def _ends_text(traces: list[Trace]) -> tuple[str, str]:
+    """The ends as the user named them: one name when every path shares it."""
+    sources = sorted({t.src.name for t in traces})
+    destinations = sorted({t.dst.name for t in traces})
+    return (sources[0] if len(sources) == 1 else f"{len(sources)} sources"), (
+        destinations[0] if len(destinations) == 1 else f"{len(destinations)} destinations"
+    )
+
+
+def blocked_part(t: Trace) -> str:
+    """Which part of the traced source or port space is refused, in words: "the IPv6 part
+    (::/0)", "sources 10.0.11.0/24", "ports 2380"; "" when all of it is."""
+    r = t.result
+    part = r.surely_blocked or (r.space - r.allowed)
+    words = []
+    sources = part.sources()
+    if sources and sources != t.src.addresses:
+        if not sources.v4 and t.src.addresses.v4:
+            words.append(f"the IPv6 part ({sources.describe()})")
+        elif not sources.v6 and t.src.addresses.v6:
+            words.append(f"the IPv4 part ({sources.describe()})")
+        else:
+            words.append(f"sources {sources.describe()}")
+    ports = part.ports()
+    if r.protocol in PORTED and ports and ports != r.ports:
+        words.append(f"ports {ports}")
+    return " and ".join(words)
+
+
+def _layers_of(traces: list[Trace], *, surely: bool) -> str:
+    seen: list[str] = []
     for t in traces:
-        r = t.result
-        lines.append(f"{flow_text(r.protocol, r.ports)} from {t.src.name} to {t.dst.name}: {r.verdict.value}")
-        if not r.decisions:
-            lines.append("  no filtering layer on the path")
-        for d in r.decisions:
-            side = d.side.value
-            lines.append(f"  [{side} {d.direction.value}] {layer_text(d.layer)} ({d.layer.source})")
-            for rule, _ in d.admitted:
-                lines.append(f"      allows: {rule.describe()}  ({rule.source})")
-            if d.blocked:
-                lines.append(f"      blocks: {d.reason()}")
-            elif not d.admitted:
-                lines.append("      passes")
-        for check in t.required:
-            why = check_reason(check)
-            lines.append(
-                f"  required: {check.requirement} {check.spec}: {check.verdict.value}"
-                + (f" ({why})" if why else "")
-            )
+        for d in t.result.decisions:
+            hit = d.surely_blocked if surely else (d.blocked and not d.surely_blocked)
+            text = f"{layer_text(d.layer)} at {d.layer.source}"
+            if hit and text not in seen:
+                seen.append(text)
+    return ", ".join(seen) if seen else "no single layer"
+
+
+def summary_line(traces: list[Trace], ends: tuple[str, str] | None = None) -> str:
+    """The answer first: "tcp/50001 worker → control-plane: allowed on all 6 paths", or how
+    many paths are blocked, partly blocked or unknown and by which layer."""
+    if not traces:
+        return "no path"
+    r0 = traces[0].result
+    src, dst = ends or _ends_text(traces)
+    head = f"{flow_text(r0.protocol, r0.ports)} {src} → {dst}"
+    n = len(traces)
+    by_verdict: dict[str, list[Trace]] = {}
+    for t in traces:
+        by_verdict.setdefault(t.result.verdict.value, []).append(t)
+    if set(by_verdict) == {"allowed"}:
+        return f"{head}: allowed on {'the only path' if n == 1 else f'all {n} paths'}"
+    parts = []
+    if "blocked" in by_verdict:
+        hit = by_verdict["blocked"]
+        parts.append(f"blocked on {len(hit)} of {n} paths by {_layers_of(hit, surely=True)}")
+    if "partial" in by_verdict:
+        hit = by_verdict["partial"]
+        which = sorted({blocked_part(t) for t in hit} - {""})
+        what = f" ({'; '.join(which)} blocked)" if which else ""
+        parts.append(f"partly blocked on {len(hit)} of {n} paths{what} by {_layers_of(hit, surely=True)}")
+    if "unknown" in by_verdict:
+        hit = by_verdict["unknown"]
+        parts.append(
+            f"unknown on {len(hit)} of {n} paths (unresolved values in {_layers_of(hit, surely=False)})"
+        )
+    return f"{head}: " + "; ".join(parts)
+
+
+def all_allowed(traces: list[Trace]) -> bool:
+    return bool(traces) and all(t.result.verdict.value == "allowed" for t in traces)
+
+
+def render_why(traces: list[Trace], ends: tuple[str, str] | None = None) -> str:
+    """The summary line (``ends``: the source and destination as the user named them), then
+    each distinct path once (the other paths with the same layers and verdicts each on a
+    ``same path for:`` line under it)."""
+    lines = [summary_line(traces, ends), ""]
+    blocks: dict[tuple[str, ...], list[Trace]] = {}
+    for t in traces:
+        body = (t.result.verdict.value, *_path_lines(t))
+        blocks.setdefault(body, []).append(t)
+    for body, same in blocks.items():
+        first = same[0]
+        r = first.result
+        lines.append(f"{flow_text(r.protocol, r.ports)} from {first.src.name} to {first.dst.name}: {body[0]}")
+        lines.extend(f"  same path for: {t.src.name} → {t.dst.name}" for t in same[1:])
+        if r.verdict.value == "partial":
+            part = blocked_part(first)
+            if part:
+                lines.append(f"  blocked part: {part}")
+        lines.extend(body[1:])
         lines.append("")
     return "\n".join(lines)
 
@@ -155,10 +251,10 @@ def check_reason(check: RequiredCheck) -> str:
     )
 
 
-def flow_matrix(model: Model, catalogue: Catalogue) -> list[FlowCell]:
+def flow_matrix(model: Model, catalogue: Catalogue, ctx: Context | None = None) -> list[FlowCell]:
     """Every required flow (``require_flow`` policies whose conditions hold) and its verdict,
     from the same checks the require_flow rules of ``scan`` report."""
-    ctx = Context(model, catalogue, EvalSettings())
+    ctx = ctx or Context(model, catalogue, EvalSettings())
     return [
         FlowCell(
             flow=check.spec,
@@ -176,6 +272,42 @@ def flow_matrix(model: Model, catalogue: Catalogue) -> list[FlowCell]:
     ]
 
 
-def graph_data(model: Model, catalogue: Catalogue) -> GraphData:
+def graph_data(model: Model, catalogue: Catalogue, *, with_traces: bool = False) -> GraphData:
+    """Everything ``graph`` shows; ``with_traces`` adds each matrix cell's ``why`` trace
+    (for the HTML report, where a cell opens it)."""
+    ctx = Context(model, catalogue, EvalSettings())
     facts = tuple(model.facts[name] for name in sorted(model.facts))
-    return GraphData(model.node_groups, model.layers, facts, tuple(flow_matrix(model, catalogue)))
+    checks = all_required_checks(ctx)
+    entries = matrix_entries(
+        checks, {id(c): blocker_lines(c) for c in checks if c.verdict.value != "allowed"}
+    )
+    data = GraphData(
+        model.node_groups,
+        model.layers,
+        facts,
+        tuple(flow_matrix(model, catalogue, ctx)),
+        views=tuple(group_views(model)),
+        entries=tuple(entries),
+        exposures=tuple(exposure_marks(ctx)),
+    )
+    if not with_traces:
+        return data
+    traces = {}
+    for row in data.rows:
+        for column in data.columns:
+            cell, _ = data.cell(row, column)
+            traces[(row, column)] = cell_trace(model, catalogue, row, column, [e.flow for e in cell])
+    return replace(data, traces=traces)
+
+
+def cell_trace(model: Model, catalogue: Catalogue, source: str, destination: str, flows: list[str]) -> str:
+    """The ``why`` answer of each required flow of one matrix cell, one after another."""
+    parts = []
+    for flow in flows:
+        try:
+            parts.append(
+                render_why(trace(model, source, destination, flow, catalogue), (source, destination))
+            )
+        except ExplainError as exc:
+            parts.append(f"{flow}: {exc}\n")
+    return "\n".join(parts) if parts else "no required flow here\n"

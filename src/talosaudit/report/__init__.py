@@ -10,6 +10,7 @@ from collections.abc import Callable
 from talosaudit.report.base import Report
 from talosaudit.report.github import render_github
 from talosaudit.report.gitlab import render_gitlab
+from talosaudit.report.html import render_html
 from talosaudit.report.json_report import render_json
 from talosaudit.report.junit import render_junit
 from talosaudit.report.markdown import render_markdown
@@ -27,6 +28,7 @@ FORMATS: dict[str, Renderer] = {
     "markdown": render_markdown,
     "junitxml": render_junit,
     "gitlab": render_gitlab,
+    "html": render_html,
 }
 
 __all__ = ["FORMATS", "Renderer", "Report"]

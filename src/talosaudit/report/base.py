@@ -14,6 +14,7 @@ from talosaudit.findings import Finding
 from talosaudit.levels import Level
 from talosaudit.model.cluster import Fact, FactOrigin
 from talosaudit.policies.schema import Policy
+from talosaudit.report.picture import GraphData
 
 TOOL_NAME = "talosaudit"
 INFORMATION_URI = "https://github.com/talosaudit/talosaudit"
@@ -53,6 +54,8 @@ class Report:
     version: str = __version__
     #: Show suppressed findings in human-readable formats, include them in SARIF.
     show_suppressed: bool = False
+    #: The role-level reachability picture (markdown, html); None when not computed.
+    graph: GraphData | None = None
     _by_id: dict[str, Policy] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -6,71 +6,128 @@ reachability); this module only renders it as text, Mermaid or Graphviz dot.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from talosaudit.model import Fact, Layer, NodeGroup
-from talosaudit.report.base import describe_fact
+from talosaudit.report.picture import ExposureMark, FlowCell, GraphData, GroupView, MatrixEntry, ordered
 from talosaudit.report.safe import guard_lines, visible
 
-
-@dataclass(frozen=True, slots=True)
-class FlowCell:
-    """One required flow between two endpoints and whether it gets through."""
-
-    flow: str  # ``tcp/50001``
-    source: str  # endpoint label: a node group name, ``admin``, ``internet``
-    destination: str
-    verdict: str  # ``allowed``, ``blocked``, ``partial``, ``unknown``
-    why: str = ""  # e.g. the blocking layer
-    requirement: str = ""  # the policy and its PORTS.md row, e.g. ``TA103 R3``
-    rule_id: str = ""
-    #: The ends as findings name them (``worker nodes``, ``the admin networks (…)``).
-    source_text: str = ""
-    destination_text: str = ""
-    #: The blocking layers the rule's ``scan`` findings are located at (empty when it holds,
-    #: is unknown, or only a platform rule such as TA401 reports the layer).
-    reported_by: tuple[str, ...] = ()
+SYMBOLS = {"allowed": "✓", "blocked": "✗", "partial": "✗", "unknown": "?"}
+EXPOSED = "⚠"
+WIDTH = 120
+CORNER = "from \\ to"
 
 
-@dataclass(frozen=True, slots=True)
-class GraphData:
-    groups: tuple[NodeGroup, ...]
-    layers: Mapping[str, Layer]
-    facts: tuple[Fact, ...] = ()
-    flows: tuple[FlowCell, ...] = ()
+def port_token(entry: MatrixEntry) -> str:
+    """``6443✓``, ``udp/6081✓``, ``icmp?``: tcp ports bare, the rest with their protocol."""
+    flow = entry.flow[4:] if entry.flow.startswith("tcp/") else entry.flow
+    return f"{flow}{SYMBOLS.get(entry.verdict, '?')}"
 
 
-def _role(group: NodeGroup) -> str:
-    return group.role.label if group.role is not None else "unknown role"
+def exposure_token(mark: ExposureMark) -> str:
+    flow = mark.flow.replace("tcp/", "")
+    return f"{EXPOSED}{flow} {mark.rule_id}"
 
 
-def render_graph_text(data: GraphData) -> str:
+def _fit(text: str, width: int = WIDTH) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _wrap(tokens: list[str], width: int) -> list[str]:
+    lines: list[str] = []
+    current = ""
+    for token in tokens:
+        candidate = f"{current} {token}" if current else token
+        if len(candidate) <= width or not current:
+            current = candidate
+        else:
+            lines.append(current)
+            current = token
+    if current:
+        lines.append(current)
+    return [_fit(line, width) for line in lines] or [""]
+
+
+def matrix_lines(data: GraphData) -> list[str]:
+    """The matrix as text: one block of lines per source row, cells wrapped to their column."""
+    rows, columns = data.rows, data.columns
+    if not rows:
+        return ["  (no required flow applies)"]
+    head = max(len(CORNER), *(len(r) for r in rows))
+    cell_width = max(12, (WIDTH - head - 2 - 3 * len(columns)) // max(1, len(columns)))
+    bar = "─" * (head + 1) + "".join("┼" + "─" * (cell_width + 2) for _ in columns)
+    out = [f"{CORNER:<{head}} " + "".join(f"│ {c:<{cell_width}} " for c in columns).rstrip(), bar]
+    for row in rows:
+        blocks = []
+        for column in columns:
+            entries, marks = data.cell(row, column)
+            tokens = [port_token(e) for e in entries] + [exposure_token(m) for m in marks]
+            blocks.append(_wrap(tokens, cell_width) if tokens else ["·"])
+        for i in range(max(len(b) for b in blocks)):
+            label = row if i == 0 else ""
+            cells = "".join(f"│ {(b[i] if i < len(b) else ''):<{cell_width}} " for b in blocks)
+            out.append(f"{label:<{head}} {cells}".rstrip())
+    return out
+
+
+def note_lines(data: GraphData) -> list[str]:
+    """One line per ✗ or ? flow (and per forbidden exposure): the layer and where it is."""
+    out = []
+    for e in data.entries:
+        if e.verdict == "allowed":
+            continue
+        rules = "/".join(e.rule_ids)
+        head = f"{SYMBOLS[e.verdict]} {e.flow} {e.source} → {e.destination} {e.verdict} ({rules})"
+        for why in e.why or ("no layer named",):
+            out += _wrap_words(f"{head}: {why}")
+    for m in data.exposures:
+        out += _wrap_words(
+            f"{EXPOSED} {m.flow} {m.source} → {m.destination} exposed ({m.rule_id}): {m.where}"
+        )
+    return out
+
+
+def _wrap_words(text: str) -> list[str]:
+    """A note over ``WIDTH``: continued on an indented second line (then cut)."""
+    if len(text) <= WIDTH:
+        return [text]
+    cut = text.rfind(" ", 0, WIDTH)
+    cut = cut if cut > WIDTH // 2 else WIDTH
+    return [text[:cut], _fit("    " + text[cut:].lstrip())]
+
+
+def render_graph_text(data: GraphData, color: bool = False) -> str:
     out = ["Node groups"]
-    if not data.groups:
+    if not data.views:
         out.append("  (none found)")
-    for g in data.groups:
-        out.append(f"  {g.name} [{_role(g)}]  {g.source}")
-        out.append(f"      role: {g.role_reason or 'not decided'}")
-        if g.addresses:
-            reason = f" ({g.address_reason})" if g.address_reason else ""
-            out.append(f"      addresses: {g.addresses.describe()}{reason}")
-        if g.segment:
-            out.append(f"      segment: {g.segment}")
-        for layer_id in g.layers:
-            layer = data.layers.get(layer_id)
-            kind = f"{layer.kind.value}, {len(layer.rules)} rules" if layer else "not found"
-            out.append(f"      layer: {layer_id} ({kind})")
+    label_width = max((len(v.label) for v in data.views), default=0)
+    for v in data.views:
+        out.append(_fit(f"  {v.label:<{label_width}}  {v.resource}"))
+        if v.layers:
+            out.append(_fit(f"  {'':<{label_width}}  behind {'; '.join(v.layers)}"))
     if data.facts:
-        out += ["", "Facts used"] + [f"  {describe_fact(f)}" for f in data.facts]
-    if data.flows:
-        out += ["", "Required flows"]
-        width = max(len(c.flow) for c in data.flows)
-        for c in data.flows:
-            why = f"  ({c.why})" if c.why else ""
-            out.append(f"  {c.flow:<{width}}  {c.source} -> {c.destination}: {c.verdict}{why}")
+        out += _wrap(["Facts used:", *(f"{f.name}={f.value}" for f in data.facts)], WIDTH)
+    out += [
+        "",
+        f"Required flows (✓ allowed, ✗ blocked, ? unknown; {EXPOSED} forbidden exposure that holds)",
+        *matrix_lines(data),
+    ]
+    notes = note_lines(data)
+    if notes:
+        out += ["", *notes]
     # Each entry is one line: input text in it (names, reasons, paths) is made visible there.
-    return guard_lines("\n".join(visible(line) for line in out)) + "\n"
+    text = guard_lines("\n".join(visible(line) for line in out)) + "\n"
+    return colorize(text) if color else text
+
+
+_COLORS = {"✓": "32", "✗": "31", "?": "33", EXPOSED: "35"}
+
+
+def colorize(text: str) -> str:
+    """The verdict marks in colour (for a terminal)."""
+    for mark, code in _COLORS.items():
+        text = text.replace(mark, f"\x1b[{code}m{mark}\x1b[0m")
+    return text
 
 
 def _node_id(name: str, ids: dict[str, str]) -> str:
@@ -89,36 +146,62 @@ def _mermaid_quote(text: str) -> str:
     return _quote(text).replace("<", "#60;").replace(">", "#62;")
 
 
+@dataclass(frozen=True, slots=True)
+class Edge:
+    """One drawn edge of the role-level picture: a matrix cell."""
+
+    source: str
+    destination: str
+    label: str
+    failing: bool  # some required flow is blocked, partial or unknown, or an exposure holds
+
+
+def edges(data: GraphData) -> list[Edge]:
+    out = []
+    for row in data.rows:
+        for column in data.columns:
+            entries, marks = data.cell(row, column)
+            if not entries and not marks:
+                continue
+            tokens = [port_token(e) for e in entries] + [exposure_token(m) for m in marks]
+            failing = bool(marks) or any(e.verdict != "allowed" for e in entries)
+            out.append(Edge(row, column, " ".join(tokens), failing))
+    return out
+
+
+def _end_label(data: GraphData, end: str) -> str:
+    """A role's node: its merged groups (``control-plane ×3``); other ends as named."""
+    labels = [v.label for v in data.views if v.role == end]
+    return " + ".join(labels) if labels else end
+
+
 def render_graph_mermaid(data: GraphData) -> str:
     ids: dict[str, str] = {}
     out = ["flowchart LR"]
-    for g in data.groups:
-        out.append(f'  {_node_id(g.name, ids)}["{_mermaid_quote(g.name)}<br/>{_role(g)}"]')
-    for c in data.flows:
-        for endpoint in (c.source, c.destination):
-            if endpoint not in ids:
-                out.append(f'  {_node_id(endpoint, ids)}["{_mermaid_quote(endpoint)}"]')
-        arrow = "-->" if c.verdict == "allowed" else "-.->"
-        label = _mermaid_quote(f"{c.flow} {c.verdict}")
-        out.append(f'  {ids[c.source]} {arrow}|"{label}"| {ids[c.destination]}')
+    drawn = edges(data)
+    for end in ordered({e.source for e in drawn} | {e.destination for e in drawn}):
+        out.append(f'  {_node_id(end, ids)}["{_mermaid_quote(_end_label(data, end))}"]')
+    red = []
+    for i, e in enumerate(drawn):
+        arrow = "-.->" if e.failing else "-->"
+        out.append(f'  {ids[e.source]} {arrow}|"{_mermaid_quote(e.label)}"| {ids[e.destination]}')
+        if e.failing:
+            red.append(str(i))
+    if red:
+        out.append(f"  linkStyle {','.join(red)} stroke:red,color:red")
     return "\n".join(out) + "\n"
-
-
-_DOT_COLOR = {"allowed": "darkgreen", "blocked": "red", "partial": "orange", "unknown": "gray"}
 
 
 def render_graph_dot(data: GraphData) -> str:
     ids: dict[str, str] = {}
     out = ["digraph talosaudit {", "  rankdir=LR;", "  node [shape=box];"]
-    for g in data.groups:
-        out.append(f'  {_node_id(g.name, ids)} [label="{_quote(g.name)}\\n{_role(g)}"];')
-    for c in data.flows:
-        for endpoint in (c.source, c.destination):
-            if endpoint not in ids:
-                out.append(f'  {_node_id(endpoint, ids)} [label="{_quote(endpoint)}", shape=ellipse];')
-        color = _DOT_COLOR.get(c.verdict, "black")
-        label = _quote(f"{c.flow} {c.verdict}")
-        out.append(f'  {ids[c.source]} -> {ids[c.destination]} [label="{label}", color={color}];')
+    drawn = edges(data)
+    for end in ordered({e.source for e in drawn} | {e.destination for e in drawn}):
+        shape = "box" if any(v.role == end for v in data.views) else "ellipse"
+        out.append(f'  {_node_id(end, ids)} [label="{_quote(_end_label(data, end))}", shape={shape}];')
+    for e in drawn:
+        style = "color=red, fontcolor=red, style=dashed" if e.failing else "color=darkgreen"
+        out.append(f'  {ids[e.source]} -> {ids[e.destination]} [label="{_quote(e.label)}", {style}];')
     out.append("}")
     return "\n".join(out) + "\n"
 
@@ -136,7 +219,39 @@ def render_graph_json(data: GraphData) -> str:
             }
             for g in data.groups
         ],
+        "groups": [
+            {
+                "label": v.label,
+                "role": v.role,
+                "resource": v.resource,
+                "members": list(v.members),
+                "layers": list(v.layers),
+            }
+            for v in data.views
+        ],
         "facts": [{"name": f.name, "value": f.value, "reason": f.reason} for f in data.facts],
+        "matrix": [
+            {
+                "source": e.source,
+                "destination": e.destination,
+                "flow": e.flow,
+                "verdict": e.verdict,
+                "rule_ids": list(e.rule_ids),
+                "why": list(e.why),
+                "pairs": [list(p) for p in e.pairs],
+            }
+            for e in data.entries
+        ],
+        "exposures": [
+            {
+                "source": x.source,
+                "destination": x.destination,
+                "flow": x.flow,
+                "rule_id": x.rule_id,
+                "where": x.where,
+            }
+            for x in data.exposures
+        ],
         "flows": [
             {
                 "flow": c.flow,
@@ -162,3 +277,6 @@ GRAPH_FORMATS: dict[str, Callable[[GraphData], str]] = {
     "mermaid": render_graph_mermaid,
     "dot": render_graph_dot,
 }
+
+
+__all__ = ["GRAPH_FORMATS", "ExposureMark", "FlowCell", "GraphData", "GroupView", "MatrixEntry"]

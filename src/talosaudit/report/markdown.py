@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from talosaudit.findings import Finding
 from talosaudit.report.base import RULE_DOC_URI, Report, describe_fact
+from talosaudit.report.graph import note_lines, render_graph_mermaid
 from talosaudit.report.safe import guard_lines, md_cell, md_code
 
 _ICON = {"error": "🔴 error", "warning": "🟠 warning", "note": "🔵 note"}
@@ -45,6 +46,10 @@ def render_markdown(report: Report) -> str:
         ]
         out += [_row(report, f, with_reason=True) for f in report.suppressed]
         out += ["", "</details>", ""]
+    if report.graph is not None and report.graph.rows:
+        out += ["## Reachability", "", "```mermaid", render_graph_mermaid(report.graph).rstrip(), "```", ""]
+        out += [f"- {cell(n)}" for n in note_lines(report.graph)]
+        out.append("")
     if report.facts:
         out += ["## Facts used", ""]
         out += [f"- {cell(describe_fact(fact))}" for fact in report.facts]

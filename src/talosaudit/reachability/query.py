@@ -187,7 +187,8 @@ class FlowResult:
 
     ``space`` is the query, ``allowed`` what is proven to pass (pessimistic), ``possible``
     what may pass (optimistic). ``decisions`` are the layers on the path in path order
-    (source egress, network, destination ingress; outermost first within each side).
+    (the order a packet meets them: the source's layers innermost first, the network,
+    the destination's layers outermost first; see ``Reachability._steps``).
     """
 
     src: Endpoint
@@ -389,7 +390,8 @@ class Reachability:
             if layer.placement is Placement.NODE:
                 continue
             for seg in layer.segments:
-                self._segment_layers.setdefault((seg, layer.placement), []).append(layer)
+                key = (model.joined_segment(seg) or seg, layer.placement)
+                self._segment_layers.setdefault(key, []).append(layer)
         segs = [s for s in model.segments.values() if not s.is_internet and s.addresses]
         # Narrowest first, so an address lands in the innermost segment that holds it.
         self._segments = sorted(segs, key=lambda s: (address_line(s.addresses).size(), s.id))
@@ -451,13 +453,13 @@ class Reachability:
     def _pieces(self, ep: Endpoint) -> Iterator[_Piece]:
         line = address_line(ep.addresses)
         if ep.segment is not None or ep.approximate:
-            yield _Piece(ep, line, ep.segment)
+            yield _Piece(ep, line, self.model.joined_segment(ep.segment))
             return
         rest = line
         for seg in self._segments:
             part = rest & address_line(seg.addresses)
             if part:
-                yield _Piece(ep, part, seg.id)
+                yield _Piece(ep, part, self.model.joined_segment(seg.id))
                 rest = rest - part
         if rest:
             # Addresses in no known segment: beyond the firewall's WAN side if there is one;
@@ -465,9 +467,16 @@ class Reachability:
             yield _Piece(ep, rest, None if ep.node_group else self._internet_segment)
 
     def _steps(self, sp: _Piece, dp: _Piece) -> list[tuple[Layer, Direction, Side]]:
+        """The layers a packet from ``sp`` to ``dp`` meets, in the order it meets them: the
+        source's own layers innermost first (Talos egress, then the Proxmox VM's "out"
+        rules, then its security groups), then the network (a network ACL where it leaves
+        the source subnet, the gateway's rules on the interface it enters, the gateway's
+        outbound rules on the interface it leaves, the destination subnet's ACL), then the
+        destination's layers outermost first (Proxmox VM "in", then Talos ingress). Two
+        pieces on one (joined) segment never cross the gateway."""
         steps: list[tuple[Layer, Direction, Side]] = []
         if sp.endpoint.node_group is not None:
-            for lid in sp.endpoint.node_group.layers:
+            for lid in reversed(sp.endpoint.node_group.layers):
                 layer = self.model.layers.get(lid)
                 if layer is not None:
                     steps.append((layer, Direction.EGRESS, Side.SOURCE))

@@ -262,14 +262,32 @@ def _host_addresses(guest: Guest) -> AddressSet:
     return result
 
 
+#: A bridge Proxmox made for one VLAN of a non-VLAN-aware bridge (``vmbr0v30``: VLAN 30 on
+#: ``vmbr0``'s ports).
+_VLAN_BRIDGE = re.compile(r"^(vmbr\d+)v(\d{1,4})$")
+
+
+def segment_vlan(nic: Nic) -> int | None:
+    """The VLAN a NIC's frames are in: its ``tag`` on a VLAN-aware bridge, or the VLAN a
+    ``vmbrNvT`` bridge stands for; None when untagged (the bridge's native VLAN)."""
+    if nic.tag:
+        return nic.tag
+    found = _VLAN_BRIDGE.match(nic.bridge or "")
+    return int(found.group(2)) if found else None
+
+
 def _add_segment(segments: dict[str, Segment], seg_id: str, nic: Nic, net: AddressSet) -> None:
     current = segments.get(seg_id)
-    name = f"{nic.bridge} vlan {nic.tag}" if nic.tag else f"{nic.bridge} (untagged)"
+    vlan = segment_vlan(nic)
+    if nic.tag:
+        name = f"{nic.bridge} vlan {nic.tag}"
+    else:
+        name = f"{nic.bridge} (vlan {vlan})" if vlan else f"{nic.bridge} (untagged)"
     if current is None:
-        segments[seg_id] = Segment(id=seg_id, name=name, addresses=net, source=nic.source)
+        segments[seg_id] = Segment(id=seg_id, name=name, addresses=net, source=nic.source, vlan=vlan)
     else:
         segments[seg_id] = Segment(
-            id=seg_id, name=name, addresses=current.addresses | net, source=current.source
+            id=seg_id, name=name, addresses=current.addresses | net, source=current.source, vlan=vlan
         )
 
 

@@ -86,7 +86,8 @@ def test_why_prints_layers_in_path_order(name: str) -> None:
     ]
     printed = [next(lid for lid, _, _ in expected if f" {lid} " in f"{lines[i]} ") for i in layer_lines]
     assert printed == [lid for lid, _, _ in expected], result.stdout
-    for at, lid in zip(layer_lines, printed, strict=True):
-        following = lines[at + 1 : (layer_lines + [len(lines)])[layer_lines.index(at) + 1]]
+    ends = [*layer_lines[1:], len(lines)]
+    for at, end, lid in zip(layer_lines, ends, printed, strict=True):
+        following = lines[at + 1 : end]
         blocks = any(line.strip().startswith("blocks:") for line in following)
         assert blocks == (lid == blocker), f"{lid}:\n{result.stdout}"

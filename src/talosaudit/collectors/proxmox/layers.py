@@ -98,6 +98,8 @@ class Inventory:
     cluster_missing_reason: str = "cluster.fw is not among the inputs"
     #: The file name a guest's firewall config would have, for messages ("{vmid}.fw").
     guest_fw_label: str = "{vmid}.fw"
+    #: Why a guest without a firewall config has its VM firewall off ({name}: the label above).
+    guest_fw_missing: str = "no {name} (default enable: 0)"
     #: False when the datacenter firewall's ``enable`` is not known even though ``cluster``
     #: holds its groups, ipsets and aliases (Terraform without a cluster_firewall resource).
     cluster_enable_known: bool = True
@@ -328,7 +330,7 @@ def _state(inv: Inventory, guest: Guest, guest_fw: FirewallConfig | None) -> _St
         on, vm_source, how = enable_value(guest_fw, default=False)
         vm, vm_reason = ("on" if on else "off"), f"{fw_name} {how}"
     elif inv.firewall_inputs:
-        vm, vm_reason, vm_source = "off", f"no {fw_name} (default enable: 0)", None
+        vm, vm_reason, vm_source = "off", inv.guest_fw_missing.format(name=fw_name), None
     else:
         vm, vm_reason, vm_source = "unknown", f"{fw_name} is not among the inputs", None
     return _State(dc, dc_reason, dc_source, vm, vm_reason, vm_source)

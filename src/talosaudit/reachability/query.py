@@ -53,6 +53,13 @@ from talosaudit.reachability.space import (
 #: a deny of one low port (udp/6081 inbound) does not break replies to these.
 EPHEMERAL_PORTS = IntervalSet.span(32768, 60999)
 _ALL_PORTS = ALL_PORTS.values
+_UDP = 17
+#: UDP tunnels that are peer-to-peer on a fixed port: VXLAN (IANA 4789; 8472 the Linux and
+#: Cilium default), Geneve (6081), WireGuard (51820 KubeSpan, 51871 Cilium). Each node sends
+#: from and to that port, so traffic in either direction is a new flow to the fixed port
+#: (checked as such by the required flows of both directions), never a reply to an ephemeral
+#: port: a stateless layer need not pass an ephemeral return range for them.
+TUNNEL_PORTS = IntervalSet.of((p, p) for p in (4789, 6081, 8472, 51820, 51871))
 #: From this many boxes in the allowed flows, admitting() indexes them.
 _INDEX_MIN_BOXES = 16
 _PORTED = IntervalSet.of((p, p) for p in PORTED)
@@ -153,11 +160,15 @@ class LayerDecision:
             return "the layer is disabled"
         way = self.direction.value
         reasons: list[str] = []
-        if self.return_blocked and self.return_blocked & part:
+        returned = self.return_blocked & part if self.return_blocked else EMPTY_SPACE
+        if returned:
             back = Direction.EGRESS if self.direction is Direction.INGRESS else Direction.INGRESS
             reasons.append(
                 f"it is stateless and no {back.value} rule allows the return traffic "
-                f"(to ports {PortSet(EPHEMERAL_PORTS)})"
+                f"(to ports {PortSet(EPHEMERAL_PORTS)}): the requests from "
+                f"{returned.sources().describe()} to {returned.destinations().describe()} pass, "
+                f"the replies from {returned.destinations().describe()} back to "
+                f"{returned.sources().describe()} do not"
             )
         deniers = [rule for rule, hit in self.denied if hit & part]
         if deniers:
@@ -582,7 +593,11 @@ class Reachability:
         replies = self._layer(layer, opposite, leg.reversed(back), mode)
         dropped = back - replies.allowed
         # One dropped reply port is enough to break some connections of that address pair.
-        return dropped.swap(SRC, DST).with_dim(PORT, _ALL_PORTS) & leg.q
+        broken = dropped.swap(SRC, DST).with_dim(PORT, _ALL_PORTS) & leg.q
+        if not broken:
+            return broken
+        tunnels = Space.box(IntervalSet.span(_UDP, _UDP), leg.sp.line, leg.dp.line, TUNNEL_PORTS)
+        return broken - tunnels
 
     # --- one layer ---------------------------------------------------------------------
 

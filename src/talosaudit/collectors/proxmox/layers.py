@@ -445,7 +445,10 @@ def _unknown_group(rule: FwRule, cluster_known: bool, resolver: _Resolver) -> Ru
         direction=Direction.INGRESS,
         protocol=None,
         ports=ALL_PORTS,
-        peer=Peer(ALL_ADDRESSES, description=f"members of security group {rule.action}"),
+        peer=Peer(
+            ALL_ADDRESSES,
+            description=f"whatever the rules of security group {rule.action} (inserted here) allow",
+        ),
         source=rule.source,
         description=rule.comment,
         enabled=rule.enabled and not cluster_known,

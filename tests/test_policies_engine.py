@@ -212,8 +212,9 @@ def test_nacl_without_return_traffic_blocks_trustd() -> None:
     assert (f.location.path, f.location.start_line) == ("network/nacl.tf", 5)
     assert f.message == (
         "tcp/50001 from worker nodes to control-plane nodes is blocked by network ACL aws_network_acl.cp: "
-        "it is stateless and no egress rule allows the return traffic (to ports 32768-60999) "
-        "(Talos trustd: workers cannot join)"
+        "it is stateless and no egress rule allows the return traffic (to ports 32768-60999): the "
+        "requests from 10.0.2.0/24 to 10.0.1.0/24 pass, the replies from 10.0.1.0/24 back to "
+        "10.0.2.0/24 do not (Talos trustd: workers cannot join)"
     )
 
 

@@ -302,7 +302,7 @@ def test_undefined_references_drop_the_rule() -> None:
     collection = _collection(guest_text)
     layer = {lay.id: lay for lay in collection.layers}["proxmox:201/net0"]
     assert [(r.source.start_line, r.enabled, r.describe()) for r in layer.rules] == [
-        (6, False, "allow all from members of security group nosuchgroup"),
+        (6, False, "allow all from whatever the rules of security group nosuchgroup (inserted here) allow"),
         (7, True, "allow tcp/10250 from 10.0.30.0/24 (10.0.30.0/24)"),
     ]
     assert [(p.kind, p.source.start_line, p.message) for p in collection.problems] == [

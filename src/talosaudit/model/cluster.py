@@ -48,7 +48,13 @@ class NodeGroup:
 
 @dataclass(frozen=True, slots=True)
 class Segment:
-    """A network segment (AWS subnet, VLAN, pfSense interface network)."""
+    """A network segment (AWS subnet, VLAN, pfSense interface network).
+
+    Collectors see the same network from different sides: Proxmox as a bridge and VLAN tag
+    (``vmbr0.30``), pfSense as the interface whose subnet it is (``opt2`` on ``vtnet1.30``).
+    ``merge()`` joins them (see ``model/segments.py``); ``vlan`` is the 802.1Q tag when the
+    collector knows it, used to join a segment whose subnet is unknown.
+    """
 
     id: str
     name: str
@@ -56,6 +62,7 @@ class Segment:
     source: SourceRef | None = None
     #: True for the segment beyond a firewall's WAN side.
     is_internet: bool = False
+    vlan: int | None = None
 
 
 class FactOrigin(IntEnum):

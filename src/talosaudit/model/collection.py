@@ -9,6 +9,7 @@ from enum import StrEnum
 from talosaudit.model.addresses import EMPTY, AddressSet
 from talosaudit.model.cluster import Fact, NodeGroup, Role, Segment
 from talosaudit.model.firewall import Layer, LayerKind
+from talosaudit.model.segments import join_segments
 from talosaudit.model.source import SourceRef
 
 
@@ -132,6 +133,9 @@ class Model:
     node_groups: tuple[NodeGroup, ...] = ()
     layers: dict[str, Layer] = field(default_factory=dict)
     segments: dict[str, Segment] = field(default_factory=dict)
+    #: Segment id -> the id of the segment it is one network with (``model/segments.py``):
+    #: a Proxmox bridge/VLAN joined to the pfSense interface whose subnet it is.
+    segment_joins: dict[str, str] = field(default_factory=dict)
     facts: dict[str, Fact] = field(default_factory=dict)
     admin: AddressSet = EMPTY
     admin_sources: tuple[SourceRef, ...] = ()
@@ -143,6 +147,10 @@ class Model:
     def fact(self, name: str, default: str = "") -> str:
         found = self.facts.get(name)
         return found.value if found else default
+
+    def joined_segment(self, segment: str | None) -> str | None:
+        """The segment ``segment`` is one network with (itself when it joined nothing)."""
+        return None if segment is None else self.segment_joins.get(segment, segment)
 
 
 def merge(collections: Iterable[Collection], extra_facts: Iterable[Fact] = ()) -> Model:
@@ -177,7 +185,10 @@ def merge(collections: Iterable[Collection], extra_facts: Iterable[Fact] = ()) -
         drift.extend(c.drift)
         files.extend(c.files)
     groups = _attach(groups, attachments, layers)
+    joined = join_segments(segments, layers.values())
+    segments = joined.segments
     groups = [_with_segment(g, segments) for g in groups]
+    problems.extend(_unjoined_problems(joined.unjoined, groups))
     for fact in all_facts:
         current = facts.get(fact.name)
         if current is None or fact.origin < current.origin:
@@ -186,6 +197,7 @@ def merge(collections: Iterable[Collection], extra_facts: Iterable[Fact] = ()) -
         node_groups=tuple(groups),
         layers=layers,
         segments=segments,
+        segment_joins=joined.joins,
         facts=facts,
         admin=admin,
         admin_sources=tuple(admin_sources),
@@ -305,3 +317,26 @@ def _with_segment(group: NodeGroup, segments: dict[str, Segment]) -> NodeGroup:
         if best is None or seg.addresses <= best.addresses:
             best = seg
     return replace(group, segment=best.id) if best else group
+
+
+def _unjoined_problems(unjoined: Iterable[Segment], groups: list[NodeGroup]) -> list[Problem]:
+    """One problem per segment that could not be joined to a gateway's segment but holds
+    nodes: the gateway is then left off the paths of these nodes, and the reader must know."""
+    out = []
+    for seg in unjoined:
+        names = sorted({g.name for g in groups if g.segment == seg.id})
+        if not names:
+            continue
+        known = seg.addresses.describe() if seg.addresses else "no known subnet"
+        out.append(
+            Problem(
+                ProblemKind.UNRESOLVED,
+                f"the segment {seg.name} ({known}) of {', '.join(names)} matches no firewall "
+                "interface or subnet among the inputs (no interface subnet holds its addresses"
+                + ("" if seg.vlan is None else f" and none carries VLAN {seg.vlan}")
+                + "): paths from and to these nodes are evaluated without the gateway's rules",
+                seg.source or SourceRef("."),
+                key=f"segment-unjoined:{seg.id}",
+            )
+        )
+    return out

@@ -53,6 +53,13 @@ from talosaudit.reachability.space import (
 #: a deny of one low port (udp/6081 inbound) does not break replies to these.
 EPHEMERAL_PORTS = IntervalSet.span(32768, 60999)
 _ALL_PORTS = ALL_PORTS.values
+_UDP = 17
+#: UDP tunnels that are peer-to-peer on a fixed port: VXLAN (IANA 4789; 8472 the Linux and
+#: Cilium default), Geneve (6081), WireGuard (51820 KubeSpan, 51871 Cilium). Each node sends
+#: from and to that port, so traffic in either direction is a new flow to the fixed port
+#: (checked as such by the required flows of both directions), never a reply to an ephemeral
+#: port: a stateless layer need not pass an ephemeral return range for them.
+TUNNEL_PORTS = IntervalSet.of((p, p) for p in (4789, 6081, 8472, 51820, 51871))
 #: From this many boxes in the allowed flows, admitting() indexes them.
 _INDEX_MIN_BOXES = 16
 _PORTED = IntervalSet.of((p, p) for p in PORTED)
@@ -153,11 +160,15 @@ class LayerDecision:
             return "the layer is disabled"
         way = self.direction.value
         reasons: list[str] = []
-        if self.return_blocked and self.return_blocked & part:
+        returned = self.return_blocked & part if self.return_blocked else EMPTY_SPACE
+        if returned:
             back = Direction.EGRESS if self.direction is Direction.INGRESS else Direction.INGRESS
             reasons.append(
                 f"it is stateless and no {back.value} rule allows the return traffic "
-                f"(to ports {PortSet(EPHEMERAL_PORTS)})"
+                f"(to ports {PortSet(EPHEMERAL_PORTS)}): the requests from "
+                f"{returned.sources().describe()} to {returned.destinations().describe()} pass, "
+                f"the replies from {returned.destinations().describe()} back to "
+                f"{returned.sources().describe()} do not"
             )
         deniers = [rule for rule, hit in self.denied if hit & part]
         if deniers:
@@ -187,7 +198,8 @@ class FlowResult:
 
     ``space`` is the query, ``allowed`` what is proven to pass (pessimistic), ``possible``
     what may pass (optimistic). ``decisions`` are the layers on the path in path order
-    (source egress, network, destination ingress; outermost first within each side).
+    (the order a packet meets them: the source's layers innermost first, the network,
+    the destination's layers outermost first; see ``Reachability._steps``).
     """
 
     src: Endpoint
@@ -389,7 +401,8 @@ class Reachability:
             if layer.placement is Placement.NODE:
                 continue
             for seg in layer.segments:
-                self._segment_layers.setdefault((seg, layer.placement), []).append(layer)
+                key = (model.joined_segment(seg) or seg, layer.placement)
+                self._segment_layers.setdefault(key, []).append(layer)
         segs = [s for s in model.segments.values() if not s.is_internet and s.addresses]
         # Narrowest first, so an address lands in the innermost segment that holds it.
         self._segments = sorted(segs, key=lambda s: (address_line(s.addresses).size(), s.id))
@@ -451,13 +464,13 @@ class Reachability:
     def _pieces(self, ep: Endpoint) -> Iterator[_Piece]:
         line = address_line(ep.addresses)
         if ep.segment is not None or ep.approximate:
-            yield _Piece(ep, line, ep.segment)
+            yield _Piece(ep, line, self.model.joined_segment(ep.segment))
             return
         rest = line
         for seg in self._segments:
             part = rest & address_line(seg.addresses)
             if part:
-                yield _Piece(ep, part, seg.id)
+                yield _Piece(ep, part, self.model.joined_segment(seg.id))
                 rest = rest - part
         if rest:
             # Addresses in no known segment: beyond the firewall's WAN side if there is one;
@@ -465,9 +478,16 @@ class Reachability:
             yield _Piece(ep, rest, None if ep.node_group else self._internet_segment)
 
     def _steps(self, sp: _Piece, dp: _Piece) -> list[tuple[Layer, Direction, Side]]:
+        """The layers a packet from ``sp`` to ``dp`` meets, in the order it meets them: the
+        source's own layers innermost first (Talos egress, then the Proxmox VM's "out"
+        rules, then its security groups), then the network (a network ACL where it leaves
+        the source subnet, the gateway's rules on the interface it enters, the gateway's
+        outbound rules on the interface it leaves, the destination subnet's ACL), then the
+        destination's layers outermost first (Proxmox VM "in", then Talos ingress). Two
+        pieces on one (joined) segment never cross the gateway."""
         steps: list[tuple[Layer, Direction, Side]] = []
         if sp.endpoint.node_group is not None:
-            for lid in sp.endpoint.node_group.layers:
+            for lid in reversed(sp.endpoint.node_group.layers):
                 layer = self.model.layers.get(lid)
                 if layer is not None:
                     steps.append((layer, Direction.EGRESS, Side.SOURCE))
@@ -573,7 +593,11 @@ class Reachability:
         replies = self._layer(layer, opposite, leg.reversed(back), mode)
         dropped = back - replies.allowed
         # One dropped reply port is enough to break some connections of that address pair.
-        return dropped.swap(SRC, DST).with_dim(PORT, _ALL_PORTS) & leg.q
+        broken = dropped.swap(SRC, DST).with_dim(PORT, _ALL_PORTS) & leg.q
+        if not broken:
+            return broken
+        tunnels = Space.box(IntervalSet.span(_UDP, _UDP), leg.sp.line, leg.dp.line, TUNNEL_PORTS)
+        return broken - tunnels
 
     # --- one layer ---------------------------------------------------------------------
 

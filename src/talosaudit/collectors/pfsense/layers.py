@@ -128,6 +128,20 @@ def is_internet_facing(itf: Interface) -> bool:
     return itf.name == "wan" or bool(itf.gateway)
 
 
+#: VLAN device names: ``vtnet1.30``/``igb1.30`` (pfSense, FreeBSD) and ``igb0_vlan30``
+#: (OPNsense before 23.x); anything else is looked up in ``<vlans>``.
+_VLAN_DEVICE = re.compile(r"^[a-z]+\d+(?:\.|_vlan)(\d{1,4})$")
+
+
+def vlan_tag(config: FirewallConfig, device: str) -> int | None:
+    """The 802.1Q tag of an interface's device, when it is a VLAN."""
+    for vlanif, tag in config.vlans:
+        if vlanif == device:
+            return tag
+    found = _VLAN_DEVICE.match(device)
+    return int(found.group(1)) if found else None
+
+
 def modelled_interfaces(config: FirewallConfig) -> list[Interface]:
     """Enabled interfaces that traffic can enter from another host (not loopback)."""
     return [i for i in config.interfaces if i.enabled and not i.device.startswith("lo") and i.name != "lo0"]
@@ -154,7 +168,16 @@ def build_collection(
         internet = is_internet_facing(itf)
         seg_addresses = (INTERNET | net.networks) if internet else net.networks
         seg_id = segment_id(config.kind, rel, itf.name)
-        segments.append(Segment(seg_id, _title(config, rel, itf), seg_addresses, ref, is_internet=internet))
+        segments.append(
+            Segment(
+                seg_id,
+                _title(config, rel, itf),
+                seg_addresses,
+                ref,
+                is_internet=internet,
+                vlan=vlan_tag(config, itf.device),
+            )
+        )
         role = "wan" if internet else ""
         if not internet and (itf.name.lower() in wanted_admin or itf.descr.lower() in wanted_admin):
             role = "admin"

@@ -48,6 +48,7 @@ def read_opnsense(root: XmlElement) -> FirewallConfig:
         root_line=config.root_line,
         root_end_line=config.root_end_line,
         interfaces=config.interfaces,
+        vlans=config.vlans,
         vips=config.vips,
         groups=config.groups,
         aliases=config.aliases + mvc_aliases,

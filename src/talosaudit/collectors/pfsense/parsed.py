@@ -168,6 +168,9 @@ class FirewallConfig:
     rules: tuple[FilterRule, ...] = ()
     port_forwards: tuple[PortForward, ...] = ()
     problems: tuple[ReadProblem, ...] = ()
+    #: ``<vlans>``: each VLAN device (``vlanif``, e.g. ``vtnet1.30`` or OPNsense's ``vlan01``)
+    #: and its 802.1Q tag.
+    vlans: tuple[tuple[str, int], ...] = ()
 
     def interface(self, name: str) -> Interface | None:
         for itf in self.interfaces:

@@ -66,6 +66,7 @@ def read_common(root: XmlElement, kind: str, flags: Flags) -> FirewallConfig:
         root_line=root.line,
         root_end_line=root.end_line,
         interfaces=read_interfaces(root, flags),
+        vlans=read_vlans(root),
         vips=read_vips(root),
         groups=read_groups(root),
         aliases=read_aliases(root, problems),
@@ -99,6 +100,22 @@ def read_interfaces(root: XmlElement, flags: Flags) -> tuple[Interface, ...]:
             )
         )
     return tuple(result)
+
+
+def read_vlans(root: XmlElement) -> tuple[tuple[str, int], ...]:
+    """``<vlans><vlan>``: the device each VLAN gets and its tag (the same element in both
+    dialects); a device without ``vlanif`` gets pfSense's ``<if>.<tag>`` name."""
+    section = root.child("vlans")
+    if section is None:
+        return ()
+    out = []
+    for vlan in section.children:
+        tag = vlan.text_of("tag").strip()
+        if not tag.isdigit():
+            continue
+        device = vlan.text_of("vlanif").strip() or f"{vlan.text_of('if').strip()}.{tag}"
+        out.append((device, int(tag)))
+    return tuple(out)
 
 
 def read_vips(root: XmlElement) -> tuple[VirtualIp, ...]:

@@ -98,6 +98,8 @@ class Inventory:
     cluster_missing_reason: str = "cluster.fw is not among the inputs"
     #: The file name a guest's firewall config would have, for messages ("{vmid}.fw").
     guest_fw_label: str = "{vmid}.fw"
+    #: Why a guest without a firewall config has its VM firewall off ({name}: the label above).
+    guest_fw_missing: str = "no {name} (default enable: 0)"
     #: False when the datacenter firewall's ``enable`` is not known even though ``cluster``
     #: holds its groups, ipsets and aliases (Terraform without a cluster_firewall resource).
     cluster_enable_known: bool = True
@@ -262,14 +264,32 @@ def _host_addresses(guest: Guest) -> AddressSet:
     return result
 
 
+#: A bridge Proxmox made for one VLAN of a non-VLAN-aware bridge (``vmbr0v30``: VLAN 30 on
+#: ``vmbr0``'s ports).
+_VLAN_BRIDGE = re.compile(r"^(vmbr\d+)v(\d{1,4})$")
+
+
+def segment_vlan(nic: Nic) -> int | None:
+    """The VLAN a NIC's frames are in: its ``tag`` on a VLAN-aware bridge, or the VLAN a
+    ``vmbrNvT`` bridge stands for; None when untagged (the bridge's native VLAN)."""
+    if nic.tag:
+        return nic.tag
+    found = _VLAN_BRIDGE.match(nic.bridge or "")
+    return int(found.group(2)) if found else None
+
+
 def _add_segment(segments: dict[str, Segment], seg_id: str, nic: Nic, net: AddressSet) -> None:
     current = segments.get(seg_id)
-    name = f"{nic.bridge} vlan {nic.tag}" if nic.tag else f"{nic.bridge} (untagged)"
+    vlan = segment_vlan(nic)
+    if nic.tag:
+        name = f"{nic.bridge} vlan {nic.tag}"
+    else:
+        name = f"{nic.bridge} (vlan {vlan})" if vlan else f"{nic.bridge} (untagged)"
     if current is None:
-        segments[seg_id] = Segment(id=seg_id, name=name, addresses=net, source=nic.source)
+        segments[seg_id] = Segment(id=seg_id, name=name, addresses=net, source=nic.source, vlan=vlan)
     else:
         segments[seg_id] = Segment(
-            id=seg_id, name=name, addresses=current.addresses | net, source=current.source
+            id=seg_id, name=name, addresses=current.addresses | net, source=current.source, vlan=vlan
         )
 
 
@@ -310,7 +330,7 @@ def _state(inv: Inventory, guest: Guest, guest_fw: FirewallConfig | None) -> _St
         on, vm_source, how = enable_value(guest_fw, default=False)
         vm, vm_reason = ("on" if on else "off"), f"{fw_name} {how}"
     elif inv.firewall_inputs:
-        vm, vm_reason, vm_source = "off", f"no {fw_name} (default enable: 0)", None
+        vm, vm_reason, vm_source = "off", inv.guest_fw_missing.format(name=fw_name), None
     else:
         vm, vm_reason, vm_source = "unknown", f"{fw_name} is not among the inputs", None
     return _State(dc, dc_reason, dc_source, vm, vm_reason, vm_source)
@@ -425,7 +445,10 @@ def _unknown_group(rule: FwRule, cluster_known: bool, resolver: _Resolver) -> Ru
         direction=Direction.INGRESS,
         protocol=None,
         ports=ALL_PORTS,
-        peer=Peer(ALL_ADDRESSES, description=f"members of security group {rule.action}"),
+        peer=Peer(
+            ALL_ADDRESSES,
+            description=f"whatever the rules of security group {rule.action} (inserted here) allow",
+        ),
         source=rule.source,
         description=rule.comment,
         enabled=rule.enabled and not cluster_known,

@@ -14,6 +14,15 @@ semantics: a NIC is filtered only when the datacenter, the VM and the NIC enable
 
 Without a ``cluster_firewall`` resource the datacenter state is unknown: the VMs whose VM
 and NIC firewalls are on are assumed filtered, and a UNRESOLVED says so.
+
+Defaults per provider:
+
+- bpg: a VM without a ``firewall_options`` resource has its VM-level firewall off (the
+  provider creates none, and Proxmox's default is ``enable: 0``), so a NIC with
+  ``firewall = true`` or rules for that VM are not applied; this is known, not unknown.
+- Telmate: ``network { firewall }`` defaults to false; the provider manages no firewall
+  options or rules, so the VM and datacenter state live outside the configuration and stay
+  unknown (a NIC with ``firewall = true`` is reported as not knowable, not as off).
 """
 
 from __future__ import annotations
@@ -505,12 +514,14 @@ def map_proxmox(config: TerraformConfig, hints: RoleHints | None = None) -> Coll
         guests=tuple(mapper.guests),
         cluster=cluster_draft.freeze() if cluster_draft is not None else None,
         guest_fw=guest_fw,
-        firewall_inputs=firewall_resources,
+        # bpg manages the VM firewall switch itself: no firewall_options resource means off.
+        firewall_inputs=firewall_resources or any(k in ("vm", "container") for _, k in kinds),
         cluster_label="proxmox_virtual_environment_cluster_firewall",
         cluster_missing_reason=(
             "no proxmox_virtual_environment_cluster_firewall resource in the configuration"
         ),
-        guest_fw_label="firewall_options of {vmid}",
+        guest_fw_label="proxmox_virtual_environment_firewall_options for {vmid}",
+        guest_fw_missing="no {name} in the configuration (the bpg provider's default: VM firewall off)",
         cluster_enable_known=cluster_enable_known,
         definitions_complete=False,
         files=(),

@@ -122,13 +122,17 @@ def scan(ctx: click.Context, *, paths: tuple[Path, ...], opts: AuditOptions, cat
 def graph(*, paths: tuple[Path, ...], fmt: str, model_opts: ModelOptions) -> None:
     """Node groups with their roles and why, their layers, and the required-flow matrix."""
     from talosaudit.explain import graph_data
-    from talosaudit.report.graph import GRAPH_FORMATS
-    from talosaudit.scan import build_model, request_catalogue
+    from talosaudit.report.graph import GRAPH_FORMATS, render_rooted_graph
+    from talosaudit.scan import build_models, request_catalogue
 
     request = model_request(model_opts, paths=paths, first_scanned=paths[0])
     catalogue = request_catalogue(request)
-    model, _ = build_model(request)
-    click.echo(GRAPH_FORMATS[fmt](graph_data(model, catalogue)), nl=False)
+    models = build_models(request)
+    if not models.several:
+        click.echo(GRAPH_FORMATS[fmt](graph_data(models.by_root[0][1], catalogue)), nl=False)
+        return
+    sections = [(root, graph_data(model, catalogue)) for root, model in models.by_root]
+    click.echo(render_rooted_graph(fmt, sections), nl=False)
 
 
 @cli.command()
@@ -159,7 +163,7 @@ def why(
 ) -> None:
     """Layer-by-layer trace of one flow: which rule allows it, or which layer blocks it."""
     from talosaudit.explain import ExplainError, parse_flow, render_trace, trace
-    from talosaudit.scan import build_model, request_catalogue
+    from talosaudit.scan import build_models, request_catalogue
 
     try:
         parse_flow(flow)
@@ -167,12 +171,15 @@ def why(
         raise click.BadParameter(str(exc), param_hint="--port") from exc
     request = model_request(model_opts, paths=paths, first_scanned=paths[0])
     catalogue = request_catalogue(request)
-    model, _ = build_model(request)
-    try:
-        traces = trace(model, source, destination, flow, catalogue)
-    except ExplainError as exc:
-        raise CannotRun(str(exc)) from exc
-    click.echo(render_trace(traces), nl=False)
+    models = build_models(request)
+    out: list[str] = []
+    for root, model in models.by_root:
+        try:
+            traces = trace(model, source, destination, flow, catalogue)
+        except ExplainError as exc:
+            raise CannotRun(f"{exc} (root {root})" if root else str(exc)) from exc
+        out.append((f"== root {root} ==\n" if root else "") + render_trace(traces))
+    click.echo("\n".join(out), nl=False)
 
 
 # --- policies --------------------------------------------------------------------------

@@ -105,6 +105,13 @@ class Collection:
     #: Input files this collector read as part of its own inputs (a patch that Terraform's
     #: ``file()``/``templatefile()`` passes to the Talos provider): later collectors skip them.
     consumed: tuple[str, ...] = ()
+    #: Input files the inputs read by reference (``file()``/``templatefile()`` paths): a
+    #: Talos config or firewall export read so belongs to the root module that reads it.
+    references: tuple[str, ...] = ()
+    #: One collection per Terraform root module (its directory, relative to the scan root)
+    #: when there are several: scan evaluates each alone. What this collection holds itself
+    #: belongs to no root (a file that cannot be parsed).
+    roots: tuple[tuple[str, Collection], ...] = ()
 
     @classmethod
     def combine(cls, parts: Iterable[Collection]) -> Collection:
@@ -122,6 +129,8 @@ class Collection:
             attachments=tuple(x for c in collected for x in c.attachments),
             files=tuple(dict.fromkeys(x for c in collected for x in c.files)),
             consumed=tuple(dict.fromkeys(x for c in collected for x in c.consumed)),
+            references=tuple(dict.fromkeys(x for c in collected for x in c.references)),
+            roots=tuple(x for c in collected for x in c.roots),
         )
 
 

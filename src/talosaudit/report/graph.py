@@ -6,7 +6,7 @@ reachability); this module only renders it as text, Mermaid or Graphviz dot.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from talosaudit.model import Fact, Layer, NodeGroup
@@ -90,35 +90,72 @@ def _mermaid_quote(text: str) -> str:
 
 
 def render_graph_mermaid(data: GraphData) -> str:
+    return "\n".join(["flowchart LR", *_mermaid_body(data, "")]) + "\n"
+
+
+def _mermaid_body(data: GraphData, prefix: str) -> list[str]:
     ids: dict[str, str] = {}
-    out = ["flowchart LR"]
+    out: list[str] = []
     for g in data.groups:
-        out.append(f'  {_node_id(g.name, ids)}["{_mermaid_quote(g.name)}<br/>{_role(g)}"]')
+        out.append(f'  {prefix}{_node_id(g.name, ids)}["{_mermaid_quote(g.name)}<br/>{_role(g)}"]')
     for c in data.flows:
         for endpoint in (c.source, c.destination):
             if endpoint not in ids:
-                out.append(f'  {_node_id(endpoint, ids)}["{_mermaid_quote(endpoint)}"]')
+                out.append(f'  {prefix}{_node_id(endpoint, ids)}["{_mermaid_quote(endpoint)}"]')
         arrow = "-->" if c.verdict == "allowed" else "-.->"
         label = _mermaid_quote(f"{c.flow} {c.verdict}")
-        out.append(f'  {ids[c.source]} {arrow}|"{label}"| {ids[c.destination]}')
-    return "\n".join(out) + "\n"
+        out.append(f'  {prefix}{ids[c.source]} {arrow}|"{label}"| {prefix}{ids[c.destination]}')
+    return out
 
 
 _DOT_COLOR = {"allowed": "darkgreen", "blocked": "red", "partial": "orange", "unknown": "gray"}
 
 
 def render_graph_dot(data: GraphData) -> str:
+    out = ["digraph talosaudit {", "  rankdir=LR;", "  node [shape=box];", *_dot_body(data, ""), "}"]
+    return "\n".join(out) + "\n"
+
+
+def _dot_body(data: GraphData, prefix: str) -> list[str]:
     ids: dict[str, str] = {}
-    out = ["digraph talosaudit {", "  rankdir=LR;", "  node [shape=box];"]
+    out: list[str] = []
     for g in data.groups:
-        out.append(f'  {_node_id(g.name, ids)} [label="{_quote(g.name)}\\n{_role(g)}"];')
+        out.append(f'  {prefix}{_node_id(g.name, ids)} [label="{_quote(g.name)}\\n{_role(g)}"];')
     for c in data.flows:
         for endpoint in (c.source, c.destination):
             if endpoint not in ids:
-                out.append(f'  {_node_id(endpoint, ids)} [label="{_quote(endpoint)}", shape=ellipse];')
+                out.append(
+                    f'  {prefix}{_node_id(endpoint, ids)} [label="{_quote(endpoint)}", shape=ellipse];'
+                )
         color = _DOT_COLOR.get(c.verdict, "black")
         label = _quote(f"{c.flow} {c.verdict}")
-        out.append(f'  {ids[c.source]} -> {ids[c.destination]} [label="{label}", color={color}];')
+        out.append(
+            f'  {prefix}{ids[c.source]} -> {prefix}{ids[c.destination]} [label="{label}", color={color}];'
+        )
+    return out
+
+
+def render_rooted_graph(fmt: str, sections: Sequence[tuple[str, GraphData]]) -> str:
+    """The graphs of several Terraform root modules, one section per root: text headings, a
+    JSON list under ``roots``, a Mermaid subgraph or a dot cluster per root."""
+    if fmt == "text":
+        return "\n".join(f"== root {visible(root)} ==\n{render_graph_text(data)}" for root, data in sections)
+    if fmt == "json":
+        roots = [{"root": root, **json.loads(render_graph_json(data))} for root, data in sections]
+        return json.dumps({"roots": roots}, indent=2) + "\n"
+    if fmt == "mermaid":
+        out = ["flowchart LR"]
+        for i, (root, data) in enumerate(sections):
+            out += [f'  subgraph r{i}["root {_mermaid_quote(root)}"]', *_mermaid_body(data, f"r{i}"), "  end"]
+        return "\n".join(out) + "\n"
+    out = ["digraph talosaudit {", "  rankdir=LR;", "  node [shape=box];"]
+    for i, (root, data) in enumerate(sections):
+        out += [
+            f"  subgraph cluster_r{i} {{",
+            f'  label="root {_quote(root)}";',
+            *_dot_body(data, f"r{i}"),
+            "  }",
+        ]
     out.append("}")
     return "\n".join(out) + "\n"
 

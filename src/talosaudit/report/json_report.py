@@ -38,13 +38,15 @@ def json_document(report: Report) -> dict[str, Any]:
         "policies": [p.id for p in report.policies],
         "facts": [
             {
+                **({"root": root} if root else {}),
                 "name": fact.name,
                 "value": fact.value,
                 "reason": fact.reason,
                 "origin": ORIGIN_NAMES.get(fact.origin, fact.origin.name),
                 "source": _location(fact.source) if fact.source else None,
             }
-            for fact in report.facts
+            for root, facts in report.fact_sections()
+            for fact in facts
         ],
         "notices": list(report.notices),
         "findings": [_finding(report, f) for f in findings],

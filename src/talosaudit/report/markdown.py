@@ -45,9 +45,9 @@ def render_markdown(report: Report) -> str:
         ]
         out += [_row(report, f, with_reason=True) for f in report.suppressed]
         out += ["", "</details>", ""]
-    if report.facts:
-        out += ["## Facts used", ""]
-        out += [f"- {cell(describe_fact(fact))}" for fact in report.facts]
+    for root, facts in report.fact_sections():
+        out += [f"## Facts used (root {cell(root)})" if root else "## Facts used", ""]
+        out += [f"- {cell(describe_fact(fact))}" for fact in facts]
         out.append("")
     if report.notices:
         out += ["## Notices", ""]

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from talosaudit.findings import Finding
 from talosaudit.levels import Level
-from talosaudit.model import ALL_ADDRESSES, ALL_PORTS, EMPTY, AddressSet, PortSet, Role, Rule
+from talosaudit.model import ALL_ADDRESSES, ALL_PORTS, EMPTY, AddressSet, PortSet, ProblemKind, Role, Rule
 from talosaudit.model.ports import parse_protocol
 from talosaudit.model.source import SourceRef
 from talosaudit.policies.context import (
@@ -251,6 +251,10 @@ def _outermost(
 
 def forbid_flow(policy: Policy, ctx: Context) -> Iterator[Finding]:
     params = ctx.params(policy, ForbidFlowParams)
+    if any(p.kind is ProblemKind.NOT_EVALUATED for p in ctx.model.problems):
+        # A firewall that is not read stands in front of the nodes: it may block any
+        # exposure, so none is claimed (its own note says so).
+        return
     for e in exposures(ctx, policy):
         yield _exposure_finding(policy, params, e)
 

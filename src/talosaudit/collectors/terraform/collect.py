@@ -16,6 +16,7 @@ from talosaudit.collectors.terraform.engine import load_roots
 from talosaudit.collectors.terraform.facts import facts_from_variables
 from talosaudit.collectors.terraform.kinds import TERRAFORM, TERRAFORM_JSON, TFVARS
 from talosaudit.collectors.terraform.values import TerraformConfig
+from talosaudit.collectors.unmodelled.terraform import map_unmodelled
 from talosaudit.model import Collection, Problem, SourceRef
 
 
@@ -67,6 +68,7 @@ def collection_from_config(
             map_aws(config, hints),
             map_proxmox(config, hints),
             map_talos(config, root),
+            map_unmodelled(config),
             Collection(facts=variables.facts, admin=variables.admin, problems=variables.problems),
         )
     )

@@ -52,7 +52,7 @@ def _graph(case: Case) -> list[dict[str, Any]]:
     assert code == 0, f"{case.name}: graph exit {code}: {out[:500]}"
     document = json.loads(out)
     # Several Terraform root modules: one graph per root, under "roots".
-    sections = document["roots"] if "roots" in document else [document]
+    sections = document.get("roots", [document])
     cells: list[dict[str, Any]] = [c for section in sections for c in section["flows"]]
     return cells
 

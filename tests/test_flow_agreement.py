@@ -52,7 +52,10 @@ def _graph(case: Case) -> list[dict[str, Any]]:
         case, ["graph", *case.paths, "--root", str(case.directory), "--format", "json", *case.args]
     )
     assert code == 0, f"{case.name}: graph exit {code}: {out[:500]}"
-    cells: list[dict[str, Any]] = json.loads(out)["flows"]
+    document = json.loads(out)
+    # Several Terraform root modules: one graph per root, under "roots".
+    sections = document.get("roots", [document])
+    cells: list[dict[str, Any]] = [c for section in sections for c in section["flows"]]
     return cells
 
 

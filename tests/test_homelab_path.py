@@ -81,8 +81,12 @@ def test_why_prints_layers_in_path_order(name: str) -> None:
     with contextlib.chdir(directory):
         result = CliRunner().invoke(_command(), [*argv, "--port", "50001/tcp", *ARGS], catch_exceptions=False)
     lines = result.stdout.splitlines()
+    # Layer lines read "[source egress] <layer> <id> (file:line)"; the summary line above
+    # them may name the blocking layer too.
     layer_lines = [
-        i for i, line in enumerate(lines) if any(f" {lid} " in f"{line} " for lid, _, _ in expected)
+        i
+        for i, line in enumerate(lines)
+        if line.lstrip().startswith("[") and any(f" {lid} " in f"{line} " for lid, _, _ in expected)
     ]
     printed = [next(lid for lid, _, _ in expected if f" {lid} " in f"{lines[i]} ") for i in layer_lines]
     assert printed == [lid for lid, _, _ in expected], result.stdout

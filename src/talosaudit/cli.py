@@ -134,18 +134,23 @@ def graph(*, paths: tuple[Path, ...], fmt: str, model_opts: ModelOptions) -> Non
     """Node groups as roles, and the matrix of required flows (✓ allowed, ✗ blocked, ? unknown)
     and forbidden exposures between roles, the admin networks and the internet."""
     from talosaudit.explain import graph_data
-    from talosaudit.report.graph import GRAPH_FORMATS, render_graph_text
-    from talosaudit.scan import build_model, request_catalogue
+    from talosaudit.report.graph import GRAPH_FORMATS, render_graph_text, render_rooted_graph
+    from talosaudit.scan import build_models, request_catalogue
 
     request = model_request(model_opts, paths=paths, first_scanned=paths[0])
     if fmt == "html":
         click.echo(_html_report(request), nl=False)
         return
     catalogue = request_catalogue(request)
-    model, _ = build_model(request)
-    data = graph_data(model, catalogue)
+    models = build_models(request)
+    color = fmt == "text" and sys.stdout.isatty()
+    if models.several:
+        sections = [(root, graph_data(model, catalogue)) for root, model in models.by_root]
+        click.echo(render_rooted_graph(fmt, sections, color=color), nl=False)
+        return
+    data = graph_data(models.by_root[0][1], catalogue)
     if fmt == "text":
-        click.echo(render_graph_text(data, color=sys.stdout.isatty()), nl=False)
+        click.echo(render_graph_text(data, color=color), nl=False)
     else:
         click.echo(GRAPH_FORMATS[fmt](data), nl=False)
 
@@ -199,13 +204,14 @@ def why(
     flow: str,
     model_opts: ModelOptions,
 ) -> None:
-    """Whether one flow gets through, then its layer-by-layer trace per distinct path.
+    """Whether one flow gets through, then its layer-by-layer trace per distinct path (per
+    Terraform root module when several are scanned).
 
     Exit code: 0 when the flow is allowed on every path, 1 when it is blocked, partly blocked
     or unknown on some path, 2 on a usage error.
     """
     from talosaudit.explain import ExplainError, all_allowed, parse_flow, render_why, trace
-    from talosaudit.scan import build_model, request_catalogue
+    from talosaudit.scan import build_models, request_catalogue
 
     try:
         parse_flow(flow)
@@ -213,13 +219,18 @@ def why(
         raise click.BadParameter(str(exc), param_hint="--port") from exc
     request = model_request(model_opts, paths=paths, first_scanned=paths[0])
     catalogue = request_catalogue(request)
-    model, _ = build_model(request)
-    try:
-        traces = trace(model, source, destination, flow, catalogue)
-    except ExplainError as exc:
-        raise CannotRun(str(exc)) from exc
-    click.echo(render_why(traces, (source, destination)), nl=False)
-    if not all_allowed(traces):
+    models = build_models(request)
+    out: list[str] = []
+    allowed = True
+    for root, model in models.by_root:
+        try:
+            traces = trace(model, source, destination, flow, catalogue)
+        except ExplainError as exc:
+            raise CannotRun(f"{exc} (root {root})" if root else str(exc)) from exc
+        out.append((f"== root {root} ==\n" if root else "") + render_why(traces, (source, destination)))
+        allowed = allowed and all_allowed(traces)
+    click.echo("\n".join(out), nl=False)
+    if not allowed:
         raise click.exceptions.Exit(1)
 
 

@@ -374,6 +374,7 @@ def emit(
         root=request.root,
         suppressed=result.suppressed,
         facts=result.facts,
+        facts_by_root=result.facts_by_root,
         files=result.files,
         duration=result.duration,
         notices=result.notices,

@@ -12,11 +12,11 @@ import functools
 import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from talosaudit.admin_networks import admin_fact
-from talosaudit.collectors import collect_all
+from talosaudit.collectors import Collected, collect_by_root
 from talosaudit.collectors.discover import discover
 from talosaudit.collectors.options import CollectOptions
 from talosaudit.collectors.roles import RoleHints
@@ -35,6 +35,7 @@ from talosaudit.policies.engine import evaluate
 from talosaudit.policies.params import with_overrides
 from talosaudit.policies.registry import Catalogue, PolicyError, load_catalogue, validate_params
 from talosaudit.policies.schema import Policy
+from talosaudit.roots import merge_root_findings
 from talosaudit.settings import CommandLine, Settings, resolve
 
 #: Levels of input problems when the catalogue has no policy file for them.
@@ -87,6 +88,9 @@ class ScanResult:
     notices: tuple[str, ...]
     baseline_dropped: int
     model: Model
+    #: With several Terraform root modules, the facts of each (root, facts); ``facts`` is
+    #: then empty. Empty with one root or none.
+    facts_by_root: tuple[tuple[str, tuple[Fact, ...]], ...] = ()
 
 
 def find_root(explicit: Path | None, cwd: Path) -> Path:
@@ -175,8 +179,28 @@ def configured_catalogue(catalogue: Catalogue, config: Config, config_name: str)
 # --- the pipeline ----------------------------------------------------------------------
 
 
-def build_model(request: ScanRequest) -> tuple[Model, tuple[str, ...]]:
-    """Discover, collect and merge: the model of the inputs and the files it was built from."""
+@dataclass(frozen=True)
+class RootModels:
+    """The models of one scan: one per Terraform root module (``("", model)`` alone when the
+    inputs hold at most one), the model of what belongs to no root, the files read."""
+
+    by_root: tuple[tuple[str, Model], ...]
+    outside: Model
+    files: tuple[str, ...]
+
+    @property
+    def several(self) -> bool:
+        return len(self.by_root) > 1
+
+    def merged(self) -> Model:
+        """Everything as one model (what commands that do not split by root read)."""
+        if not self.several:
+            return self.by_root[0][1]
+        return merge_models([m for _, m in self.by_root] + [self.outside])
+
+
+def build_models(request: ScanRequest) -> RootModels:
+    """Discover, collect and merge: one model per root module, and the files read."""
     files, discover_problems = discover(list(request.paths), request.root)
     if not files and not discover_problems:
         shown = ", ".join(str(p) for p in request.paths)
@@ -190,21 +214,69 @@ def build_model(request: ScanRequest) -> tuple[Model, tuple[str, ...]]:
         admin_named=request.settings.admin_named,
         admin_interfaces=request.config.admin_interfaces,
     )
-    collections = collect_all(files, request.root, options)
-    model = merge(
-        [*collections, Collection(problems=tuple(discover_problems)), admin_collection(request)],
-        [*extra_facts(request), *admin_networks_fact(request, collections)],
-    )
-    scanned = tuple(sorted({*model.files, *(f.rel for f in files)}))
-    return model, scanned
+    collected: Collected = collect_by_root(files, request.root, options)
+    found = Collection(problems=tuple(discover_problems))
+    extra = [admin_collection(request)]
+    if not collected.roots:
+        parts = [*collected.everywhere, found]
+        model = merge([*parts, *extra], [*extra_facts(request), *admin_networks_fact(request, parts)])
+        by_root: tuple[tuple[str, Model], ...] = (("", model),)
+        outside = Model()
+    else:
+        by_root = tuple(
+            (
+                name,
+                merge(
+                    [*parts, *collected.everywhere, *extra],
+                    [*extra_facts(request), *admin_networks_fact(request, [*parts, *collected.everywhere])],
+                ),
+            )
+            for name, parts in sorted(collected.roots.items())
+        )
+        outside = merge([*collected.unrooted, found])
+    read = {f for _, m in by_root for f in m.files} | set(outside.files)
+    scanned = tuple(sorted({*read, *(f.rel for f in files)}))
+    return RootModels(by_root, outside, scanned)
+
+
+def build_model(request: ScanRequest) -> tuple[Model, tuple[str, ...]]:
+    """Discover, collect and merge: the model of the inputs (root modules side by side) and
+    the files it was built from."""
+    models = build_models(request)
+    return models.merged(), models.files
+
+
+def merge_models(models: Sequence[Model]) -> Model:
+    """Several models as one (for ``live`` and the result's model: never evaluated)."""
+    collections = [
+        Collection(
+            node_groups=m.node_groups,
+            layers=tuple(m.layers.values()),
+            segments=tuple(m.segments.values()),
+            facts=tuple(m.facts.values()),
+            admin=((m.admin, m.admin_sources[0] if m.admin_sources else None),) if m.admin else (),
+            problems=m.problems,
+            drift=m.drift,
+            files=m.files,
+        )
+        for m in models
+    ]
+    return merge(collections)
 
 
 def run_scan(request: ScanRequest) -> ScanResult:
     started = time.monotonic()
     prepared = prepare_run(request)
-    model, files = build_model(request)
-    raw = evaluate_model(model, prepared, request)
-    return finish_run(request, prepared, raw, model, files, started=started)
+    models = build_models(request)
+    if not models.several:
+        model = models.by_root[0][1]
+        raw = evaluate_model(model, prepared, request)
+        return finish_run(request, prepared, raw, model, models.files, started=started)
+    per_root = [(name, evaluate_model(model, prepared, request)) for name, model in models.by_root]
+    raw = [*merge_root_findings(per_root), *evaluate_model(models.outside, prepared, request)]
+    facts = tuple((name, tuple(m.facts[n] for n in sorted(m.facts))) for name, m in models.by_root)
+    result = finish_run(request, prepared, raw, models.merged(), models.files, started=started)
+    return replace(result, facts=(), facts_by_root=facts)
 
 
 @dataclass(frozen=True)

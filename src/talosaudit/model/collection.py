@@ -26,6 +26,9 @@ class ProblemKind(StrEnum):
     #: Firewall rules or switches exist, but a higher switch (a datacenter or VM firewall
     #: that is off, a pending change) leaves them unapplied.
     NOT_APPLIED = "not-applied"
+    #: A firewall of a platform talosaudit does not model stands in front of the nodes:
+    #: exposures it might block cannot be claimed.
+    NOT_EVALUATED = "not-evaluated"
 
 
 class DriftSide(StrEnum):
@@ -106,6 +109,13 @@ class Collection:
     #: Input files this collector read as part of its own inputs (a patch that Terraform's
     #: ``file()``/``templatefile()`` passes to the Talos provider): later collectors skip them.
     consumed: tuple[str, ...] = ()
+    #: Input files the inputs read by reference (``file()``/``templatefile()`` paths): a
+    #: Talos config or firewall export read so belongs to the root module that reads it.
+    references: tuple[str, ...] = ()
+    #: One collection per Terraform root module (its directory, relative to the scan root)
+    #: when there are several: scan evaluates each alone. What this collection holds itself
+    #: belongs to no root (a file that cannot be parsed).
+    roots: tuple[tuple[str, Collection], ...] = ()
 
     @classmethod
     def combine(cls, parts: Iterable[Collection]) -> Collection:
@@ -123,6 +133,8 @@ class Collection:
             attachments=tuple(x for c in collected for x in c.attachments),
             files=tuple(dict.fromkeys(x for c in collected for x in c.files)),
             consumed=tuple(dict.fromkeys(x for c in collected for x in c.consumed)),
+            references=tuple(dict.fromkeys(x for c in collected for x in c.references)),
+            roots=tuple(x for c in collected for x in c.roots),
         )
 
 

@@ -10,7 +10,17 @@ from pathlib import PurePosixPath
 
 from talosaudit.findings import Finding
 from talosaudit.levels import Level
-from talosaudit.model import ALL_ADDRESSES, ALL_PORTS, EMPTY, AddressSet, Fact, PortSet, Role, Rule
+from talosaudit.model import (
+    ALL_ADDRESSES,
+    ALL_PORTS,
+    EMPTY,
+    AddressSet,
+    Fact,
+    PortSet,
+    ProblemKind,
+    Role,
+    Rule,
+)
 from talosaudit.model.addresses import DOCUMENTATION
 from talosaudit.model.ports import parse_protocol
 from talosaudit.model.source import SourceRef
@@ -262,6 +272,10 @@ def _outermost(
 
 def forbid_flow(policy: Policy, ctx: Context) -> Iterator[Finding]:
     params = ctx.params(policy, ForbidFlowParams)
+    if any(p.kind is ProblemKind.NOT_EVALUATED for p in ctx.model.problems):
+        # A firewall that is not read stands in front of the nodes: it may block any
+        # exposure, so none is claimed (its own note says so).
+        return
     for e in exposures(ctx, policy):
         if public_scope(ctx, e):
             continue  # an allowlist or a placeholder, not the internet: TA208 says so

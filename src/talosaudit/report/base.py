@@ -46,6 +46,9 @@ class Report:
     root: Path
     suppressed: tuple[Finding, ...] = ()
     facts: tuple[Fact, ...] = ()
+    #: With several Terraform root modules: the facts of each, (root, facts); ``facts`` is
+    #: then empty.
+    facts_by_root: tuple[tuple[str, tuple[Fact, ...]], ...] = ()
     files: tuple[str, ...] = ()
     duration: float = 0.0
     notices: tuple[str, ...] = ()
@@ -60,6 +63,12 @@ class Report:
 
     def __post_init__(self) -> None:
         self._by_id.update({p.id: p for p in self.policies})
+
+    def fact_sections(self) -> tuple[tuple[str, tuple[Fact, ...]], ...]:
+        """The facts to list, per root module ("" when the scan has one model)."""
+        if self.facts_by_root:
+            return tuple((root, facts) for root, facts in self.facts_by_root if facts)
+        return (("", self.facts),) if self.facts else ()
 
     def policy(self, rule_id: str) -> Policy | None:
         return self._by_id.get(rule_id)

@@ -6,7 +6,7 @@ reachability); this module only renders it as text, Mermaid or Graphviz dot.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from talosaudit.report.picture import ExposureMark, FlowCell, GraphData, GroupView, MatrixEntry, ordered
@@ -176,32 +176,77 @@ def _end_label(data: GraphData, end: str) -> str:
 
 
 def render_graph_mermaid(data: GraphData) -> str:
+    return "\n".join(["flowchart LR", *_mermaid_body(data, "", 0)[0]]) + "\n"
+
+
+def _mermaid_body(data: GraphData, prefix: str, first_edge: int) -> tuple[list[str], int]:
+    """The nodes and edges of one matrix (ids prefixed per root section); ``first_edge`` is
+    the index Mermaid gives the first edge here (``linkStyle`` counts over the whole chart)."""
     ids: dict[str, str] = {}
-    out = ["flowchart LR"]
+    out: list[str] = []
     drawn = edges(data)
     for end in ordered({e.source for e in drawn} | {e.destination for e in drawn}):
-        out.append(f'  {_node_id(end, ids)}["{_mermaid_quote(_end_label(data, end))}"]')
+        out.append(f'  {prefix}{_node_id(end, ids)}["{_mermaid_quote(_end_label(data, end))}"]')
     red = []
     for i, e in enumerate(drawn):
         arrow = "-.->" if e.failing else "-->"
-        out.append(f'  {ids[e.source]} {arrow}|"{_mermaid_quote(e.label)}"| {ids[e.destination]}')
+        out.append(
+            f'  {prefix}{ids[e.source]} {arrow}|"{_mermaid_quote(e.label)}"| {prefix}{ids[e.destination]}'
+        )
         if e.failing:
-            red.append(str(i))
+            red.append(str(first_edge + i))
     if red:
         out.append(f"  linkStyle {','.join(red)} stroke:red,color:red")
-    return "\n".join(out) + "\n"
+    return out, first_edge + len(drawn)
 
 
 def render_graph_dot(data: GraphData) -> str:
+    out = ["digraph talosaudit {", "  rankdir=LR;", "  node [shape=box];", *_dot_body(data, ""), "}"]
+    return "\n".join(out) + "\n"
+
+
+def _dot_body(data: GraphData, prefix: str) -> list[str]:
     ids: dict[str, str] = {}
-    out = ["digraph talosaudit {", "  rankdir=LR;", "  node [shape=box];"]
+    out: list[str] = []
     drawn = edges(data)
     for end in ordered({e.source for e in drawn} | {e.destination for e in drawn}):
         shape = "box" if any(v.role == end for v in data.views) else "ellipse"
-        out.append(f'  {_node_id(end, ids)} [label="{_quote(_end_label(data, end))}", shape={shape}];')
+        out.append(
+            f'  {prefix}{_node_id(end, ids)} [label="{_quote(_end_label(data, end))}", shape={shape}];'
+        )
     for e in drawn:
         style = "color=red, fontcolor=red, style=dashed" if e.failing else "color=darkgreen"
-        out.append(f'  {ids[e.source]} -> {ids[e.destination]} [label="{_quote(e.label)}", {style}];')
+        out.append(
+            f'  {prefix}{ids[e.source]} -> {prefix}{ids[e.destination]} [label="{_quote(e.label)}", {style}];'
+        )
+    return out
+
+
+def render_rooted_graph(fmt: str, sections: Sequence[tuple[str, GraphData]], color: bool = False) -> str:
+    """The graphs of several Terraform root modules, one section per root: text headings, a
+    JSON list under ``roots``, a Mermaid subgraph or a dot cluster per root."""
+    if fmt == "text":
+        return "\n".join(
+            f"== root {visible(root)} ==\n{render_graph_text(data, color=color)}" for root, data in sections
+        )
+    if fmt == "json":
+        roots = [{"root": root, **json.loads(render_graph_json(data))} for root, data in sections]
+        return json.dumps({"roots": roots}, indent=2) + "\n"
+    if fmt == "mermaid":
+        out = ["flowchart LR"]
+        edge = 0
+        for i, (root, data) in enumerate(sections):
+            body, edge = _mermaid_body(data, f"r{i}", edge)
+            out += [f'  subgraph r{i}["root {_mermaid_quote(root)}"]', *body, "  end"]
+        return "\n".join(out) + "\n"
+    out = ["digraph talosaudit {", "  rankdir=LR;", "  node [shape=box];"]
+    for i, (root, data) in enumerate(sections):
+        out += [
+            f"  subgraph cluster_r{i} {{",
+            f'  label="root {_quote(root)}";',
+            *_dot_body(data, f"r{i}"),
+            "  }",
+        ]
     out.append("}")
     return "\n".join(out) + "\n"
 

@@ -37,7 +37,11 @@ def json_document(report: Report) -> dict[str, Any]:
         },
         "files": list(report.files),
         "policies": [p.id for p in report.policies],
-        "facts": [fact_record(fact) for fact in report.facts],
+        "facts": [
+            {**({"root": root} if root else {}), **fact_record(fact)}
+            for root, facts in report.fact_sections()
+            for fact in facts
+        ],
         "notices": list(report.notices),
         "findings": [_finding(report, f) for f in findings],
     }

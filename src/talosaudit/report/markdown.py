@@ -50,9 +50,9 @@ def render_markdown(report: Report) -> str:
         out += ["## Reachability", "", "```mermaid", render_graph_mermaid(report.graph).rstrip(), "```", ""]
         out += [f"- {cell(n)}" for n in note_lines(report.graph)]
         out.append("")
-    if report.facts:
-        out += ["## Facts used", ""]
-        out += [f"- {cell(describe_fact(fact))}" for fact in report.facts]
+    for root, facts in report.fact_sections():
+        out += [f"## Facts used (root {cell(root)})" if root else "## Facts used", ""]
+        out += [f"- {cell(describe_fact(fact))}" for fact in facts]
         out.append("")
     if report.notices:
         out += ["## Notices", ""]

@@ -44,9 +44,10 @@ def render_text(report: Report, *, color: bool = False, width: int = 100) -> str
         for f in report.suppressed:
             _print_finding(console, report, f)
         console.print()
-    if report.facts:
-        console.print(Text("Facts used", style="bold"))
-        for fact in report.facts:
+    for root, facts in report.fact_sections():
+        title = f"Facts used (root {visible(root)})" if root else "Facts used"
+        console.print(Text(title, style="bold"))
+        for fact in facts:
             console.print(f"  {escape(visible(describe_fact(fact)))}")
         console.print()
     for notice in report.notices:

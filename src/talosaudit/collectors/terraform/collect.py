@@ -12,10 +12,11 @@ from talosaudit.collectors.options import CollectOptions
 from talosaudit.collectors.proxmox.terraform import map_proxmox
 from talosaudit.collectors.roles import RoleHints
 from talosaudit.collectors.talos.terraform import map_talos
-from talosaudit.collectors.terraform import load_config
+from talosaudit.collectors.terraform.engine import load_roots
 from talosaudit.collectors.terraform.facts import facts_from_variables
 from talosaudit.collectors.terraform.kinds import TERRAFORM, TERRAFORM_JSON, TFVARS
 from talosaudit.collectors.terraform.values import TerraformConfig
+from talosaudit.collectors.unmodelled.terraform import map_unmodelled
 from talosaudit.model import Collection, Problem, SourceRef
 
 
@@ -39,8 +40,20 @@ class TerraformCollector(SniffsNothing):
 
 
 def collect(files: Sequence[InputFile], root: Path, options: CollectOptions) -> Collection:
-    """Read the Terraform files under ``root`` and map what they define."""
-    return collection_from_config(load_config(files, root, options), options.role_hints, root)
+    """Read the Terraform files under ``root`` and map what they define: one collection per
+    root module (``Collection.roots``) when there are several, else one for all."""
+    unrooted, *configs = load_roots(files, root, options)
+    parts = [(c.root, collection_from_config(c, options.role_hints, root)) for c in configs]
+    outside = Collection(problems=evaluator_problems(unrooted), files=unrooted.files)
+    if len(parts) <= 1:
+        return Collection.combine([outside, *(part for _, part in parts)])
+    everything = Collection.combine([outside, *(part for _, part in parts)])
+    return Collection(
+        problems=outside.problems,
+        files=everything.files,
+        consumed=everything.consumed,
+        roots=tuple(parts),
+    )
 
 
 def collection_from_config(
@@ -51,10 +64,11 @@ def collection_from_config(
     variables = facts_from_variables(config.variables)
     return Collection.combine(
         (
-            Collection(problems=evaluator_problems(config), files=config.files),
+            Collection(problems=evaluator_problems(config), files=config.files, references=config.references),
             map_aws(config, hints),
             map_proxmox(config, hints),
             map_talos(config, root),
+            map_unmodelled(config),
             Collection(facts=variables.facts, admin=variables.admin, problems=variables.problems),
         )
     )

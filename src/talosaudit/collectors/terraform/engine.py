@@ -46,7 +46,22 @@ _EXPANSION_UNKNOWN = "the number of instances is unknown"
 
 
 def load_config(files: Sequence[InputFile], root: Path, options: CollectOptions) -> TerraformConfig:
-    """Load, parse and evaluate every Terraform root module among ``files``."""
+    """Load, parse and evaluate every Terraform root module among ``files``, as one config
+    (the root modules' resources side by side; ``load_roots`` keeps them apart)."""
+    configs = load_roots(files, root, options)
+    return TerraformConfig(
+        resources=tuple(r for c in configs for r in c.resources),
+        variables=tuple(v for c in configs for v in c.variables),
+        problems=tuple(p for c in configs for p in c.problems),
+        files=tuple(sorted({f for c in configs for f in c.files})),
+        extra={"roots": [c.root for c in configs if c.root]},
+    )
+
+
+def load_roots(files: Sequence[InputFile], root: Path, options: CollectOptions) -> list[TerraformConfig]:
+    """One evaluated config per root module among ``files`` (``TerraformConfig.root`` its
+    directory relative to the scan root), after one config (``root == ""``) holding what
+    belongs to no root: files that cannot be parsed."""
     root = Path(os.path.abspath(root))
     loader = Loader(root, options.cache_dir, options.worker_count(), [f.path for f in files])
     engine = Engine(root, options, loader)
@@ -54,16 +69,23 @@ def load_config(files: Sequence[InputFile], root: Path, options: CollectOptions)
         {Path(os.path.abspath(f.path.parent)) for f in files if f.kind in (TERRAFORM, TERRAFORM_JSON)}
     )
     engine.preload(input_dirs)
-    roots = engine.roots(input_dirs)
-    for root_dir in roots:
+    configs: list[TerraformConfig] = []
+    for root_dir in engine.roots(input_dirs):
         engine.run_root(root_dir)
-    return TerraformConfig(
-        resources=tuple(engine.resources),
-        variables=tuple(engine.variables),
-        problems=tuple(loader.problems + engine.problems),
-        files=tuple(sorted(set(loader.files_read))),
-        extra={"roots": [loader.rel(r) for r in roots]},
-    )
+        configs.append(
+            TerraformConfig(
+                resources=tuple(engine.resources),
+                variables=tuple(engine.variables),
+                problems=tuple(engine.problems),
+                files=engine.files_of_root(root_dir),
+                root=loader.rel(root_dir),
+                references=tuple(sorted({_rel_real(p, root) for p in engine.referenced})),
+                extra={"roots": [loader.rel(root_dir)]},
+            )
+        )
+        engine.resources, engine.variables, engine.problems = [], [], []
+    shared = TerraformConfig(problems=tuple(loader.problems), files=tuple(sorted(set(loader.files_read))))
+    return [shared, *configs]
 
 
 #: Module and resource instances one scan expands in all (nested module counts multiply).
@@ -86,12 +108,20 @@ class Engine:
         #: Module and resource instances made so far: nested counts multiply, the budget
         #: (MAX_TOTAL_INSTANCES) bounds their product.
         self.instances = 0
+        #: The files of each module directory, and the directories the root being evaluated
+        #: used (what its config lists as read).
+        self._files_by_dir: dict[str, list[str]] = {}
+        self._used: set[str] = set()
+        #: Real paths of the files the root being evaluated reads with file()/templatefile().
+        self.referenced: set[str] = set()
 
     # ----------------------------------------------------------------- loading
     def module_def(self, directory: Path) -> ModuleDef | None:
         key = str(directory)
+        self._used.add(key)
         if key not in self.defs:
             paths = config_files(directory)
+            self._files_by_dir[key] = [self.loader.rel(p) for p in paths]
             self.loader.load(paths)
             trees = []
             for path in paths:
@@ -147,8 +177,18 @@ class Engine:
                 reached |= _reachable([d], edges)
         return sorted((Path(r) for r in roots), key=self.loader.rel)
 
+    def files_of_root(self, root_dir: Path) -> tuple[str, ...]:
+        """The files the root evaluated last read: its modules' and its variable files."""
+        files = [f for d in self._used for f in self._files_by_dir.get(d, ())]
+        files += [self.loader.rel(p) for p in (*auto_tfvars(root_dir), *self._var_files) if p.is_file()]
+        return tuple(sorted(set(files)))
+
     # --------------------------------------------------------------- evaluation
     def run_root(self, root_dir: Path) -> None:
+        """Evaluate one root module alone: what other roots reported is not remembered."""
+        self._used = set()
+        self._reported = set()
+        self.referenced = set()
         definition = self.module_def(root_dir)
         if definition is None:
             return
@@ -377,6 +417,11 @@ class Engine:
                 TerraformProblem(ProblemKind.UNRESOLVED, message, call.lines(), f"module:{address}")
             )
         return UnreadableModule(address, message), []
+
+
+def _rel_real(path: str, root: Path) -> str:
+    """A real path (as file() resolves it) relative to the scan root, as discovery names it."""
+    return Path(os.path.relpath(path, os.path.realpath(root))).as_posix()
 
 
 def _reachable(starts: list[str], edges: dict[str, set[str]]) -> set[str]:

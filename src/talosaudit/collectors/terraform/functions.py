@@ -42,16 +42,24 @@ class FileAccess:
     """Where ``file()``/``templatefile()`` may read: inside the scan root only."""
 
     def __init__(
-        self, scan_root: Path, base_dir: Path, render_template: Callable[[str, dict[str, Any]], Any]
+        self,
+        scan_root: Path,
+        base_dir: Path,
+        render_template: Callable[[str, dict[str, Any]], Any],
+        on_read: Callable[[str], None] | None = None,
     ):
         self.scan_root = os.path.realpath(scan_root)
         self.base_dir = base_dir
         self.render_template = render_template
+        #: Told the real path of every file read (the root module that reads it owns it).
+        self.on_read = on_read
 
     def read(self, name: str) -> str | None:
         path = os.path.realpath(self.base_dir / name)
         if os.path.commonpath([self.scan_root, path]) != self.scan_root:
             return None
+        if self.on_read is not None:
+            self.on_read(path)
         try:
             with open(path, encoding="utf-8") as fh:
                 return fh.read(10 * 1024 * 1024)

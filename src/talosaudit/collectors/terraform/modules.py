@@ -296,7 +296,9 @@ class ModuleInstance:
         self._local_ns = _Namespace(lambda n, t: self.local(n))
         self._module_ns = _Namespace(lambda n, t: self.module_value(n))
         self._data_ns = _Namespace(self._data_type)
-        self._files = functions.FileAccess(engine.scan_root, root_dir, self._render_template)
+        self._files = functions.FileAccess(
+            engine.scan_root, root_dir, self._render_template, engine.referenced.add
+        )
 
     # --------------------------------------------------------------- ModuleScope
     def root_name(self, name: str) -> Any:

@@ -153,6 +153,11 @@ class TerraformConfig:
     variables: tuple[Variable, ...] = ()
     problems: tuple[TerraformProblem, ...] = ()
     files: tuple[str, ...] = ()
+    #: The root module's directory relative to the scan root ("" for a plan, a single
+    #: config or what belongs to no root).
+    root: str = ""
+    #: Files the root module reads with file()/templatefile() (relative to the scan root).
+    references: tuple[str, ...] = ()
     #: Raw comments per file (path -> [(line, text)]) are not kept: suppression comments are
     #: read from the files by the findings stage.
     extra: dict[str, Any] = field(default_factory=dict)

@@ -155,6 +155,11 @@ def _exposures(ctx: Context, policy: Policy) -> list[Exposure]:
         allowed_exact = allowed_exact | ctx.exact_addresses(role)
     not_counted = Space.box(ALL_PROTOCOLS, address_line(allowed_exact), _ALL_LINE, ALL_PORTS.values)
     workers = ctx.exact_addresses("worker")
+    # The cluster's own nodes at their configured addresses are not "the internet", even when
+    # those addresses are public: a rule that lists a node's own public address (kubelet
+    # reaching the API through the node's public endpoint) opens nothing to the world.
+    nodes = ctx.exact_addresses("nodes")
+    itself = Space.box(ALL_PROTOCOLS, address_line(nodes), _ALL_LINE, ALL_PORTS.values)
     sources = _sources(ctx, params)
     targets = {g.id: g for role in params.to for g in ctx.groups(role)}
     found: dict[tuple[str, str, Role | None], Exposure] = {}
@@ -171,6 +176,8 @@ def _exposures(ctx: Context, policy: Policy) -> list[Exposure]:
                 allowed = result.allowed
                 if source.role is None and allowed_exact:
                     allowed = allowed - not_counted
+                if source.kind == "internet" and nodes:
+                    allowed = allowed - itself
                 if not allowed:
                     continue
                 within = Restrictor(allowed)  # each distinct hit & allowed once, indexed

@@ -134,7 +134,7 @@ def build_nodes(configs: Sequence[NodeConfig]) -> Collection:
     for config, found in zip(configs, settings, strict=True):
         if found.kubespan:
             cluster = _cluster_of(found)
-            peers[cluster] = peers.get(cluster, EMPTY) | config.addresses | found.addresses
+            peers[cluster] = peers.get(cluster, EMPTY) | _node_addresses(config, found)[0]
     outputs = [_node(c, s, peers.get(_cluster_of(s), EMPTY)) for c, s in zip(configs, settings, strict=True)]
     facts = _facts(settings)
     return Collection(
@@ -162,7 +162,7 @@ def _node(config: NodeConfig, found: NodeSettings, kubespan_peers: AddressSet) -
         # nodes run is decided by a config that is not here.
         return _NodeOutput(None, (), networks, tuple(problems))
     layer_id = LAYER_PREFIX + config.id
-    addresses = config.addresses | found.addresses
+    addresses, address_reason = _node_addresses(config, found)
     firewall = build_host_firewall(
         layer_id,
         f"Talos host firewall of {config.name}",
@@ -184,7 +184,6 @@ def _node(config: NodeConfig, found: NodeSettings, kubespan_peers: AddressSet) -
     )
     role = config.role or found.role
     role_reason = config.role_reason or found.role_reason
-    address_reason = "; ".join(r for r in (config.address_reason, found.address_reason) if r)
     roles: tuple[Role, ...] = (role,) if role is not None else (Role.CONTROL_PLANE, Role.WORKER)
     attachments = []
     for one in roles:
@@ -212,6 +211,24 @@ def _node(config: NodeConfig, found: NodeSettings, kubespan_peers: AddressSet) -
         )
         attachments.append(Attachment(layer_id, one, addresses, reason, fallback=group))
     return _NodeOutput(firewall.layer, tuple(attachments), networks, tuple(problems))
+
+
+def _node_addresses(config: NodeConfig, found: NodeSettings) -> tuple[AddressSet, str]:
+    """The node's addresses: the static interface addresses its config sets, when it sets any.
+
+    The address a config is applied to (``talos_machine_configuration_apply.node``, a talconfig
+    ``ipAddress``) is often a DHCP lease or a bootstrap address that only serves while the node
+    is in maintenance mode; once the config is applied the node answers on its configured
+    address. Counting both would make every rule that lists the static addresses look like it
+    blocks the node's other (stale) address."""
+    if found.addresses and config.addresses and not config.addresses <= found.addresses:
+        reason = (
+            f"{found.address_reason} (the configured address; {config.address_reason} "
+            "is only where the config is applied from, not counted)"
+        )
+        return found.addresses, reason
+    addresses = config.addresses | found.addresses
+    return addresses, "; ".join(r for r in (config.address_reason, found.address_reason) if r)
 
 
 def _cluster_of(found: NodeSettings) -> str:

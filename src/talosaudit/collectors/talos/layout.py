@@ -28,7 +28,7 @@ from typing import Any
 from talosaudit.collectors.talos.documents import Doc, DocKind, get, merge_all
 from talosaudit.collectors.talos.firewall import has_firewall_documents
 from talosaudit.collectors.talos.parse import ParsedFile, collect_documents
-from talosaudit.collectors.talos.yamlsafe import YList, YMap
+from talosaudit.collectors.talos.yamlsafe import YList, YMap, has_placeholder
 from talosaudit.model import ProblemKind
 from talosaudit.model.addresses import EMPTY, AddressSet
 from talosaudit.model.cluster import Role
@@ -382,6 +382,17 @@ class _Talconfig:
         ip = node.get("ipAddress")
         if isinstance(ip, str):
             for part in ip.split(","):
+                if has_placeholder(part):
+                    self.problems.append(
+                        Problem(
+                            ProblemKind.UNRESOLVED,
+                            f"node {hostname}: ipAddress {part.strip()!r} is an unrendered placeholder "
+                            "(talenv/SOPS); the node's address is unknown",
+                            node.loc_of("ipAddress"),
+                            key=f"talconfig-ip:{rel}:{hostname}:{part.strip()}",
+                        )
+                    )
+                    continue
                 try:
                     addresses = addresses | AddressSet.parse(part.strip())
                 except ValueError:

@@ -182,7 +182,8 @@ def _directory_role(rel: str) -> tuple[Role | None, str]:
         if role is not None:
             return (
                 role,
-                f"the folder {part}/ of {rel} names {'the control plane' if role is Role.CONTROL_PLANE else 'workers'}",
+                f"the folder {part}/ of {rel} names "
+                + ("the control plane" if role is Role.CONTROL_PLANE else "workers"),
             )
         break
     return None, ""
@@ -228,7 +229,8 @@ def _directory(directory: str, files: list[ParsedFile]) -> tuple[list[NodeConfig
         shared = [p for p in applied if hints[p.rel][0] is None] + [
             p for p in applied if hints[p.rel][0] is role and p not in nodes
         ]
-        for node in nodes or [None]:
+        machines: list[ParsedFile | None] = list(nodes) if nodes else [None]
+        for node in machines:
             files_of = [*shared, node] if node is not None else shared
             reasons = sorted({hints[p.rel][1] for p in files_of if hints[p.rel][0] is role})
             what = f"the {role.label} patches in {directory}/"

@@ -187,7 +187,8 @@ class _Reader:
                     self.problems.append(
                         (
                             ProblemKind.UNRESOLVED,
-                            f"subnet {text!r} is an unrendered placeholder; the node network it names is unknown",
+                            f"subnet {text!r} is an unrendered placeholder; "
+                            "the node network it names is unknown",
                             loc,
                         )
                     )

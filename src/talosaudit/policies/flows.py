@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from talosaudit.findings import Finding
 from talosaudit.levels import Level
-from talosaudit.model import ALL_ADDRESSES, ALL_PORTS, EMPTY, AddressSet, PortSet, Role, Rule
+from talosaudit.model import ALL_ADDRESSES, ALL_PORTS, EMPTY, AddressSet, Layer, PortSet, Role, Rule
 from talosaudit.model.ports import parse_protocol
 from talosaudit.model.source import SourceRef
 from talosaudit.policies.context import (
@@ -103,7 +103,7 @@ def _blocked_finding(policy: Policy, m: _Missing) -> Finding:
         message=message,
         location=d.layer.source,
         identity=f"{d.layer.id}|{d.direction.value}|{m.spec}|{_who(m.src)}->{_who(m.dst)}",
-        related=tuple(m.related),
+        related=(*m.related, *_applied_by(d.layer)),
         properties=tuple(properties),
     )
 
@@ -262,6 +262,13 @@ def forbid_flow(policy: Policy, ctx: Context) -> Iterator[Finding]:
         yield _exposure_finding(policy, params, e)
 
 
+def _applied_by(layer: Layer) -> tuple[SourceRef, ...]:
+    """Where a Talos config is applied, when that is not where it is written (a Terraform
+    ``talos_machine_configuration_apply``): a related location of findings about it."""
+    ref = layer.origin("applied_by")
+    return (ref,) if ref is not None else ()
+
+
 def exposure_flows(e: Exposure) -> str:
     return ", ".join(flow_text(p, e.ports[p]) for p in sorted(e.ports, key=lambda p: -1 if p is None else p))
 
@@ -288,7 +295,11 @@ def _exposure_finding(policy: Policy, params: ForbidFlowParams, e: Exposure) -> 
     if e.others:
         others = "; ".join(f"{layer_text(d.layer)} ({', '.join(names)})" for d, names in e.others.values())
         message += f"; other layers on the path also allow it: {others}"
-    related = [e.decision.layer.source, *(d.layer.source for d, _ in e.others.values())]
+    related = [
+        e.decision.layer.source,
+        *(d.layer.source for d, _ in e.others.values()),
+        *_applied_by(e.decision.layer),
+    ]
     return Finding(
         rule_id=policy.id,
         level=level,

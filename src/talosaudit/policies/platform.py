@@ -186,6 +186,7 @@ def host_firewall_off(policy: Policy, ctx: Context) -> Iterator[Finding]:
             level=policy.level,
             message=message,
             location=where,
+            related=tuple(ref for ref in (layer.origin("applied_by"),) if ref is not None),
             identity=f"talos-host-firewall-off:{config_id}",
         )
 

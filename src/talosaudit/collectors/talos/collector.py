@@ -178,6 +178,7 @@ def _node(config: NodeConfig, found: NodeSettings, kubespan_peers: AddressSet) -
             # A whole machine config decides the node's firewall; a patch may be overridden.
             ("machine_config", "complete" if config.complete else "patch"),
         ),
+        origins=(("applied_by", config.applied_at),) if config.applied_at is not None else (),
     )
     problems.extend(
         _problem(problem_kind, message, loc, config) for problem_kind, message, loc in firewall.problems

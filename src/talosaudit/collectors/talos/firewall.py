@@ -86,6 +86,7 @@ def build_host_firewall(
     pod_service_reason: str,
     kubespan_peers: AddressSet = EMPTY,
     attributes: tuple[tuple[str, str], ...] = (),
+    origins: tuple[tuple[str, SourceRef], ...] = (),
 ) -> HostFirewall:
     """The node's host firewall layer from its merged documents.
 
@@ -145,6 +146,7 @@ def build_host_firewall(
         stateful=True,
         enabled=enabled,
         attributes=(("ingress_default", default), ("always_allowed", "; ".join(always)), *attributes),
+        origins=origins,
     )
     return HostFirewall(layer, default, default_doc.loc if default_doc else None, tuple(builder.problems))
 

@@ -61,6 +61,10 @@ class NodeConfig:
     #: How many nodes run this config, when the layout says (a talconfig node, a Terraform
     #: apply: 1). Otherwise a config that writes static addresses is one node.
     count: int | None = None
+    #: Where the config is sent to the node when that is not where it is written (a
+    #: ``talos_machine_configuration_apply`` of a ``talos_machine_configuration``): findings
+    #: point at the config and name this as a related location.
+    applied_at: SourceRef | None = None
 
 
 #: Reads a file the layout refers to (a talconfig patch) that was not among the inputs.

@@ -211,12 +211,16 @@ class _Mapper:
         applies = f"{r.address}" + (
             f" with the machine configuration of {base.resource.address}" if base else ""
         )
+        applied_at = source(r.body.lines, r.address)
         return NodeConfig(
             id=r.address,
             name=r.address,
             docs=tuple(docs),
             complete=base.complete if base else False,
-            anchor=source(r.body.lines, r.address),
+            # Findings about the config point where it is written (the generator the user adds
+            # a NetworkDefaultActionConfig patch to); the apply is a related location.
+            anchor=source(base.resource.body.lines, base.resource.address) if base else applied_at,
+            applied_at=applied_at if base else None,
             files=tuple(dict.fromkeys((*(base.files if base else ()), r.body.lines.path, *files))),
             applies=applies,
             role=base.role if base else None,

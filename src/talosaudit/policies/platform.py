@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from talosaudit.findings import Finding
+from talosaudit.levels import Level
 from talosaudit.model import Direction, Drift, Layer, NodeGroup, PortSet, Problem, Role, SourceRef
 from talosaudit.policies.context import Context, flow_text, required_ports
 from talosaudit.policies.params import (
@@ -25,9 +26,10 @@ from talosaudit.policies.schema import Policy
 def problem_finding(policy: Policy, problem: Problem | Drift) -> Finding:
     """The one conversion of what a collector described into a finding of ``policy``."""
     message = problem.message if isinstance(problem, Problem) else problem.description
+    informational = isinstance(problem, Problem) and problem.informational
     return Finding(
         rule_id=policy.id,
-        level=policy.level,
+        level=Level.NOTE if informational else policy.level,
         message=message,
         location=problem.source,
         identity=problem.key or message,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from talosaudit.collectors.base import TEMPLATE, YAML, ClaimsNoNames, InputFile
@@ -14,6 +14,7 @@ from talosaudit.collectors.talos.firewall import build_host_firewall, has_firewa
 from talosaudit.collectors.talos.layout import NodeConfig, plan
 from talosaudit.collectors.talos.parse import ParsedFile, parse_file
 from talosaudit.collectors.talos.settings import NodeSettings, read_settings
+from talosaudit.collectors.talos.templates import RenderedTemplates, is_template
 from talosaudit.model import ProblemKind
 from talosaudit.model.addresses import EMPTY, AddressSet
 from talosaudit.model.cluster import Fact, NodeGroup, Role
@@ -64,12 +65,15 @@ def collect(files: Sequence[InputFile], root: Path, options: CollectOptions | No
     parsed: list[ParsedFile] = []
     paths: dict[str, Path] = {}
     read: list[str] = []
+    rendered = RenderedTemplates(root)
     for file in files:
         if file.kind != TALOS_KIND:
             continue
         read.append(file.rel)
         paths[file.rel] = file.path
         result, file_problems = parse_file(file.path, file.rel)
+        if result is None and is_template(file.rel):
+            file_problems = _template_problems(file.rel, file_problems, rendered)
         problems.extend(file_problems)
         if result is not None:
             parsed.append(result)
@@ -103,6 +107,25 @@ def collect(files: Sequence[InputFile], root: Path, options: CollectOptions | No
 
 
 _TALCONFIG_NAMES = ("talconfig.yaml", "talconfig.yml")
+
+
+def _template_problems(rel: str, found: list[Problem], rendered: RenderedTemplates) -> list[Problem]:
+    """An unparseable template: nothing to say when a scanned ``templatefile()`` renders it
+    (it is audited through that call), a note when nothing does."""
+    if not found or not all(p.message.startswith("unrendered template") for p in found):
+        return found
+    if rendered.renders(rel):
+        return []
+    return [
+        replace(
+            p,
+            message=p.message.split("; scan the rendered")[0]
+            + "; no scanned templatefile() renders it, so its content is not audited "
+            "(scan the rendered machine config, or the Terraform that renders it)",
+            informational=True,
+        )
+        for p in found
+    ]
 
 
 def _talconfigs_beside(files: Sequence[InputFile], root: Path, known: set[str]) -> list[tuple[Path, str]]:

@@ -183,6 +183,9 @@ def host_firewall_off(policy: Policy, ctx: Context) -> Iterator[Finding]:
                 "the node relies on outer layers only"
             )
             where = SourceRef(src.path, src.start_line, src.start_line, config_id)
+        unresolved = layer.attribute("unresolved_patch")
+        if unresolved:
+            message += f" (unless the unresolved patch at {unresolved} sets it)"
         yield Finding(
             rule_id=policy.id,
             level=policy.level,

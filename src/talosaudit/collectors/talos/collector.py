@@ -151,7 +151,7 @@ def _talconfigs_beside(files: Sequence[InputFile], root: Path, known: set[str]) 
 def build_nodes(configs: Sequence[NodeConfig]) -> Collection:
     """Layers, attachments, facts and problems of node configs (also used for Terraform's
     ``talos_machine_configuration``, whose configs are built from ``config_patches``)."""
-    settings = [read_settings(c.docs, c.complete) for c in configs]
+    settings = [_without_claimed_defaults(c, read_settings(c.docs, c.complete)) for c in configs]
     # KubeSpan peers are the KubeSpan nodes of the same cluster (same control-plane endpoint).
     peers: dict[str, AddressSet] = {}
     for config, found in zip(configs, settings, strict=True):
@@ -200,6 +200,16 @@ def _node(config: NodeConfig, found: NodeSettings, kubespan_peers: AddressSet) -
             ("files", ",".join(config.files)),
             # A whole machine config decides the node's firewall; a patch may be overridden.
             ("machine_config", "complete" if config.complete else "patch"),
+            *(
+                (
+                    (
+                        "unresolved_patch",
+                        f"{config.unresolved_at[0].path}:{config.unresolved_at[0].start_line}",
+                    ),
+                )
+                if config.unresolved_at
+                else ()
+            ),
         ),
         origins=(("applied_by", config.applied_at),) if config.applied_at is not None else (),
     )
@@ -253,6 +263,22 @@ def _node_addresses(config: NodeConfig, found: NodeSettings) -> tuple[AddressSet
         return found.addresses, reason
     addresses = config.addresses | found.addresses
     return addresses, "; ".join(r for r in (config.address_reason, found.address_reason) if r)
+
+
+def _without_claimed_defaults(config: NodeConfig, found: NodeSettings) -> NodeSettings:
+    """A config with a patch that could not be read states no Talos default: that patch may
+    set the value. The CNI defaults are dropped (the CNI is then unknown, as without a
+    config); the others are said to be unknown, with the patch that could set them."""
+    if not config.unresolved_at:
+        return found
+    first = config.unresolved_at[0]
+    reason = f"unknown: set by an unresolved patch at {first.path}:{first.start_line}"
+    unknown = tuple(
+        replace(f, value="unknown", reason=reason, source=first)
+        for f in found.default_facts
+        if f.name not in _CNI_FACTS
+    )
+    return replace(found, default_facts=unknown)
 
 
 def _cluster_of(found: NodeSettings) -> str:

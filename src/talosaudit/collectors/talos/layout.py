@@ -65,6 +65,9 @@ class NodeConfig:
     #: ``talos_machine_configuration_apply`` of a ``talos_machine_configuration``): findings
     #: point at the config and name this as a related location.
     applied_at: SourceRef | None = None
+    #: Patches of this config that could not be read (a Terraform value unknown before
+    #: apply): they may set anything, so no Talos default is claimed for this config.
+    unresolved_at: tuple[SourceRef, ...] = ()
 
 
 #: Reads a file the layout refers to (a talconfig patch) that was not among the inputs.

@@ -35,7 +35,7 @@ POLICIES = REPO / "policies"
 RULE_ID = re.compile(r"^TA\d{3}$")
 POLICY_FILE = re.compile(r"^(TA\d{3})\b")
 CASE_KEYS = {"description", "args", "paths", "exit_code", "expected", "passes", "facts"}
-EXPECTED_KEYS = {"rule", "path", "line", "message"}
+EXPECTED_KEYS = {"rule", "path", "line", "message", "related"}
 #: Rules that only ``talosaudit live`` can produce (drift between AWS and Terraform): a golden
 #: ``scan`` case cannot show them, so the coverage test does not ask for one.
 LIVE_ONLY = frozenset({"TA503", "TA504"})
@@ -47,6 +47,8 @@ class Expected:
     path: str
     line: int
     message: tuple[str, ...]
+    #: ``path:line`` of locations the finding must name as related (other may follow).
+    related: tuple[str, ...] = ()
 
     def key(self) -> tuple[str, str, int]:
         return (self.rule, self.path, self.line)
@@ -59,6 +61,7 @@ class Actual:
     line: int
     message: str
     level: str
+    related: tuple[str, ...] = ()
 
     def key(self) -> tuple[str, str, int]:
         return (self.rule, self.path, self.line)
@@ -101,7 +104,8 @@ def load_case(directory: Path) -> Case:
         assert isinstance(item.get("path"), str) and item["path"], f"{at}: path"
         assert isinstance(item.get("line"), int) and item["line"] >= 1, f"{at}: line"
         message = _strings(item.get("message", []), f"{at}: message")
-        expected.append(Expected(item["rule"], item["path"], item["line"], message))
+        related = _strings(item.get("related", []), f"{at}: related")
+        expected.append(Expected(item["rule"], item["path"], item["line"], message, related))
     passes = _strings(data.get("passes", []), f"{where}: passes")
     for rule in passes:
         assert RULE_ID.match(rule), f"{where}: passes: {rule!r} is not a rule id"
@@ -177,6 +181,7 @@ def run_scan_with_facts(case: Case) -> tuple[int, list[Actual], str, dict[str, s
             line=f["location"]["start_line"],
             message=f["message"],
             level=f["level"],
+            related=tuple(f"{r['path']}:{r['start_line']}" for r in f.get("related") or []),
         )
         for f in document["findings"]
         if not f.get("suppressed")
@@ -192,7 +197,11 @@ def match(expected: Sequence[Expected], actual: Sequence[Actual]) -> tuple[list[
     partner: dict[int, int] = {}  # actual index -> expected index
 
     def fits(e: Expected, a: Actual) -> bool:
-        return e.key() == a.key() and all(part in a.message for part in e.message)
+        return (
+            e.key() == a.key()
+            and all(part in a.message for part in e.message)
+            and all(ref in a.related for ref in e.related)
+        )
 
     def augment(i: int, seen: set[int]) -> bool:
         for j, a in enumerate(actual):

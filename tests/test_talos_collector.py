@@ -278,7 +278,8 @@ def test_samples_firewall_patch_alone_is_assumed_to_apply_to_all_nodes(tmp_path:
             29,
         ),
     ]
-    assert problems(c) == [("unresolved", "firewall.08e2dec.yaml", 4)]
+    # No role can be tied to the patch: a role problem (TA003), not an unresolved value.
+    assert problems(c) == [("role-unknown", "firewall.08e2dec.yaml", 4)]
     assert c.problems[0].message.startswith(
         "patch firewall.08e2dec.yaml: cannot tell which nodes it applies to; assumed all"
     )
@@ -835,3 +836,26 @@ def test_collector_ignores_other_kinds_and_yaml_merge_keys_work(tmp_path: Path) 
     c = collect(files, tmp_path)
     assert c.files == ("worker.yaml",)
     assert facts(c)["kubespan"] == "true"
+
+
+def test_patch_tree_gives_one_node_per_machine_file_with_its_role_patches() -> None:
+    """patches/common-control.yaml + patches/common-worker.yaml + controlplane/ and worker/
+    machine files: two roles, one node per machine file, each with its role's patches."""
+    c = scan(Path(__file__).parent / "cases" / "talos-patch-tree-roles")
+    tree = [
+        (a.role, a.layer_id, a.addresses.describe())
+        for a in c.attachments
+        if not a.layer_id.startswith("talos:talos/lab/")
+    ]
+    assert tree == [
+        (Role.CONTROL_PLANE, "talos:talos/controlplane/cp-01.yaml", "10.40.0.11/32"),
+        (Role.CONTROL_PLANE, "talos:talos/controlplane/cp-02.yaml", "10.40.0.12/32"),
+        (Role.WORKER, "talos:talos/worker/wk-01.yaml", "10.40.0.21/32"),
+    ]
+    cp = layer(c, "talos:talos/controlplane/cp-01.yaml")
+    assert dict(cp.attributes)["files"] == (
+        "talos/patches/common.yaml,talos/patches/common-control.yaml,talos/controlplane/cp-01.yaml"
+    )
+    worker = layer(c, "talos:talos/worker/wk-01.yaml")
+    assert "etcd-peers" not in " ".join(r.description for r in worker.rules)
+    assert problems(c) == [("role-unknown", "talos/lab/firewall.yaml", 2)]

@@ -237,3 +237,21 @@ def test_patch_files_the_provider_reads_are_not_collected_again_as_talos_inputs(
     assert sorted(g.id for g in model.node_groups) == sorted(model.layers)
     assert not [p for p in model.problems if p.source.path.startswith("patches/")]
     assert model.files == ("main.tf", "patches/api.yaml.tftpl", "patches/fw.yaml")
+
+
+def test_unknown_leaf_keeps_the_patch_and_an_unread_patch_claims_no_default() -> None:
+    """One unknown leaf (a certSAN known after apply) keeps the yamlencode patch's known
+    fields; a patch that cannot be read at all turns the Talos defaults it could override
+    into "unknown", naming the patch."""
+    case = Path(__file__).parent / "cases" / "talos-tf-patch-partial-unknown"
+    files, _ = discover([case], case)
+    terraform = [f for f in files if f.kind == "terraform"]
+    c = map_talos(load_config(terraform, case, CollectOptions(cache_dir=None)), case)
+    facts = {(f.name, f.value): f.reason for f in c.facts}
+    assert ("cni", "none") in facts
+    assert facts[("kube_scheduler_bind_address", "0.0.0.0")].endswith("at main.tf:46")
+    unread = "unknown: set by an unresolved patch at main.tf:75"
+    assert facts[("kube_controller_manager_bind_address", "unknown")] == unread
+    assert facts[("pod_subnets", "unknown")] == unread
+    assert not any(name in ("cni", "tunnel", "tunnel_port") and value == "flannel" for name, value in facts)
+    assert [(p.source.path, p.source.start_line) for p in c.problems] == [("main.tf", 75)]

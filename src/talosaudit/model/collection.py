@@ -67,6 +67,9 @@ class Problem:
     source: SourceRef
     key: str = ""
     related: tuple[SourceRef, ...] = ()
+    #: Worth saying but not a defect of the scan (a template no scanned code renders): the
+    #: policy reports it at note level whatever its own level.
+    informational: bool = False
 
 
 @dataclass(frozen=True, slots=True)

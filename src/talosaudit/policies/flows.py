@@ -16,6 +16,7 @@ from talosaudit.model import (
     EMPTY,
     AddressSet,
     Fact,
+    Layer,
     PortSet,
     ProblemKind,
     Role,
@@ -120,7 +121,7 @@ def _blocked_finding(policy: Policy, m: _Missing) -> Finding:
         message=message,
         location=d.layer.source,
         identity=f"{d.layer.id}|{d.direction.value}|{m.spec}|{_who(m.src)}->{_who(m.dst)}",
-        related=tuple(m.related),
+        related=(*m.related, *_applied_by(d.layer)),
         properties=tuple(properties),
     )
 
@@ -174,6 +175,11 @@ def _exposures(ctx: Context, policy: Policy) -> list[Exposure]:
         allowed_exact = allowed_exact | ctx.exact_addresses(role)
     not_counted = Space.box(ALL_PROTOCOLS, address_line(allowed_exact), _ALL_LINE, ALL_PORTS.values)
     workers = ctx.exact_addresses("worker")
+    # The cluster's own nodes at their configured addresses are not "the internet", even when
+    # those addresses are public: a rule that lists a node's own public address (kubelet
+    # reaching the API through the node's public endpoint) opens nothing to the world.
+    nodes = ctx.exact_addresses("nodes")
+    itself = Space.box(ALL_PROTOCOLS, address_line(nodes), _ALL_LINE, ALL_PORTS.values)
     sources = _sources(ctx, params)
     targets = {g.id: g for role in params.to for g in ctx.groups(role)}
     found: dict[tuple[str, str, Role | None], Exposure] = {}
@@ -190,6 +196,8 @@ def _exposures(ctx: Context, policy: Policy) -> list[Exposure]:
                 allowed = result.allowed
                 if source.role is None and allowed_exact:
                     allowed = allowed - not_counted
+                if source.kind == "internet" and nodes:
+                    allowed = allowed - itself
                 if not allowed:
                     continue
                 within = Restrictor(allowed)  # each distinct hit & allowed once, indexed
@@ -491,6 +499,13 @@ def _allowlist_finding(policy: Policy, a: _Allowlist) -> Finding:
     )
 
 
+def _applied_by(layer: Layer) -> tuple[SourceRef, ...]:
+    """Where a Talos config is applied, when that is not where it is written (a Terraform
+    ``talos_machine_configuration_apply``): a related location of findings about it."""
+    ref = layer.origin("applied_by")
+    return (ref,) if ref is not None else ()
+
+
 def exposure_flows(e: Exposure) -> str:
     return ", ".join(flow_text(p, e.ports[p]) for p in sorted(e.ports, key=lambda p: -1 if p is None else p))
 
@@ -517,7 +532,11 @@ def _exposure_finding(policy: Policy, params: ForbidFlowParams, e: Exposure) -> 
     if e.others:
         others = "; ".join(f"{layer_text(d.layer)} ({', '.join(names)})" for d, names in e.others.values())
         message += f"; other layers on the path also allow it: {others}"
-    related = [e.decision.layer.source, *(d.layer.source for d, _ in e.others.values())]
+    related = [
+        e.decision.layer.source,
+        *(d.layer.source for d, _ in e.others.values()),
+        *_applied_by(e.decision.layer),
+    ]
     return Finding(
         rule_id=policy.id,
         level=level,

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from talosaudit.findings import Finding
+from talosaudit.levels import Level
 from talosaudit.model import Direction, Drift, Layer, NodeGroup, PortSet, Problem, Role, SourceRef
 from talosaudit.policies.context import Context, flow_text, required_ports
 from talosaudit.policies.params import (
@@ -25,9 +26,10 @@ from talosaudit.policies.schema import Policy
 def problem_finding(policy: Policy, problem: Problem | Drift) -> Finding:
     """The one conversion of what a collector described into a finding of ``policy``."""
     message = problem.message if isinstance(problem, Problem) else problem.description
+    informational = isinstance(problem, Problem) and problem.informational
     return Finding(
         rule_id=policy.id,
-        level=policy.level,
+        level=Level.NOTE if informational else policy.level,
         message=message,
         location=problem.source,
         identity=problem.key or message,
@@ -181,11 +183,15 @@ def host_firewall_off(policy: Policy, ctx: Context) -> Iterator[Finding]:
                 "the node relies on outer layers only"
             )
             where = SourceRef(src.path, src.start_line, src.start_line, config_id)
+        unresolved = layer.attribute("unresolved_patch")
+        if unresolved:
+            message += f" (unless the unresolved patch at {unresolved} sets it)"
         yield Finding(
             rule_id=policy.id,
             level=policy.level,
             message=message,
             location=where,
+            related=tuple(ref for ref in (layer.origin("applied_by"),) if ref is not None),
             identity=f"talos-host-firewall-off:{config_id}",
         )
 

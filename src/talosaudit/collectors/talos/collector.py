@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from talosaudit.collectors.base import TEMPLATE, YAML, ClaimsNoNames, InputFile
@@ -14,6 +14,7 @@ from talosaudit.collectors.talos.firewall import build_host_firewall, has_firewa
 from talosaudit.collectors.talos.layout import NodeConfig, plan
 from talosaudit.collectors.talos.parse import ParsedFile, parse_file
 from talosaudit.collectors.talos.settings import NodeSettings, read_settings
+from talosaudit.collectors.talos.templates import RenderedTemplates, is_template
 from talosaudit.model import ProblemKind
 from talosaudit.model.addresses import EMPTY, AddressSet
 from talosaudit.model.cluster import Fact, NodeGroup, Role
@@ -64,12 +65,15 @@ def collect(files: Sequence[InputFile], root: Path, options: CollectOptions | No
     parsed: list[ParsedFile] = []
     paths: dict[str, Path] = {}
     read: list[str] = []
+    rendered = RenderedTemplates(root)
     for file in files:
         if file.kind != TALOS_KIND:
             continue
         read.append(file.rel)
         paths[file.rel] = file.path
         result, file_problems = parse_file(file.path, file.rel)
+        if result is None and is_template(file.rel):
+            file_problems = _template_problems(file.rel, file_problems, rendered)
         problems.extend(file_problems)
         if result is not None:
             parsed.append(result)
@@ -105,6 +109,25 @@ def collect(files: Sequence[InputFile], root: Path, options: CollectOptions | No
 _TALCONFIG_NAMES = ("talconfig.yaml", "talconfig.yml")
 
 
+def _template_problems(rel: str, found: list[Problem], rendered: RenderedTemplates) -> list[Problem]:
+    """An unparseable template: nothing to say when a scanned ``templatefile()`` renders it
+    (it is audited through that call), a note when nothing does."""
+    if not found or not all(p.message.startswith("unrendered template") for p in found):
+        return found
+    if rendered.renders(rel):
+        return []
+    return [
+        replace(
+            p,
+            message=p.message.split("; scan the rendered")[0]
+            + "; no scanned templatefile() renders it, so its content is not audited "
+            "(scan the rendered machine config, or the Terraform that renders it)",
+            informational=True,
+        )
+        for p in found
+    ]
+
+
 def _talconfigs_beside(files: Sequence[InputFile], root: Path, known: set[str]) -> list[tuple[Path, str]]:
     """talhelper configs in the directories of the Talos inputs or above them, up to ``root``."""
     root_real = Path(os.path.realpath(root))
@@ -128,13 +151,13 @@ def _talconfigs_beside(files: Sequence[InputFile], root: Path, known: set[str]) 
 def build_nodes(configs: Sequence[NodeConfig]) -> Collection:
     """Layers, attachments, facts and problems of node configs (also used for Terraform's
     ``talos_machine_configuration``, whose configs are built from ``config_patches``)."""
-    settings = [read_settings(c.docs, c.complete) for c in configs]
+    settings = [_without_claimed_defaults(c, read_settings(c.docs, c.complete)) for c in configs]
     # KubeSpan peers are the KubeSpan nodes of the same cluster (same control-plane endpoint).
     peers: dict[str, AddressSet] = {}
     for config, found in zip(configs, settings, strict=True):
         if found.kubespan:
             cluster = _cluster_of(found)
-            peers[cluster] = peers.get(cluster, EMPTY) | config.addresses | found.addresses
+            peers[cluster] = peers.get(cluster, EMPTY) | _node_addresses(config, found)[0]
     outputs = [_node(c, s, peers.get(_cluster_of(s), EMPTY)) for c, s in zip(configs, settings, strict=True)]
     facts = _facts(settings)
     return Collection(
@@ -162,7 +185,7 @@ def _node(config: NodeConfig, found: NodeSettings, kubespan_peers: AddressSet) -
         # nodes run is decided by a config that is not here.
         return _NodeOutput(None, (), networks, tuple(problems))
     layer_id = LAYER_PREFIX + config.id
-    addresses = config.addresses | found.addresses
+    addresses, address_reason = _node_addresses(config, found)
     firewall = build_host_firewall(
         layer_id,
         f"Talos host firewall of {config.name}",
@@ -177,14 +200,24 @@ def _node(config: NodeConfig, found: NodeSettings, kubespan_peers: AddressSet) -
             ("files", ",".join(config.files)),
             # A whole machine config decides the node's firewall; a patch may be overridden.
             ("machine_config", "complete" if config.complete else "patch"),
+            *(
+                (
+                    (
+                        "unresolved_patch",
+                        f"{config.unresolved_at[0].path}:{config.unresolved_at[0].start_line}",
+                    ),
+                )
+                if config.unresolved_at
+                else ()
+            ),
         ),
+        origins=(("applied_by", config.applied_at),) if config.applied_at is not None else (),
     )
     problems.extend(
         _problem(problem_kind, message, loc, config) for problem_kind, message, loc in firewall.problems
     )
     role = config.role or found.role
     role_reason = config.role_reason or found.role_reason
-    address_reason = "; ".join(r for r in (config.address_reason, found.address_reason) if r)
     roles: tuple[Role, ...] = (role,) if role is not None else (Role.CONTROL_PLANE, Role.WORKER)
     attachments = []
     for one in roles:
@@ -212,6 +245,40 @@ def _node(config: NodeConfig, found: NodeSettings, kubespan_peers: AddressSet) -
         )
         attachments.append(Attachment(layer_id, one, addresses, reason, fallback=group))
     return _NodeOutput(firewall.layer, tuple(attachments), networks, tuple(problems))
+
+
+def _node_addresses(config: NodeConfig, found: NodeSettings) -> tuple[AddressSet, str]:
+    """The node's addresses: the static interface addresses its config sets, when it sets any.
+
+    The address a config is applied to (``talos_machine_configuration_apply.node``, a talconfig
+    ``ipAddress``) is often a DHCP lease or a bootstrap address that only serves while the node
+    is in maintenance mode; once the config is applied the node answers on its configured
+    address. Counting both would make every rule that lists the static addresses look like it
+    blocks the node's other (stale) address."""
+    if found.addresses and config.addresses and not config.addresses <= found.addresses:
+        reason = (
+            f"{found.address_reason} (the configured address; {config.address_reason} "
+            "is only where the config is applied from, not counted)"
+        )
+        return found.addresses, reason
+    addresses = config.addresses | found.addresses
+    return addresses, "; ".join(r for r in (config.address_reason, found.address_reason) if r)
+
+
+def _without_claimed_defaults(config: NodeConfig, found: NodeSettings) -> NodeSettings:
+    """A config with a patch that could not be read states no Talos default: that patch may
+    set the value. The CNI defaults are dropped (the CNI is then unknown, as without a
+    config); the others are said to be unknown, with the patch that could set them."""
+    if not config.unresolved_at:
+        return found
+    first = config.unresolved_at[0]
+    reason = f"unknown: set by an unresolved patch at {first.path}:{first.start_line}"
+    unknown = tuple(
+        replace(f, value="unknown", reason=reason, source=first)
+        for f in found.default_facts
+        if f.name not in _CNI_FACTS
+    )
+    return replace(found, default_facts=unknown)
 
 
 def _cluster_of(found: NodeSettings) -> str:

@@ -86,6 +86,7 @@ def build_host_firewall(
     pod_service_reason: str,
     kubespan_peers: AddressSet = EMPTY,
     attributes: tuple[tuple[str, str], ...] = (),
+    origins: tuple[tuple[str, SourceRef], ...] = (),
 ) -> HostFirewall:
     """The node's host firewall layer from its merged documents.
 
@@ -145,6 +146,7 @@ def build_host_firewall(
         stateful=True,
         enabled=enabled,
         attributes=(("ingress_default", default), ("always_allowed", "; ".join(always)), *attributes),
+        origins=origins,
     )
     return HostFirewall(layer, default, default_doc.loc if default_doc else None, tuple(builder.problems))
 
@@ -249,6 +251,12 @@ class _Builder:
         for i, item in enumerate(raw):
             item_loc = raw.loc_of(i)
             if isinstance(item, str) and has_placeholder(item):
+                self.problem(
+                    ProblemKind.UNRESOLVED,
+                    f"NetworkRuleConfig {name}: port {item!r} is an unrendered placeholder; "
+                    "which ports it opens is unknown",
+                    item_loc,
+                )
                 unknown.append(Unresolved("ports", item, "unrendered template placeholder"))
                 ports = ALL_PORTS
                 continue
@@ -305,8 +313,16 @@ class _Builder:
             return None, []
         texts = [str(x) for x in raw] if isinstance(raw, YList) else [str(raw)]
         result = EMPTY
-        for text in texts:
+        for i, text in enumerate(texts):
             if has_placeholder(text):
+                # envsubst/talhelper/SOPS fill these in later: the addresses are unknown, and
+                # that is said where they are written, never dropped.
+                self.problem(
+                    ProblemKind.UNRESOLVED,
+                    f"NetworkRuleConfig {name}: {key} {text!r} is an unrendered placeholder; "
+                    "which sources it admits is unknown",
+                    raw.loc_of(i) if isinstance(raw, YList) else item.loc_of(key),
+                )
                 return None, [Unresolved(key, text, "unrendered template placeholder")]
             try:
                 result = result | AddressSet.parse(text)

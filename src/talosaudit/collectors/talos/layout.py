@@ -28,7 +28,7 @@ from typing import Any
 from talosaudit.collectors.talos.documents import Doc, DocKind, get, merge_all
 from talosaudit.collectors.talos.firewall import has_firewall_documents
 from talosaudit.collectors.talos.parse import ParsedFile, collect_documents
-from talosaudit.collectors.yamlsafe import YList, YMap
+from talosaudit.collectors.yamlsafe import YList, YMap, has_placeholder
 from talosaudit.model import ProblemKind
 from talosaudit.model.addresses import EMPTY, AddressSet
 from talosaudit.model.cluster import Role
@@ -61,6 +61,13 @@ class NodeConfig:
     #: How many nodes run this config, when the layout says (a talconfig node, a Terraform
     #: apply: 1). Otherwise a config that writes static addresses is one node.
     count: int | None = None
+    #: Where the config is sent to the node when that is not where it is written (a
+    #: ``talos_machine_configuration_apply`` of a ``talos_machine_configuration``): findings
+    #: point at the config and name this as a related location.
+    applied_at: SourceRef | None = None
+    #: Patches of this config that could not be read (a Terraform value unknown before
+    #: apply): they may set anything, so no Talos default is claimed for this config.
+    unresolved_at: tuple[SourceRef, ...] = ()
 
 
 #: Reads a file the layout refers to (a talconfig patch) that was not among the inputs.
@@ -94,7 +101,7 @@ def plan(
         if parsed.json_patch is not None and not parsed.patch_docs:
             problems.append(_json_patch_problem(parsed.rel, parsed.json_patch.loc))
             continue
-        groups[str(PurePosixPath(parsed.rel).parent)].append(parsed)
+        groups[group_directory(str(PurePosixPath(parsed.rel).parent))].append(parsed)
     talconfigs = [(str(PurePosixPath(f.rel).parent), f.rel) for f in files if f.talconfig is not None]
     for directory in sorted(groups):
         group = sorted(groups[directory], key=lambda f: f.rel)
@@ -133,8 +140,60 @@ def _unlisted(patches: list[ParsedFile], talconfig: str) -> list[Problem]:
 
 # --- a directory of machine configs and patches --------------------------------------------
 
-_CP_TOKENS = frozenset({"controlplane", "cp", "master", "masters", "controlplanes", "control-plane"})
+_CP_TOKENS = frozenset(
+    {
+        "controlplane",
+        "cp",
+        "master",
+        "masters",
+        "controlplanes",
+        "control-plane",
+        "control",
+        "controller",
+        "controllers",
+    }
+)
 _WORKER_TOKENS = frozenset({"worker", "workers"})
+#: Directories that only sort a tree's patches: their files belong to the directory above
+#: (``talos/patches/common-control.yaml`` sits with ``talos/controlplane/cp-01.yaml``).
+_SORTING_DIRS = frozenset({"patches", "patch", "nodes", "node-patches"})
+
+
+def _name_role(name: str) -> Role | None:
+    """The role a file or directory name names (``common-control``, ``controlplane``, ``workers``)."""
+    stem = re.sub(r"\.(ya?ml)$", "", name.lower())
+    tokens = set(re.split(r"[._\s]+", stem)) | set(re.split(r"[-._\s]+", stem))
+    if "control" in tokens and "plane" in tokens:
+        tokens.add("controlplane")
+    if tokens & _CP_TOKENS:
+        return Role.CONTROL_PLANE
+    if tokens & _WORKER_TOKENS:
+        return Role.WORKER
+    return None
+
+
+def group_directory(directory: str) -> str:
+    """The directory whose files make up one tree: role and sorting folders join their parent."""
+    path = PurePosixPath(directory)
+    while path.name and (path.name.lower() in _SORTING_DIRS or _name_role(path.name) is not None):
+        path = path.parent
+    return path.as_posix()
+
+
+def _directory_role(rel: str) -> tuple[Role | None, str]:
+    """The role the nearest role-named folder of ``rel`` names (``controlplane/cp-01.yaml``)."""
+    for part in reversed(PurePosixPath(rel).parent.parts):
+        if part.lower() in _SORTING_DIRS:
+            continue
+        role = _name_role(part)
+        if role is not None:
+            return (
+                role,
+                f"the folder {part}/ of {rel} names "
+                + ("the control plane" if role is Role.CONTROL_PLANE else "workers"),
+            )
+        break
+    return None, ""
 
 
 def role_hint(parsed: ParsedFile) -> tuple[Role | None, str]:
@@ -148,16 +207,13 @@ def role_hint(parsed: ParsedFile) -> tuple[Role | None, str]:
                     return Role.CONTROL_PLANE, f"machine.type: {raw} in {parsed.rel}"
                 if value in ("worker", "join"):
                     return Role.WORKER, f"machine.type: {raw} in {parsed.rel}"
-    stem = PurePosixPath(parsed.rel).name.lower()
-    stem = re.sub(r"\.(ya?ml)$", "", stem)
-    tokens = set(re.split(r"[._\s]+", stem)) | set(re.split(r"[-._\s]+", stem))
-    if "control" in tokens and "plane" in tokens:
-        tokens.add("controlplane")
-    if tokens & _CP_TOKENS:
-        return Role.CONTROL_PLANE, f"the file name {PurePosixPath(parsed.rel).name} names the control plane"
-    if tokens & _WORKER_TOKENS:
-        return Role.WORKER, f"the file name {PurePosixPath(parsed.rel).name} names workers"
-    return None, ""
+    name = PurePosixPath(parsed.rel).name
+    role = _name_role(name)
+    if role is Role.CONTROL_PLANE:
+        return Role.CONTROL_PLANE, f"the file name {name} names the control plane"
+    if role is Role.WORKER:
+        return Role.WORKER, f"the file name {name} names workers"
+    return _directory_role(parsed.rel)
 
 
 def _directory(directory: str, files: list[ParsedFile]) -> tuple[list[NodeConfig], list[Problem]]:
@@ -173,16 +229,30 @@ def _directory(directory: str, files: list[ParsedFile]) -> tuple[list[NodeConfig
     hinted_roles = sorted({r for r, _ in hints.values() if r is not None and r not in base_roles})
     for role in hinted_roles:
         applied = [p for p in patches if hints[p.rel][0] in (None, role)]
-        reasons = sorted({hints[p.rel][1] for p in applied if hints[p.rel][0] is role})
-        configs.append(
-            _from_patches(
-                directory,
-                applied,
-                role=role,
-                role_reason="; ".join(reasons),
-                applies=_patch_applies(applied, hints, f"the {role.label} patches in {directory}/"),
+        # Per-node files in a role folder (``controlplane/cp-01.yaml``) are one node each, on
+        # top of the role's shared patches (``patches/common-control.yaml``).
+        nodes = [p for p in applied if hints[p.rel][0] is role and _is_node_file(p, directory)]
+        # Order as talosctl applies them: patches for every role, then the role's, then the node's.
+        shared = [p for p in applied if hints[p.rel][0] is None] + [
+            p for p in applied if hints[p.rel][0] is role and p not in nodes
+        ]
+        machines: list[ParsedFile | None] = list(nodes) if nodes else [None]
+        for node in machines:
+            files_of = [*shared, node] if node is not None else shared
+            reasons = sorted({hints[p.rel][1] for p in files_of if hints[p.rel][0] is role})
+            what = f"the {role.label} patches in {directory}/"
+            configs.append(
+                _from_patches(
+                    directory,
+                    files_of,
+                    role=role,
+                    role_reason="; ".join(reasons),
+                    applies=_patch_applies(
+                        files_of, hints, what if node is None else f"{node.rel} with {what}"
+                    ),
+                    node=node,
+                )
             )
-        )
     problems: list[Problem] = []
     if not configs and patches:
         config = _from_patches(
@@ -200,7 +270,7 @@ def _directory(directory: str, files: list[ParsedFile]) -> tuple[list[NodeConfig
             if has_firewall_documents(patch.patch_docs) or _has_addresses(patch.patch_docs):
                 problems.append(
                     Problem(
-                        kind=ProblemKind.UNRESOLVED,
+                        kind=ProblemKind.ROLE_UNKNOWN,
                         message=(
                             f"patch {patch.rel}: cannot tell which nodes it applies to; assumed all "
                             "(no machine config, talconfig or role name beside it)"
@@ -252,14 +322,16 @@ def _from_patches(
     role: Role | None,
     role_reason: str,
     applies: str,
+    node: ParsedFile | None = None,
 ) -> NodeConfig:
     docs = merge_all([], [p.patch_docs for p in patches])
     suffix = f"[{role.value}]" if role is not None else ""
-    first = patches[0]
+    first = next((p for p in patches if has_firewall_documents(p.patch_docs)), patches[0])
     prefix = "" if directory == "." else f"{directory}/"
+    name = f"patches in {directory}/" + (f" for {role.label} nodes" if role else "")
     return NodeConfig(
-        id=f"{prefix}(patches){suffix}",
-        name=f"patches in {directory}/" + (f" for {role.label} nodes" if role else ""),
+        id=node.rel if node is not None else f"{prefix}(patches){suffix}",
+        name=f"{node.rel} with the {role.label if role else ''} patches in {directory}/" if node else name,
         docs=tuple(docs),
         complete=False,
         anchor=first.first,
@@ -268,7 +340,21 @@ def _from_patches(
         role=role,
         role_reason=role_reason,
         assumed_all=role is None,
+        count=1 if node is not None else None,
     )
+
+
+def _is_node_file(parsed: ParsedFile, directory: str) -> bool:
+    """A file in a role folder below the tree's directory that names one machine (its
+    hostname or interface addresses): ``controlplane/cp-01.yaml``."""
+    rel = parsed.rel
+    if str(PurePosixPath(rel).parent) == directory or _directory_role(rel)[0] is None:
+        return False
+    hostname = any(
+        d.kind is DocKind.PATCH and get(d.value, "machine", "network", "hostname") is not None
+        for d in parsed.patch_docs
+    )
+    return hostname or _has_addresses(parsed.patch_docs)
 
 
 def _patch_applies(patches: list[ParsedFile], hints: dict[str, tuple[Role | None, str]], what: str) -> str:
@@ -382,6 +468,17 @@ class _Talconfig:
         ip = node.get("ipAddress")
         if isinstance(ip, str):
             for part in ip.split(","):
+                if has_placeholder(part):
+                    self.problems.append(
+                        Problem(
+                            ProblemKind.UNRESOLVED,
+                            f"node {hostname}: ipAddress {part.strip()!r} is an unrendered placeholder "
+                            "(talenv/SOPS); the node's address is unknown",
+                            node.loc_of("ipAddress"),
+                            key=f"talconfig-ip:{rel}:{hostname}:{part.strip()}",
+                        )
+                    )
+                    continue
                 try:
                     addresses = addresses | AddressSet.parse(part.strip())
                 except ValueError:

@@ -145,6 +145,16 @@ class _Reader:
         networks: list[tuple[AddressSet, SourceRef]] = []
         first: SourceRef | None = None
         for text, loc in self._address_entries():
+            if has_placeholder(text):
+                self.problems.append(
+                    (
+                        ProblemKind.UNRESOLVED,
+                        f"interface address {text!r} is an unrendered placeholder; "
+                        "this node's address is unknown",
+                        loc,
+                    )
+                )
+                continue
             parsed = _host_and_network(text)
             if parsed is None:
                 continue
@@ -172,6 +182,16 @@ class _Reader:
         for value in lists:
             for text, loc in _strings(value):
                 if text.strip().startswith("!"):
+                    continue
+                if has_placeholder(text):
+                    self.problems.append(
+                        (
+                            ProblemKind.UNRESOLVED,
+                            f"subnet {text!r} is an unrendered placeholder; "
+                            "the node network it names is unknown",
+                            loc,
+                        )
+                    )
                     continue
                 parsed = _parse_cidrs([text.strip()])
                 if parsed:

@@ -78,6 +78,7 @@ class _Generated:
     complete: bool
     role: Role | None
     role_reason: str
+    unresolved_at: tuple[SourceRef, ...] = ()
 
 
 class _Mapper:
@@ -90,6 +91,8 @@ class _Mapper:
         self.read_files: set[str] = set()
         roots = config.extra.get("roots", [])
         self.roots: list[str] = [str(r) for r in roots] if isinstance(roots, list) else []
+        #: Per resource address, the patches whose value could not be resolved.
+        self.unresolved: dict[str, list[SourceRef]] = {}
 
     def run(self) -> Collection:
         generated = {
@@ -149,7 +152,8 @@ class _Mapper:
         base = _base_document(r, role)
         patches, files = self.patches(r)
         docs = merge_all([base], patches)
-        return _Generated(r, tuple(docs), (body.lines.path, *files), complete, role, role_reason)
+        unresolved = tuple(self.unresolved.get(r.address, ()))
+        return _Generated(r, tuple(docs), (body.lines.path, *files), complete, role, role_reason, unresolved)
 
     def input_of(self, r: ResourceInstance, generated: Mapping[str, _Generated]) -> _Generated | None:
         for attr in _INPUT_ATTRS:
@@ -197,6 +201,7 @@ class _Mapper:
             role=gen.role,
             role_reason=gen.role_reason,
             assumed_all=gen.role is None,
+            unresolved_at=gen.unresolved_at,
         )
 
     def applied(self, r: ResourceInstance, base: _Generated | None) -> NodeConfig:
@@ -211,12 +216,17 @@ class _Mapper:
         applies = f"{r.address}" + (
             f" with the machine configuration of {base.resource.address}" if base else ""
         )
+        applied_at = source(r.body.lines, r.address)
         return NodeConfig(
             id=r.address,
             name=r.address,
             docs=tuple(docs),
             complete=base.complete if base else False,
-            anchor=source(r.body.lines, r.address),
+            # Findings about the config point where it is written (the generator the user adds
+            # a NetworkDefaultActionConfig patch to); the apply is a related location.
+            anchor=source(base.resource.body.lines, base.resource.address) if base else applied_at,
+            applied_at=applied_at if base else None,
+            unresolved_at=(*(base.unresolved_at if base else ()), *self.unresolved.get(r.address, ())),
             files=tuple(dict.fromkeys((*(base.files if base else ()), r.body.lines.path, *files))),
             applies=applies,
             role=base.role if base else None,
@@ -237,6 +247,7 @@ class _Mapper:
         lines = r.body.line_of("config_patches")
         where = f"{r.address}.config_patches"
         if not isinstance(value, list):
+            self.unresolved.setdefault(r.address, []).append(source(lines, where))
             self.problems.append(
                 Problem(
                     ProblemKind.UNRESOLVED,
@@ -281,6 +292,7 @@ class _Mapper:
     ) -> tuple[tuple[Doc, ...], str | None]:
         item_loc = source(lines, where)
         if not isinstance(value, str):
+            self.unresolved.setdefault(r.address, []).append(item_loc)
             self.problems.append(
                 Problem(
                     ProblemKind.UNRESOLVED,

@@ -102,6 +102,11 @@ def call(name: str, args: list[Any], text: str, files: FileAccess | None) -> Any
     fn = _STRICT.get(name)
     if fn is None:
         return Unknown(text, f"function {short} is not supported")
+    if name == "yamlencode" and len(args) == 1 and isinstance(args[0], dict | list):
+        # A document with one unknown leaf (a certSAN known after apply) is still a document:
+        # each unknown leaf is written as its own ``${expression}`` so that readers of the
+        # YAML (Talos patches) count the known fields and see the unknown ones as unresolved.
+        args = [_leaves_marked(args[0])]
     for arg in args:
         found = has_unknown(arg)
         if isinstance(found, Unknown):
@@ -138,6 +143,18 @@ def _width(value: int, fn: str) -> int:
     """A padding or indent width that cannot build a string over MAX_STRING."""
     if value > MAX_STRING:
         raise EvalError(f"{fn}(): not expanded: value larger than {MAX_STRING} characters")
+    return value
+
+
+def _leaves_marked(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _leaves_marked(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_leaves_marked(v) for v in value]
+    if isinstance(value, Unknown):
+        return "${" + (value.origin or value.expression) + "}"
+    if isinstance(value, Ref):
+        return "${" + str(value) + "}"
     return value
 
 

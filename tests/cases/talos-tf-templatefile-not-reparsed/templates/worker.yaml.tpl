@@ -1,0 +1,8 @@
+machine:
+  network:
+    hostname: ${hostname}
+    interfaces:
+%{ for nic in nics ~}
+      - interface: ${nic.name}
+        addresses: [${nic.address}]
+%{ endfor ~}

@@ -20,6 +20,7 @@ CATALOGUE = {
     "TA001": ("input-unparseable", "error"),
     "TA002": ("value-unresolved", "warning"),
     "TA003": ("role-unknown", "warning"),
+    "TA005": ("suppression-not-understood", "note"),
     "TA101": ("kube-apiserver-blocked", "error"),
     "TA102": ("talos-apid-blocked", "error"),
     "TA103": ("talos-trustd-blocked", "error"),

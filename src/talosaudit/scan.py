@@ -28,7 +28,9 @@ from talosaudit.findings import (
     apply_inline_suppressions,
     read_baseline,
 )
-from talosaudit.model import AddressSet, Collection, Fact, Model, Role, merge
+from talosaudit.inline import ACCEPTED_FORM, parse_comments
+from talosaudit.model import AddressSet, Collection, Fact, Model, Problem, ProblemKind, Role, merge
+from talosaudit.model.source import SourceRef
 from talosaudit.policies.context import EvalSettings
 from talosaudit.policies.engine import evaluate
 from talosaudit.policies.params import with_overrides
@@ -163,8 +165,13 @@ def configured_catalogue(catalogue: Catalogue, config: Config, config_name: str)
 # --- the pipeline ----------------------------------------------------------------------
 
 
-def build_model(request: ScanRequest) -> tuple[Model, tuple[str, ...]]:
-    """Discover, collect and merge: the model of the inputs and the files it was built from."""
+def build_model(
+    request: ScanRequest, known_ids: Iterable[str] | None = None
+) -> tuple[Model, tuple[str, ...]]:
+    """Discover, collect and merge: the model of the inputs and the files it was built from.
+
+    ``known_ids``: the rule ids a suppression comment may name (None: any well-formed id).
+    """
     files, discover_problems = discover(list(request.paths), request.root)
     if not files and not discover_problems:
         shown = ", ".join(str(p) for p in request.paths)
@@ -180,17 +187,52 @@ def build_model(request: ScanRequest) -> tuple[Model, tuple[str, ...]]:
     )
     collections = collect_all(files, request.root, options)
     model = merge(
-        [*collections, Collection(problems=tuple(discover_problems)), admin_collection(request)],
+        [
+            *collections,
+            Collection(problems=tuple(discover_problems)),
+            Collection(problems=suppression_problems([f.path for f in files], request.root, known_ids)),
+            admin_collection(request),
+        ],
         extra_facts(request),
     )
     scanned = tuple(sorted({*model.files, *(f.rel for f in files)}))
     return model, scanned
 
 
+#: Suppression comments are looked for in the first 10 MiB of a file (every reader's limit).
+_MAX_COMMENT_BYTES = 10 * 1024 * 1024
+
+
+def suppression_problems(
+    paths: Iterable[Path], root: Path, known_ids: Iterable[str] | None
+) -> tuple[Problem, ...]:
+    """The comments of the scanned files that look like suppressions but are not understood."""
+    known = frozenset(known_ids) if known_ids is not None else None
+    out: list[Problem] = []
+    for path in paths:
+        try:
+            with path.open("rb") as fh:
+                text = fh.read(_MAX_COMMENT_BYTES).decode("utf-8", errors="replace")
+        except OSError:
+            continue  # discover() already reported what it could not read
+        rel = Path(os.path.relpath(path, root)).as_posix()
+        for odd in parse_comments(text, known).not_understood:
+            shown = odd.text if len(odd.text) <= 80 else odd.text[:77] + "..."
+            out.append(
+                Problem(
+                    kind=ProblemKind.SUPPRESSION_NOT_UNDERSTOOD,
+                    message=(f"`{shown}` is not applied: {odd.why}; the accepted form is `{ACCEPTED_FORM}`"),
+                    source=SourceRef(rel, odd.line, odd.line, f"{rel}:{odd.text}"),
+                    key=f"suppression:{rel}:{odd.text}",
+                )
+            )
+    return tuple(out)
+
+
 def run_scan(request: ScanRequest) -> ScanResult:
     started = time.monotonic()
     prepared = prepare_run(request)
-    model, files = build_model(request)
+    model, files = build_model(request, prepared.catalogue.ids())
     raw = evaluate_model(model, prepared, request)
     return finish_run(request, prepared, raw, model, files, started=started)
 
@@ -254,11 +296,12 @@ def finish_run(
     all_notices = [*prepared.notices, *notices]
     findings = [f for f in _dedupe(raw) if is_selected(f.rule_id, request.checks, request.skip_checks)]
     findings = _override_levels(findings, request.config)
-    findings = apply_inline_suppressions(findings, request.root)
+    today = request.today or dt.date.today()
+    findings, expired_inline = apply_inline_suppressions(findings, request.root, today)
     findings, expired = apply_config_ignores(
-        findings, request.config.ignore_entries(request.config_name), request.today or dt.date.today()
+        findings, request.config.ignore_entries(request.config_name), today
     )
-    all_notices += expired
+    all_notices += [*expired_inline, *expired]
     suppressed = sorted((f for f in findings if f.suppressed is not None), key=Finding.sort_key)
     active = [f for f in findings if f.suppressed is None]
     candidates = sorted(active, key=Finding.sort_key)

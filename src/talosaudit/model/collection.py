@@ -25,6 +25,8 @@ class ProblemKind(StrEnum):
     #: Firewall rules or switches exist, but a higher switch (a datacenter or VM firewall
     #: that is off, a pending change) leaves them unapplied.
     NOT_APPLIED = "not-applied"
+    #: A comment that looks like an inline suppression but is not one talosaudit understands.
+    SUPPRESSION_NOT_UNDERSTOOD = "suppression-not-understood"
 
 
 class DriftSide(StrEnum):

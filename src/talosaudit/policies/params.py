@@ -186,3 +186,18 @@ def validation_text(exc: ValidationError) -> str:
         loc = ".".join(str(x) for x in err["loc"]) or "(top)"
         parts.append(f"{loc}: {err['msg']}")
     return "; ".join(parts)
+
+
+#: The params model of every kind a policy file may name (engine.KINDS adds the evaluators).
+PARAMS: dict[str, type[BaseModel]] = {
+    "input_problem": InputProblemParams,
+    "require_flow": RequireFlowParams,
+    "forbid_flow": ForbidFlowParams,
+    "rule_predicate": RulePredicateParams,
+    "duplicate_rule": LayerRuleParams,
+    "shadowed_rule": LayerRuleParams,
+    "disabled_rule_required": DisabledRuleParams,
+    "bootstrap_blocked": BootstrapBlockedParams,
+    "host_firewall_off": HostFirewallParams,
+    "drift": DriftParams,
+}

@@ -32,7 +32,7 @@ def _bundled_report(tmp_path: Path) -> Path:
     out = tmp_path / "report.html"
     result = CliRunner().invoke(
         cli,
-        ["scan", str(FIXTURE), "--tunnel", "geneve", "--no-cache", "--quiet", "-o", f"html={out}"],
+        ["scan", str(FIXTURE), "--tunnel", "geneve", "--no-cache", "-o", f"html={out}"],
         catch_exceptions=False,
     )
     assert result.exit_code == 0, result.output

@@ -21,6 +21,7 @@ CATALOGUE = {
     "TA002": ("value-unresolved", "warning"),
     "TA003": ("role-unknown", "warning"),
     "TA004": ("firewall-not-evaluated", "note"),
+    "TA005": ("suppression-not-understood", "note"),
     "TA101": ("kube-apiserver-blocked", "error"),
     "TA102": ("talos-apid-blocked", "error"),
     "TA103": ("talos-trustd-blocked", "error"),

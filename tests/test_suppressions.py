@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pytest
+
 from talosaudit.findings import (
     NO_REASON,
     Finding,
@@ -14,6 +16,7 @@ from talosaudit.findings import (
     apply_inline_suppressions,
     parse_inline_ignores,
 )
+from talosaudit.inline import parse_comments
 from talosaudit.model.source import SourceRef
 from talosaudit.policies.schema import Level
 
@@ -35,6 +38,9 @@ resource "aws_security_group" "cp" {
   }
 }
 """
+
+
+TODAY = dt.date(2025, 6, 1)
 
 
 def finding(rule_id: str, path: str, start: int, end: int, identity: str = "x") -> Finding:
@@ -60,7 +66,8 @@ def test_inline_on_line_above_and_inside_span(tmp_path: Path) -> None:
     inside = finding("TA202", "net/sg.tf", 10, 15)  # comment on line 11, inside the span
     other_rule = finding("TA203", "net/sg.tf", 4, 9)
     too_far = finding("TA201", "net/sg.tf", 5, 9)  # line 3 is two lines above 5
-    result = apply_inline_suppressions([above, inside, other_rule, too_far], tmp_path)
+    result, notices = apply_inline_suppressions([above, inside, other_rule, too_far], tmp_path, TODAY)
+    assert notices == []
     assert result[0].suppressed is not None
     assert result[0].suppressed.kind is SuppressionKind.IN_SOURCE
     assert result[0].suppressed.reason == "bastion-only VPC, reviewed 2024-05"
@@ -77,7 +84,7 @@ def test_inline_in_yaml_and_missing_file(tmp_path: Path) -> None:
     )
     yaml_finding = finding("TA404", "cp.yaml", 3, 3)
     missing = finding("TA404", "gone.yaml", 3, 3)
-    result = apply_inline_suppressions([yaml_finding, missing], tmp_path)
+    result, _ = apply_inline_suppressions([yaml_finding, missing], tmp_path, TODAY)
     assert result[0].suppressed is not None and result[0].suppressed.reason == "outer layers suffice"
     assert result[1].suppressed is None
 
@@ -113,3 +120,66 @@ def test_inline_wins_over_config() -> None:
     marked = already.with_suppression(Suppression(SuppressionKind.IN_SOURCE, "inline", "a.tf:1"))
     result, _ = apply_config_ignores([marked], [IgnoreEntry("TA201", "config")], dt.date(2025, 1, 1))
     assert result[0].suppressed is not None and result[0].suppressed.reason == "inline"
+
+
+# --- until: and comments that are not understood ------------------------------------------
+
+
+def test_inline_until_anywhere_after_the_ids_and_out_of_the_reason() -> None:
+    text = (
+        "# talosaudit:ignore TA202 until: 2027-03-31 public on purpose\n"
+        "# talosaudit:ignore TA201,TA207 public on purpose until:2026-01-02\n"
+        "<!-- talosaudit:ignore TA405 staging only -->\n"
+    )
+    comments = parse_comments(text)
+    assert comments.not_understood == ()
+    assert [(i.line, sorted(i.ids), i.until, i.reason) for i in comments.ignores] == [
+        (1, ["TA202"], dt.date(2027, 3, 31), "public on purpose"),
+        (2, ["TA201", "TA207"], dt.date(2026, 1, 2), "public on purpose"),
+        (3, ["TA405"], None, "staging only"),
+    ]
+
+
+def test_inline_until_expires_after_that_day(tmp_path: Path) -> None:
+    (tmp_path / "sg.tf").write_text(
+        "# talosaudit:ignore TA202 until: 2025-05-31 until the load balancer lands\n"
+        'resource "aws_security_group" "cp" {}\n'
+        "# talosaudit:ignore TA201 until: 2025-06-01 last day today\n"
+        'resource "aws_security_group" "wk" {}\n'
+    )
+    expired = finding("TA202", "sg.tf", 2, 2)
+    last_day = finding("TA201", "sg.tf", 4, 4)
+    result, notices = apply_inline_suppressions([expired, last_day], tmp_path, TODAY)
+    assert result[0].suppressed is None
+    assert result[1].suppressed is not None and result[1].suppressed.reason == "last day today"
+    assert notices == [
+        "ignore of TA202 (sg.tf:1) expired on 2025-05-31: it no longer suppresses (1 finding affected)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("comment", "why"),
+    [
+        ("#talosaudit:ignore:TA202 public", "the directive is not `talosaudit:ignore` followed by a space"),
+        ("# talosaudit:skip=TA201:reason", "the directive is not `talosaudit:ignore` followed by a space"),
+        ("// talosaudit:disable TA201", "the directive is not `talosaudit:ignore` followed by a space"),
+        ("# TALOSAUDIT:IGNORE TA201", "the directive is not `talosaudit:ignore` followed by a space"),
+        ("# talosaudit:ignore TA2O2 letter O", "'TA2O2' is not a rule id"),
+        ("# talosaudit:ignore TA201,ta202 mixed", "'ta202' is not a rule id"),
+        ("# talosaudit:ignore TA299 no such rule", "TA299 is no known rule"),
+        ("# talosaudit:ignore TA201 until: 2027-02-30 no such day", "`until: 2027-02-30` is not a date"),
+        ("# talosaudit:ignore TA201 until: tomorrow", "`until: tomorrow` is not a date"),
+    ],
+)
+def test_comments_that_look_like_suppressions_are_not_understood(comment: str, why: str) -> None:
+    comments = parse_comments(f"x = 1\n  {comment}\n", known_ids={"TA201", "TA202"})
+    assert comments.ignores == ()
+    assert len(comments.not_understood) == 1
+    odd = comments.not_understood[0]
+    assert (odd.line, odd.text) == (2, comment)
+    assert odd.why.startswith(why)
+
+
+def test_text_that_only_mentions_talosaudit_is_no_suppression() -> None:
+    text = '# scanned by talosaudit in CI\ndescription = "talosaudit ignores nothing here"\n'
+    assert parse_comments(text, known_ids={"TA201"}) == parse_comments("")

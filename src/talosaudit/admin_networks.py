@@ -7,7 +7,7 @@ the inputs say who the code lets in, the user names more operators; nothing the 
 is dropped silently. The "Facts used" line says so.
 
 A declared public range wider than the allowlist threshold (TA207's ``min_public_prefix``,
-/24 and /56 by default) is the internet, not an operator (PORTS.md, "from the internet"):
+/24 and /56 by default) is the internet, not an operator (docs/ports.md, "from the internet"):
 declaring it would hide every exposure it covers, so it is a usage error. An admin network
 found in the inputs that wide is kept as it is and simply not trusted (TA201/TA202 report it).
 """

@@ -15,24 +15,21 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from talosaudit import __version__
-from talosaudit.cli_common import (
+from talosaudit.cli_live import live
+from talosaudit.cli_options import (
+    ENV_PREFIX,
     EXIT_CANNOT_RUN,
     AuditOptions,
     CannotRun,
     ModelOptions,
     audit_options,
-    emit,
+    color_wanted,
     exit_code,
     model_options,
-    model_request,
-    parse_outputs,
-    picture,
+    paths_argument,
     policy_dir_option,
-    scan_request,
+    read_options_from_env,
 )
-from talosaudit.cli_live import live
-from talosaudit.config import ConfigError
-from talosaudit.report.base import DEFAULT_CATEGORY
 
 if TYPE_CHECKING:
     from talosaudit.scan import ScanRequest
@@ -44,6 +41,7 @@ __all__ = ["cli", "exit_code", "main"]
 def _expected_errors() -> tuple[type[Exception], ...]:
     """Errors that mean "cannot run" and carry a message meant for the user."""
     # Imported when a command fails, not at startup: scan.py pulls in every collector.
+    from talosaudit.config import ConfigError
     from talosaudit.findings import BaselineError
     from talosaudit.policies.registry import PolicyError
     from talosaudit.scan import ScanError
@@ -81,34 +79,38 @@ class _Guarded(click.Group):
             ) from exc
 
 
-@click.group(cls=_Guarded, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=_Guarded,
+    context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": ENV_PREFIX},
+)
 @click.version_option(__version__, prog_name="talosaudit")
 def cli() -> None:
-    """Audit the network exposure of Talos Linux Kubernetes clusters."""
+    """Audit the network exposure of Talos Linux Kubernetes clusters.
+
+    Every option can also be set as an environment variable TALOSAUDIT_<OPTION>
+    (--fail-on: TALOSAUDIT_FAIL_ON), shown in each command's --help.
+    """
 
 
 # --- scan ------------------------------------------------------------------------------
 
 
-paths_argument = click.argument(
-    "paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path)
-)
-
-
-@cli.command()
+@cli.command(short_help="Audit Terraform, Talos, Proxmox and pfSense inputs.")
 @paths_argument
-@audit_options(
-    no_cache_help="do not cache parsed files",
-    quiet_help="no text report when writing files with -o; no notices",
-)
+@audit_options(no_cache_help="do not cache parsed files")
 @click.option(
     "--category",
-    default=DEFAULT_CATEGORY,
+    default="",
     help="SARIF automationDetails.id (none by default: the upload's category applies)",
 )
 @click.pass_context
 def scan(ctx: click.Context, *, paths: tuple[Path, ...], opts: AuditOptions, category: str) -> None:
-    """Audit the firewall layers defined in PATH... (Terraform, Talos, Proxmox, pfSense)."""
+    """Audit the firewall layers defined in PATH... (Terraform, Talos, Proxmox, pfSense).
+
+    A single file is scanned with what it belongs to (a Terraform file with its module), and
+    the findings are limited to that file.
+    """
+    from talosaudit.cli_common import emit, parse_outputs, scan_request
     from talosaudit.scan import run_scan
 
     files = parse_outputs(opts.outputs)
@@ -119,13 +121,14 @@ def scan(ctx: click.Context, *, paths: tuple[Path, ...], opts: AuditOptions, cat
 # --- graph and why ------------------------------------------------------------------
 
 
-@cli.command()
+@cli.command(short_help="Node groups, roles and why, and the required-flow matrix.")
 @paths_argument
 @click.option(
     "--format",
     "fmt",
     type=click.Choice(["text", "json", "mermaid", "dot", "html"]),
     default="text",
+    show_default=True,
     help="text: the matrix (in colour on a terminal); json: every node group and flow with full "
     "addresses; mermaid/dot: the role-level picture; html: the self-contained report",
 )
@@ -133,6 +136,7 @@ def scan(ctx: click.Context, *, paths: tuple[Path, ...], opts: AuditOptions, cat
 def graph(*, paths: tuple[Path, ...], fmt: str, model_opts: ModelOptions) -> None:
     """Node groups as roles, and the matrix of required flows (✓ allowed, ✗ blocked, ? unknown)
     and forbidden exposures between roles, the admin networks and the internet."""
+    from talosaudit.cli_common import model_request
     from talosaudit.explain import graph_data
     from talosaudit.report.graph import GRAPH_FORMATS, render_graph_text, render_rooted_graph
     from talosaudit.scan import build_models, request_catalogue
@@ -143,7 +147,7 @@ def graph(*, paths: tuple[Path, ...], fmt: str, model_opts: ModelOptions) -> Non
         return
     catalogue = request_catalogue(request)
     models = build_models(request)
-    color = fmt == "text" and sys.stdout.isatty()
+    color = fmt == "text" and color_wanted(os.environ, sys.stdout is not None and sys.stdout.isatty())
     if models.several:
         sections = [(root, graph_data(model, catalogue)) for root, model in models.by_root]
         click.echo(render_rooted_graph(fmt, sections, color=color), nl=False)
@@ -157,6 +161,7 @@ def graph(*, paths: tuple[Path, ...], fmt: str, model_opts: ModelOptions) -> Non
 
 def _html_report(request: ScanRequest) -> str:
     """The HTML report of ``graph --format html``: the scan's findings and the matrix."""
+    from talosaudit.cli_common import picture
     from talosaudit.report.base import Report
     from talosaudit.report.html import render_html
     from talosaudit.scan import run_scan
@@ -176,7 +181,7 @@ def _html_report(request: ScanRequest) -> str:
     return render_html(report)
 
 
-@cli.command()
+@cli.command(short_help="Trace one flow layer by layer: what allows or blocks it.")
 @paths_argument
 @click.option(
     "--from",
@@ -210,6 +215,7 @@ def why(
     Exit code: 0 when the flow is allowed on every path, 1 when it is blocked, partly blocked
     or unknown on some path, 2 on a usage error.
     """
+    from talosaudit.cli_common import model_request
     from talosaudit.explain import ExplainError, all_allowed, parse_flow, render_why, trace
     from talosaudit.scan import build_models, request_catalogue
 
@@ -237,34 +243,61 @@ def why(
 # --- policies --------------------------------------------------------------------------
 
 
-@cli.group()
+@cli.group(short_help="The rule catalogue: list, show.")
 def policies() -> None:
     """The rule catalogue."""
 
 
 @policies.command("list")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="one line per rule, or a JSON list (id, name, level, title, kind, tags, ...)",
+)
 @policy_dir_option
-def policies_list(policy_dirs: tuple[Path, ...]) -> None:
+def policies_list(fmt: str, policy_dirs: tuple[Path, ...]) -> None:
     """Every rule: id, level, name and what it checks."""
     from talosaudit.policies.registry import load_catalogue
 
     catalogue = load_catalogue(list(policy_dirs))
-    for p in sorted(catalogue.policies, key=lambda p: p.id):
+    ordered = sorted(catalogue.policies, key=lambda p: p.id)
+    if fmt == "json":
+        import json
+
+        rows = [
+            {
+                "id": p.id,
+                "name": p.name,
+                "level": p.level.value,
+                "security_severity": p.security_severity,
+                "title": p.title,
+                "kind": p.kind,
+                "tags": list(p.tags),
+            }
+            for p in ordered
+        ]
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for p in ordered:
         click.echo(f"{p.id}  {p.level.value:<7}  {p.name:<32}  {p.title}")
 
 
 @policies.command("show")
-@click.argument("rule_id")
+@click.argument("rule", metavar="ID|NAME")
 @policy_dir_option
-def policies_show(rule_id: str, policy_dirs: tuple[Path, ...]) -> None:
-    """One rule with its rationale, remediation and parameters."""
+def policies_show(rule: str, policy_dirs: tuple[Path, ...]) -> None:
+    """One rule (by id, TA201, or name, talos-api-public) with its rationale, remediation and
+    parameters."""
     from talosaudit.policies.registry import load_catalogue
 
     catalogue = load_catalogue(list(policy_dirs))
-    wanted = rule_id.strip().upper()
-    found = next((p for p in catalogue.policies if p.id == wanted), None)
+    wanted = rule.strip()
+    found = next((p for p in catalogue.policies if p.id == wanted.upper() or p.name == wanted.lower()), None)
     if found is None:
-        raise CannotRun(f"no rule {rule_id!r} (see `talosaudit policies list`)")
+        raise CannotRun(f"no rule {rule!r} (see `talosaudit policies list`)")
     lines = [
         f"{found.id} {found.name} ({found.level.value}, security-severity {found.security_severity:.1f})",
         found.title,
@@ -283,6 +316,7 @@ def policies_show(rule_id: str, policy_dirs: tuple[Path, ...]) -> None:
 
 
 cli.add_command(live)
+read_options_from_env(cli)
 
 
 def main() -> None:

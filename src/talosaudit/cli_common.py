@@ -1,24 +1,30 @@
-"""What ``scan`` and ``live`` share: their output, selection and fact options, the request they
-build from them, the tail that writes the reports, and the one function that decides exit codes.
-
-cli.py and cli_live.py both import this module and it imports neither, so either command module
-can be imported first.
+"""What ``scan`` and ``live`` share once they run: the request they build from their options
+and the tail that writes the reports. The options themselves and the one function that decides
+exit codes are in cli_options.py, which starts fast; this module is imported by a command when
+it runs (it pulls in pydantic, rich and the reporters).
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, fields, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
+from talosaudit.cli_options import (
+    AuditOptions,
+    CannotRun,
+    ModelOptions,
+    color_wanted,
+    exit_code,
+    fails,
+)
 from talosaudit.config import find_config, load_config
-from talosaudit.findings import Finding, write_baseline
+from talosaudit.findings import NOTHING_TO_CHECK, write_baseline
 from talosaudit.levels import Level
 from talosaudit.report import FORMATS
 from talosaudit.report.base import Report
@@ -32,38 +38,7 @@ if TYPE_CHECKING:
     from talosaudit.report.picture import GraphData
     from talosaudit.scan import ScanRequest, ScanResult
 
-EXIT_CLEAN = 0
-EXIT_FINDINGS = 1
-EXIT_CANNOT_RUN = 2
-FAIL_ON_CHOICES = ("note", "warning", "error", "never")
-LEVEL_CHOICES = ("note", "warning", "error")
 MAX_DEFAULT_JOBS = 4
-
-
-def exit_code(findings: Sequence[Finding], fail_on: str, problems: Sequence[str] = ()) -> int:
-    """0: nothing at or above ``fail_on``; 1: findings; 2: the tool could not run.
-
-    ``problems`` are reasons the run could not complete (bad config, no inputs...).
-    Suppressed findings never count.
-    """
-    if problems:
-        return EXIT_CANNOT_RUN
-    if fail_on == "never":
-        return EXIT_CLEAN
-    floor = Level(fail_on).rank
-    failing = any(f.suppressed is None and f.level.rank >= floor for f in findings)
-    return EXIT_FINDINGS if failing else EXIT_CLEAN
-
-
-class CannotRun(click.ClickException):
-    """Printed as ``Error: <message>`` on stderr; the message often quotes input (a config
-    parse error, a file name), so it is made visible on one line.
-    The code is ``exit_code()``'s for problems."""
-
-    exit_code = EXIT_CANNOT_RUN
-
-    def __init__(self, message: str) -> None:
-        super().__init__(visible(message))
 
 
 def say(message: str, quiet: bool) -> None:
@@ -108,181 +83,6 @@ def encodable(text: str) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def _color_wanted() -> bool:
-    # A closed stdout (``>&-``) is None: no colour, and click.echo writes nothing.
-    return sys.stdout is not None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
-
-
-# --- the options ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ModelOptions:
-    """The options that shape the model (``graph``, ``why``; ``scan`` and ``live`` have them too)."""
-
-    var_files: tuple[Path, ...]
-    cni: str | None
-    tunnel: str | None
-    admin_cidrs: tuple[str, ...]
-    config_file: Path | None
-    root: Path | None
-
-
-@dataclass(frozen=True)
-class AuditOptions(ModelOptions):
-    """The output, selection and fact options of ``scan`` and ``live``, as click parsed them."""
-
-    fmt: str | None
-    outputs: tuple[str, ...]
-    checks: tuple[str, ...]
-    skips: tuple[str, ...]
-    min_level: str | None
-    fail_on: str | None
-    baseline: Path | None
-    create_baseline: Path | None
-    policy_dirs: tuple[Path, ...]
-    no_cache: bool
-    quiet: bool
-    jobs: int | None
-    show_suppressed: bool
-
-
-Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
-
-policy_dir_option = click.option(
-    "--policy-dir",
-    "policy_dirs",
-    multiple=True,
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-)
-_cni_option = click.option("--cni", type=click.Choice(["flannel", "cilium", "calico", "none"]), default=None)
-_tunnel_option = click.option(
-    "--tunnel", type=click.Choice(["vxlan", "geneve", "ipip", "bgp", "none"]), default=None
-)
-_admin_cidr_option = click.option("--admin-cidr", "admin_cidrs", multiple=True, metavar="CIDR")
-_config_option = click.option("--config", "config_file", type=click.Path(path_type=Path), default=None)
-_root_option = click.option(
-    "--root", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None
-)
-
-
-def _packed(options_type: type[Any], keyword: str, options: Sequence[Decorator]) -> Decorator:
-    """Apply ``options`` (listed in ``--help`` order) to a command and hand their values to it
-    as one ``options_type`` value in the parameter ``keyword``."""
-    names = [f.name for f in fields(options_type)]
-
-    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(func)
-        def callback(*args: Any, **kwargs: Any) -> Any:
-            packed = options_type(**{name: kwargs.pop(name) for name in names})
-            return func(*args, **kwargs, **{keyword: packed})
-
-        command: Callable[..., Any] = callback
-        for option in reversed(options):
-            command = option(command)
-        return command
-
-    return decorate
-
-
-def model_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """The options that shape the model, passed to ``graph`` and ``why`` as ``model_opts``.
-
-    Their ``--var-file`` also takes a directory, as it always has.
-    """
-    return _packed(
-        ModelOptions,
-        "model_opts",
-        [
-            click.option(
-                "--var-file", "var_files", multiple=True, type=click.Path(exists=True, path_type=Path)
-            ),
-            _cni_option,
-            _tunnel_option,
-            _admin_cidr_option,
-            _config_option,
-            _root_option,
-        ],
-    )(func)
-
-
-def audit_options(*, no_cache_help: str, quiet_help: str) -> Decorator:
-    """The options of ``scan`` and ``live`` from ``--format`` to ``--show-suppressed``, passed to
-    the command as ``opts: AuditOptions``. Only the help of ``--no-cache`` and ``--quiet`` differs."""
-    return _packed(
-        AuditOptions,
-        "opts",
-        [
-            click.option(
-                "--format", "fmt", type=click.Choice(list(FORMATS)), default=None, help="stdout format [text]"
-            ),
-            click.option(
-                "-o",
-                "--output",
-                "outputs",
-                multiple=True,
-                metavar="FORMAT=FILE",
-                help="also write FORMAT to FILE",
-            ),
-            click.option(
-                "--var-file",
-                "var_files",
-                multiple=True,
-                type=click.Path(exists=True, dir_okay=False, path_type=Path),
-            ),
-            _cni_option,
-            _tunnel_option,
-            _admin_cidr_option,
-            click.option(
-                "--check",
-                "checks",
-                multiple=True,
-                metavar="IDS",
-                help="only these rule ids or prefixes (TA1,TA201)",
-            ),
-            click.option(
-                "--skip-check", "skips", multiple=True, metavar="IDS", help="not these rule ids or prefixes"
-            ),
-            click.option(
-                "--min-level", type=click.Choice(LEVEL_CHOICES), default=None, help="hide findings below"
-            ),
-            click.option(
-                "--fail-on",
-                type=click.Choice(FAIL_ON_CHOICES),
-                default=None,
-                help="exit 1 at or above [error]",
-            ),
-            click.option(
-                "--baseline",
-                type=click.Path(path_type=Path),
-                default=None,
-                help="hide findings in this baseline",
-            ),
-            click.option(
-                "--create-baseline",
-                type=click.Path(path_type=Path),
-                default=None,
-                help="write a baseline, exit 0",
-            ),
-            policy_dir_option,
-            _config_option,
-            click.option("--no-cache", is_flag=True, help=no_cache_help),
-            click.option("--quiet", "-q", is_flag=True, help=quiet_help),
-            _root_option,
-            click.option(
-                "--jobs",
-                "-j",
-                type=click.IntRange(min=1),
-                default=None,
-                help="parser processes [CPUs, max 4]",
-            ),
-            click.option(
-                "--show-suppressed", is_flag=True, help="show suppressed findings (and put them in SARIF)"
-            ),
-        ],
-    )
-
-
 # --- the request and the report ---------------------------------------------------------
 
 
@@ -300,7 +100,10 @@ def model_request(
     from talosaudit.scan import ScanRequest, find_root
 
     if command_line is None:
-        command_line = CommandLine(cni=opts.cni, tunnel=opts.tunnel, admin_cidrs=opts.admin_cidrs)
+        command_line = CommandLine(
+            cni=opts.cni, tunnel=opts.tunnel, admin_cidrs=opts.admin_cidrs, skip_paths=opts.skip_paths
+        )
+    check_var_files(opts.var_files)
     cwd = Path.cwd()
     root = find_root(opts.root, cwd)
     config_path = find_config(opts.config_file, first_scanned, cwd)
@@ -322,6 +125,23 @@ def model_request(
     return request
 
 
+def check_var_files(paths: Sequence[Path]) -> None:
+    """A ``--var-file`` that cannot be parsed is a usage error (like a missing one), named with
+    its line: its values would silently be missing from the whole evaluation otherwise."""
+    from talosaudit.collectors.terraform.loader import parse_kind
+    from talosaudit.collectors.terraform.parse import parse_source
+
+    for path in paths:
+        if path.is_dir():
+            continue
+        result = parse_source(parse_kind(path), path.read_bytes())
+        if result.tree is None:
+            where = f"{path}:{max(result.error_line, 1)}"
+            raise click.BadParameter(
+                f"{where}: {result.error or 'cannot be parsed'}", param_hint="--var-file"
+            )
+
+
 def scan_request(opts: AuditOptions, *, paths: tuple[Path, ...], first_scanned: Path | None) -> ScanRequest:
     """``model_request()`` plus the rule selection, the level floor and the baseline."""
     from talosaudit.scan import parse_rule_selection
@@ -332,6 +152,10 @@ def scan_request(opts: AuditOptions, *, paths: tuple[Path, ...], first_scanned: 
         admin_cidrs=opts.admin_cidrs,
         min_level=Level(opts.min_level) if opts.min_level else None,
         fail_on=opts.fail_on,
+        soft_fail=opts.soft_fail,
+        skip_paths=opts.skip_paths,
+        compact=opts.compact,
+        quiet=opts.quiet,
     )
     request = model_request(
         opts,
@@ -368,19 +192,28 @@ def emit(
         )
         ctx.exit(exit_code(result.findings, "never"))
 
+    settings = request.settings
+    shown = result.findings
+    if settings.quiet:
+        # Only what fails the run; with --fail-on never nothing fails, so everything stays.
+        shown = tuple(
+            f for f in shown if settings.fail_on == "never" or fails(f.level.value, settings.fail_on)
+        )
+    if settings.compact:
+        shown = tuple(replace(f, related=()) for f in shown)
     report = Report(
-        findings=result.findings,
+        findings=shown,
         policies=result.policies,
         root=request.root,
-        suppressed=result.suppressed,
-        facts=result.facts,
-        facts_by_root=result.facts_by_root,
+        suppressed=() if settings.quiet else result.suppressed,
+        facts=() if settings.quiet else result.facts,
+        facts_by_root=() if settings.quiet else result.facts_by_root,
         files=result.files,
         duration=result.duration,
-        notices=result.notices,
+        notices=tuple(n for n in result.notices if not settings.quiet or n.startswith(NOTHING_TO_CHECK)),
         baseline_dropped=result.baseline_dropped,
         category=category,
-        show_suppressed=opts.show_suppressed,
+        show_suppressed=opts.show_suppressed and not settings.quiet,
     )
     wanted = {opts.fmt, *(f for f, _ in files)}
     if wanted & {"html", "markdown", "github"}:
@@ -392,12 +225,15 @@ def emit(
         say(f"wrote {out_fmt} report to {out_file}", opts.quiet)
     stdout_fmt = opts.fmt or ("text" if not files or not opts.quiet else None)
     if stdout_fmt == "text":
-        click.echo(encodable(render_text(report, color=_color_wanted())), nl=False)
+        # A closed stdout (``>&-``) is None: no colour, and click.echo writes nothing.
+        color = color_wanted(os.environ, sys.stdout is not None and sys.stdout.isatty())
+        # click strips ANSI codes from a pipe unless told: FORCE_COLOR is meant for pipes.
+        click.echo(encodable(render_text(report, color=color)), nl=False, color=color)
     elif stdout_fmt is not None:
         click.echo(encodable(FORMATS[stdout_fmt](report)), nl=False)
     if stdout_fmt != "text":
-        for notice in result.notices:
-            say(f"notice: {notice}", opts.quiet)
+        for notice in report.notices:
+            say(f"notice: {notice}", quiet=False)
     if "github" in {stdout_fmt, *(f for f, _ in files)}:
         _write_step_summary(report, request.env)
     ctx.exit(exit_code(result.findings, request.settings.fail_on))

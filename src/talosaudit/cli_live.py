@@ -15,20 +15,11 @@ from pathlib import Path
 
 import click
 
-from talosaudit.cli_common import (
-    AuditOptions,
-    CannotRun,
-    audit_options,
-    emit,
-    parse_outputs,
-    say,
-    scan_request,
-)
+from talosaudit.cli_options import AuditOptions, CannotRun, audit_options
 from talosaudit.collectors.aws_live.defaults import DEFAULT_DIR, DEFAULT_MAX_ATTEMPTS
-from talosaudit.report.safe import visible
 
 
-@click.command()
+@click.command(short_help="Audit the security groups deployed in AWS.")
 @click.option("--region", "regions", multiple=True, metavar="REGION", help="AWS region to read (repeatable)")
 @click.option("--all-regions", is_flag=True, help="every region enabled for the account")
 @click.option("--profile", default=None, help="AWS profile from the shared config/credentials files")
@@ -54,10 +45,7 @@ from talosaudit.report.safe import visible
     show_default=True,
     help="where the snapshot of what was read is written, relative to the root",
 )
-@audit_options(
-    no_cache_help="do not cache parsed Terraform files",
-    quiet_help="no progress bar, no text report when writing files with -o",
-)
+@audit_options(no_cache_help="do not cache parsed Terraform files")
 @click.option(
     "--category",
     default="",
@@ -80,8 +68,10 @@ def live(
     category: str,
 ) -> None:
     """Audit the security groups deployed in AWS (--region R, repeatable, or --all-regions)."""
+    from talosaudit.cli_common import emit, parse_outputs, say, scan_request
     from talosaudit.collectors.aws_live.fetch import AwsOptions
     from talosaudit.live import LiveRequest, read_summary, run_live
+    from talosaudit.report.safe import visible
 
     if not regions and not all_regions:
         raise click.UsageError("give --region REGION (repeatable) or --all-regions")

@@ -107,6 +107,8 @@ class Config(_Strict):
     ignore: tuple[IgnoreSetting, ...] = ()
     fail_on: Literal["note", "warning", "error", "never"] | None = None
     min_level: Level | None = None
+    #: Globs of input files not read (relative to the root), like ``--skip-path``.
+    skip_paths: tuple[str, ...] = ()
 
     @field_validator("rules")
     @classmethod

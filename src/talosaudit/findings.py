@@ -10,17 +10,20 @@ import datetime as dt
 import fnmatch
 import hashlib
 import json
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from talosaudit.inline import InlineIgnore, parse_inline_ignores
 from talosaudit.levels import Level
 from talosaudit.model.source import SourceRef
 
 NO_REASON = "no reason given"
+#: How a notice about a run that checked nothing starts (reporters make it loud: "nothing to
+#: check" is not "clean").
+NOTHING_TO_CHECK = "nothing to check"
 
 
 class SuppressionKind(StrEnum):
@@ -88,34 +91,6 @@ def fingerprint(rule_id: str, path: str, identity: str) -> str:
 
 # --- inline suppressions ---------------------------------------------------------------
 
-#: ``# talosaudit:ignore TA201 reason`` or ``// talosaudit:ignore TA201,TA202 reason``.
-_INLINE = re.compile(
-    r"(?:#|//)\s*talosaudit:ignore\s+"
-    r"(?P<ids>[A-Z]{2,}[0-9]{3}(?:\s*,\s*[A-Z]{2,}[0-9]{3})*)"
-    r"(?P<reason>.*)$"
-)
-
-
-@dataclass(frozen=True, slots=True)
-class InlineIgnore:
-    line: int
-    ids: frozenset[str]
-    reason: str
-
-
-def parse_inline_ignores(text: str) -> tuple[InlineIgnore, ...]:
-    """Every ``talosaudit:ignore`` comment of a file, with its 1-based line."""
-    found: list[InlineIgnore] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        match = _INLINE.search(line)
-        if match is None:
-            continue
-        ids = frozenset(part.strip() for part in match["ids"].split(","))
-        reason = match["reason"].strip().lstrip(":-—").strip()
-        found.append(InlineIgnore(number, ids, reason))
-    return tuple(found)
-
-
 #: Inline suppression comments are looked for in the first 10 MiB of a file (the size limit
 #: of every input reader).
 _MAX_INLINE_BYTES = 10 * 1024 * 1024
@@ -146,24 +121,45 @@ class InlineIndex:
             return ()
         return parse_inline_ignores(text)
 
-    def match(self, finding: Finding) -> Suppression | None:
-        """The comment that covers the finding: inside its span or on the line above it."""
+    def match(self, finding: Finding, today: dt.date) -> tuple[Suppression | None, InlineIgnore | None]:
+        """The comment that covers the finding (inside its span or on the line above it): a
+        suppression, or, when its ``until:`` has passed, the expired comment."""
         loc = finding.location
+        expired: InlineIgnore | None = None
         for ignore in self.ignores(loc.path):
             if finding.rule_id not in ignore.ids:
                 continue
             if loc.start_line - 1 <= ignore.line <= loc.end_line:
-                return Suppression(SuppressionKind.IN_SOURCE, ignore.reason, f"{loc.path}:{ignore.line}")
-        return None
+                if ignore.expired(today):
+                    expired = expired or ignore
+                    continue
+                where = f"{loc.path}:{ignore.line}"
+                return Suppression(SuppressionKind.IN_SOURCE, ignore.reason, where), None
+        return None, expired
 
 
-def apply_inline_suppressions(findings: Iterable[Finding], root: Path) -> list[Finding]:
+def apply_inline_suppressions(
+    findings: Iterable[Finding], root: Path, today: dt.date
+) -> tuple[list[Finding], list[str]]:
+    """Suppress what inline comments ignore; an expired comment no longer does, and says so.
+
+    Returns the findings and human-readable notices about expired comments.
+    """
     index = InlineIndex(root)
     out: list[Finding] = []
+    expired: dict[tuple[str, int], tuple[InlineIgnore, int]] = {}
     for f in findings:
-        hit = index.match(f) if f.suppressed is None else None
+        hit, old = index.match(f, today) if f.suppressed is None else (None, None)
+        if old is not None:
+            key = (f.location.path, old.line)
+            expired[key] = (old, expired.get(key, (old, 0))[1] + 1)
         out.append(f if hit is None else f.with_suppression(hit))
-    return out
+    notices = [
+        f"ignore of {','.join(sorted(ignore.ids))} ({path}:{line}) expired on {ignore.until}: "
+        f"it no longer suppresses ({hits} finding{'s' if hits != 1 else ''} affected)"
+        for (path, line), (ignore, hits) in sorted(expired.items())
+    ]
+    return out, notices
 
 
 # --- configured ignores ----------------------------------------------------------------

@@ -8,6 +8,7 @@ suppressions → configured ignores → baseline → ``--min-level``.
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 import functools
 import os
 import time
@@ -22,6 +23,7 @@ from talosaudit.collectors.options import CollectOptions
 from talosaudit.collectors.roles import RoleHints
 from talosaudit.config import Config, ConfigError
 from talosaudit.findings import (
+    NOTHING_TO_CHECK,
     BaselineError,
     Finding,
     apply_baseline,
@@ -29,7 +31,9 @@ from talosaudit.findings import (
     apply_inline_suppressions,
     read_baseline,
 )
-from talosaudit.model import AddressSet, Collection, Fact, Model, Role, merge
+from talosaudit.inline import ACCEPTED_FORM, parse_comments
+from talosaudit.model import AddressSet, Collection, Fact, Model, Problem, ProblemKind, Role, merge
+from talosaudit.model.source import SourceRef
 from talosaudit.policies.context import EvalSettings
 from talosaudit.policies.engine import evaluate
 from talosaudit.policies.params import with_overrides
@@ -102,6 +106,48 @@ def find_root(explicit: Path | None, cwd: Path) -> Path:
         if (directory / ".git").exists():
             return directory
     return here
+
+
+def path_skipped(rel: str, globs: Sequence[str]) -> bool:
+    """``rel`` (relative to the root) or one of its folders matches a ``--skip-path`` glob."""
+    if not globs:
+        return False
+    parts = rel.split("/")
+    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    return any(fnmatch.fnmatchcase(p, g.rstrip("/")) for g in globs for p in prefixes)
+
+
+def given_files(request: ScanRequest) -> tuple[str, ...]:
+    """The path arguments that are files, relative to the root (findings are limited to them
+    when no folder is given)."""
+    if not request.paths or any(not p.is_file() for p in request.paths):
+        return ()
+    return tuple(Path(os.path.relpath(p.resolve(), request.root)).as_posix() for p in request.paths)
+
+
+def scope_notices(request: ScanRequest, cwd: Path) -> list[str]:
+    """What a single-file argument means: a Terraform file is read with its whole module."""
+    notices: list[str] = []
+    for path in request.paths if given_files(request) else ():
+        if not path.name.endswith(_TERRAFORM_SUFFIXES):
+            continue
+        folder = path.resolve().parent
+        siblings = [p for p in folder.iterdir() if p.is_file() and p.name.endswith(_TERRAFORM_SUFFIXES)]
+        if len(siblings) < 2:
+            continue
+        try:
+            shown = folder.relative_to(cwd.resolve()).as_posix()
+            shown = "./" if shown == "." else f"./{shown}/"
+        except ValueError:
+            shown = f"{folder}/"
+        notices.append(
+            f"{path.name} is part of the module in {shown}: the module is evaluated, "
+            "findings are limited to the given file"
+        )
+    return notices
+
+
+_TERRAFORM_SUFFIXES = (".tf", ".tf.json", ".tofu", ".tofu.json")
 
 
 def parse_rule_selection(values: Iterable[str]) -> tuple[str, ...]:
@@ -199,9 +245,15 @@ class RootModels:
         return merge_models([m for _, m in self.by_root] + [self.outside])
 
 
-def build_models(request: ScanRequest) -> RootModels:
-    """Discover, collect and merge: one model per root module, and the files read."""
+def build_models(request: ScanRequest, known_ids: Iterable[str] | None = None) -> RootModels:
+    """Discover, collect and merge: one model per root module, and the files read.
+
+    ``known_ids``: the rule ids a suppression comment may name (None: any well-formed id).
+    """
     files, discover_problems = discover(list(request.paths), request.root)
+    skips = request.settings.skip_paths
+    files = [f for f in files if not path_skipped(f.rel, skips)]
+    discover_problems = [p for p in discover_problems if not path_skipped(p.source.path, skips)]
     if not files and not discover_problems:
         shown = ", ".join(str(p) for p in request.paths)
         raise ScanError(f"no inputs found in {shown} (Terraform, Talos, Proxmox or pfSense/OPNsense files)")
@@ -215,7 +267,12 @@ def build_models(request: ScanRequest) -> RootModels:
         admin_interfaces=request.config.admin_interfaces,
     )
     collected: Collected = collect_by_root(files, request.root, options)
-    found = Collection(problems=tuple(discover_problems))
+    found = Collection(
+        problems=(
+            *discover_problems,
+            *suppression_problems([f.path for f in files], request.root, known_ids),
+        )
+    )
     extra = [admin_collection(request)]
     if not collected.roots:
         parts = [*collected.everywhere, found]
@@ -239,10 +296,12 @@ def build_models(request: ScanRequest) -> RootModels:
     return RootModels(by_root, outside, scanned)
 
 
-def build_model(request: ScanRequest) -> tuple[Model, tuple[str, ...]]:
+def build_model(
+    request: ScanRequest, known_ids: Iterable[str] | None = None
+) -> tuple[Model, tuple[str, ...]]:
     """Discover, collect and merge: the model of the inputs (root modules side by side) and
     the files it was built from."""
-    models = build_models(request)
+    models = build_models(request, known_ids)
     return models.merged(), models.files
 
 
@@ -264,10 +323,40 @@ def merge_models(models: Sequence[Model]) -> Model:
     return merge(collections)
 
 
+#: Suppression comments are looked for in the first 10 MiB of a file (every reader's limit).
+_MAX_COMMENT_BYTES = 10 * 1024 * 1024
+
+
+def suppression_problems(
+    paths: Iterable[Path], root: Path, known_ids: Iterable[str] | None
+) -> tuple[Problem, ...]:
+    """The comments of the scanned files that look like suppressions but are not understood."""
+    known = frozenset(known_ids) if known_ids is not None else None
+    out: list[Problem] = []
+    for path in paths:
+        try:
+            with path.open("rb") as fh:
+                text = fh.read(_MAX_COMMENT_BYTES).decode("utf-8", errors="replace")
+        except OSError:
+            continue  # discover() already reported what it could not read
+        rel = Path(os.path.relpath(path, root)).as_posix()
+        for odd in parse_comments(text, known).not_understood:
+            shown = odd.text if len(odd.text) <= 80 else odd.text[:77] + "..."
+            out.append(
+                Problem(
+                    kind=ProblemKind.SUPPRESSION_NOT_UNDERSTOOD,
+                    message=(f"`{shown}` is not applied: {odd.why}; the accepted form is `{ACCEPTED_FORM}`"),
+                    source=SourceRef(rel, odd.line, odd.line, f"{rel}:{odd.text}"),
+                    key=f"suppression:{rel}:{odd.text}",
+                )
+            )
+    return tuple(out)
+
+
 def run_scan(request: ScanRequest) -> ScanResult:
     started = time.monotonic()
     prepared = prepare_run(request)
-    models = build_models(request)
+    models = build_models(request, prepared.catalogue.ids())
     if not models.several:
         model = models.by_root[0][1]
         raw = evaluate_model(model, prepared, request)
@@ -337,12 +426,22 @@ def finish_run(
     """Selection, level overrides, suppressions, ignores, baseline and --min-level."""
     all_notices = [*prepared.notices, *notices]
     findings = [f for f in _dedupe(raw) if is_selected(f.rule_id, request.checks, request.skip_checks)]
+    only = given_files(request)
+    findings = [
+        f
+        for f in findings
+        if not path_skipped(f.location.path, request.settings.skip_paths)
+        and (not only or f.location.path in only)
+    ]
+    all_notices += scope_notices(request, Path.cwd())
+    all_notices += nothing_to_check(model, prepared.policies)
     findings = _override_levels(findings, request.config)
-    findings = apply_inline_suppressions(findings, request.root)
+    today = request.today or dt.date.today()
+    findings, expired_inline = apply_inline_suppressions(findings, request.root, today)
     findings, expired = apply_config_ignores(
-        findings, request.config.ignore_entries(request.config_name), request.today or dt.date.today()
+        findings, request.config.ignore_entries(request.config_name), today
     )
-    all_notices += expired
+    all_notices += [*expired_inline, *expired]
     suppressed = sorted((f for f in findings if f.suppressed is not None), key=Finding.sort_key)
     active = [f for f in findings if f.suppressed is None]
     candidates = sorted(active, key=Finding.sort_key)
@@ -362,6 +461,19 @@ def finish_run(
         baseline_dropped=dropped,
         model=model,
     )
+
+
+def nothing_to_check(model: Model, policies: Sequence[Policy]) -> list[str]:
+    """Loud notices for a run that checked nothing: "nothing to check" is not "clean"."""
+    out: list[str] = []
+    if not policies:
+        out.append(f"{NOTHING_TO_CHECK}: 0 policies ran (see --check/--skip-check and --policy-dir)")
+    if not model.node_groups:
+        out.append(
+            f"{NOTHING_TO_CHECK}: no node group was found in the inputs, so no required or forbidden "
+            "flow could be checked (are the Talos nodes defined in the scanned paths?)"
+        )
+    return out
 
 
 def _read_baseline(path: Path | None) -> frozenset[str]:

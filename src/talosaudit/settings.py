@@ -33,6 +33,14 @@ class CommandLine:
     admin_cidrs: tuple[str, ...] = ()
     min_level: Level | None = None
     fail_on: str | None = None
+    #: ``--soft-fail`` (checkov's name): the same as ``--fail-on never``, and it wins over it.
+    soft_fail: bool = False
+    #: ``--skip-path GLOB`` (repeatable): input files not read.
+    skip_paths: tuple[str, ...] = ()
+    #: ``--compact``: findings without their related locations.
+    compact: bool = False
+    #: ``--quiet``: only failing findings in every output, no notices or progress.
+    quiet: bool = False
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,10 @@ class Settings:
     admin_named: bool
     min_level: Level | None
     fail_on: str
+    #: Globs (relative to the root) of input files not read: ``--skip-path`` and ``skip_paths:``.
+    skip_paths: tuple[str, ...] = ()
+    compact: bool = False
+    quiet: bool = False
 
 
 def resolve(cli: CommandLine, config: Config, config_name: str, config_path: Path | None) -> Settings:
@@ -75,7 +87,10 @@ def resolve(cli: CommandLine, config: Config, config_name: str, config_path: Pat
         admin_networks=tuple(admin),
         admin_named=bool(cli.admin_cidrs or config.admin_networks or config.admin_interfaces),
         min_level=cli.min_level or config.min_level,
-        fail_on=cli.fail_on or config.fail_on or DEFAULT_FAIL_ON,
+        fail_on="never" if cli.soft_fail else cli.fail_on or config.fail_on or DEFAULT_FAIL_ON,
+        skip_paths=(*cli.skip_paths, *config.skip_paths),
+        compact=cli.compact,
+        quiet=cli.quiet,
     )
 
 

@@ -29,6 +29,8 @@ class ProblemKind(StrEnum):
     #: A firewall of a platform talosaudit does not model stands in front of the nodes:
     #: exposures it might block cannot be claimed.
     NOT_EVALUATED = "not-evaluated"
+    #: A comment that looks like an inline suppression but is not one talosaudit understands.
+    SUPPRESSION_NOT_UNDERSTOOD = "suppression-not-understood"
 
 
 class DriftSide(StrEnum):

@@ -47,7 +47,7 @@ P = TypeVar("P", bound=BaseModel)
 #: The rule whose prefixes decide which admin networks are narrow enough to trust.
 TRUST_POLICY = "TA207"
 
-#: Talos's pod and service CIDRs when the configuration states none (PORTS.md).
+#: Talos's pod and service CIDRs when the configuration states none (docs/ports.md).
 POD_SERVICE_DEFAULTS = {"pod_subnets": "10.244.0.0/16", "service_subnets": "10.96.0.0/12"}
 
 
@@ -153,7 +153,7 @@ class Context:
 
     def pod_service(self) -> AddressSet:
         """The cluster's pod and service CIDRs (``pod_subnets``/``service_subnets`` facts, from a
-        Talos config; Talos's defaults where nothing states them, PORTS.md): the cluster's own
+        Talos config; Talos's defaults where nothing states them, docs/ports.md): the cluster's own
         workloads, never "the internet" or "outside the cluster", even when they are public
         IPv6 prefixes. F2/F4 (etcd, controller-manager/scheduler) do not use this set."""
 

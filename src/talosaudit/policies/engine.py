@@ -31,7 +31,8 @@ from talosaudit.policies.schema import Catalogue, Policy, PolicyError
 Evaluator = Callable[[Policy, Context], Iterable[Finding]]
 
 #: Every kind a policy file may name, with the model its ``params`` are parsed by and the
-#: evaluator that runs it. No registration by import side effect: a new kind is a new line.
+#: evaluator that runs it. No registration by import side effect: a new kind is a new line
+#: here (the catalogue loader reads the params models from this table too).
 KINDS: dict[str, tuple[type[BaseModel], Evaluator]] = {
     "input_problem": (InputProblemParams, input_problem),
     "require_flow": (RequireFlowParams, require_flow),

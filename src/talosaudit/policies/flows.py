@@ -393,7 +393,7 @@ def _bind_finding(policy: Policy, params: ForbidFlowParams, b: UnfilteredBind) -
     )
 
 
-# --- public allowlists (PORTS.md, "from the internet") ----------------------------------
+# --- public allowlists (docs/ports.md, "from the internet") ----------------------------------
 
 #: Path components of test fixtures: documentation addresses there are deliberate.
 TEST_DIRS = frozenset({"test", "tests", "testdata", "testing", "fixtures", "__tests__"})

@@ -211,3 +211,6 @@ def validation_text(exc: ValidationError) -> str:
         loc = ".".join(str(x) for x in err["loc"]) or "(top)"
         parts.append(f"{loc}: {err['msg']}")
     return "; ".join(parts)
+
+
+#: The params model of every kind a policy file may name (engine.KINDS adds the evaluators).

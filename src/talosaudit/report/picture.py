@@ -18,7 +18,7 @@ class FlowCell:
     destination: str
     verdict: str  # ``allowed``, ``blocked``, ``partial``, ``unknown``
     why: str = ""  # e.g. the blocking layer
-    requirement: str = ""  # the policy and its PORTS.md row, e.g. ``TA103 R3``
+    requirement: str = ""  # the policy and its docs/ports.md row, e.g. ``TA103 R3``
     rule_id: str = ""
     #: The ends as findings name them (``worker nodes``, ``the admin networks (…)``).
     source_text: str = ""

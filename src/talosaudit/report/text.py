@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
-from talosaudit.findings import Finding
+from talosaudit.findings import NOTHING_TO_CHECK, Finding
 from talosaudit.levels import Level
 from talosaudit.report.base import Report, describe_fact
 from talosaudit.report.safe import guard_lines, visible
@@ -51,7 +51,10 @@ def render_text(report: Report, *, color: bool = False, width: int = 100) -> str
             console.print(f"  {escape(visible(describe_fact(fact)))}")
         console.print()
     for notice in report.notices:
-        console.print(Text(f"notice: {visible(notice)}", style="magenta"))
+        if notice.startswith(NOTHING_TO_CHECK):
+            console.print(Text(f"WARNING: {visible(notice)}", style="bold yellow"))
+        else:
+            console.print(Text(f"notice: {visible(notice)}", style="magenta"))
     console.print(Text(report.summary_line(), style="bold"))
     extra = report.extra_line()
     if extra:

@@ -93,3 +93,33 @@ def test_wan_layer() -> None:
         "opnsense:o.xml:lan",
         "opnsense:o.xml:opt1",
     ]
+
+
+def test_state_type_none_marks_pass_rules_stateless(tmp_path: Path) -> None:
+    """OPNsense writes ``statetype`` in both forms; ``none`` keeps no state, so reachability
+    checks the replies of what the rule passes (the ``state`` extra)."""
+    text = FILE.read_text(encoding="utf-8")
+    text = text.replace(
+        '<rule uuid="mvc-b">\n            <enabled>1</enabled>',
+        '<rule uuid="mvc-b">\n            <enabled>1</enabled><statetype>none</statetype>',
+    )
+    text = text.replace(
+        '<rule uuid="legacy-2">\n      <type>pass</type>',
+        '<rule uuid="legacy-2">\n      <type>pass</type><statetype>keep state</statetype>',
+    )
+    stateless = tmp_path / "o.xml"
+    stateless.write_text(text, encoding="utf-8")
+    config = read_config(stateless, "opnsense")
+    assert {r.key: r.stateless for r in config.rules if r.key in ("uuid:mvc-b", "uuid:legacy-2")} == {
+        "uuid:mvc-b": True,
+        "uuid:legacy-2": False,
+    }
+    c = collect_file(stateless, "o.xml", "opnsense")
+    (wan,) = [layer for layer in c.layers if layer.id == "opnsense:o.xml:wan"]
+    assert [(r.key, dict(r.extra).get("state")) for r in wan.rules if r.action is Action.ALLOW] == [
+        ("uuid:mvc-f", None),
+        ("uuid:mvc-b/tcp", "none"),
+        ("uuid:mvc-b/udp", "none"),
+        ("uuid:legacy-3", None),
+        ("uuid:legacy-2", None),
+    ]

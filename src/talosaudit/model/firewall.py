@@ -159,3 +159,28 @@ class Layer:
             if k == key:
                 return v
         return default
+
+
+#: The platform a layer kind belongs to, as its users name it.
+PLATFORM_NAMES = {
+    LayerKind.SECURITY_GROUP: "security group",
+    LayerKind.NETWORK_ACL: "network ACL",
+    LayerKind.PROXMOX: "Proxmox",
+    LayerKind.PFSENSE: "pfSense",
+    LayerKind.OPNSENSE: "OPNsense",
+    LayerKind.TALOS_HOST: "Talos",
+}
+
+
+def rule_in_words(rule: Rule, kind: LayerKind) -> str:
+    """A rule as its platform's user knows it: a built-in rule by what it is ("Talos's built-in
+    ICMP accept", the collector's ``words``), any other by platform, description (else its
+    identity) and where it is written ("pfSense rule 'Allow LAN to any' (config.xml:123)")."""
+    extra = dict(rule.extra)
+    if extra.get("words"):
+        return extra["words"]
+    described = rule.description.strip()
+    name = f"'{described}'" if described else (rule.key or rule.source.resource or "")
+    where = f"{rule.source.path}:{rule.source.start_line}" if rule.source.path else ""
+    text = f"{PLATFORM_NAMES.get(kind, kind.value)} rule {name}".rstrip()
+    return f"{text} ({where})" if where else text

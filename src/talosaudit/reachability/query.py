@@ -33,7 +33,8 @@ from talosaudit.model import (
     Rule,
     Semantics,
 )
-from talosaudit.model.ports import PORTED
+from talosaudit.model.firewall import rule_in_words
+from talosaudit.model.ports import PORTED, flow_text
 from talosaudit.reachability.endpoints import Endpoint
 from talosaudit.reachability.space import (
     ALL_PROTOCOLS,
@@ -63,6 +64,8 @@ TUNNEL_PORTS = IntervalSet.of((p, p) for p in (4789, 6081, 8472, 51820, 51871))
 #: From this many boxes in the allowed flows, admitting() indexes them.
 _INDEX_MIN_BOXES = 16
 _PORTED = IntervalSet.of((p, p) for p in PORTED)
+#: Every source, destination and port: a protocol's slice of a space is ``space & box(p, *this)``.
+_EVERYWHERE = (address_line(ALL_ADDRESSES), address_line(ALL_ADDRESSES), _ALL_PORTS)
 
 
 class Verdict(StrEnum):
@@ -140,6 +143,10 @@ class LayerDecision:
     surely_blocked: Space = EMPTY_SPACE
     return_blocked: Space = EMPTY_SPACE
     blocks_all: bool = False
+    #: For a firewall whose allow rules keep no state (pfSense/OPNsense state type none):
+    #: those rules, and the layers the replies must pass on their own (where they enter).
+    stateless_rules: tuple[Rule, ...] = ()
+    reply_layers: tuple[Layer, ...] = ()
     #: Other security groups on the same nodes: AWS unites the rules of every group an
     #: interface carries, so this layer refuses only what none of them allows (and only
     #: this one, the first of them, carries the refusal).
@@ -161,7 +168,9 @@ class LayerDecision:
         way = self.direction.value
         reasons: list[str] = []
         returned = self.return_blocked & part if self.return_blocked else EMPTY_SPACE
-        if returned:
+        if returned and self.stateless_rules:
+            reasons.append(self._stateless_reason(returned))
+        elif returned:
             back = Direction.EGRESS if self.direction is Direction.INGRESS else Direction.INGRESS
             reasons.append(
                 f"it is stateless and no {back.value} rule allows the return traffic "
@@ -186,6 +195,29 @@ class LayerDecision:
             else:
                 reasons.append(f"no {way} rule allows it")
         return "; ".join(reasons) if reasons else f"no {way} rule allows it"
+
+    def _stateless_reason(self, returned: Space) -> str:
+        """Which direction of which flow a stateless firewall rule leaves unpassed."""
+        kind = self.layer.kind
+        rules = " and ".join(rule_in_words(r, kind) for r in self.stateless_rules[:2])
+        where = ", ".join(layer.name for layer in self.reply_layers) or "the destination's interface"
+        sources, destinations = returned.sources().describe(), returned.destinations().describe()
+        return (
+            f"{rules} passes {_flows_text(returned)} from {sources} to {destinations} with state type "
+            f"none, so the firewall keeps no state for it: the requests pass, but the replies from "
+            f"{destinations} back to {sources} (to ports {PortSet(EPHEMERAL_PORTS)}) enter on "
+            f"{where} and no rule there passes them"
+        )
+
+
+def _flows_text(space: Space) -> str:
+    """``tcp/6443`` style text of a space's protocols and ports."""
+    texts = []
+    for lo, hi in space.protocols().intervals:
+        for protocol in range(lo, min(hi, lo + 3) + 1):
+            part = space & Space.box(IntervalSet.span(protocol, protocol), *_EVERYWHERE)
+            texts.append(flow_text(protocol, part.ports()))
+    return ", ".join(texts)
 
 
 def _rule_name(rule: Rule) -> str:
@@ -525,9 +557,17 @@ class Reachability:
             low = self._layer(layer, direction, leg, _Pass.MIN)
             high = self._layer(layer, direction, leg, _Pass.MAX)
             ret = EMPTY_SPACE
+            stateless: tuple[Rule, ...] = ()
+            reply_layers: tuple[Layer, ...] = ()
             if not layer.stateful and layer.enabled and layer.placement is not Placement.GATEWAY:
                 ret = self._return_blocked(layer, direction, leg, _Pass.MIN)
                 ret_hi = self._return_blocked(layer, direction, leg, _Pass.MAX)
+                low.allowed = low.allowed - ret
+                high.allowed = high.allowed - ret_hi
+            elif layer.placement is Placement.GATEWAY and layer.enabled:
+                reply_layers = self._reply_layers(sp, dp)
+                ret, stateless = self._stateless_dropped(low, reply_layers, leg, _Pass.MIN)
+                ret_hi, _ = self._stateless_dropped(high, reply_layers, leg, _Pass.MAX)
                 low.allowed = low.allowed - ret
                 high.allowed = high.allowed - ret_hi
             blocked = q - low.allowed
@@ -544,6 +584,10 @@ class Reachability:
                     blocked=blocked,
                     surely_blocked=q - high.allowed,
                     return_blocked=ret,
+                    stateless_rules=tuple(
+                        r for r in stateless if any(hit & ret for h, hit in low.admitted if h is r)
+                    ),
+                    reply_layers=reply_layers if ret else (),
                 )
             )
         return lo, hi, decisions
@@ -598,6 +642,34 @@ class Reachability:
             return broken
         tunnels = Space.box(IntervalSet.span(_UDP, _UDP), leg.sp.line, leg.dp.line, TUNNEL_PORTS)
         return broken - tunnels
+
+    def _reply_layers(self, sp: _Piece, dp: _Piece) -> tuple[Layer, ...]:
+        """The firewall layers a reply from ``dp`` to ``sp`` enters (none inside one segment)."""
+        if dp.segment is None or sp.segment == dp.segment:
+            return ()
+        return tuple(self._segment_layers.get((dp.segment, Placement.GATEWAY), []))
+
+    def _stateless_dropped(
+        self, result: _LayerPass, reply_layers: tuple[Layer, ...], leg: _Leg, mode: _Pass
+    ) -> tuple[Space, tuple[Rule, ...]]:
+        """Flows a firewall passes only by rules with state type none whose replies no rule
+        passes: the reply enters the firewall on the destination's interface, where it is
+        filtered like a new packet (any pass rule there lets it through). UDP tunnels are
+        exempt: both of their directions are new flows to the fixed port."""
+        stateless = [(rule, hit) for rule, hit in result.admitted if dict(rule.extra).get("state") == "none"]
+        if not stateless or not reply_layers:
+            return EMPTY_SPACE, ()
+        part = Space.union_of(hit for _, hit in stateless)
+        back = part.swap(SRC, DST).with_dim(PORT, EPHEMERAL_PORTS)
+        replies = leg.reversed(back)
+        passed = back
+        for layer in reply_layers:
+            passed = passed & self._layer(layer, Direction.INGRESS, replies, mode).allowed
+        dropped = back - passed
+        broken = dropped.swap(SRC, DST).with_dim(PORT, _ALL_PORTS) & part
+        tunnels = Space.box(IntervalSet.span(_UDP, _UDP), leg.sp.line, leg.dp.line, TUNNEL_PORTS)
+        broken = broken - tunnels
+        return broken, tuple(dict.fromkeys(rule for rule, _ in stateless)) if broken else ()
 
     # --- one layer ---------------------------------------------------------------------
 
@@ -789,6 +861,8 @@ def _merge(a: LayerDecision, b: LayerDecision) -> LayerDecision:
         blocked=Space(a.blocked.boxes + b.blocked.boxes),
         surely_blocked=Space(a.surely_blocked.boxes + b.surely_blocked.boxes),
         return_blocked=Space(a.return_blocked.boxes + b.return_blocked.boxes),
+        stateless_rules=tuple(dict.fromkeys((*a.stateless_rules, *b.stateless_rules))),
+        reply_layers=tuple(dict.fromkeys((*a.reply_layers, *b.reply_layers))),
         alongside=tuple(dict.fromkeys((*a.alongside, *b.alongside))),
     )
 
@@ -806,6 +880,8 @@ def _finish(d: LayerDecision, space: Space) -> LayerDecision:
         surely_blocked=d.surely_blocked,
         return_blocked=d.return_blocked,
         blocks_all=bool(space) and space <= d.blocked,
+        stateless_rules=d.stateless_rules,
+        reply_layers=d.reply_layers,
         alongside=d.alongside,
     )
 

@@ -316,6 +316,13 @@ def _blockpriv_rule(ctx: _Context, itf: Interface) -> Rule:
         description=f"Block private networks from {itf.descr or itf.name.upper()}",
         key="builtin:blockpriv",
         origin="built-in rule (blockpriv)",
+        extra=(
+            (
+                "words",
+                f"{ctx.label}'s built-in 'Block private networks' rule on {itf.descr or itf.name.upper()} "
+                f"({ctx.rel}:{itf.line})",
+            ),
+        ),
     )
 
 
@@ -424,6 +431,10 @@ def _model_rules(
         enabled = enabled and not nat.disabled
     if rule.action == PASS:
         action = Action.ALLOW
+        if rule.stateless:
+            # State type none: the flows it passes get no state, so their replies are
+            # filtered like new packets where they enter (reachability checks them).
+            extra.append(("state", "none"))
     else:
         action = Action.DENY
         extra.append(("type", rule.action if rule.action in (BLOCK, "reject") else BLOCK))

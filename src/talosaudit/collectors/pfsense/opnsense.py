@@ -23,6 +23,7 @@ from talosaudit.collectors.pfsense.parsed import (
     FilterRule,
     FirewallConfig,
     ReadProblem,
+    is_stateless,
 )
 from talosaudit.collectors.pfsense.pfsense import Flags, read_common
 from talosaudit.collectors.pfsense.xmlload import XmlElement
@@ -137,6 +138,7 @@ def read_mvc_rules(firewall: XmlElement, problems: list[ReadProblem]) -> tuple[F
                 interface_not=interface_not,
                 form="mvc",
                 sequence=sequence,
+                stateless=is_stateless(el.text_of("statetype")),
             )
         )
     return tuple(result)

@@ -16,6 +16,11 @@ from talosaudit.model import ProblemKind
 PASS, BLOCK, REJECT, MATCH = "pass", "block", "reject", "match"
 
 
+def is_stateless(statetype: str) -> bool:
+    """Whether a ``<statetype>`` value keeps no state (pfSense ``none``, OPNsense MVC ``none``)."""
+    return statetype.strip().lower() in ("none", "no state")
+
+
 class Bucket(IntEnum):
     """Where a rule sits in the generated ruleset (pfSense `filter_rules_generate`,
     OPNsense `FilterRuleField::getPriority`): floating, then interface groups, then
@@ -121,6 +126,9 @@ class FilterRule:
     form: str = "legacy"
     #: Sort key inside a bucket: MVC ``sequence``; legacy rules keep config order.
     sequence: int = 0
+    #: ``<statetype>none</statetype>``: pf keeps no state for what the rule passes, so the
+    #: replies need a pass rule of their own.
+    stateless: bool = False
 
 
 @dataclass(frozen=True, slots=True)

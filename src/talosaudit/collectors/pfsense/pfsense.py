@@ -23,6 +23,7 @@ from talosaudit.collectors.pfsense.parsed import (
     PortForward,
     ReadProblem,
     VirtualIp,
+    is_stateless,
 )
 from talosaudit.collectors.pfsense.xmlload import XmlElement
 from talosaudit.model import ProblemKind
@@ -268,6 +269,7 @@ def read_filter_rule(
         schedule=el.text_of("sched").strip(),
         icmptype=el.text_of("icmptype").strip(),
         form="legacy",
+        stateless=is_stateless(el.text_of("statetype")),
     )
 
 

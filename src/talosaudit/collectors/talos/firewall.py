@@ -183,7 +183,13 @@ class _Builder:
         """
 
         def add(
-            key: str, protocol: int | None, peer: Peer, description: str, ports: PortSet = ALL_PORTS
+            key: str,
+            protocol: int | None,
+            peer: Peer,
+            description: str,
+            *,
+            words: str,
+            ports: PortSet = ALL_PORTS,
         ) -> None:
             self.rules.append(
                 Rule(
@@ -196,6 +202,8 @@ class _Builder:
                     description=description,
                     key=f"talos/{key}",
                     origin=ALWAYS_ALLOWED,
+                    # How messages name it: no file holds this rule, Talos adds it itself.
+                    extra=(("words", words),),
                 )
             )
 
@@ -209,11 +217,24 @@ class _Builder:
                 Peer(kubespan_peers, description="KubeSpan peers (interface kubespan)"),
                 "interface kubespan is trusted (node-to-node traffic inside KubeSpan; "
                 f"needs udp/{KUBESPAN_PORT}, which this trust does not cover)",
+                words="Talos's built-in accept of the kubespan interface",
                 ports=ALL_PORTS - PortSet.single(KUBESPAN_PORT),
             )
         if blocking:
-            add("icmp", ICMP, Peer(ALL_ADDRESSES), "ICMP is accepted in block mode (5 packets/s)")
-            add("icmpv6", ICMPV6, Peer(ALL_ADDRESSES), "ICMPv6 is accepted in block mode (5 packets/s)")
+            add(
+                "icmp",
+                ICMP,
+                Peer(ALL_ADDRESSES),
+                "ICMP is accepted in block mode (5 packets/s)",
+                words="Talos's built-in ICMP accept",
+            )
+            add(
+                "icmpv6",
+                ICMPV6,
+                Peer(ALL_ADDRESSES),
+                "ICMPv6 is accepted in block mode (5 packets/s)",
+                words="Talos's built-in ICMPv6 accept",
+            )
 
     def parse_rule(self, doc: Doc, index: int) -> _DocRule:
         value: YMap = doc.value

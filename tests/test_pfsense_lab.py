@@ -213,4 +213,32 @@ def test_a_floating_rule_shadowed_on_one_of_its_interfaces_still_matches(tmp_pat
     assert [(f.location.path, f.location.start_line, f.identity) for f in found] == [
         ("config.xml", line_92, "pfsense:config.xml:wan|tracker:92")
     ]
-    assert "never matches: earlier rules builtin:blockpriv, tracker:90 cover all of it" in found[0].message
+    assert (
+        "never matches: pfSense's built-in 'Block private networks' rule on WAN (config.xml:11), "
+        "pfSense rule 'floating 90' (config.xml:"
+    ) in found[0].message
+
+
+def test_a_non_quick_floating_rule_is_described_in_gui_order(tmp_path: Path) -> None:
+    """pf applies the last matching non-quick rule: a non-quick pass above a non-quick block
+    of everything on WAN never decides. The message names the rule *below* it in the GUI list
+    (not "earlier", which is only true of the reversed list the evaluation uses) and in words."""
+    pass_8082 = _floating(93, "pass", "wan", "8082").replace("\t\t\t<quick>yes</quick>\n", "")
+    block_all = _floating(94, "block", "wan").replace("\t\t\t<quick>yes</quick>\n", "")
+    text = LAB.read_text(encoding="utf-8").replace("\t<filter>\n", "\t<filter>\n" + pass_8082 + block_all, 1)
+    path = tmp_path / "config.xml"
+    path.write_text(text, encoding="utf-8")
+    line_93 = text[: text.index("<tracker>93</tracker>")].count("\n")
+    line_94 = text[: text.index("<tracker>94</tracker>")].count("\n")
+    model = _model(collect_file(path, "config.xml", "pfsense"))
+    found = [f for f in evaluate(model, load_catalogue(), EvalSettings()) if f.rule_id == "TA403"]
+    assert [(f.location.start_line, f.identity) for f in found] == [
+        (line_93, "pfsense:config.xml:wan|tracker:93")
+    ]
+    assert found[0].message == (
+        "rule tracker:93 (floating 93) in pfSense rules pfsense:config.xml:wan (allow tcp/8082 from any (IPv4)) "
+        "never matches (it is not quick: it decides only when no rule below it matches): pfSense's built-in "
+        "'Block private networks' rule on WAN (config.xml:11) has quick set and decides first; "
+        f"pfSense rule 'floating 94' (config.xml:{line_94}) below it in the GUI list matches the rest, and pf "
+        "applies the last matching non-quick rule"
+    )

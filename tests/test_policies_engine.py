@@ -404,7 +404,8 @@ def test_shadowed_rule_in_a_network_acl() -> None:
     assert brief(findings) == [("TA403", "note", "network/security_groups.tf", 7)]
     assert findings[0].message == (
         "rule acl/in/110 in network ACL aws_network_acl.cp (deny tcp/2379-2380 from 10.0.2.0/24) "
-        "never matches: earlier rules acl/in/100 cover all of it"
+        "never matches: network ACL rule acl/in/100 (network/security_groups.tf:6) comes before it and "
+        "covers all of it"
     )
 
 

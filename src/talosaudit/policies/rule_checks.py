@@ -33,6 +33,7 @@ from talosaudit.policies.context import (
 from talosaudit.policies.flows import reported_ports
 from talosaudit.policies.params import LayerRuleParams, RulePredicateParams
 from talosaudit.policies.schema import Policy
+from talosaudit.policies.shadow_text import shadow_message
 from talosaudit.reachability import Space, address_line
 from talosaudit.reachability.space import ALL_PROTOCOLS, V6_OFFSET
 
@@ -293,10 +294,7 @@ def shadowed_rule(policy: Policy, ctx: Context) -> Iterator[Finding]:
                     first[once] = Finding(
                         rule_id=policy.id,
                         level=policy.level,
-                        message=(
-                            f"{rule_text(rule)} in {layer_text(layer)} ({rule.describe()}) never matches: "
-                            f"earlier rules {', '.join(rule_key(r) for r in by)} cover all of it"
-                        ),
+                        message=shadow_message(rule, layer, by),
                         location=rule.source,
                         identity=f"{layer.id}|{rule_key(rule)}",
                         related=tuple(r.source for r in by),

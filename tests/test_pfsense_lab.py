@@ -237,7 +237,8 @@ def test_a_non_quick_floating_rule_is_described_in_gui_order(tmp_path: Path) -> 
     ]
     assert found[0].message == (
         "rule tracker:93 (floating 93) in pfSense rules pfsense:config.xml:wan "
-        "(allow tcp/8082 from any (IPv4)) never matches (it is not quick: it decides only when no rule below it matches): pfSense's built-in "
+        "(allow tcp/8082 from any (IPv4)) never matches (it is not quick: it decides only when no rule "
+        "below it matches): pfSense's built-in "
         "'Block private networks' rule on WAN (config.xml:11) has quick set and decides first; "
         f"pfSense rule 'floating 94' (config.xml:{line_94}) below it in the GUI list matches the rest, "
         "and pf applies the last matching non-quick rule"

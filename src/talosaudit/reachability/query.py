@@ -61,6 +61,8 @@ _UDP = 17
 #: (checked as such by the required flows of both directions), never a reply to an ephemeral
 #: port: a stateless layer need not pass an ephemeral return range for them.
 TUNNEL_PORTS = IntervalSet.of((p, p) for p in (4789, 6081, 8472, 51820, 51871))
+#: KubeSpan's WireGuard port (fixed in Talos).
+_KUBESPAN_PORT = IntervalSet.span(51820, 51820)
 #: From this many boxes in the allowed flows, admitting() indexes them.
 _INDEX_MIN_BOXES = 16
 _PORTED = IntervalSet.of((p, p) for p in PORTED)
@@ -453,20 +455,21 @@ class Reachability:
         order: list[tuple[str, Direction, Side]] = []
         for sp in self._pieces(src):
             for dp in self._pieces(dst):
-                q = Space.box(protos, sp.line, dp.line, port_values)
-                if not q:
+                whole = Space.box(protos, sp.line, dp.line, port_values)
+                if not whole:
                     continue
-                space = Space(space.boxes + q.boxes)
-                lo, hi, steps = self._path(q, sp, dp, protocol)
-                allowed = Space(allowed.boxes + lo.boxes)
-                possible = Space(possible.boxes + hi.boxes)
-                for d in steps:
-                    key = (d.layer.id, d.direction, d.side)
-                    if key not in merged:
-                        order.append(key)
-                        merged[key] = d
-                    else:
-                        merged[key] = _merge(merged[key], d)
+                space = Space(space.boxes + whole.boxes)
+                for q, inner in self._tunnelled(whole, sp, dp):
+                    lo, hi, steps = self._path(q, sp, dp, protocol, inner)
+                    allowed = Space(allowed.boxes + lo.boxes)
+                    possible = Space(possible.boxes + hi.boxes)
+                    for d in steps:
+                        key = (d.layer.id, d.direction, d.side)
+                        if key not in merged:
+                            order.append(key)
+                            merged[key] = d
+                        else:
+                            merged[key] = _merge(merged[key], d)
         rank = {Side.SOURCE: 0, Side.NETWORK: 1, Side.DESTINATION: 2}
         keys = sorted(order, key=lambda k: rank[k[2]])  # stable: path order within a side
         decisions = tuple(_finish(merged[k], space) for k in keys)
@@ -509,14 +512,44 @@ class Reachability:
             # a node group's stray addresses stay unplaced.
             yield _Piece(ep, rest, None if ep.node_group else self._internet_segment)
 
-    def _steps(self, sp: _Piece, dp: _Piece) -> list[tuple[Layer, Direction, Side]]:
+    def _kubespan(self, ep: Endpoint) -> bool:
+        """Whether the endpoint's nodes run KubeSpan (their Talos layer says so)."""
+        group = ep.node_group
+        if group is None:
+            return False
+        layers = (self.model.layers.get(lid) for lid in group.layers)
+        return any(layer is not None and layer.attribute("kubespan") == "on" for layer in layers)
+
+    def _tunnelled(self, q: Space, sp: _Piece, dp: _Piece) -> list[tuple[Space, bool]]:
+        """The query split into what runs on the wire and what runs inside KubeSpan.
+
+        Between two KubeSpan nodes every node-to-node packet travels inside WireGuard: the
+        outer layers (security groups, Proxmox, pfSense, network ACLs) see only udp/51820
+        between the nodes (a required flow of its own), and the inner packets meet only the
+        Talos host firewalls. The WireGuard port itself stays on the wire."""
+        if not (self._kubespan(sp.endpoint) and self._kubespan(dp.endpoint)):
+            return [(q, False)]
+        wire = q & Space.box(IntervalSet.span(_UDP, _UDP), sp.line, dp.line, _KUBESPAN_PORT)
+        inner = q - wire
+        return [(part, tunnelled) for part, tunnelled in ((wire, False), (inner, True)) if part]
+
+    def _steps(self, sp: _Piece, dp: _Piece, inner: bool = False) -> list[tuple[Layer, Direction, Side]]:
         """The layers a packet from ``sp`` to ``dp`` meets, in the order it meets them: the
         source's own layers innermost first (Talos egress, then the Proxmox VM's "out"
         rules, then its security groups), then the network (a network ACL where it leaves
         the source subnet, the gateway's rules on the interface it enters, the gateway's
         outbound rules on the interface it leaves, the destination subnet's ACL), then the
         destination's layers outermost first (Proxmox VM "in", then Talos ingress). Two
-        pieces on one (joined) segment never cross the gateway."""
+        pieces on one (joined) segment never cross the gateway. ``inner``: the packet runs
+        inside KubeSpan and meets only the Talos host firewalls at both ends."""
+        if inner:
+            return [
+                step
+                for step in self._steps(
+                    _Piece(sp.endpoint, sp.line, None), _Piece(dp.endpoint, dp.line, None)
+                )
+                if step[0].kind is LayerKind.TALOS_HOST
+            ]
         steps: list[tuple[Layer, Direction, Side]] = []
         if sp.endpoint.node_group is not None:
             for lid in reversed(sp.endpoint.node_group.layers):
@@ -544,12 +577,12 @@ class Reachability:
         return steps
 
     def _path(
-        self, q: Space, sp: _Piece, dp: _Piece, protocol: int | None
+        self, q: Space, sp: _Piece, dp: _Piece, protocol: int | None, inner: bool = False
     ) -> tuple[Space, Space, list[LayerDecision]]:
         lo, hi = q, q
         decisions: list[LayerDecision] = []
         leg = _Leg(q, sp, dp, protocol)
-        for run in _united(self._steps(sp, dp)):
+        for run in _united(self._steps(sp, dp, inner)):
             if len(run) > 1:
                 lo, hi = self._united_groups(run, leg, lo, hi, decisions)
                 continue

@@ -200,6 +200,9 @@ def _node(config: NodeConfig, found: NodeSettings, kubespan_peers: AddressSet) -
             ("files", ",".join(config.files)),
             # A whole machine config decides the node's firewall; a patch may be overridden.
             ("machine_config", "complete" if config.complete else "patch"),
+            # KubeSpan carries this node's node-to-node traffic inside WireGuard (udp/51820):
+            # reachability then runs those flows past the Talos layers only.
+            *((("kubespan", "on"),) if found.kubespan else ()),
             *(
                 (
                     (

@@ -859,3 +859,38 @@ def test_patch_tree_gives_one_node_per_machine_file_with_its_role_patches() -> N
     worker = layer(c, "talos:talos/worker/wk-01.yaml")
     assert "etcd-peers" not in " ".join(r.description for r in worker.rules)
     assert problems(c) == [("role-unknown", "talos/lab/firewall.yaml", 2)]
+
+
+def test_vlan_sub_interfaces_and_the_shared_vip_are_addresses_of_the_node(tmp_path: Path) -> None:
+    """A control plane addressed only on VLAN 30 (``interfaces[].vlans[].addresses``) sits at
+    that address; the shared VIP (``vip.ip``) is the API endpoint the control planes answer on,
+    so it is an address of the control-plane group too (6443 flows reach it)."""
+    (tmp_path / "controlplane.yaml").write_text(
+        "version: v1alpha1\n"
+        "machine:\n"
+        "  type: controlplane\n"
+        "  network:\n"
+        "    interfaces:\n"
+        "      - interface: eth0\n"
+        "        dhcp: false\n"
+        "        vlans:\n"
+        "          - vlanId: 30\n"
+        "            addresses: [192.168.30.11/24]\n"
+        "            vip:\n"
+        "              ip: 192.168.30.10\n"
+        "cluster:\n"
+        "  controlPlane:\n"
+        "    endpoint: https://192.168.30.10:6443\n"
+        "---\n"
+        "apiVersion: v1alpha1\n"
+        "kind: NetworkDefaultActionConfig\n"
+        "ingress: block\n",
+        encoding="utf-8",
+    )
+    c = scan(tmp_path)
+    assert [(a.role, a.addresses.describe()) for a in c.attachments] == [
+        (Role.CONTROL_PLANE, "192.168.30.10/31")
+    ]
+    assert [(n.describe(), ref.start_line if ref else 0) for n, ref in c.node_networks] == [
+        ("192.168.30.0/24", 10)
+    ]

@@ -208,10 +208,12 @@ class _Reader:
                 found.extend(_strings(iface.get("addresses")))
                 if isinstance(iface.get("cidr"), str):
                     found.append((iface["cidr"], iface.loc_of("cidr")))
+                found.extend(_vip(iface))
                 vlans = iface.get("vlans")
                 for vlan in vlans if isinstance(vlans, YList) else []:
                     if isinstance(vlan, YMap):
                         found.extend(_strings(vlan.get("addresses")))
+                        found.extend(_vip(vlan))
         for doc in self.docs:
             if doc.kind is DocKind.TYPED and doc.type_name in _LINK_KINDS:
                 entries = doc.value.get("addresses")
@@ -454,3 +456,13 @@ def _host_and_network(text: str) -> tuple[AddressSet, AddressSet | None] | None:
     if "/" not in text or iface.network.prefixlen == iface.max_prefixlen:
         return host, None
     return host, AddressSet.parse(str(iface.network))
+
+
+def _vip(link: YMap) -> list[tuple[str, SourceRef]]:
+    """The shared VIP of a (VLAN) interface: Talos allows it on control planes only, where it
+    is the API endpoint the active node answers on, so it is one of the control-plane group's
+    addresses (kubectl and the kubelets reach 6443 there)."""
+    vip = link.get("vip")
+    if isinstance(vip, YMap) and isinstance(vip.get("ip"), str):
+        return [(vip["ip"], vip.loc_of("ip"))]
+    return []

@@ -504,7 +504,9 @@ def test_gen_config_tree_roles_addresses_and_shared_patch() -> None:
     atts = {a.layer_id: a for a in c.attachments}
     cp = atts["talos:controlplane.yaml"]
     assert cp.role is Role.CONTROL_PLANE
-    assert cp.addresses == AddressSet.parse("10.0.1.10/32")  # the VIP is not a node address
+    # The shared VIP is where the API endpoint lives: one of the control plane's addresses
+    # (issue 11), beside the node's own.
+    assert cp.addresses == AddressSet.parse("10.0.1.10/32") | AddressSet.parse("10.0.1.100/32")
     assert (
         "with patches kubelet.yaml (applied to every config beside them: kubelet.yaml name no role)"
         in cp.reason

@@ -1,8 +1,9 @@
 """What people read: ``graph`` as a matrix that fits a terminal, ``mermaid`` as a small
 picture, and ``why`` that answers first with the right exit code.
 
-Golden files (tests/data/picture/) pin the text and Mermaid output of an AWS case and a
-homelab (pfSense + Talos) case, each with a blocked flow; TALOSAUDIT_REGOLD=1 rewrites them.
+Golden files (tests/data/picture/) pin the text and Mermaid output of an AWS case, a
+homelab pfSense + Talos case and the three-layer homelab stack (pfSense + Proxmox + Talos),
+each with a blocked flow; TALOSAUDIT_REGOLD=1 rewrites them.
 """
 
 from __future__ import annotations
@@ -51,7 +52,9 @@ def test_bundled_example_fits() -> None:
     assert len(_edges(mermaid)) <= MAX_EDGES
 
 
-@pytest.mark.parametrize("case", ["seed-trustd-removed", "pfsense-admin-no-50000"])
+@pytest.mark.parametrize(
+    "case", ["seed-trustd-removed", "pfsense-admin-no-50000", "homelab-stack-pfsense-trustd-wrong-tab"]
+)
 @pytest.mark.parametrize("fmt", ["text", "mermaid"])
 def test_golden_picture(case: str, fmt: str) -> None:
     out = _graph(case, fmt)
@@ -74,6 +77,15 @@ def test_blocked_cell_names_layer_and_place() -> None:
         "✗ tcp/50001 worker → control-plane blocked (TA103): "
         "security group aws_security_group.control_plane at\n"
         "    modules/network/security_groups.tf:6: no ingress rule allows it"
+    ) in text
+
+
+def test_three_layer_stack_names_the_pfsense_tab_that_blocks() -> None:
+    text = _graph("homelab-stack-pfsense-trustd-wrong-tab", "text")
+    assert "worker        │ 6443✓ 50001✗ 10250✓ udp/4789✓" in text
+    assert (
+        "✗ tcp/50001 worker → control-plane blocked (TA103): "
+        "pfSense rules config.xml:opt3 at pfsense/config.xml:34"
     ) in text
 
 

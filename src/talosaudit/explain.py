@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 
 from talosaudit.matrix import blocker_lines, exposure_marks, group_views, matrix_entries
 from talosaudit.model import AddressSet, Model, PortSet, Role
+from talosaudit.model.intervals import IntervalSet
 from talosaudit.model.ports import PORTED, flow_text, parse_protocol
 from talosaudit.policies.context import Context, EvalSettings, layer_text
 from talosaudit.policies.registry import Catalogue
@@ -28,6 +29,10 @@ ROLE_WORDS = {
     "worker": Role.WORKER,
     "workers": Role.WORKER,
 }
+
+
+#: Beyond this many CIDRs an address list stops being an answer one reads at a glance.
+_READABLE_CIDRS = 4
 
 
 class ExplainError(Exception):
@@ -153,6 +158,15 @@ def _ends_text(traces: list[Trace]) -> tuple[str, str]:
     )
 
 
+def _family_part(part: AddressSet, whole_family: IntervalSet, source: str, family: int) -> str:
+    """The CIDRs of a blocked address family; when it is all of the source's addresses of
+    that family and too many CIDRs to read (the internet's IPv6: ::/0 minus the private
+    ranges), say so in words."""
+    if len(part.cidrs()) > _READABLE_CIDRS and (part.v6 if family == 6 else part.v4) == whole_family:
+        return f"all IPv{family} addresses of {source}"
+    return part.describe(limit=_READABLE_CIDRS)
+
+
 def blocked_part(t: Trace) -> str:
     """Which part of the traced source or port space is refused, in words: "the IPv6 part
     (::/0)", "sources 10.0.11.0/24", "ports 2380"; "" when all of it is."""
@@ -162,9 +176,9 @@ def blocked_part(t: Trace) -> str:
     sources = part.sources()
     if sources and sources != t.src.addresses:
         if not sources.v4 and t.src.addresses.v4:
-            words.append(f"the IPv6 part ({sources.describe()})")
+            words.append(f"the IPv6 part ({_family_part(sources, t.src.addresses.v6, t.src.name, 6)})")
         elif not sources.v6 and t.src.addresses.v6:
-            words.append(f"the IPv4 part ({sources.describe()})")
+            words.append(f"the IPv4 part ({_family_part(sources, t.src.addresses.v4, t.src.name, 4)})")
         else:
             words.append(f"sources {sources.describe()}")
     ports = part.ports()

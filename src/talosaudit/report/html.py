@@ -11,7 +11,7 @@ import html
 
 from talosaudit.findings import Finding
 from talosaudit.report.base import Report, describe_fact
-from talosaudit.report.graph import EXPOSED, SYMBOLS, exposure_token, note_lines, port_token
+from talosaudit.report.graph import EXPOSED, SYMBOLS, exposure_token, note_texts, port_token
 from talosaudit.report.picture import GraphData
 from talosaudit.report.safe import visible
 
@@ -126,7 +126,7 @@ def _matrix(data: GraphData) -> list[str]:
     out.append("</tbody></table>")
     legend = ", ".join(f"{SYMBOLS[v]} {v}" for v in ("allowed", "blocked", "unknown"))
     out.append(f"<p>{esc(legend)}, {EXPOSED} forbidden exposure that holds. Click a cell for its trace.</p>")
-    notes = note_lines(data)
+    notes = note_texts(data)
     if notes:
         out += ['<ul id="notes">', *(f"<li>{esc(n)}</li>" for n in notes), "</ul>"]
     out += [

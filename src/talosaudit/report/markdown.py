@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from talosaudit.findings import Finding
 from talosaudit.report.base import RULE_DOC_URI, Report, describe_fact
-from talosaudit.report.graph import note_lines, render_graph_mermaid
+from talosaudit.report.graph import note_texts, render_graph_mermaid
 from talosaudit.report.safe import guard_lines, md_cell, md_code
 
 _ICON = {"error": "🔴 error", "warning": "🟠 warning", "note": "🔵 note"}
@@ -48,7 +48,7 @@ def render_markdown(report: Report) -> str:
         out += ["", "</details>", ""]
     if report.graph is not None and report.graph.rows:
         out += ["## Reachability", "", "```mermaid", render_graph_mermaid(report.graph).rstrip(), "```", ""]
-        out += [f"- {cell(n)}" for n in note_lines(report.graph)]
+        out += [f"- {cell(n)}" for n in note_texts(report.graph)]
         out.append("")
     for root, facts in report.fact_sections():
         out += [f"## Facts used (root {cell(root)})" if root else "## Facts used", ""]

@@ -109,6 +109,19 @@ def test_report_in_headless_chromium(tmp_path: Path) -> None:
         body = page.locator("#trace-body").inner_text()
         assert "tcp/50001 worker → control-plane: allowed on all 6 paths" in body
         assert "required: TA103 R5 tcp/50001: allowed" in body
+        # Short names: role and resource, one line for the five other pairs; no module paths.
+        assert (
+            "tcp/50001 from worker aws_instance.worker@private[0] to "
+            "control-plane aws_instance.control_plane@private[0]: allowed"
+        ) in body
+        assert (
+            "  same path for 5 more pairs: worker aws_instance.worker@private[0..1] → "
+            "control-plane aws_instance.control_plane@private[0..2]"
+        ) in body
+        assert (
+            "module.compute." not in body
+            and "module.network.aws_security_group" not in body.split("allows:")[0]
+        )
         if os.environ.get("TALOSAUDIT_SCREENSHOT"):
             page.screenshot(path=str(SCREENSHOT), full_page=True)
         browser.close()

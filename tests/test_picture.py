@@ -238,3 +238,70 @@ def test_graph_in_colour_on_a_terminal_or_with_force_color() -> None:
         check=True,
     )
     assert off.stdout == piped
+
+
+def _trustd_source_unresolved(tmp_path: Path) -> Path:
+    """seed-clean with the trustd rule's source a variable nobody sets: tcp/50001 unknown."""
+    import shutil
+
+    case = tmp_path / "case"
+    shutil.copytree(CASES / "seed-clean", case)
+    tf = case / "modules" / "network" / "security_groups.tf"
+    text = tf.read_text(encoding="utf-8")
+    rule = (
+        '  ip_protocol                  = "tcp"\n'
+        + "  referenced_security_group_id = aws_security_group.worker.id"
+    )
+    assert text.count(rule) >= 1
+    start = text.index("control_plane_talos_trustd")
+    end = text.index(rule, start) + len(rule)
+    text = (
+        text[:start]
+        + text[start:end].replace(
+            "referenced_security_group_id = aws_security_group.worker.id",
+            "cidr_ipv4                    = var.trustd_source",
+        )
+        + text[end:]
+    )
+    tf.write_text(text + '\nvariable "trustd_source" {\n  type = string\n}\n', encoding="utf-8")
+    return case
+
+
+def test_unknown_cell_names_the_unresolved_value(tmp_path: Path) -> None:
+    case = _trustd_source_unresolved(tmp_path)
+    code, text = _run(case, ["graph", ".", "--root", ".", "--tunnel", "geneve"])
+    assert code == 0 and "6443✓ 50001? 10250✓" in text
+    assert (
+        "? tcp/50001 worker → control-plane unknown (TA103): "
+        "security group aws_security_group.control_plane at\n"
+        "    modules/network/security_groups.tf:6: not resolved: "
+        "cidr_ipv4 = var.trustd_source (variable has no value) at\n"
+        "    modules/network/security_groups.tf:49"
+    ) in text
+    code, lines = _why_in(case, "worker", "control-plane", "tcp/50001", ["--tunnel", "geneve"])
+    assert code == 1
+    assert (
+        "      unresolved: cidr_ipv4 = var.trustd_source (variable has no value) "
+        "at modules/network/security_groups.tf:49" in lines
+    )
+    code, page = _run(case, ["graph", ".", "--root", ".", "--tunnel", "geneve", "--format", "html"])
+    # The note under the matrix and the cell's trace both name the value.
+    assert page.count("not resolved: cidr_ipv4 = var.trustd_source (variable has no value)") == 1
+    assert "      unresolved: cidr_ipv4 = var.trustd_source (variable has no value)" in page
+
+
+def test_unknown_from_an_end_without_addresses_says_so() -> None:
+    text = _graph("talos-patch-tree-roles", "text")
+    assert (
+        "? tcp/2379-2380 control-plane → control-plane unknown (TA104): Talos host firewall cp-01.yaml at\n"
+        "    talos/patches/common.yaml:10: "
+        "the addresses of patches in talos/lab/ (assumed control-plane) are not known"
+    ) in text
+
+
+def _why_in(
+    directory: Path, source: str, destination: str, port: str, args: list[str]
+) -> tuple[int, list[str]]:
+    argv = ["why", ".", "--root", ".", "--from", source, "--to", destination, "--port", port, *args]
+    code, out = _run(directory, argv)
+    return code, out.splitlines()

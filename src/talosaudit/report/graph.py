@@ -93,12 +93,14 @@ def note_lines(data: GraphData) -> list[str]:
 
 
 def _wrap_words(text: str) -> list[str]:
-    """A note over ``WIDTH``: continued on an indented second line (then cut)."""
-    if len(text) <= WIDTH:
-        return [text]
-    cut = text.rfind(" ", 0, WIDTH)
-    cut = cut if cut > WIDTH // 2 else WIDTH
-    return [text[:cut], _fit("    " + text[cut:].lstrip())]
+    """A note over ``WIDTH``: continued on indented lines, cut at spaces where there are."""
+    lines: list[str] = []
+    while len(text) > WIDTH:
+        cut = text.rfind(" ", 0, WIDTH)
+        cut = cut if cut > WIDTH // 2 else WIDTH
+        lines.append(text[:cut])
+        text = "    " + text[cut:].lstrip()
+    return [*lines, text]
 
 
 def render_graph_text(data: GraphData, color: bool = False) -> str:

@@ -177,7 +177,8 @@ def _html_report(request: ScanRequest) -> str:
         files=result.files,
         duration=result.duration,
         notices=result.notices,
-        graph=picture(result.model, request, with_traces=True),
+        facts_by_root=result.facts_by_root,
+        graphs=picture(result, request, with_traces=True),
     )
     return render_html(report)
 

@@ -1,14 +1,16 @@
 """What people read: ``graph`` as a matrix that fits a terminal, ``mermaid`` as a small
 picture, and ``why`` that answers first with the right exit code.
 
-Golden files (tests/data/picture/) pin the text and Mermaid output of an AWS case and a
-homelab (pfSense + Talos) case, each with a blocked flow; TALOSAUDIT_REGOLD=1 rewrites them.
+Golden files (tests/data/picture/) pin the text and Mermaid output of an AWS case, a
+homelab pfSense + Talos case and the three-layer homelab stack (pfSense + Proxmox + Talos),
+each with a blocked flow; TALOSAUDIT_REGOLD=1 rewrites them.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -51,7 +53,9 @@ def test_bundled_example_fits() -> None:
     assert len(_edges(mermaid)) <= MAX_EDGES
 
 
-@pytest.mark.parametrize("case", ["seed-trustd-removed", "pfsense-admin-no-50000"])
+@pytest.mark.parametrize(
+    "case", ["seed-trustd-removed", "pfsense-admin-no-50000", "homelab-stack-pfsense-trustd-wrong-tab"]
+)
 @pytest.mark.parametrize("fmt", ["text", "mermaid"])
 def test_golden_picture(case: str, fmt: str) -> None:
     out = _graph(case, fmt)
@@ -74,6 +78,15 @@ def test_blocked_cell_names_layer_and_place() -> None:
         "✗ tcp/50001 worker → control-plane blocked (TA103): "
         "security group aws_security_group.control_plane at\n"
         "    modules/network/security_groups.tf:6: no ingress rule allows it"
+    ) in text
+
+
+def test_three_layer_stack_names_the_pfsense_tab_that_blocks() -> None:
+    text = _graph("homelab-stack-pfsense-trustd-wrong-tab", "text")
+    assert "worker        │ 6443✓ 50001✗ 10250✓ udp/4789✓" in text
+    assert (
+        "✗ tcp/50001 worker → control-plane blocked (TA103): "
+        "pfSense rules config.xml:opt3 at pfsense/config.xml:34"
     ) in text
 
 
@@ -133,3 +146,162 @@ def test_why_help_names_every_kind_of_end() -> None:
     assert code == 0
     for word in ("control-plane", "admin", "internet", "CIDR", "address"):
         assert word in out
+
+
+def test_why_partial_names_the_ipv6_part() -> None:
+    # 6443 is open to 0.0.0.0/0 only: from anywhere, the IPv6 half is the part refused.
+    code, lines = _why("inline-self-and-world", "anywhere", "control-plane", "tcp/6443")
+    assert code == 1
+    assert lines[0] == (
+        "tcp/6443 anywhere → control-plane: partly blocked on 1 of 1 paths (the IPv6 part (::/0) blocked) "
+        "by security group aws_security_group.control_plane at main.tf:32"
+    )
+    assert "  blocked part: the IPv6 part (::/0)" in lines
+    # The internet's IPv6 is ::/0 minus the private ranges (147 CIDRs): said in words.
+    code, lines = _why("inline-self-and-world", "internet", "control-plane", "tcp/6443")
+    assert code == 1
+    assert "(the IPv6 part (all IPv6 addresses of the internet) blocked)" in lines[0]
+
+
+def _reachability_section(markdown: str) -> str:
+    return markdown.split("## Reachability\n", 1)[1].split("\n## ", 1)[0]
+
+
+MARKDOWN_NOTE = (
+    "- ✗ tcp/50001 worker → control-plane blocked (TA103): security group "
+    "aws_security_group.control_plane at modules/network/security_groups.tf:6: no ingress rule allows it"
+)
+
+
+def test_markdown_report_draws_the_matrix_in_mermaid() -> None:
+    c = load_case(CASES / "seed-trustd-removed")
+    code, out = _run(
+        c.directory, ["scan", *c.paths, "--root", ".", "--no-cache", "--format", "markdown", *c.args]
+    )
+    assert code == 1
+    section = _reachability_section(out)
+    # The same picture as `graph --format mermaid`, fenced for GitHub to render.
+    assert section.startswith(
+        "\n```mermaid\n" + _graph("seed-trustd-removed", "mermaid").rstrip() + "\n```\n"
+    )
+    # One bullet per note, never cut in two.
+    assert MARKDOWN_NOTE in section.splitlines()
+
+
+def test_github_step_summary_has_the_reachability_section(tmp_path: Path) -> None:
+    c = load_case(CASES / "seed-trustd-removed")
+    summary = tmp_path / "step_summary.md"
+    with contextlib.chdir(c.directory):
+        result = CliRunner(env={"GITHUB_STEP_SUMMARY": str(summary)}).invoke(
+            cli, ["scan", *c.paths, "--root", ".", "--no-cache", "--format", "github", *c.args]
+        )
+    assert result.exit_code == 1, result.output
+    assert "::error file=modules/network/security_groups.tf" in result.stdout
+    section = _reachability_section(summary.read_text(encoding="utf-8"))
+    assert "```mermaid\nflowchart LR\n" in section
+    assert '  n1 -.->|"6443✓ 50001✗ 10250✓ udp/6081✓ 4240✓ icmp✓"| n0' in section
+    assert MARKDOWN_NOTE in section.splitlines()
+
+
+def test_graph_in_colour_on_a_terminal_or_with_force_color() -> None:
+    import pty
+    import subprocess
+    import sys
+
+    argv = [sys.executable, "-m", "talosaudit", "graph", "fixtures/aws-talos", "--tunnel", "geneve"]
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
+    env["PYTHONPATH"] = str(REPO / "src")
+    # A terminal: stdout is a pseudo-terminal.
+    leader, follower = pty.openpty()
+    subprocess.run(argv, cwd=REPO, env=env, stdout=follower, check=True)
+    os.close(follower)
+    tty = b""
+    with contextlib.suppress(OSError):
+        while chunk := os.read(leader, 65536):
+            tty += chunk
+    os.close(leader)
+    assert "\x1b[32m✓\x1b[0m" in tty.decode()
+    # A pipe: plain, unless FORCE_COLOR asks for colour (a CI log); NO_COLOR wins.
+    piped = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, check=True).stdout
+    assert "\x1b[" not in piped
+    forced = subprocess.run(
+        argv, cwd=REPO, env={**env, "FORCE_COLOR": "1"}, capture_output=True, text=True, check=True
+    )
+    assert "worker        │ 6443\x1b[32m✓\x1b[0m 50001\x1b[32m✓\x1b[0m" in forced.stdout
+    assert re.sub("\x1b\\[[0-9]+m", "", forced.stdout) == piped
+    off = subprocess.run(
+        argv,
+        cwd=REPO,
+        env={**env, "FORCE_COLOR": "1", "NO_COLOR": ""},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert off.stdout == piped
+
+
+def _trustd_source_unresolved(tmp_path: Path) -> Path:
+    """seed-clean with the trustd rule's source a variable nobody sets: tcp/50001 unknown."""
+    import shutil
+
+    case = tmp_path / "case"
+    shutil.copytree(CASES / "seed-clean", case)
+    tf = case / "modules" / "network" / "security_groups.tf"
+    text = tf.read_text(encoding="utf-8")
+    rule = (
+        '  ip_protocol                  = "tcp"\n'
+        + "  referenced_security_group_id = aws_security_group.worker.id"
+    )
+    assert text.count(rule) >= 1
+    start = text.index("control_plane_talos_trustd")
+    end = text.index(rule, start) + len(rule)
+    text = (
+        text[:start]
+        + text[start:end].replace(
+            "referenced_security_group_id = aws_security_group.worker.id",
+            "cidr_ipv4                    = var.trustd_source",
+        )
+        + text[end:]
+    )
+    tf.write_text(text + '\nvariable "trustd_source" {\n  type = string\n}\n', encoding="utf-8")
+    return case
+
+
+def test_unknown_cell_names_the_unresolved_value(tmp_path: Path) -> None:
+    case = _trustd_source_unresolved(tmp_path)
+    code, text = _run(case, ["graph", ".", "--root", ".", "--tunnel", "geneve"])
+    assert code == 0 and "6443✓ 50001? 10250✓" in text
+    assert (
+        "? tcp/50001 worker → control-plane unknown (TA103): "
+        "security group aws_security_group.control_plane at\n"
+        "    modules/network/security_groups.tf:6: not resolved: "
+        "cidr_ipv4 = var.trustd_source (variable has no value) at\n"
+        "    modules/network/security_groups.tf:49"
+    ) in text
+    code, lines = _why_in(case, "worker", "control-plane", "tcp/50001", ["--tunnel", "geneve"])
+    assert code == 1
+    assert (
+        "      unresolved: cidr_ipv4 = var.trustd_source (variable has no value) "
+        "at modules/network/security_groups.tf:49" in lines
+    )
+    code, page = _run(case, ["graph", ".", "--root", ".", "--tunnel", "geneve", "--format", "html"])
+    # The note under the matrix and the cell's trace both name the value.
+    assert page.count("not resolved: cidr_ipv4 = var.trustd_source (variable has no value)") == 1
+    assert "      unresolved: cidr_ipv4 = var.trustd_source (variable has no value)" in page
+
+
+def test_unknown_from_an_end_without_addresses_says_so() -> None:
+    text = _graph("talos-patch-tree-roles", "text")
+    assert (
+        "? tcp/2379-2380 control-plane → control-plane unknown (TA104): Talos host firewall cp-01.yaml at\n"
+        "    talos/patches/common.yaml:10: "
+        "the addresses of patches in talos/lab/ (assumed control-plane) are not known"
+    ) in text
+
+
+def _why_in(
+    directory: Path, source: str, destination: str, port: str, args: list[str]
+) -> tuple[int, list[str]]:
+    argv = ["why", ".", "--root", ".", "--from", source, "--to", destination, "--port", port, *args]
+    code, out = _run(directory, argv)
+    return code, out.splitlines()

@@ -150,11 +150,12 @@ def graph(*, paths: tuple[Path, ...], fmt: str, model_opts: ModelOptions) -> Non
     color = fmt == "text" and color_wanted(os.environ, sys.stdout is not None and sys.stdout.isatty())
     if models.several:
         sections = [(root, graph_data(model, catalogue)) for root, model in models.by_root]
-        click.echo(render_rooted_graph(fmt, sections, color=color), nl=False)
+        # click strips ANSI codes from a pipe unless told: FORCE_COLOR is meant for pipes.
+        click.echo(render_rooted_graph(fmt, sections, color=color), nl=False, color=color)
         return
     data = graph_data(models.by_root[0][1], catalogue)
     if fmt == "text":
-        click.echo(render_graph_text(data, color=color), nl=False)
+        click.echo(render_graph_text(data, color=color), nl=False, color=color)
     else:
         click.echo(GRAPH_FORMATS[fmt](data), nl=False)
 
@@ -176,7 +177,8 @@ def _html_report(request: ScanRequest) -> str:
         files=result.files,
         duration=result.duration,
         notices=result.notices,
-        graph=picture(result.model, request, with_traces=True),
+        facts_by_root=result.facts_by_root,
+        graphs=picture(result, request, with_traces=True),
     )
     return render_html(report)
 

@@ -34,7 +34,6 @@ from talosaudit.report.text import render_text
 from talosaudit.settings import CommandLine
 
 if TYPE_CHECKING:
-    from talosaudit.model import Model
     from talosaudit.report.picture import GraphData
     from talosaudit.scan import ScanRequest, ScanResult
 
@@ -217,7 +216,7 @@ def emit(
     )
     wanted = {opts.fmt, *(f for f, _ in files)}
     if wanted & {"html", "markdown", "github"}:
-        report = replace(report, graph=picture(result.model, request, with_traces="html" in wanted))
+        report = replace(report, graphs=picture(result, request, with_traces="html" in wanted))
     refuse_overwriting_inputs(files, request, result.files)
     for out_fmt, out_file in files:
         out_file.parent.mkdir(parents=True, exist_ok=True)
@@ -239,12 +238,18 @@ def emit(
     ctx.exit(exit_code(result.findings, request.settings.fail_on))
 
 
-def picture(model: Model, request: ScanRequest, *, with_traces: bool) -> GraphData:
-    """The reachability matrix of a scanned model (for the markdown and HTML reports)."""
+def picture(
+    result: ScanResult, request: ScanRequest, *, with_traces: bool
+) -> tuple[tuple[str, GraphData], ...]:
+    """The reachability matrix of a scan (for the markdown and HTML reports): one per
+    Terraform root module, each of its own model (``("", matrix)`` with one model), as
+    ``graph`` draws them; never one matrix of the merged roots."""
     from talosaudit.explain import graph_data
     from talosaudit.scan import request_catalogue
 
-    return graph_data(model, request_catalogue(request), with_traces=with_traces)
+    catalogue = request_catalogue(request)
+    by_root = result.models_by_root or (("", result.model),)
+    return tuple((root, graph_data(model, catalogue, with_traces=with_traces)) for root, model in by_root)
 
 
 def refuse_overwriting_inputs(

@@ -6,8 +6,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from talosaudit.matrix import blocker_lines, exposure_marks, group_views, matrix_entries
-from talosaudit.model import AddressSet, Model, PortSet, Role
+from talosaudit.matrix import (
+    blocker_lines,
+    compress_indexes,
+    exposure_marks,
+    group_views,
+    matrix_entries,
+    short_layer,
+    short_name,
+    unresolved_values,
+)
+from talosaudit.model import AddressSet, Layer, Model, PortSet, Role
+from talosaudit.model.intervals import IntervalSet
 from talosaudit.model.ports import PORTED, flow_text, parse_protocol
 from talosaudit.policies.context import Context, EvalSettings, layer_text
 from talosaudit.policies.registry import Catalogue
@@ -28,6 +38,10 @@ ROLE_WORDS = {
     "worker": Role.WORKER,
     "workers": Role.WORKER,
 }
+
+
+#: Beyond this many CIDRs an address list stops being an answer one reads at a glance.
+_READABLE_CIDRS = 4
 
 
 class ExplainError(Exception):
@@ -121,18 +135,39 @@ def _falls_under(
     return protocol not in PORTED or bool(check.ports & ports)
 
 
-def _path_lines(t: Trace) -> list[str]:
+def _layer_name(layer: Layer, short: bool) -> str:
+    """The full layer text (``why``), or its kind and short name (the HTML report's trace)."""
+    return short_layer(layer) if short else layer_text(layer)
+
+
+def _end_name(end: Endpoint, short: bool) -> str:
+    """A path end: its full name (``why``), or, for a node group in the HTML report's trace,
+    its role and short name (``worker aws_instance.worker@private[0]``); JSON keeps the full."""
+    group = end.node_group
+    if not short or group is None:
+        return end.name
+    host, _, segment = group.name.partition("@")
+    name = short_name(host) + (f"@{short_name(segment).rsplit('.', 1)[-1]}" if segment else "")
+    return f"{group.role.label} {name}" if group.role is not None else name
+
+
+def _path_lines(t: Trace, short: bool = False) -> list[str]:
     """The layer-by-layer body of one path (without its header)."""
     r = t.result
     lines: list[str] = []
     if not r.decisions:
         lines.append("  no filtering layer on the path")
     for d in r.decisions:
-        lines.append(f"  [{d.side.value} {d.direction.value}] {layer_text(d.layer)} ({d.layer.source})")
+        lines.append(
+            f"  [{d.side.value} {d.direction.value}] {_layer_name(d.layer, short)} ({d.layer.source})"
+        )
         for rule, _ in d.admitted:
             lines.append(f"      allows: {rule.describe()}  ({rule.source})")
         if d.blocked:
             lines.append(f"      blocks: {d.reason()}")
+        if d.blocked and not d.surely_blocked:
+            # What makes it unknown: the values of this layer's rules left unresolved.
+            lines.extend(f"      unresolved: {v}" for v in unresolved_values(d, r.protocol, r.ports))
         elif not d.admitted:
             lines.append("      passes")
     for check in t.required:
@@ -153,6 +188,15 @@ def _ends_text(traces: list[Trace]) -> tuple[str, str]:
     )
 
 
+def _family_part(part: AddressSet, whole_family: IntervalSet, source: str, family: int) -> str:
+    """The CIDRs of a blocked address family; when it is all of the source's addresses of
+    that family and too many CIDRs to read (the internet's IPv6: ::/0 minus the private
+    ranges), say so in words."""
+    if len(part.cidrs()) > _READABLE_CIDRS and (part.v6 if family == 6 else part.v4) == whole_family:
+        return f"all IPv{family} addresses of {source}"
+    return part.describe(limit=_READABLE_CIDRS)
+
+
 def blocked_part(t: Trace) -> str:
     """Which part of the traced source or port space is refused, in words: "the IPv6 part
     (::/0)", "sources 10.0.11.0/24", "ports 2380"; "" when all of it is."""
@@ -162,9 +206,9 @@ def blocked_part(t: Trace) -> str:
     sources = part.sources()
     if sources and sources != t.src.addresses:
         if not sources.v4 and t.src.addresses.v4:
-            words.append(f"the IPv6 part ({sources.describe()})")
+            words.append(f"the IPv6 part ({_family_part(sources, t.src.addresses.v6, t.src.name, 6)})")
         elif not sources.v6 and t.src.addresses.v6:
-            words.append(f"the IPv4 part ({sources.describe()})")
+            words.append(f"the IPv4 part ({_family_part(sources, t.src.addresses.v4, t.src.name, 4)})")
         else:
             words.append(f"sources {sources.describe()}")
     ports = part.ports()
@@ -173,18 +217,18 @@ def blocked_part(t: Trace) -> str:
     return " and ".join(words)
 
 
-def _layers_of(traces: list[Trace], *, surely: bool) -> str:
+def _layers_of(traces: list[Trace], *, surely: bool, short: bool = False) -> str:
     seen: list[str] = []
     for t in traces:
         for d in t.result.decisions:
             hit = d.surely_blocked if surely else (d.blocked and not d.surely_blocked)
-            text = f"{layer_text(d.layer)} at {d.layer.source}"
+            text = f"{_layer_name(d.layer, short)} at {d.layer.source}"
             if hit and text not in seen:
                 seen.append(text)
     return ", ".join(seen) if seen else "no single layer"
 
 
-def summary_line(traces: list[Trace], ends: tuple[str, str] | None = None) -> str:
+def summary_line(traces: list[Trace], ends: tuple[str, str] | None = None, short: bool = False) -> str:
     """The answer first: "tcp/50001 worker → control-plane: allowed on all 6 paths", or how
     many paths are blocked, partly blocked or unknown and by which layer."""
     if not traces:
@@ -201,17 +245,18 @@ def summary_line(traces: list[Trace], ends: tuple[str, str] | None = None) -> st
     parts = []
     if "blocked" in by_verdict:
         hit = by_verdict["blocked"]
-        parts.append(f"blocked on {len(hit)} of {n} paths by {_layers_of(hit, surely=True)}")
+        parts.append(f"blocked on {len(hit)} of {n} paths by {_layers_of(hit, surely=True, short=short)}")
     if "partial" in by_verdict:
         hit = by_verdict["partial"]
         which = sorted({blocked_part(t) for t in hit} - {""})
         what = f" ({'; '.join(which)} blocked)" if which else ""
-        parts.append(f"partly blocked on {len(hit)} of {n} paths{what} by {_layers_of(hit, surely=True)}")
+        parts.append(
+            f"partly blocked on {len(hit)} of {n} paths{what} by {_layers_of(hit, surely=True, short=short)}"
+        )
     if "unknown" in by_verdict:
         hit = by_verdict["unknown"]
-        parts.append(
-            f"unknown on {len(hit)} of {n} paths (unresolved values in {_layers_of(hit, surely=False)})"
-        )
+        unsure = _layers_of(hit, surely=False, short=short)
+        parts.append(f"unknown on {len(hit)} of {n} paths (unresolved values in {unsure})")
     return f"{head}: " + "; ".join(parts)
 
 
@@ -219,20 +264,31 @@ def all_allowed(traces: list[Trace]) -> bool:
     return bool(traces) and all(t.result.verdict.value == "allowed" for t in traces)
 
 
-def render_why(traces: list[Trace], ends: tuple[str, str] | None = None) -> str:
+def render_why(traces: list[Trace], ends: tuple[str, str] | None = None, *, short: bool = False) -> str:
     """The summary line (``ends``: the source and destination as the user named them), then
     each distinct path once (the other paths with the same layers and verdicts each on a
-    ``same path for:`` line under it)."""
-    lines = [summary_line(traces, ends), ""]
+    ``same path for:`` line under it). ``short``: node groups by role and short name, layers
+    by kind and short name (the HTML report, where the full names made each trace long)."""
+    lines = [summary_line(traces, ends, short), ""]
     blocks: dict[tuple[str, ...], list[Trace]] = {}
     for t in traces:
-        body = (t.result.verdict.value, *_path_lines(t))
+        body = (t.result.verdict.value, *_path_lines(t, short))
         blocks.setdefault(body, []).append(t)
     for body, same in blocks.items():
         first = same[0]
         r = first.result
-        lines.append(f"{flow_text(r.protocol, r.ports)} from {first.src.name} to {first.dst.name}: {body[0]}")
-        lines.extend(f"  same path for: {t.src.name} → {t.dst.name}" for t in same[1:])
+        src, dst = _end_name(first.src, short), _end_name(first.dst, short)
+        lines.append(f"{flow_text(r.protocol, r.ports)} from {src} to {dst}: {body[0]}")
+        if short and len(same) > 2:
+            # One line for the others: their sources and destinations, index runs joined.
+            others = same[1:]
+            froms = ", ".join(compress_indexes(_end_name(t.src, short) for t in others))
+            tos = ", ".join(compress_indexes(_end_name(t.dst, short) for t in others))
+            lines.append(f"  same path for {len(others)} more pairs: {froms} → {tos}")
+        else:
+            lines.extend(
+                f"  same path for: {_end_name(t.src, short)} → {_end_name(t.dst, short)}" for t in same[1:]
+            )
         if r.verdict.value == "partial":
             part = blocked_part(first)
             if part:
@@ -306,7 +362,9 @@ def cell_trace(model: Model, catalogue: Catalogue, source: str, destination: str
     for flow in flows:
         try:
             parts.append(
-                render_why(trace(model, source, destination, flow, catalogue), (source, destination))
+                render_why(
+                    trace(model, source, destination, flow, catalogue), (source, destination), short=True
+                )
             )
         except ExplainError as exc:
             parts.append(f"{flow}: {exc}\n")

@@ -9,11 +9,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from talosaudit.model import Layer, Model, NodeGroup
-from talosaudit.model.ports import flow_text
+from talosaudit.model import Layer, Model, NodeGroup, PortSet
+from talosaudit.model.ports import PORTED, flow_text
 from talosaudit.policies.context import Context, layer_text
 from talosaudit.policies.flows import exposures
 from talosaudit.policies.required import RequiredCheck
+from talosaudit.reachability import LayerDecision
 from talosaudit.report.graph import ExposureMark, GroupView, MatrixEntry
 
 #: Matrix keys of the ends a required flow names that are not node roles.
@@ -159,8 +160,51 @@ def blocker_lines(check: RequiredCheck) -> tuple[str, ...]:
         )
     if check.verdict.value == "unknown":
         unsure = [d for d in check.decisions if d.blocked and not d.surely_blocked]
-        return tuple(f"{short_layer(d.layer)} at {d.layer.source}: a value is not resolved" for d in unsure)
+        return tuple(
+            f"{short_layer(d.layer)} at {d.layer.source}: {unknown_reason(d, check)}" for d in unsure
+        )
     return ()
+
+
+def unresolved_values(decision: LayerDecision, protocol: int | None, ports: PortSet) -> list[str]:
+    """The unresolved values of the rules of a layer that may or may not match the flow (the
+    ones that make its verdict unknown): ``field = expression (why) at file:line``."""
+    out: list[str] = []
+    for rule in decision.layer.rules:
+        if not rule.unresolved or rule.direction is not decision.direction:
+            continue
+        open_fields = {u.field for u in rule.unresolved}
+        if (
+            "protocol" not in open_fields
+            and None not in (rule.protocol, protocol)
+            and rule.protocol != protocol
+        ):
+            continue
+        if (
+            protocol in PORTED
+            and rule.protocol in PORTED
+            and "ports" not in open_fields
+            and not (rule.ports & ports)
+        ):
+            continue
+        for u in rule.unresolved:
+            why = f" ({u.reason})" if u.reason else ""
+            text = f"{u.field} = {u.expression}{why} at {rule.source}"
+            if text not in out:
+                out.append(text)
+    return out
+
+
+def unknown_reason(decision: LayerDecision, check: RequiredCheck) -> str:
+    """Why a layer leaves a required flow unknown: the values it could not resolve, or the
+    end whose addresses are not known."""
+    values = unresolved_values(decision, check.protocol, check.ports)
+    if values:
+        return "not resolved: " + "; ".join(values)
+    vague = [end.endpoint.name for end in (check.src, check.dst) if end.endpoint.approximate]
+    if vague:
+        return f"the addresses of {' and '.join(vague)} are not known"
+    return "a value is not resolved"
 
 
 def exposure_marks(ctx: Context) -> list[ExposureMark]:

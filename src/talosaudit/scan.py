@@ -95,6 +95,9 @@ class ScanResult:
     #: With several Terraform root modules, the facts of each (root, facts); ``facts`` is
     #: then empty. Empty with one root or none.
     facts_by_root: tuple[tuple[str, tuple[Fact, ...]], ...] = ()
+    #: With several Terraform root modules, each one's model (root, model) for the per-root
+    #: pictures (``model`` is then their merge, never evaluated). Empty with one root or none.
+    models_by_root: tuple[tuple[str, Model], ...] = ()
 
 
 def find_root(explicit: Path | None, cwd: Path) -> Path:
@@ -365,7 +368,7 @@ def run_scan(request: ScanRequest) -> ScanResult:
     raw = [*merge_root_findings(per_root), *evaluate_model(models.outside, prepared, request)]
     facts = tuple((name, tuple(m.facts[n] for n in sorted(m.facts))) for name, m in models.by_root)
     result = finish_run(request, prepared, raw, models.merged(), models.files, started=started)
-    return replace(result, facts=(), facts_by_root=facts)
+    return replace(result, facts=(), facts_by_root=facts, models_by_root=models.by_root)
 
 
 @dataclass(frozen=True)

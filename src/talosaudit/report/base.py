@@ -57,8 +57,9 @@ class Report:
     version: str = __version__
     #: Show suppressed findings in human-readable formats, include them in SARIF.
     show_suppressed: bool = False
-    #: The role-level reachability picture (markdown, html); None when not computed.
-    graph: GraphData | None = None
+    #: The role-level reachability picture (markdown, html), per Terraform root module:
+    #: (root, picture); one ("", picture) with one model; empty when not computed.
+    graphs: tuple[tuple[str, GraphData], ...] = ()
     _by_id: dict[str, Policy] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -70,30 +70,37 @@ def matrix_lines(data: GraphData) -> list[str]:
     return out
 
 
-def note_lines(data: GraphData) -> list[str]:
-    """One line per ✗ or ? flow (and per forbidden exposure): the layer and where it is."""
+def note_texts(data: GraphData) -> list[str]:
+    """One note per ✗ or ? flow (and per forbidden exposure): the layer and where it is;
+    unwrapped, for reports that wrap by themselves (markdown, HTML)."""
     out = []
     for e in data.entries:
         if e.verdict == "allowed":
             continue
         rules = "/".join(e.rule_ids)
         head = f"{SYMBOLS[e.verdict]} {e.flow} {e.source} → {e.destination} {e.verdict} ({rules})"
-        for why in e.why or ("no layer named",):
-            out += _wrap_words(f"{head}: {why}")
-    for m in data.exposures:
-        out += _wrap_words(
-            f"{EXPOSED} {m.flow} {m.source} → {m.destination} exposed ({m.rule_id}): {m.where}"
-        )
+        out += [f"{head}: {why}" for why in e.why or ("no layer named",)]
+    out += [
+        f"{EXPOSED} {m.flow} {m.source} → {m.destination} exposed ({m.rule_id}): {m.where}"
+        for m in data.exposures
+    ]
     return out
 
 
+def note_lines(data: GraphData) -> list[str]:
+    """The notes for a terminal: each over ``WIDTH`` continued on an indented second line."""
+    return [line for text in note_texts(data) for line in _wrap_words(text)]
+
+
 def _wrap_words(text: str) -> list[str]:
-    """A note over ``WIDTH``: continued on an indented second line (then cut)."""
-    if len(text) <= WIDTH:
-        return [text]
-    cut = text.rfind(" ", 0, WIDTH)
-    cut = cut if cut > WIDTH // 2 else WIDTH
-    return [text[:cut], _fit("    " + text[cut:].lstrip())]
+    """A note over ``WIDTH``: continued on indented lines, cut at spaces where there are."""
+    lines: list[str] = []
+    while len(text) > WIDTH:
+        cut = text.rfind(" ", 0, WIDTH)
+        cut = cut if cut > WIDTH // 2 else WIDTH
+        lines.append(text[:cut])
+        text = "    " + text[cut:].lstrip()
+    return [*lines, text]
 
 
 def render_graph_text(data: GraphData, color: bool = False) -> str:

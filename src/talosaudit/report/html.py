@@ -11,7 +11,7 @@ import html
 
 from talosaudit.findings import Finding
 from talosaudit.report.base import Report, describe_fact
-from talosaudit.report.graph import EXPOSED, SYMBOLS, exposure_token, note_lines, port_token
+from talosaudit.report.graph import EXPOSED, SYMBOLS, exposure_token, note_texts, port_token
 from talosaudit.report.picture import GraphData
 from talosaudit.report.safe import visible
 
@@ -41,7 +41,7 @@ _JS = """
       var box=document.getElementById('trace');
       document.getElementById('trace-title').textContent=b.dataset.title;
       document.getElementById('trace-body').textContent=document.getElementById(b.dataset.trace).textContent;
-      box.hidden=false;
+      box.hidden=false;box.scrollIntoView({block:'nearest'});
     });
   });
 })();
@@ -95,12 +95,15 @@ def _token(text: str, verdict: str) -> str:
     return f'<span class="{_CLASS.get(verdict, "exp")}">{esc(text)}</span>'
 
 
-def _matrix(data: GraphData) -> list[str]:
+def _matrix(data: GraphData, index: int = 0) -> list[str]:
+    """One matrix (``index``: its place among the roots' matrices, for unique ids), its
+    notes and its cells' hidden traces."""
     rows, columns = data.rows, data.columns
     if not rows:
         return ["<p>No required flow applies.</p>"]
+    suffix = f"-{index}" if index else ""
     out = [
-        '<table id="matrix"><thead><tr><th>from \\ to</th>'
+        f'<table id="matrix{suffix}"><thead><tr><th>from \\ to</th>'
         + "".join(f"<th>{esc(c)}</th>" for c in columns)
         + "</tr></thead><tbody>"
     ]
@@ -114,7 +117,7 @@ def _matrix(data: GraphData) -> list[str]:
                 continue
             tokens = [_token(port_token(e), e.verdict) for e in entries]
             tokens += [_token(exposure_token(m), "exposed") for m in marks]
-            trace_id = f"trace-{len(traces)}"
+            trace_id = f"trace{suffix}-{len(traces)}"
             trace = data.traces.get((row, column), "no trace recorded")
             traces.append(f'<pre hidden id="{trace_id}">{_block(trace)}</pre>')
             title = f"{row} → {column}"
@@ -126,14 +129,10 @@ def _matrix(data: GraphData) -> list[str]:
     out.append("</tbody></table>")
     legend = ", ".join(f"{SYMBOLS[v]} {v}" for v in ("allowed", "blocked", "unknown"))
     out.append(f"<p>{esc(legend)}, {EXPOSED} forbidden exposure that holds. Click a cell for its trace.</p>")
-    notes = note_lines(data)
+    notes = note_texts(data)
     if notes:
-        out += ['<ul id="notes">', *(f"<li>{esc(n)}</li>" for n in notes), "</ul>"]
-    out += [
-        '<div id="trace" hidden><strong id="trace-title"></strong><pre id="trace-body"></pre></div>',
-        *traces,
-    ]
-    return out
+        out += [f'<ul id="notes{suffix}">', *(f"<li>{esc(n)}</li>" for n in notes), "</ul>"]
+    return [*out, *traces]
 
 
 def render_html(report: Report) -> str:
@@ -151,16 +150,22 @@ def render_html(report: Report) -> str:
     if extra:
         out.append(f"<p><em>{esc(extra)}; not counted.</em></p>")
     out += ["<h2>Findings</h2>", *_findings(report)]
-    if report.graph is not None:
-        out.append("<h2>Node groups</h2><ul>")
-        for v in report.graph.views:
+    for index, (root, graph) in enumerate(report.graphs):
+        of_root = f" (root {esc(root)})" if root else ""
+        out.append(f"<h2>Node groups{of_root}</h2><ul>")
+        for v in graph.views:
             layers = "; ".join(v.layers) or "no layer"
             out.append(f"<li><strong>{esc(v.label)}</strong> {esc(v.resource)} — behind {esc(layers)}</li>")
         out.append("</ul>")
-        out += ["<h2>Reachability</h2>", *_matrix(report.graph)]
-    if report.facts:
-        out.append("<h2>Facts used</h2><ul>")
-        out += [f"<li>{esc(describe_fact(f))}</li>" for f in report.facts]
+        out += [f"<h2>Reachability{of_root}</h2>", *_matrix(graph, index)]
+    if report.graphs:
+        # One trace panel for every matrix: a cell's trace opens here.
+        out.append(
+            '<div id="trace" hidden><strong id="trace-title"></strong><pre id="trace-body"></pre></div>'
+        )
+    for root, facts in report.fact_sections():
+        out.append(f"<h2>Facts used (root {esc(root)})</h2><ul>" if root else "<h2>Facts used</h2><ul>")
+        out += [f"<li>{esc(describe_fact(f))}</li>" for f in facts]
         out.append("</ul>")
     if report.notices:
         out.append("<h2>Notices</h2><ul>")

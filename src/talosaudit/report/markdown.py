@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from talosaudit.findings import Finding
 from talosaudit.report.base import RULE_DOC_URI, Report, describe_fact
-from talosaudit.report.graph import note_lines, render_graph_mermaid
+from talosaudit.report.graph import note_texts, render_graph_mermaid
 from talosaudit.report.safe import guard_lines, md_cell, md_code
 
 _ICON = {"error": "🔴 error", "warning": "🟠 warning", "note": "🔵 note"}
@@ -46,9 +46,12 @@ def render_markdown(report: Report) -> str:
         ]
         out += [_row(report, f, with_reason=True) for f in report.suppressed]
         out += ["", "</details>", ""]
-    if report.graph is not None and report.graph.rows:
-        out += ["## Reachability", "", "```mermaid", render_graph_mermaid(report.graph).rstrip(), "```", ""]
-        out += [f"- {cell(n)}" for n in note_lines(report.graph)]
+    for root, graph in report.graphs:
+        if not graph.rows:
+            continue
+        out += [f"## Reachability (root {cell(root)})" if root else "## Reachability", ""]
+        out += ["```mermaid", render_graph_mermaid(graph).rstrip(), "```", ""]
+        out += [f"- {cell(n)}" for n in note_texts(graph)]
         out.append("")
     for root, facts in report.fact_sections():
         out += [f"## Facts used (root {cell(root)})" if root else "## Facts used", ""]

@@ -217,6 +217,7 @@ def why(
     """
     from talosaudit.cli_common import model_request
     from talosaudit.explain import ExplainError, all_allowed, parse_flow, render_why, trace
+    from talosaudit.report.safe import visible
     from talosaudit.scan import build_models, request_catalogue
 
     try:
@@ -233,7 +234,8 @@ def why(
             traces = trace(model, source, destination, flow, catalogue)
         except ExplainError as exc:
             raise CannotRun(f"{exc} (root {root})" if root else str(exc)) from exc
-        out.append((f"== root {root} ==\n" if root else "") + render_why(traces, (source, destination)))
+        header = f"== root {visible(root)} ==\n" if root else ""
+        out.append(header + render_why(traces, (source, destination)))
         allowed = allowed and all_allowed(traces)
     click.echo("\n".join(out), nl=False)
     if not allowed:

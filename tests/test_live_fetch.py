@@ -516,3 +516,28 @@ def test_redact_masks_key_ids_scopes_signatures_and_given_values() -> None:
     # Ordinary messages are unchanged; short values are not masked.
     plain = "UnauthorizedOperation in DescribeVpcs: You are not authorized to perform this operation."
     assert redact(plain, ["You", ""]) == plain
+
+
+def test_redact_masks_url_encoded_and_case_changed_credentials() -> None:
+    from urllib.parse import quote, quote_plus
+
+    from talosaudit.collectors.aws_live.fetch import redact
+
+    key_id, secret, token = FAKE_KEY_ID, "wJalr/XUtnFEMI+K7MDENG/bPxRfiCY=EXAMPLEKEY", "IQoJb3/Jp+Zz==tok/en"
+    secrets = [key_id, secret, token]
+    forms = {
+        "url-encoded": [quote(secret, safe=""), quote(token, safe=""), quote_plus(token)],
+        "lower-case hex": [quote(secret, safe="").lower(), quote(token, safe="").lower()],
+        "double-encoded": [quote(quote(secret, safe=""), safe="")],
+        "case-changed": [key_id.lower(), secret.upper(), token.swapcase(), secret.lower()],
+    }
+    for name, values in forms.items():
+        for value in values:
+            text = f"GET /?X-Token={value}&a=b failed: {value}."
+            out = redact(text, secrets)
+            assert out == "GET /?X-Token=<redacted>&a=b failed: <redacted>.", (name, out)
+    # A lower-cased key id with no credential list still matches the key id pattern, and
+    # lower-cased query parameters of a presigned URL lose their values.
+    assert redact(f"key {key_id.lower()} x-amz-signature=abc123&x-amz-credential=k") == (
+        "key <redacted> x-amz-signature=<redacted>&x-amz-credential=<redacted>"
+    )

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import boto3
 from botocore.config import Config
@@ -381,18 +382,42 @@ def error_text(exc: BaseException, secrets: Iterable[str] = ()) -> str:
 REDACTED = "<redacted>"
 #: The credential scope of SigV4 (``<key id>/<date>/<region>/<service>/aws4_request``), after
 #: ``Credential=`` or a quote; the key id may hold a stray space (a common paste error).
-_SCOPE = re.compile(r"(Credential=|')[^,'=]*?(/\d{8}/[\w-]+/[\w-]+/aws4_request)")
-_SIGNATURE = re.compile(r"\b(Signature|X-Amz-Signature|X-Amz-Security-Token|X-Amz-Credential)=[^\s,'\"&]+")
-#: Access key ids (long-term AKIA…, temporary ASIA…, and the other documented prefixes).
-_KEY_ID = re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}\b")
+_SCOPE = re.compile(r"(Credential=|')[^,'=]*?(/\d{8}/[\w-]+/[\w-]+/aws4_request)", re.IGNORECASE)
+_SIGNATURE = re.compile(
+    r"\b(Signature|X-Amz-Signature|X-Amz-Security-Token|X-Amz-Credential)=[^\s,'\"&]+", re.IGNORECASE
+)
+#: Access key ids (long-term AKIA…, temporary ASIA…, and the other documented prefixes), in
+#: any case: a message may echo a lower-cased header or URL.
+_KEY_ID = re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}\b", re.IGNORECASE)
 #: Shorter strings are not masked (they would mask ordinary words).
 _MIN_SECRET = 8
 
 
+def _secret_forms(value: str) -> set[str]:
+    """The ways a credential comes back in a message: as it is, URL-encoded (a secret key or
+    session token holds ``/``, ``+`` and ``=``; a presigned URL or a form body encodes them,
+    sometimes twice). Case changes are matched by the pattern, not listed here."""
+    once = {quote(value, safe=""), quote(value, safe="/"), quote_plus(value)}
+    twice = {quote(form, safe="") for form in once}
+    return {value} | once | twice
+
+
+def _secrets_pattern(secrets: Iterable[str]) -> re.Pattern[str] | None:
+    values = {s.strip() for s in secrets if s and len(s.strip()) >= _MIN_SECRET}
+    forms = {form for value in values for form in _secret_forms(value)}
+    if not forms:
+        return None
+    # Longest first, so a value is not half-masked by a shorter one it contains.
+    alternatives = "|".join(re.escape(form) for form in sorted(forms, key=lambda f: (-len(f), f)))
+    return re.compile(alternatives, re.IGNORECASE)
+
+
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """``text`` without the given credential values, key ids, signatures and tokens."""
-    for value in sorted({s.strip() for s in secrets if s and len(s.strip()) >= _MIN_SECRET}, key=len)[::-1]:
-        text = text.replace(value, REDACTED)
+    """``text`` without the given credential values (also URL-encoded and in any case), key
+    ids, signatures and tokens."""
+    pattern = _secrets_pattern(secrets)
+    if pattern is not None:
+        text = pattern.sub(REDACTED, text)
     text = _SCOPE.sub(lambda m: f"{m.group(1)}{REDACTED}{m.group(2)}", text)
     text = _SIGNATURE.sub(lambda m: f"{m.group(1)}={REDACTED}", text)
     return _KEY_ID.sub(REDACTED, text)

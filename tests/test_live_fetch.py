@@ -81,7 +81,11 @@ class _Raw:
 
 
 def live(
-    root: Path, factory: Any, regions: tuple[str, ...] = (REGION,), max_attempts: int = 10
+    root: Path,
+    factory: Any,
+    regions: tuple[str, ...] = (REGION,),
+    max_attempts: int = 10,
+    on_retry: Callable[[str, int, int, int], None] | None = None,
 ) -> LiveResult:
     return run_live(
         LiveRequest(
@@ -94,7 +98,8 @@ def live(
             ),
             aws=AwsOptions(regions=regions, max_attempts=max_attempts),
             session_factory=factory,
-        )
+        ),
+        on_retry=on_retry,
     )
 
 
@@ -107,10 +112,14 @@ def test_throttled_calls_are_retried_and_the_run_succeeds(aws_env: MotoServer, t
         return response(503, THROTTLED) if len(hook.calls) <= throttled else None
 
     hook = Hooked("before-send.ec2.DescribeSecurityGroupRules", answer)
-    result = live(tmp_path, hook, max_attempts=3)
+    seen: list[tuple[str, int, int, int]] = []
+    result = live(tmp_path, hook, max_attempts=3, on_retry=lambda *event: seen.append(event))
     # Two throttled attempts, then the third (the last one allowed) reached moto: botocore's
     # standard mode retried.
     assert hook.calls == [REGION] * 3
+    # Each retry was reported as it happened (what the progress line shows): (region, retry
+    # of the call, retries allowed per call, retries in the region so far).
+    assert seen == [(REGION, 1, 2, 1), (REGION, 2, 2, 2)]
     assert result.failures == ()
     assert [f.rule_id for f in result.result.findings] == ["TA103"]
 

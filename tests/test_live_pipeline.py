@@ -297,9 +297,13 @@ def test_progress_bar_is_on_stderr_only(
     with _progress(2, enabled=True) as tick:
         assert tick is not None
         tick(REGION, True)
+        tick.retry("us-east-1", 2, 9, 5)
+        tick.refresh()
+        retrying = capsys.readouterr()
         tick("us-east-1", False)
     captured = capsys.readouterr()
-    assert captured.out == ""
+    assert captured.out == "" and retrying.out == ""
+    assert "us-east-1 retry 2/9, 5 in this region" in retrying.err
     assert (
         "reading AWS regions" in captured.err and "2/2" in captured.err and "us-east-1 failed" in captured.err
     )

@@ -136,11 +136,24 @@ class Session:
     account: str
     caller_arn: str
     calls: dict[str, int] = field(default_factory=dict)
+    #: Retried attempts per region (botocore's retries are otherwise silent).
+    retries: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def count(self, operation: str) -> None:
         with self._lock:
             self.calls[operation] = self.calls.get(operation, 0) + 1
+
+    def count_retry(self, region: str) -> int:
+        """One more retried attempt in ``region``; the region's total so far."""
+        with self._lock:
+            self.retries[region] = self.retries.get(region, 0) + 1
+            return self.retries[region]
+
+
+#: ``(region, retry of the call in progress, retries allowed per call, retries in the region
+#: so far)``: called from the region's worker thread each time botocore retries a call.
+OnRetry = Callable[[str, int, int, int], None]
 
 
 def client_config(options: AwsOptions) -> Config:
@@ -226,9 +239,12 @@ def _chunks(values: Sequence[str]) -> Iterable[list[str]]:
         yield list(values[i : i + _FILTER_CHUNK])
 
 
-def fetch_region(session: Session, region: str, options: AwsOptions) -> RegionData:
+def fetch_region(
+    session: Session, region: str, options: AwsOptions, on_retry: OnRetry | None = None
+) -> RegionData:
     """Everything the model needs from one region; raises botocore errors."""
     client = session.boto.client("ec2", region_name=region, config=client_config(options))
+    _watch_retries(client, session, region, options.max_attempts - 1, on_retry)
     size = options.page_size
     vpc_filter = [{"Name": "vpc-id", "Values": list(options.vpc_ids)}] if options.vpc_ids else []
 
@@ -276,6 +292,22 @@ def fetch_region(session: Session, region: str, options: AwsOptions) -> RegionDa
     )
 
 
+def _watch_retries(
+    client: Any, session: Session, region: str, allowed: int, on_retry: OnRetry | None
+) -> None:
+    """Count botocore's retries of this client's calls: each attempt creates a request whose
+    context holds its attempt number (1 for the first), so a later one is a retry."""
+
+    def created(request: Any, **_: Any) -> None:
+        attempt = int(getattr(request, "context", {}).get("retries", {}).get("attempt", 1))
+        if attempt > 1:
+            total = session.count_retry(region)
+            if on_retry is not None:
+                on_retry(region, attempt - 1, allowed, total)
+
+    client.meta.events.register("request-created.ec2", created)
+
+
 def _check_names(items: Iterable[Mapping[str, Any]], key: str, pattern: re.Pattern[str]) -> None:
     """Group and ACL ids name snapshot files: one that is not in AWS's format fails the region."""
     for item in items:
@@ -315,13 +347,16 @@ def fetch_regions(
     regions: Sequence[str],
     options: AwsOptions,
     on_done: Callable[[str, bool], None] | None = None,
+    on_retry: OnRetry | None = None,
 ) -> tuple[list[RegionData], list[RegionFailure]]:
     """Read the regions concurrently; a region that fails is reported, the others go on."""
     done: list[RegionData] = []
     failed: list[RegionFailure] = []
     workers = max(1, min(MAX_REGION_THREADS, len(regions)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="talosaudit-region") as pool:
-        futures = {pool.submit(fetch_region, session, region, options): region for region in regions}
+        futures = {
+            pool.submit(fetch_region, session, region, options, on_retry): region for region in regions
+        }
         for future in as_completed(futures):
             region = futures[future]
             try:

@@ -138,6 +138,7 @@ def graph(*, paths: tuple[Path, ...], fmt: str, model_opts: ModelOptions) -> Non
     and forbidden exposures between roles, the admin networks and the internet."""
     from talosaudit.cli_common import model_request
     from talosaudit.explain import graph_data
+    from talosaudit.model.secrets import redact_secrets
     from talosaudit.report.graph import GRAPH_FORMATS, render_graph_text, render_rooted_graph
     from talosaudit.scan import build_models, request_catalogue
 
@@ -150,18 +151,17 @@ def graph(*, paths: tuple[Path, ...], fmt: str, model_opts: ModelOptions) -> Non
     color = fmt == "text" and color_wanted(os.environ, sys.stdout is not None and sys.stdout.isatty())
     if models.several:
         sections = [(root, graph_data(model, catalogue)) for root, model in models.by_root]
-        click.echo(render_rooted_graph(fmt, sections, color=color), nl=False)
-        return
-    data = graph_data(models.by_root[0][1], catalogue)
-    if fmt == "text":
-        click.echo(render_graph_text(data, color=color), nl=False)
+        text = render_rooted_graph(fmt, sections, color=color)
     else:
-        click.echo(GRAPH_FORMATS[fmt](data), nl=False)
+        data = graph_data(models.by_root[0][1], catalogue)
+        text = render_graph_text(data, color=color) if fmt == "text" else GRAPH_FORMATS[fmt](data)
+    click.echo(redact_secrets(text, models.secrets), nl=False)
 
 
 def _html_report(request: ScanRequest) -> str:
     """The HTML report of ``graph --format html``: the scan's findings and the matrix."""
     from talosaudit.cli_common import picture
+    from talosaudit.model.secrets import redact_secrets
     from talosaudit.report.base import Report
     from talosaudit.report.html import render_html
     from talosaudit.scan import run_scan
@@ -178,7 +178,7 @@ def _html_report(request: ScanRequest) -> str:
         notices=result.notices,
         graph=picture(result.model, request, with_traces=True),
     )
-    return render_html(report)
+    return redact_secrets(render_html(report), result.model.secrets)
 
 
 @cli.command(short_help="Trace one flow layer by layer: what allows or blocks it.")
@@ -217,6 +217,7 @@ def why(
     """
     from talosaudit.cli_common import model_request
     from talosaudit.explain import ExplainError, all_allowed, parse_flow, render_why, trace
+    from talosaudit.model.secrets import redact_secrets
     from talosaudit.report.safe import visible
     from talosaudit.scan import build_models, request_catalogue
 
@@ -237,7 +238,7 @@ def why(
         header = f"== root {visible(root)} ==\n" if root else ""
         out.append(header + render_why(traces, (source, destination)))
         allowed = allowed and all_allowed(traces)
-    click.echo("\n".join(out), nl=False)
+    click.echo(redact_secrets("\n".join(out), models.secrets), nl=False)
     if not allowed:
         raise click.exceptions.Exit(1)
 

@@ -81,7 +81,11 @@ class _Raw:
 
 
 def live(
-    root: Path, factory: Any, regions: tuple[str, ...] = (REGION,), max_attempts: int = 10
+    root: Path,
+    factory: Any,
+    regions: tuple[str, ...] = (REGION,),
+    max_attempts: int = 10,
+    on_retry: Callable[[str, int, int, int], None] | None = None,
 ) -> LiveResult:
     return run_live(
         LiveRequest(
@@ -94,7 +98,8 @@ def live(
             ),
             aws=AwsOptions(regions=regions, max_attempts=max_attempts),
             session_factory=factory,
-        )
+        ),
+        on_retry=on_retry,
     )
 
 
@@ -107,10 +112,14 @@ def test_throttled_calls_are_retried_and_the_run_succeeds(aws_env: MotoServer, t
         return response(503, THROTTLED) if len(hook.calls) <= throttled else None
 
     hook = Hooked("before-send.ec2.DescribeSecurityGroupRules", answer)
-    result = live(tmp_path, hook, max_attempts=3)
+    seen: list[tuple[str, int, int, int]] = []
+    result = live(tmp_path, hook, max_attempts=3, on_retry=lambda *event: seen.append(event))
     # Two throttled attempts, then the third (the last one allowed) reached moto: botocore's
     # standard mode retried.
     assert hook.calls == [REGION] * 3
+    # Each retry was reported as it happened (what the progress line shows): (region, retry
+    # of the call, retries allowed per call, retries in the region so far).
+    assert seen == [(REGION, 1, 2, 1), (REGION, 2, 2, 2)]
     assert result.failures == ()
     assert [f.rule_id for f in result.result.findings] == ["TA103"]
 
@@ -516,3 +525,28 @@ def test_redact_masks_key_ids_scopes_signatures_and_given_values() -> None:
     # Ordinary messages are unchanged; short values are not masked.
     plain = "UnauthorizedOperation in DescribeVpcs: You are not authorized to perform this operation."
     assert redact(plain, ["You", ""]) == plain
+
+
+def test_redact_masks_url_encoded_and_case_changed_credentials() -> None:
+    from urllib.parse import quote, quote_plus
+
+    from talosaudit.collectors.aws_live.fetch import redact
+
+    key_id, secret, token = FAKE_KEY_ID, "wJalr/XUtnFEMI+K7MDENG/bPxRfiCY=EXAMPLEKEY", "IQoJb3/Jp+Zz==tok/en"
+    secrets = [key_id, secret, token]
+    forms = {
+        "url-encoded": [quote(secret, safe=""), quote(token, safe=""), quote_plus(token)],
+        "lower-case hex": [quote(secret, safe="").lower(), quote(token, safe="").lower()],
+        "double-encoded": [quote(quote(secret, safe=""), safe="")],
+        "case-changed": [key_id.lower(), secret.upper(), token.swapcase(), secret.lower()],
+    }
+    for name, values in forms.items():
+        for value in values:
+            text = f"GET /?X-Token={value}&a=b failed: {value}."
+            out = redact(text, secrets)
+            assert out == "GET /?X-Token=<redacted>&a=b failed: <redacted>.", (name, out)
+    # A lower-cased key id with no credential list still matches the key id pattern, and
+    # lower-cased query parameters of a presigned URL lose their values.
+    assert redact(f"key {key_id.lower()} x-amz-signature=abc123&x-amz-credential=k") == (
+        "key <redacted> x-amz-signature=<redacted>&x-amz-credential=<redacted>"
+    )

@@ -297,11 +297,49 @@ def test_progress_bar_is_on_stderr_only(
     with _progress(2, enabled=True) as tick:
         assert tick is not None
         tick(REGION, True)
+        tick.retry("us-east-1", 2, 9, 5)
+        tick.refresh()
+        retrying = capsys.readouterr()
         tick("us-east-1", False)
     captured = capsys.readouterr()
-    assert captured.out == ""
+    assert captured.out == "" and retrying.out == ""
+    assert "us-east-1 retry 2/9, 5 in this region" in retrying.err
     assert (
         "reading AWS regions" in captured.err and "2/2" in captured.err and "us-east-1 failed" in captured.err
     )
     with _progress(2, enabled=False) as tick:
         assert tick is None
+
+
+def test_an_interrupted_snapshot_write_leaves_the_previous_snapshot(
+    aws_env: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 12: the region directory is written beside the old one, then swapped in; a
+    failure mid-write (disk full, killed) leaves the previous snapshot as it was."""
+    seed = build_seed()
+    first = live(tmp_path)
+    region = tmp_path / "talosaudit-live" / ACCOUNT / REGION
+    before = {p.name: p.read_text() for p in region.iterdir()}
+    assert "index.json" in before and f"{seed.cp}.json" in before
+    # The next run sees a new group, and the disk fills after three files.
+    seed.add_rule("cp_talos_api_external", "cp", 50000, 50000, "tcp", "0.0.0.0/0", "Talos API (world)")
+    original = Path.write_text
+    written: list[str] = []
+
+    def failing_write(self: Path, data: str, *args: object, **kwargs: object) -> int:
+        if "talosaudit-live" in self.parts and len(written) == 3:
+            raise OSError(28, "No space left on device")
+        written.append(self.name)
+        return original(self, data, *args, **kwargs)  # type: ignore[arg-type]
+
+    with monkeypatch.context() as patched, pytest.raises(OSError, match="No space left"):
+        patched.setattr(Path, "write_text", failing_write)
+        live(tmp_path)
+    assert len(written) == 3
+    assert {p.name: p.read_text() for p in region.iterdir()} == before
+    # Nothing half-written is left beside it, and the next run completes.
+    assert sorted(p.name for p in region.parent.iterdir()) == [REGION]
+    again = live(tmp_path)
+    assert set(again.snapshot_files) == set(first.snapshot_files)
+    index = json.loads((region / "index.json").read_text())
+    assert {f"{g}.json" for g in index["SecurityGroups"]} <= {p.name for p in region.iterdir()}

@@ -151,3 +151,35 @@ def test_a_message_or_path_starting_with_a_command_is_defused(tmp_path: Path) ->
     assert "      \\x3a:error::fake" in render_text(report).splitlines()
     assert_safe(render_markdown(report))
     assert_safe(render_github(report), annotations=True)
+
+
+def test_why_shows_a_hostile_file_name_escaped(tmp_path: Path) -> None:
+    """``why`` prints layer sources (file names), layer ids and rule texts from the inputs."""
+    import shutil
+
+    root = tmp_path / "tf"
+    shutil.copytree(corpus.CASES / "duplicate-rule", root)
+    hostile = "main\n::error file=main.tf::why\x1b]52;c;eA==\x07\x9b2J.tf"
+    (root / "main.tf").rename(root / hostile)
+    result = _invoke(
+        [
+            "why",
+            str(root),
+            "--root",
+            str(root),
+            "--from",
+            "worker",
+            "--to",
+            "control-plane",
+            "--port",
+            "6443/tcp",
+            *ARGS["terraform"],
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    assert_safe(result.output)
+    assert_safe(result.stderr)
+    escaped = "main\\n::error file=main.tf::why\\x1b]52;c;eA==\\x07\\x9b2J.tf"
+    assert f"  [destination ingress] security group aws_security_group.control_plane ({escaped}:32)" in (
+        result.output.splitlines()
+    )

@@ -138,6 +138,7 @@ def graph(*, paths: tuple[Path, ...], fmt: str, model_opts: ModelOptions) -> Non
     and forbidden exposures between roles, the admin networks and the internet."""
     from talosaudit.cli_common import model_request
     from talosaudit.explain import graph_data
+    from talosaudit.model.secrets import redact_secrets
     from talosaudit.report.graph import GRAPH_FORMATS, render_graph_text, render_rooted_graph
     from talosaudit.scan import build_models, request_catalogue
 
@@ -150,19 +151,18 @@ def graph(*, paths: tuple[Path, ...], fmt: str, model_opts: ModelOptions) -> Non
     color = fmt == "text" and color_wanted(os.environ, sys.stdout is not None and sys.stdout.isatty())
     if models.several:
         sections = [(root, graph_data(model, catalogue)) for root, model in models.by_root]
-        # click strips ANSI codes from a pipe unless told: FORCE_COLOR is meant for pipes.
-        click.echo(render_rooted_graph(fmt, sections, color=color), nl=False, color=color)
-        return
-    data = graph_data(models.by_root[0][1], catalogue)
-    if fmt == "text":
-        click.echo(render_graph_text(data, color=color), nl=False, color=color)
+        text = render_rooted_graph(fmt, sections, color=color)
     else:
-        click.echo(GRAPH_FORMATS[fmt](data), nl=False)
+        data = graph_data(models.by_root[0][1], catalogue)
+        text = render_graph_text(data, color=color) if fmt == "text" else GRAPH_FORMATS[fmt](data)
+    # click strips ANSI codes from a pipe unless told: FORCE_COLOR is meant for pipes.
+    click.echo(redact_secrets(text, models.secrets), nl=False, color=color)
 
 
 def _html_report(request: ScanRequest) -> str:
     """The HTML report of ``graph --format html``: the scan's findings and the matrix."""
     from talosaudit.cli_common import picture
+    from talosaudit.model.secrets import redact_secrets
     from talosaudit.report.base import Report
     from talosaudit.report.html import render_html
     from talosaudit.scan import run_scan
@@ -180,7 +180,7 @@ def _html_report(request: ScanRequest) -> str:
         facts_by_root=result.facts_by_root,
         graphs=picture(result, request, with_traces=True),
     )
-    return render_html(report)
+    return redact_secrets(render_html(report), result.model.secrets)
 
 
 @cli.command(short_help="Trace one flow layer by layer: what allows or blocks it.")
@@ -219,6 +219,8 @@ def why(
     """
     from talosaudit.cli_common import model_request
     from talosaudit.explain import ExplainError, all_allowed, parse_flow, render_why, trace
+    from talosaudit.model.secrets import redact_secrets
+    from talosaudit.report.safe import visible
     from talosaudit.scan import build_models, request_catalogue
 
     try:
@@ -235,9 +237,10 @@ def why(
             traces = trace(model, source, destination, flow, catalogue)
         except ExplainError as exc:
             raise CannotRun(f"{exc} (root {root})" if root else str(exc)) from exc
-        out.append((f"== root {root} ==\n" if root else "") + render_why(traces, (source, destination)))
+        header = f"== root {visible(root)} ==\n" if root else ""
+        out.append(header + render_why(traces, (source, destination)))
         allowed = allowed and all_allowed(traces)
-    click.echo("\n".join(out), nl=False)
+    click.echo(redact_secrets("\n".join(out), models.secrets), nl=False)
     if not allowed:
         raise click.exceptions.Exit(1)
 

@@ -26,6 +26,7 @@ from talosaudit.cli_options import (
 from talosaudit.config import find_config, load_config
 from talosaudit.findings import NOTHING_TO_CHECK, write_baseline
 from talosaudit.levels import Level
+from talosaudit.model.secrets import Secret, redact_secrets
 from talosaudit.report import FORMATS
 from talosaudit.report.base import Report
 from talosaudit.report.markdown import render_markdown
@@ -218,23 +219,29 @@ def emit(
     if wanted & {"html", "markdown", "github"}:
         report = replace(report, graphs=picture(result, request, with_traces="html" in wanted))
     refuse_overwriting_inputs(files, request, result.files)
+
+    def printable(text: str) -> str:
+        # Secret values (Terraform sensitive variables, outputs, sensitive()) show their
+        # source, whatever the format: the last step before anything is written.
+        return encodable(redact_secrets(text, result.model.secrets))
+
     for out_fmt, out_file in files:
         out_file.parent.mkdir(parents=True, exist_ok=True)
-        out_file.write_text(encodable(FORMATS[out_fmt](report)), encoding="utf-8")
+        out_file.write_text(printable(FORMATS[out_fmt](report)), encoding="utf-8")
         say(f"wrote {out_fmt} report to {out_file}", opts.quiet)
     stdout_fmt = opts.fmt or ("text" if not files or not opts.quiet else None)
     if stdout_fmt == "text":
         # A closed stdout (``>&-``) is None: no colour, and click.echo writes nothing.
         color = color_wanted(os.environ, sys.stdout is not None and sys.stdout.isatty())
         # click strips ANSI codes from a pipe unless told: FORCE_COLOR is meant for pipes.
-        click.echo(encodable(render_text(report, color=color)), nl=False, color=color)
+        click.echo(printable(render_text(report, color=color)), nl=False, color=color)
     elif stdout_fmt is not None:
-        click.echo(encodable(FORMATS[stdout_fmt](report)), nl=False)
+        click.echo(printable(FORMATS[stdout_fmt](report)), nl=False)
     if stdout_fmt != "text":
         for notice in report.notices:
             say(f"notice: {notice}", quiet=False)
     if "github" in {stdout_fmt, *(f for f, _ in files)}:
-        _write_step_summary(report, request.env)
+        _write_step_summary(report, request.env, result.model.secrets)
     ctx.exit(exit_code(result.findings, request.settings.fail_on))
 
 
@@ -265,8 +272,8 @@ def refuse_overwriting_inputs(
             raise CannotRun(f"-o {out_fmt}={out_file} would overwrite a scanned input; choose another file")
 
 
-def _write_step_summary(report: Report, env: Mapping[str, str]) -> None:
+def _write_step_summary(report: Report, env: Mapping[str, str], secrets: Sequence[Secret]) -> None:
     summary = env.get("GITHUB_STEP_SUMMARY")
     if summary:
         with open(summary, "a", encoding="utf-8") as handle:
-            handle.write(encodable(render_markdown(report)) + "\n")
+            handle.write(encodable(redact_secrets(render_markdown(report), secrets)) + "\n")

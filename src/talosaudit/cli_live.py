@@ -92,8 +92,8 @@ def live(
     )
     with _progress(
         len(regions) if not all_regions else None, enabled=not opts.quiet and sys.stderr.isatty()
-    ) as tick:
-        outcome = run_live(request, tick)
+    ) as progress:
+        outcome = run_live(request, progress, progress.retry if progress else None)
     for line in read_summary(outcome):
         if line.startswith("warning:"):
             click.echo(visible(line), err=True)  # a region that failed is said even with --quiet
@@ -104,8 +104,25 @@ def live(
     emit(ctx, outcome.result, request.scan, opts, files=files, category=category)
 
 
+class RegionProgress:
+    """The progress line: one step per region read (or failed), and botocore's retries as
+    they happen ("us-east-1 retry 2/9, 5 in this region"), so a throttled or stalled run
+    shows why it is slow."""
+
+    def __init__(self, update: Callable[..., None], refresh: Callable[[], None]) -> None:
+        self._update = update
+        #: Draw now (rich otherwise redraws on its own timer).
+        self.refresh = refresh
+
+    def __call__(self, region: str, ok: bool) -> None:
+        self._update(advance=1, description=f"{region} {'done' if ok else 'failed'}")
+
+    def retry(self, region: str, retry: int, allowed: int, in_region: int) -> None:
+        self._update(description=f"{region} retry {retry}/{allowed}, {in_region} in this region")
+
+
 @contextmanager
-def _progress(total: int | None, *, enabled: bool) -> Iterator[Callable[[str, bool], None] | None]:
+def _progress(total: int | None, *, enabled: bool) -> Iterator[RegionProgress | None]:
     """A rich progress bar on stderr, advanced once per region read (or failed)."""
     if not enabled:
         yield None
@@ -122,8 +139,4 @@ def _progress(total: int | None, *, enabled: bool) -> Iterator[Callable[[str, bo
         transient=True,
     ) as bar:
         task = bar.add_task("", total=total)
-
-        def tick(region: str, ok: bool) -> None:
-            bar.update(task, advance=1, description=f"{region} {'done' if ok else 'failed'}")
-
-        yield tick
+        yield RegionProgress(lambda **fields: bar.update(task, **fields), bar.refresh)

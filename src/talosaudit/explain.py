@@ -30,6 +30,7 @@ from talosaudit.reachability import (
     internet_endpoint,
 )
 from talosaudit.report.graph import FlowCell, GraphData
+from talosaudit.report.safe import guard_lines, visible
 
 ROLE_WORDS = {
     "control-plane": Role.CONTROL_PLANE,
@@ -295,7 +296,10 @@ def render_why(traces: list[Trace], ends: tuple[str, str] | None = None, *, shor
                 lines.append(f"  blocked part: {part}")
         lines.extend(body[1:])
         lines.append("")
-    return "\n".join(lines)
+    # Names, layer ids, file names and rule texts come from the inputs: each line is made
+    # visible (no escape sequence, no line break of its own) and none passes for a workflow
+    # command.
+    return guard_lines("\n".join(visible(line) for line in lines))
 
 
 def check_reason(check: RequiredCheck) -> str:

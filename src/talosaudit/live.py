@@ -32,6 +32,7 @@ from talosaudit.collectors.aws_live.fetch import (
     REGION_NAME,
     AwsOptions,
     LiveError,
+    OnRetry,
     RegionData,
     RegionFailure,
     enabled_regions,
@@ -92,7 +93,11 @@ class LiveResult:
         return not self.regions
 
 
-def run_live(request: LiveRequest, on_region: Callable[[str, bool], None] | None = None) -> LiveResult:
+def run_live(
+    request: LiveRequest,
+    on_region: Callable[[str, bool], None] | None = None,
+    on_retry: OnRetry | None = None,
+) -> LiveResult:
     started = time.monotonic()
     prepared = prepare_run(request.scan)
     # Region names become snapshot folder names: only AWS's format, checked before any call.
@@ -108,7 +113,7 @@ def run_live(request: LiveRequest, on_region: Callable[[str, bool], None] | None
         raise ScanError(str(exc)) from None
     if not regions:
         raise ScanError("no region to read: give --region REGION (repeatable) or --all-regions")
-    read, failures = fetch_regions(session, regions, request.aws, on_region)
+    read, failures = fetch_regions(session, regions, request.aws, on_region, on_retry)
 
     snapshot = Snapshot()
     scopes: list[Scope] = []

@@ -33,6 +33,7 @@ from talosaudit.findings import (
 )
 from talosaudit.inline import ACCEPTED_FORM, parse_comments
 from talosaudit.model import AddressSet, Collection, Fact, Model, Problem, ProblemKind, Role, merge
+from talosaudit.model.secrets import Secret
 from talosaudit.model.source import SourceRef
 from talosaudit.policies.context import EvalSettings
 from talosaudit.policies.engine import evaluate
@@ -241,6 +242,12 @@ class RootModels:
     def several(self) -> bool:
         return len(self.by_root) > 1
 
+    @property
+    def secrets(self) -> tuple[Secret, ...]:
+        """The secret values of every root (outputs show their source instead)."""
+        found = [s for _, m in self.by_root for s in m.secrets]
+        return tuple(dict.fromkeys([*found, *self.outside.secrets]))
+
     def merged(self) -> Model:
         """Everything as one model (what commands that do not split by root read)."""
         if not self.several:
@@ -320,6 +327,7 @@ def merge_models(models: Sequence[Model]) -> Model:
             problems=m.problems,
             drift=m.drift,
             files=m.files,
+            secrets=m.secrets,
         )
         for m in models
     ]

@@ -9,6 +9,7 @@ from enum import StrEnum
 from talosaudit.model.addresses import EMPTY, AddressSet
 from talosaudit.model.cluster import Fact, NodeGroup, Role, Segment
 from talosaudit.model.firewall import Layer, LayerKind
+from talosaudit.model.secrets import Secret
 from talosaudit.model.segments import join_segments
 from talosaudit.model.source import SourceRef
 
@@ -121,6 +122,9 @@ class Collection:
     #: when there are several: scan evaluates each alone. What this collection holds itself
     #: belongs to no root (a file that cannot be parsed).
     roots: tuple[tuple[str, Collection], ...] = ()
+    #: Values the inputs mark as secret, with their source (``model/secrets.py``): outputs
+    #: show the source, never the value.
+    secrets: tuple[Secret, ...] = ()
 
     @classmethod
     def combine(cls, parts: Iterable[Collection]) -> Collection:
@@ -140,6 +144,7 @@ class Collection:
             consumed=tuple(dict.fromkeys(x for c in collected for x in c.consumed)),
             references=tuple(dict.fromkeys(x for c in collected for x in c.references)),
             roots=tuple(x for c in collected for x in c.roots),
+            secrets=tuple(dict.fromkeys(x for c in collected for x in c.secrets)),
         )
 
 
@@ -160,6 +165,8 @@ class Model:
     problems: tuple[Problem, ...] = ()
     drift: tuple[Drift, ...] = ()
     files: tuple[str, ...] = ()
+    #: Secret values and their sources (``model/secrets.py``), from every collection.
+    secrets: tuple[Secret, ...] = ()
 
     def fact(self, name: str, default: str = "") -> str:
         found = self.facts.get(name)
@@ -184,6 +191,7 @@ def merge(collections: Iterable[Collection], extra_facts: Iterable[Fact] = ()) -
     files: list[str] = []
     all_facts: list[Fact] = list(extra_facts)
     attachments: list[Attachment] = []
+    secrets: list[Secret] = []
     for c in collections:
         attachments.extend(c.attachments)
         groups.extend(c.node_groups)
@@ -201,6 +209,7 @@ def merge(collections: Iterable[Collection], extra_facts: Iterable[Fact] = ()) -
         problems.extend(c.problems)
         drift.extend(c.drift)
         files.extend(c.files)
+        secrets.extend(c.secrets)
     groups = _attach(groups, attachments, layers)
     joined = join_segments(segments, layers.values())
     segments = joined.segments
@@ -222,6 +231,7 @@ def merge(collections: Iterable[Collection], extra_facts: Iterable[Fact] = ()) -
         problems=tuple(problems),
         drift=tuple(drift),
         files=tuple(sorted(set(files))),
+        secrets=tuple(dict.fromkeys(secrets)),
     )
 
 

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import boto3
 from botocore.config import Config
@@ -135,11 +136,24 @@ class Session:
     account: str
     caller_arn: str
     calls: dict[str, int] = field(default_factory=dict)
+    #: Retried attempts per region (botocore's retries are otherwise silent).
+    retries: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def count(self, operation: str) -> None:
         with self._lock:
             self.calls[operation] = self.calls.get(operation, 0) + 1
+
+    def count_retry(self, region: str) -> int:
+        """One more retried attempt in ``region``; the region's total so far."""
+        with self._lock:
+            self.retries[region] = self.retries.get(region, 0) + 1
+            return self.retries[region]
+
+
+#: ``(region, retry of the call in progress, retries allowed per call, retries in the region
+#: so far)``: called from the region's worker thread each time botocore retries a call.
+OnRetry = Callable[[str, int, int, int], None]
 
 
 def client_config(options: AwsOptions) -> Config:
@@ -225,9 +239,12 @@ def _chunks(values: Sequence[str]) -> Iterable[list[str]]:
         yield list(values[i : i + _FILTER_CHUNK])
 
 
-def fetch_region(session: Session, region: str, options: AwsOptions) -> RegionData:
+def fetch_region(
+    session: Session, region: str, options: AwsOptions, on_retry: OnRetry | None = None
+) -> RegionData:
     """Everything the model needs from one region; raises botocore errors."""
     client = session.boto.client("ec2", region_name=region, config=client_config(options))
+    _watch_retries(client, session, region, options.max_attempts - 1, on_retry)
     size = options.page_size
     vpc_filter = [{"Name": "vpc-id", "Values": list(options.vpc_ids)}] if options.vpc_ids else []
 
@@ -275,6 +292,22 @@ def fetch_region(session: Session, region: str, options: AwsOptions) -> RegionDa
     )
 
 
+def _watch_retries(
+    client: Any, session: Session, region: str, allowed: int, on_retry: OnRetry | None
+) -> None:
+    """Count botocore's retries of this client's calls: each attempt creates a request whose
+    context holds its attempt number (1 for the first), so a later one is a retry."""
+
+    def created(request: Any, **_: Any) -> None:
+        attempt = int(getattr(request, "context", {}).get("retries", {}).get("attempt", 1))
+        if attempt > 1:
+            total = session.count_retry(region)
+            if on_retry is not None:
+                on_retry(region, attempt - 1, allowed, total)
+
+    client.meta.events.register("request-created.ec2", created)
+
+
 def _check_names(items: Iterable[Mapping[str, Any]], key: str, pattern: re.Pattern[str]) -> None:
     """Group and ACL ids name snapshot files: one that is not in AWS's format fails the region."""
     for item in items:
@@ -314,13 +347,16 @@ def fetch_regions(
     regions: Sequence[str],
     options: AwsOptions,
     on_done: Callable[[str, bool], None] | None = None,
+    on_retry: OnRetry | None = None,
 ) -> tuple[list[RegionData], list[RegionFailure]]:
     """Read the regions concurrently; a region that fails is reported, the others go on."""
     done: list[RegionData] = []
     failed: list[RegionFailure] = []
     workers = max(1, min(MAX_REGION_THREADS, len(regions)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="talosaudit-region") as pool:
-        futures = {pool.submit(fetch_region, session, region, options): region for region in regions}
+        futures = {
+            pool.submit(fetch_region, session, region, options, on_retry): region for region in regions
+        }
         for future in as_completed(futures):
             region = futures[future]
             try:
@@ -381,18 +417,42 @@ def error_text(exc: BaseException, secrets: Iterable[str] = ()) -> str:
 REDACTED = "<redacted>"
 #: The credential scope of SigV4 (``<key id>/<date>/<region>/<service>/aws4_request``), after
 #: ``Credential=`` or a quote; the key id may hold a stray space (a common paste error).
-_SCOPE = re.compile(r"(Credential=|')[^,'=]*?(/\d{8}/[\w-]+/[\w-]+/aws4_request)")
-_SIGNATURE = re.compile(r"\b(Signature|X-Amz-Signature|X-Amz-Security-Token|X-Amz-Credential)=[^\s,'\"&]+")
-#: Access key ids (long-term AKIA…, temporary ASIA…, and the other documented prefixes).
-_KEY_ID = re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}\b")
+_SCOPE = re.compile(r"(Credential=|')[^,'=]*?(/\d{8}/[\w-]+/[\w-]+/aws4_request)", re.IGNORECASE)
+_SIGNATURE = re.compile(
+    r"\b(Signature|X-Amz-Signature|X-Amz-Security-Token|X-Amz-Credential)=[^\s,'\"&]+", re.IGNORECASE
+)
+#: Access key ids (long-term AKIA…, temporary ASIA…, and the other documented prefixes), in
+#: any case: a message may echo a lower-cased header or URL.
+_KEY_ID = re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}\b", re.IGNORECASE)
 #: Shorter strings are not masked (they would mask ordinary words).
 _MIN_SECRET = 8
 
 
+def _secret_forms(value: str) -> set[str]:
+    """The ways a credential comes back in a message: as it is, URL-encoded (a secret key or
+    session token holds ``/``, ``+`` and ``=``; a presigned URL or a form body encodes them,
+    sometimes twice). Case changes are matched by the pattern, not listed here."""
+    once = {quote(value, safe=""), quote(value, safe="/"), quote_plus(value)}
+    twice = {quote(form, safe="") for form in once}
+    return {value} | once | twice
+
+
+def _secrets_pattern(secrets: Iterable[str]) -> re.Pattern[str] | None:
+    values = {s.strip() for s in secrets if s and len(s.strip()) >= _MIN_SECRET}
+    forms = {form for value in values for form in _secret_forms(value)}
+    if not forms:
+        return None
+    # Longest first, so a value is not half-masked by a shorter one it contains.
+    alternatives = "|".join(re.escape(form) for form in sorted(forms, key=lambda f: (-len(f), f)))
+    return re.compile(alternatives, re.IGNORECASE)
+
+
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """``text`` without the given credential values, key ids, signatures and tokens."""
-    for value in sorted({s.strip() for s in secrets if s and len(s.strip()) >= _MIN_SECRET}, key=len)[::-1]:
-        text = text.replace(value, REDACTED)
+    """``text`` without the given credential values (also URL-encoded and in any case), key
+    ids, signatures and tokens."""
+    pattern = _secrets_pattern(secrets)
+    if pattern is not None:
+        text = pattern.sub(REDACTED, text)
     text = _SCOPE.sub(lambda m: f"{m.group(1)}{REDACTED}{m.group(2)}", text)
     text = _SIGNATURE.sub(lambda m: f"{m.group(1)}={REDACTED}", text)
     return _KEY_ID.sub(REDACTED, text)

@@ -10,12 +10,15 @@ Files are JSON with sorted keys and a 2-space indent, and every rule is an objec
 own, so each rule has its own start line. The same AWS state always gives the same bytes
 (lists are sorted by id, volatile fields such as launch times are not written).
 ``render_region`` returns the texts and the line span of every object; ``write`` puts them
-on disk and removes the region's files from an earlier run that no longer exist.
+on disk, one region directory atomically at a time, without the region's files from an
+earlier run that no longer exist.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -184,24 +187,69 @@ def render_failure(account: str, region: str, message: str, base: str = DEFAULT_
 
 
 def write(snap: Snapshot, root: Path, keep: Collection[str] = ()) -> None:
-    """Write the files; stale ``sg-*/acl-*`` files of the same region directories go away,
-    except in the directories of ``keep``: a region that could not be read this time (a
-    timeout, throttling) says nothing about which of its groups still exist."""
-    directories = {rel.rsplit("/", 1)[0] for rel in snap.files}
-    for directory in sorted(directories):
-        target = root / directory
-        target.mkdir(parents=True, exist_ok=True)
-        if directory in keep:
-            continue
-        for old in target.glob("*.json"):
-            rel = f"{directory}/{old.name}"
-            ours = old.name == INDEX_NAME or old.name.startswith(("sg-", "acl-"))
-            if ours and rel not in snap.files:
-                old.unlink()
-    for rel, text in sorted(snap.files.items()):
-        path = root / rel
-        if not path.exists() or path.read_text(encoding="utf-8") != text:
-            path.write_text(text, encoding="utf-8")
+    """Write the files, one region directory at a time and atomically: the region's new
+    directory is filled beside the old one, then takes its place, so an interrupted run
+    leaves the previous snapshot of that region (never an index listing groups whose files
+    are missing). Stale ``sg-*/acl-*`` files go away, except in the directories of
+    ``keep``: a region that could not be read this time (a timeout, throttling) says
+    nothing about which of its groups still exist, so its earlier files are carried over."""
+    by_directory: dict[str, dict[str, str]] = {}
+    for rel, text in snap.files.items():
+        directory, _, name = rel.rpartition("/")
+        by_directory.setdefault(directory, {})[name] = text
+    for directory, files in sorted(by_directory.items()):
+        _replace_directory(root / directory, files, carry_ours=directory in keep)
+
+
+def _ours(name: str) -> bool:
+    return name.endswith(".json") and (name == INDEX_NAME or name.startswith(("sg-", "acl-")))
+
+
+def _replace_directory(target: Path, files: Mapping[str, str], *, carry_ours: bool) -> None:
+    """``target`` holding ``files``; files that are not ours (and, with ``carry_ours``, our
+    earlier files too) are carried over from the old directory."""
+    if target.is_dir() and _holds(target, files, carry_ours=carry_ours):
+        return  # the same bytes: nothing to replace (a re-run leaves the files untouched)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.new-", dir=target.parent))
+    try:
+        if target.is_dir():
+            for old in target.iterdir():
+                if old.is_file() and old.name not in files and (carry_ours or not _ours(old.name)):
+                    shutil.copy2(old, staging / old.name)
+        for name, text in sorted(files.items()):
+            (staging / name).write_text(text, encoding="utf-8")
+        _swap(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _holds(target: Path, files: Mapping[str, str], *, carry_ours: bool) -> bool:
+    """Whether ``target`` already is what it would become."""
+    present = {p.name for p in target.iterdir() if p.is_file()}
+    stale = {n for n in present if _ours(n) and n not in files} if not carry_ours else set()
+    if stale or not set(files) <= present:
+        return False
+    return all((target / name).read_text(encoding="utf-8") == text for name, text in files.items())
+
+
+def _swap(staging: Path, target: Path) -> None:
+    """``staging`` renamed to ``target``; the old ``target`` is moved aside first and removed
+    after (a directory cannot be renamed over a non-empty one). Both renames are within one
+    folder; if the second fails, the old directory is put back."""
+    if not target.exists():
+        staging.rename(target)
+        return
+    aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+    aside.rmdir()
+    target.rename(aside)
+    try:
+        staging.rename(target)
+    except BaseException:
+        aside.rename(target)
+        raise
+    shutil.rmtree(aside, ignore_errors=True)
 
 
 # --- a JSON writer that knows where each marked object lands ---------------------------

@@ -13,6 +13,7 @@ from talosaudit.collectors.options import CollectOptions
 from talosaudit.collectors.talos.firewall import build_host_firewall, has_firewall_documents
 from talosaudit.collectors.talos.layout import NodeConfig, plan
 from talosaudit.collectors.talos.parse import ParsedFile, parse_file
+from talosaudit.collectors.talos.redact import redact_collection
 from talosaudit.collectors.talos.settings import NodeSettings, read_settings
 from talosaudit.collectors.talos.templates import RenderedTemplates, is_template
 from talosaudit.model import ProblemKind
@@ -96,13 +97,15 @@ def collect(files: Sequence[InputFile], root: Path, options: CollectOptions | No
     configs, plan_problems = plan(parsed, paths, read_extra, root)
     problems.extend(plan_problems)
     collection = build_nodes(configs)
-    return Collection(
-        layers=collection.layers,
-        facts=collection.facts,
-        node_networks=collection.node_networks,
-        problems=_unique_problems([*problems, *collection.problems]),
-        attachments=collection.attachments,
-        files=tuple(sorted(set(read))),
+    return redact_collection(
+        Collection(
+            layers=collection.layers,
+            facts=collection.facts,
+            node_networks=collection.node_networks,
+            problems=_unique_problems([*problems, *collection.problems]),
+            attachments=collection.attachments,
+            files=tuple(sorted(set(read))),
+        )
     )
 
 
@@ -160,12 +163,15 @@ def build_nodes(configs: Sequence[NodeConfig]) -> Collection:
             peers[cluster] = peers.get(cluster, EMPTY) | _node_addresses(config, found)[0]
     outputs = [_node(c, s, peers.get(_cluster_of(s), EMPTY)) for c, s in zip(configs, settings, strict=True)]
     facts = _facts(settings)
-    return Collection(
-        layers=tuple(o.layer for o in outputs if o.layer is not None),
-        facts=tuple(facts),
-        node_networks=tuple(n for o in outputs for n in o.networks),
-        problems=_unique_problems(p for o in outputs for p in o.problems),
-        attachments=tuple(a for o in outputs for a in o.attachments),
+    # Endpoints may carry credentials (https://user:pass@host): never in a fact or message.
+    return redact_collection(
+        Collection(
+            layers=tuple(o.layer for o in outputs if o.layer is not None),
+            facts=tuple(facts),
+            node_networks=tuple(n for o in outputs for n in o.networks),
+            problems=_unique_problems(p for o in outputs for p in o.problems),
+            attachments=tuple(a for o in outputs for a in o.attachments),
+        )
     )
 
 

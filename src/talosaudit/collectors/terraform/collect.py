@@ -53,6 +53,7 @@ def collect(files: Sequence[InputFile], root: Path, options: CollectOptions) -> 
         files=everything.files,
         consumed=everything.consumed,
         roots=tuple(parts),
+        secrets=everything.secrets,
     )
 
 
@@ -64,7 +65,12 @@ def collection_from_config(
     variables = facts_from_variables(config.variables)
     return Collection.combine(
         (
-            Collection(problems=evaluator_problems(config), files=config.files, references=config.references),
+            Collection(
+                problems=evaluator_problems(config),
+                files=config.files,
+                references=config.references,
+                secrets=config.secrets,
+            ),
             map_aws(config, hints),
             map_proxmox(config, hints),
             map_talos(config, root),

@@ -25,6 +25,7 @@ from talosaudit.collectors.terraform.modules import (
     ModuleObject,
     UnreadableModule,
     VariableValue,
+    declared_sensitive,
     evaluate_body,
     expand,
     is_local_source,
@@ -41,6 +42,7 @@ from talosaudit.collectors.terraform.values import (
     Variable,
 )
 from talosaudit.model import ProblemKind
+from talosaudit.model.secrets import secret_texts
 
 _EXPANSION_UNKNOWN = "the number of instances is unknown"
 
@@ -54,6 +56,7 @@ def load_config(files: Sequence[InputFile], root: Path, options: CollectOptions)
         variables=tuple(v for c in configs for v in c.variables),
         problems=tuple(p for c in configs for p in c.problems),
         files=tuple(sorted({f for c in configs for f in c.files})),
+        secrets=tuple(dict.fromkeys(s for c in configs for s in c.secrets)),
         extra={"roots": [c.root for c in configs if c.root]},
     )
 
@@ -80,10 +83,11 @@ def load_roots(files: Sequence[InputFile], root: Path, options: CollectOptions) 
                 files=engine.files_of_root(root_dir),
                 root=loader.rel(root_dir),
                 references=tuple(sorted({_rel_real(p, root) for p in engine.referenced})),
+                secrets=tuple(dict.fromkeys(engine.secrets)),
                 extra={"roots": [loader.rel(root_dir)]},
             )
         )
-        engine.resources, engine.variables, engine.problems = [], [], []
+        engine.resources, engine.variables, engine.problems, engine.secrets = [], [], [], []
     shared = TerraformConfig(problems=tuple(loader.problems), files=tuple(sorted(set(loader.files_read))))
     return [shared, *configs]
 
@@ -101,6 +105,8 @@ class Engine:
         self.resources: list[ResourceInstance] = []
         self.variables: list[Variable] = []
         self.problems: list[TerraformProblem] = []
+        #: Secret values of the root being evaluated, with their source (values.py).
+        self.secrets: list[tuple[str, str]] = []
         self._remote: dict[str, dict[str, Path]] = {}
         self._reported: set[tuple[str, int]] = set()
         self._var_files = [Path(os.path.abspath(p)) for p in options.var_files]
@@ -114,6 +120,10 @@ class Engine:
         self._used: set[str] = set()
         #: Real paths of the files the root being evaluated reads with file()/templatefile().
         self.referenced: set[str] = set()
+
+    def add_secret(self, value: Any, source: str) -> None:
+        """Every text in ``value`` (an Unknown holds none) is secret, named by ``source``."""
+        self.secrets.extend((text, source) for text in secret_texts(value))
 
     # ----------------------------------------------------------------- loading
     def module_def(self, directory: Path) -> ModuleDef | None:
@@ -223,7 +233,17 @@ class Engine:
         for name in definition.variables:
             found = instance.var(name)
             value = materialize(found.value, f"var.{name}")
-            self.variables.append(Variable(instance.path, name, value, found.origin, found.lines))
+            sensitive = declared_sensitive(definition.variables[name].node)
+            if sensitive:
+                self.add_secret(value, f"{instance.path}.var.{name}" if instance.path else f"var.{name}")
+            self.variables.append(Variable(instance.path, name, value, found.origin, found.lines, sensitive))
+        for name, decl in definition.outputs.items():
+            if declared_sensitive(decl.node):
+                where = f"{instance.path}.output.{name}" if instance.path else f"output.{name}"
+                try:
+                    self.add_secret(materialize(instance.output(name), where), where)
+                except Exception:  # an output that cannot be evaluated holds no known text
+                    continue
         for key, rdef in definition.resources.items():
             try:
                 self._collect_resource(instance, key, rdef)

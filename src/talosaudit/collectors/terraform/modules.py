@@ -124,6 +124,12 @@ def _merge_override(base: BlockNode, over: BlockNode) -> BlockNode:
     return base._replace(attrs=tuple(attrs.values()), blocks=blocks)
 
 
+def declared_sensitive(block: BlockNode) -> bool:
+    """``sensitive = true`` written in a variable or output block."""
+    attr = block.attr("sensitive")
+    return attr is not None and attr.expr[0] == "L" and attr.expr[2] is True
+
+
 def _literal_attr(block: BlockNode, name: str) -> str | None:
     attr = block.attr(name)
     if attr is not None and attr.expr[0] == "L" and isinstance(attr.expr[2], str):
@@ -323,6 +329,8 @@ class ModuleInstance:
         raise EvalError(f"reference to undeclared name {name!r}")
 
     def call_function(self, name: str, args: list[Any], text: str) -> Any:
+        if name == "sensitive" and args:
+            self.engine.add_secret(args[0], "")  # the call's text holds the value itself
         return functions.call(name, args, text, self._files)
 
     def _data_type(self, type_name: str, text: str) -> Any:

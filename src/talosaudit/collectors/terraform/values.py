@@ -135,6 +135,8 @@ class Variable:
     value: Any
     origin: str
     lines: Lines
+    #: Declared ``sensitive = true``: its value is never printed.
+    sensitive: bool = False
 
 
 @dataclass(frozen=True)
@@ -158,6 +160,9 @@ class TerraformConfig:
     root: str = ""
     #: Files the root module reads with file()/templatefile() (relative to the scan root).
     references: tuple[str, ...] = ()
+    #: Values marked secret (sensitive variables and outputs, ``sensitive()``) as
+    #: ``(text, source)``; reports show the source (``var.admin_cidr (sensitive)``).
+    secrets: tuple[tuple[str, str], ...] = ()
     #: Raw comments per file (path -> [(line, text)]) are not kept: suppression comments are
     #: read from the files by the findings stage.
     extra: dict[str, Any] = field(default_factory=dict)

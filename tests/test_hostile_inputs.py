@@ -402,3 +402,75 @@ def test_module_argument_naming_an_undeclared_module_is_ta002(tmp_path: Path) ->
             "module.nothere.out: error: reference to undeclared module module.nothere (module.nothere.out)",
         )
     ]
+
+
+# --- 2. only regular files are opened; directory symlinks stay inside the root -----------
+
+
+def test_fifo_in_the_tree_and_as_argument_is_ta001_not_a_hang(tmp_path: Path) -> None:
+    tree = _tree(tmp_path, {})
+    os.mkfifo(tree / "main.tf")
+    os.mkfifo(tree / "talos.yaml")
+    run = scan_json(["tree"], tmp_path, seconds=20)
+    findings = run.findings()
+    _assert_good_audited(findings)
+    assert _problems(findings) == [
+        (
+            "TA001",
+            "tree/main.tf",
+            1,
+            "file is not a regular file (a FIFO, device or socket); not read",
+        ),
+        (
+            "TA001",
+            "tree/talos.yaml",
+            1,
+            "file is not a regular file (a FIFO, device or socket); not read",
+        ),
+    ]
+    named = scan_json(["tree/main.tf", "tree/good.yaml"], tmp_path, seconds=20)
+    assert (
+        "TA001",
+        "tree/main.tf",
+        1,
+        "input path is not a regular file (a FIFO, device or socket)",
+    ) in named.findings()
+
+
+def test_fifo_as_var_file_is_a_usage_error_not_a_hang(tmp_path: Path) -> None:
+    _tree(tmp_path, {})
+    os.mkfifo(tmp_path / "fifo.tfvars")
+    run = run_cli(["scan", "tree", "--no-cache", "--var-file", "fifo.tfvars"], tmp_path, seconds=20)
+    assert run.code == 2
+    assert "fifo.tfvars: not a regular file" in run.stderr
+
+
+def test_fifo_behind_terraform_file_and_modules_json_does_not_block(tmp_path: Path) -> None:
+    tree = _tree(
+        tmp_path,
+        {
+            "main.tf": (
+                'module "x" {\n  source = "git::https://example.com/x.git"\n}\n'
+                'resource "aws_security_group" "s" {\n  ingress {\n    from_port = 22\n    to_port = 22\n'
+                '    protocol = "tcp"\n    cidr_blocks = [file("${path.module}/data.txt")]\n  }\n}\n'
+            )
+        },
+    )
+    (tree / ".terraform" / "modules").mkdir(parents=True)
+    os.mkfifo(tree / ".terraform" / "modules" / "modules.json")
+    os.mkfifo(tree / "data.txt")
+    run = scan_json(["tree"], tmp_path, seconds=20)
+    messages = [f[3] for f in _problems(run.findings()) if f[1] == "tree/main.tf"]
+    assert any("cannot read file './data.txt': not a regular file" in m for m in messages), messages
+    assert any('module "x" has the remote source' in m for m in messages), messages
+
+
+def test_directory_symlink_out_of_the_root_is_not_crawled(tmp_path: Path) -> None:
+    tree = _tree(tmp_path, {})
+    (tree / "root").symlink_to("/")
+    (tree / "inner").symlink_to(tree)  # a loop inside the root: walked once
+    run = scan_json(["tree"], tmp_path, seconds=20)
+    report = run.report()
+    assert "tree/root: directory symlink leads out of the scan root (to /); not followed" in report["notices"]
+    _assert_good_audited(run.findings())
+    assert _problems(run.findings()) == []

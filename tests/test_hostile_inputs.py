@@ -474,3 +474,12 @@ def test_directory_symlink_out_of_the_root_is_not_crawled(tmp_path: Path) -> Non
     assert "tree/root: directory symlink leads out of the scan root (to /); not followed" in report["notices"]
     _assert_good_audited(run.findings())
     assert _problems(run.findings()) == []
+
+
+@pytest.mark.parametrize("body", ["a" * 9_000_000, "\\\\n" * 3_000_000 + "$$x %%y"])
+def test_nine_megabyte_hcl_string_is_parsed_in_proportional_memory(tmp_path: Path, body: str) -> None:
+    # python-hcl2's string pattern kept backtracking state per character: ~2 GB for 9 MB.
+    _tree(tmp_path, {"main.tf": 'locals {\n  x = "' + body + '"\n}\n'})
+    run = scan_json(["tree"], tmp_path, seconds=20, memory=600 * 1024 * 1024)
+    _assert_good_audited(run.findings())
+    assert _problems(run.findings()) == []

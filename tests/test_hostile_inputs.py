@@ -483,3 +483,67 @@ def test_nine_megabyte_hcl_string_is_parsed_in_proportional_memory(tmp_path: Pat
     run = scan_json(["tree"], tmp_path, seconds=20, memory=600 * 1024 * 1024)
     _assert_good_audited(run.findings())
     assert _problems(run.findings()) == []
+
+
+# --- 3. nothing silently vanishes ------------------------------------------------------------
+
+_GOOD_INGRESS = "ingress:\n  - subnet: 0.0.0.0/0\n"
+
+
+@pytest.mark.parametrize(
+    ("ingress", "kind", "problem", "exposed"),
+    [
+        (
+            'ingress: "0.0.0.0/0"\n',
+            "NetworkRuleConfig",
+            (23, "NetworkRuleConfig apid-ingress: ingress '0.0.0.0/0' is not a list of subnet entries"),
+            True,
+        ),
+        (
+            "ingress: [0.0.0.0/0]\n",
+            "NetworkRuleConfig",
+            (23, "NetworkRuleConfig apid-ingress: ingress entry '0.0.0.0/0' is not a map with subnet"),
+            True,
+        ),
+        (
+            "ingress: null\n",
+            "NetworkRuleConfig",
+            (23, "NetworkRuleConfig apid-ingress: ingress is empty; the rule admits nothing"),
+            False,
+        ),
+        (
+            "ingress:\n  - cidr: 0.0.0.0/0\n",
+            "NetworkRuleConfig",
+            (24, "NetworkRuleConfig apid-ingress: ingress entry has no subnet (unknown keys cidr)"),
+            False,
+        ),
+        (
+            "ingress:\n  - subnet: null\n",
+            "NetworkRuleConfig",
+            (24, "NetworkRuleConfig apid-ingress: ingress entry has no subnet (subnet is empty)"),
+            False,
+        ),
+        (
+            _GOOD_INGRESS,
+            "NetworkRuleConfg",
+            (18, "kind 'NetworkRuleConfg' is not a Talos document kind (Talos rejects the config); read as"),
+            True,
+        ),
+    ],
+)
+def test_malformed_talos_rule_shapes_are_reported_at_their_place(
+    tmp_path: Path, ingress: str, kind: str, problem: tuple[int, str], exposed: bool
+) -> None:
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    text = GOOD.replace(_GOOD_INGRESS, ingress).replace("kind: NetworkRuleConfig", f"kind: {kind}")
+    (tree / "good.yaml").write_text(text)
+    run = scan_json(["tree"], tmp_path, seconds=20)
+    findings = run.findings()
+    line, message = problem
+    assert [(f[0], f[1], f[2]) for f in _problems(findings)] == [("TA001", "tree/good.yaml", line)], findings
+    assert _problems(findings)[0][3].startswith(message), findings
+    if exposed:  # where the rule can still be read, it is used: the exposure stays in view
+        assert any(f[0] == "TA201" and f[3].startswith(GOOD_FINDING[3]) for f in findings), findings
+    else:
+        assert not any(f[0] == "TA201" for f in findings), findings

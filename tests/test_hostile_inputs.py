@@ -547,3 +547,17 @@ def test_malformed_talos_rule_shapes_are_reported_at_their_place(
         assert any(f[0] == "TA201" and f[3].startswith(GOOD_FINDING[3]) for f in findings), findings
     else:
         assert not any(f[0] == "TA201" for f in findings), findings
+
+
+def test_encrypted_pfsense_backup_is_ta001_decrypt_it_first(tmp_path: Path) -> None:
+    _tree(tmp_path, {"config.xml": "---- BEGIN config.xml ----\nU2FsdGVkX1+abc=\n---- END config.xml ----\n"})
+    run = scan_json(["tree"], tmp_path, seconds=20)
+    _assert_good_audited(run.findings())
+    assert _problems(run.findings()) == [
+        (
+            "TA001",
+            "tree/config.xml",
+            1,
+            "encrypted config.xml backup: decrypt it in the firewall GUI before scanning",
+        )
+    ]

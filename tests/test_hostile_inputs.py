@@ -558,6 +558,7 @@ def test_encrypted_pfsense_backup_is_ta001_decrypt_it_first(tmp_path: Path) -> N
             "TA001",
             "tree/config.xml",
             1,
-            "encrypted config.xml backup: decrypt it in the firewall GUI before scanning",
+            "pfSense config.xml cannot be read: encrypted config.xml backup: "
+            "decrypt it in the firewall GUI before scanning",
         )
     ]

@@ -402,3 +402,163 @@ def test_module_argument_naming_an_undeclared_module_is_ta002(tmp_path: Path) ->
             "module.nothere.out: error: reference to undeclared module module.nothere (module.nothere.out)",
         )
     ]
+
+
+# --- 2. only regular files are opened; directory symlinks stay inside the root -----------
+
+
+def test_fifo_in_the_tree_and_as_argument_is_ta001_not_a_hang(tmp_path: Path) -> None:
+    tree = _tree(tmp_path, {})
+    os.mkfifo(tree / "main.tf")
+    os.mkfifo(tree / "talos.yaml")
+    run = scan_json(["tree"], tmp_path, seconds=20)
+    findings = run.findings()
+    _assert_good_audited(findings)
+    assert _problems(findings) == [
+        (
+            "TA001",
+            "tree/main.tf",
+            1,
+            "file is not a regular file (a FIFO, device or socket); not read",
+        ),
+        (
+            "TA001",
+            "tree/talos.yaml",
+            1,
+            "file is not a regular file (a FIFO, device or socket); not read",
+        ),
+    ]
+    named = scan_json(["tree/main.tf", "tree/good.yaml"], tmp_path, seconds=20)
+    assert (
+        "TA001",
+        "tree/main.tf",
+        1,
+        "input path is not a regular file (a FIFO, device or socket)",
+    ) in named.findings()
+
+
+def test_fifo_as_var_file_is_a_usage_error_not_a_hang(tmp_path: Path) -> None:
+    _tree(tmp_path, {})
+    os.mkfifo(tmp_path / "fifo.tfvars")
+    run = run_cli(["scan", "tree", "--no-cache", "--var-file", "fifo.tfvars"], tmp_path, seconds=20)
+    assert run.code == 2
+    assert "fifo.tfvars: not a regular file" in run.stderr
+
+
+def test_fifo_behind_terraform_file_and_modules_json_does_not_block(tmp_path: Path) -> None:
+    tree = _tree(
+        tmp_path,
+        {
+            "main.tf": (
+                'module "x" {\n  source = "git::https://example.com/x.git"\n}\n'
+                'resource "aws_security_group" "s" {\n  ingress {\n    from_port = 22\n    to_port = 22\n'
+                '    protocol = "tcp"\n    cidr_blocks = [file("${path.module}/data.txt")]\n  }\n}\n'
+            )
+        },
+    )
+    (tree / ".terraform" / "modules").mkdir(parents=True)
+    os.mkfifo(tree / ".terraform" / "modules" / "modules.json")
+    os.mkfifo(tree / "data.txt")
+    run = scan_json(["tree"], tmp_path, seconds=20)
+    messages = [f[3] for f in _problems(run.findings()) if f[1] == "tree/main.tf"]
+    assert any("cannot read file './data.txt': not a regular file" in m for m in messages), messages
+    assert any('module "x" has the remote source' in m for m in messages), messages
+
+
+def test_directory_symlink_out_of_the_root_is_not_crawled(tmp_path: Path) -> None:
+    tree = _tree(tmp_path, {})
+    (tree / "root").symlink_to("/")
+    (tree / "inner").symlink_to(tree)  # a loop inside the root: walked once
+    run = scan_json(["tree"], tmp_path, seconds=20)
+    report = run.report()
+    assert "tree/root: directory symlink leads out of the scan root (to /); not followed" in report["notices"]
+    _assert_good_audited(run.findings())
+    assert _problems(run.findings()) == []
+
+
+@pytest.mark.parametrize("body", ["a" * 9_000_000, "\\\\n" * 3_000_000 + "$$x %%y"])
+def test_nine_megabyte_hcl_string_is_parsed_in_proportional_memory(tmp_path: Path, body: str) -> None:
+    # python-hcl2's string pattern kept backtracking state per character: ~2 GB for 9 MB.
+    _tree(tmp_path, {"main.tf": 'locals {\n  x = "' + body + '"\n}\n'})
+    run = scan_json(["tree"], tmp_path, seconds=20, memory=600 * 1024 * 1024)
+    _assert_good_audited(run.findings())
+    assert _problems(run.findings()) == []
+
+
+# --- 3. nothing silently vanishes ------------------------------------------------------------
+
+_GOOD_INGRESS = "ingress:\n  - subnet: 0.0.0.0/0\n"
+
+
+@pytest.mark.parametrize(
+    ("ingress", "kind", "problem", "exposed"),
+    [
+        (
+            'ingress: "0.0.0.0/0"\n',
+            "NetworkRuleConfig",
+            (23, "NetworkRuleConfig apid-ingress: ingress '0.0.0.0/0' is not a list of subnet entries"),
+            True,
+        ),
+        (
+            "ingress: [0.0.0.0/0]\n",
+            "NetworkRuleConfig",
+            (23, "NetworkRuleConfig apid-ingress: ingress entry '0.0.0.0/0' is not a map with subnet"),
+            True,
+        ),
+        (
+            "ingress: null\n",
+            "NetworkRuleConfig",
+            (23, "NetworkRuleConfig apid-ingress: ingress is empty; the rule admits nothing"),
+            False,
+        ),
+        (
+            "ingress:\n  - cidr: 0.0.0.0/0\n",
+            "NetworkRuleConfig",
+            (24, "NetworkRuleConfig apid-ingress: ingress entry has no subnet (unknown keys cidr)"),
+            False,
+        ),
+        (
+            "ingress:\n  - subnet: null\n",
+            "NetworkRuleConfig",
+            (24, "NetworkRuleConfig apid-ingress: ingress entry has no subnet (subnet is empty)"),
+            False,
+        ),
+        (
+            _GOOD_INGRESS,
+            "NetworkRuleConfg",
+            (18, "kind 'NetworkRuleConfg' is not a Talos document kind (Talos rejects the config); read as"),
+            True,
+        ),
+    ],
+)
+def test_malformed_talos_rule_shapes_are_reported_at_their_place(
+    tmp_path: Path, ingress: str, kind: str, problem: tuple[int, str], exposed: bool
+) -> None:
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    text = GOOD.replace(_GOOD_INGRESS, ingress).replace("kind: NetworkRuleConfig", f"kind: {kind}")
+    (tree / "good.yaml").write_text(text)
+    run = scan_json(["tree"], tmp_path, seconds=20)
+    findings = run.findings()
+    line, message = problem
+    assert [(f[0], f[1], f[2]) for f in _problems(findings)] == [("TA001", "tree/good.yaml", line)], findings
+    assert _problems(findings)[0][3].startswith(message), findings
+    if exposed:  # where the rule can still be read, it is used: the exposure stays in view
+        assert any(f[0] == "TA201" and f[3].startswith(GOOD_FINDING[3]) for f in findings), findings
+    else:
+        assert not any(f[0] == "TA201" for f in findings), findings
+
+
+def test_encrypted_pfsense_backup_is_ta001_decrypt_it_first(tmp_path: Path) -> None:
+    _tree(tmp_path, {"config.xml": "---- BEGIN config.xml ----\nU2FsdGVkX1+abc=\n---- END config.xml ----\n"})
+    run = scan_json(["tree"], tmp_path, seconds=20)
+    _assert_good_audited(run.findings())
+    assert _problems(run.findings()) == [
+        (
+            "TA001",
+            "tree/config.xml",
+            1,
+            "pfSense config.xml cannot be read: encrypted config.xml backup: "
+            "decrypt it in the firewall GUI before scanning",
+        )
+    ]

@@ -27,6 +27,7 @@ from talosaudit.config import find_config, load_config
 from talosaudit.findings import NOTHING_TO_CHECK, write_baseline
 from talosaudit.levels import Level
 from talosaudit.model.secrets import Secret, redact_secrets
+from talosaudit.regular_files import read_bytes
 from talosaudit.report import FORMATS
 from talosaudit.report.base import Report
 from talosaudit.report.markdown import render_markdown
@@ -134,7 +135,11 @@ def check_var_files(paths: Sequence[Path]) -> None:
     for path in paths:
         if path.is_dir():
             continue
-        result = parse_source(parse_kind(path), path.read_bytes())
+        try:
+            data = read_bytes(path)
+        except OSError as exc:
+            raise click.BadParameter(f"{path}: {exc.strerror or exc}", param_hint="--var-file") from exc
+        result = parse_source(parse_kind(path), data)
         if result.tree is None:
             where = f"{path}:{max(result.error_line, 1)}"
             raise click.BadParameter(

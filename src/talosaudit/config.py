@@ -25,6 +25,7 @@ from pydantic import (
 from talosaudit import yaml12
 from talosaudit.findings import IgnoreEntry
 from talosaudit.levels import Level
+from talosaudit.regular_files import read_text
 
 CONFIG_NAME = ".talosaudit.yaml"
 
@@ -145,7 +146,7 @@ def load_config(path: Path | None) -> Config:
     if path is None:
         return Config()
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path)
     except OSError as exc:
         raise ConfigError(f"cannot read config {path}: {exc.strerror or exc}") from exc
     except UnicodeDecodeError as exc:

@@ -19,6 +19,7 @@ from typing import Any
 from talosaudit.inline import InlineIgnore, parse_inline_ignores
 from talosaudit.levels import Level
 from talosaudit.model.source import SourceRef
+from talosaudit.regular_files import read_bytes, read_text
 
 NO_REASON = "no reason given"
 #: How a notice about a run that checked nothing starts (reporters make it loud: "nothing to
@@ -115,8 +116,7 @@ class InlineIndex:
         try:
             # Bytes + replace: a comment must not make a file with odd encoding unreadable.
             # Bounded: an oversized input (itself a TA001) is never read whole for its comments.
-            with candidate.open("rb") as fh:
-                text = fh.read(_MAX_INLINE_BYTES).decode("utf-8", errors="replace")
+            text = read_bytes(candidate, _MAX_INLINE_BYTES).decode("utf-8", errors="replace")
         except OSError:
             return ()
         return parse_inline_ignores(text)
@@ -253,7 +253,7 @@ def write_baseline(path: Path, findings: Iterable[Finding]) -> int:
 def read_baseline(path: Path) -> frozenset[str]:
     """The fingerprints of a baseline file. Raises BaselineError with a readable message."""
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = json.loads(read_text(path))
     except OSError as exc:
         raise BaselineError(f"cannot read baseline {path}: {exc.strerror or exc}") from exc
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

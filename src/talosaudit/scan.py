@@ -18,7 +18,7 @@ from pathlib import Path
 
 from talosaudit.admin_networks import admin_fact
 from talosaudit.collectors import Collected, collect_by_root
-from talosaudit.collectors.discover import discover
+from talosaudit.collectors.discover import discover_inputs
 from talosaudit.collectors.options import CollectOptions
 from talosaudit.collectors.roles import RoleHints
 from talosaudit.config import Config, ConfigError
@@ -40,6 +40,7 @@ from talosaudit.policies.engine import evaluate
 from talosaudit.policies.params import with_overrides
 from talosaudit.policies.registry import Catalogue, PolicyError, load_catalogue, validate_params
 from talosaudit.policies.schema import Policy
+from talosaudit.regular_files import read_bytes
 from talosaudit.roots import merge_root_findings
 from talosaudit.settings import CommandLine, Settings, resolve
 
@@ -237,6 +238,8 @@ class RootModels:
     by_root: tuple[tuple[str, Model], ...]
     outside: Model
     files: tuple[str, ...]
+    #: What discovery did not walk (a directory symlink out of the scan root).
+    notes: tuple[str, ...] = ()
 
     @property
     def several(self) -> bool:
@@ -260,7 +263,8 @@ def build_models(request: ScanRequest, known_ids: Iterable[str] | None = None) -
 
     ``known_ids``: the rule ids a suppression comment may name (None: any well-formed id).
     """
-    files, discover_problems = discover(list(request.paths), request.root)
+    discovered = discover_inputs(list(request.paths), request.root)
+    files, discover_problems = discovered.files, discovered.problems
     skips = request.settings.skip_paths
     files = [f for f in files if not path_skipped(f.rel, skips)]
     discover_problems = [p for p in discover_problems if not path_skipped(p.source.path, skips)]
@@ -303,7 +307,7 @@ def build_models(request: ScanRequest, known_ids: Iterable[str] | None = None) -
         outside = merge([*collected.unrooted, found])
     read = {f for _, m in by_root for f in m.files} | set(outside.files)
     scanned = tuple(sorted({*read, *(f.rel for f in files)}))
-    return RootModels(by_root, outside, scanned)
+    return RootModels(by_root, outside, scanned, tuple(discovered.notes))
 
 
 def build_model(
@@ -346,8 +350,7 @@ def suppression_problems(
     out: list[Problem] = []
     for path in paths:
         try:
-            with path.open("rb") as fh:
-                text = fh.read(_MAX_COMMENT_BYTES).decode("utf-8", errors="replace")
+            text = read_bytes(path, _MAX_COMMENT_BYTES).decode("utf-8", errors="replace")
         except OSError:
             continue  # discover() already reported what it could not read
         rel = Path(os.path.relpath(path, root)).as_posix()
@@ -371,11 +374,13 @@ def run_scan(request: ScanRequest) -> ScanResult:
     if not models.several:
         model = models.by_root[0][1]
         raw = evaluate_model(model, prepared, request)
-        return finish_run(request, prepared, raw, model, models.files, started=started)
+        return finish_run(request, prepared, raw, model, models.files, started=started, notices=models.notes)
     per_root = [(name, evaluate_model(model, prepared, request)) for name, model in models.by_root]
     raw = [*merge_root_findings(per_root), *evaluate_model(models.outside, prepared, request)]
     facts = tuple((name, tuple(m.facts[n] for n in sorted(m.facts))) for name, m in models.by_root)
-    result = finish_run(request, prepared, raw, models.merged(), models.files, started=started)
+    result = finish_run(
+        request, prepared, raw, models.merged(), models.files, started=started, notices=models.notes
+    )
     return replace(result, facts=(), facts_by_root=facts, models_by_root=models.by_root)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from talosaudit.collectors.base import GENERIC_KINDS, JSON, TEMPLATE, XML, YAML, InputFile
@@ -18,6 +19,7 @@ from talosaudit.collectors.registry import COLLECTORS
 from talosaudit.model import ProblemKind
 from talosaudit.model.collection import Problem
 from talosaudit.model.source import SourceRef
+from talosaudit.regular_files import NOT_REGULAR, open_regular, read_bytes
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
 #: Directory names never walked into (``.terraform`` modules are read by the Terraform
@@ -35,7 +37,17 @@ _TEMPLATE_SUFFIXES = (".tftpl", ".tpl", ".tmpl", ".j2", ".jinja", ".jinja2")
 #: repositories to claim.
 _SILENT_WHEN_UNREADABLE = frozenset({JSON, TEMPLATE})
 
-__all__ = ["InputFile", "discover", "kind_by_name", "relative", "sniff"]
+__all__ = ["Discovered", "InputFile", "discover", "discover_inputs", "kind_by_name", "relative", "sniff"]
+
+
+@dataclass(frozen=True)
+class Discovered:
+    """The input files found, the problems met, and notes (not problems: a directory
+    symlink that leads out of the scan root and was not followed)."""
+
+    files: list[InputFile]
+    problems: list[Problem]
+    notes: list[str]
 
 
 def discover(paths: Sequence[Path], root: Path) -> tuple[list[InputFile], list[Problem]]:
@@ -44,13 +56,19 @@ def discover(paths: Sequence[Path], root: Path) -> tuple[list[InputFile], list[P
     Output is sorted by relative path; the same file reached twice (overlapping paths,
     symlinks) is listed once.
     """
+    found = discover_inputs(paths, root)
+    return found.files, found.problems
+
+
+def discover_inputs(paths: Sequence[Path], root: Path) -> Discovered:
+    """:func:`discover` with the notes about what was not walked."""
     root_abs = Path(os.path.abspath(root))
     walker = _Walker(root_abs)
     for path in paths:
         walker.visit_named(Path(os.path.abspath(path)))
     files = sorted(walker.files.values(), key=lambda f: f.rel)
     problems = sorted(walker.problems, key=lambda p: (p.source.path, p.message))
-    return files, problems
+    return Discovered(files, problems, sorted(walker.notes))
 
 
 def relative(path: Path, root: Path) -> str:
@@ -80,23 +98,41 @@ def kind_by_name(path: Path) -> str | None:
 class _Walker:
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._real_root = os.path.realpath(root)
         self.files: dict[str, InputFile] = {}
         self.problems: list[Problem] = []
+        self.notes: list[str] = []
         self._seen_dirs: set[str] = set()
         self._seen_files: set[str] = set()
 
     def visit_named(self, path: Path) -> None:
         if path.is_dir():
-            self._walk(path)
+            self._walk(path, os.path.realpath(path))
         elif path.is_file():
             self._consider(path)
+        elif path.exists():
+            self._problem(path, f"input path is {NOT_REGULAR} (a FIFO, device or socket)")
         else:
             self._problem(path, "input path does not exist")
 
-    def _walk(self, directory: Path) -> None:
+    def _inside(self, real: str, boundary: str) -> bool:
+        return any(
+            real == top or real.startswith(top.rstrip(os.sep) + os.sep) for top in (boundary, self._real_root)
+        )
+
+    def _walk(self, directory: Path, boundary: str) -> None:
+        """Walk ``directory``; symlinked directories are followed only when they lead back
+        inside ``boundary`` (the named directory) or the scan root: a link to ``/`` or out of
+        the repository would crawl the file system."""
         real = os.path.realpath(directory)
         if real in self._seen_dirs:
             return  # a symlink loop, or a directory named twice
+        if not self._inside(real, boundary):
+            rel = relative(directory, self.root)
+            self.notes.append(
+                f"{rel}: directory symlink leads out of the scan root (to {real}); not followed"
+            )
+            return
         self._seen_dirs.add(real)
         try:
             entries = sorted(os.scandir(directory), key=lambda e: e.name)
@@ -112,9 +148,13 @@ class _Walker:
             if is_dir:
                 if entry.name in SKIPPED_DIRS or entry.name.startswith("."):
                     continue
-                self._walk(Path(entry.path))
+                self._walk(Path(entry.path), boundary)
             elif is_file:
                 self._consider(Path(entry.path))
+            elif kind_by_name(Path(entry.path)) is not None:
+                # A FIFO, device or socket with an input's name (``main.tf``): never opened,
+                # reading it would block; reported so the input does not vanish.
+                self._problem(Path(entry.path), f"file is {NOT_REGULAR} (a FIFO, device or socket); not read")
 
     def _consider(self, path: Path) -> None:
         kind = kind_by_name(path)
@@ -135,7 +175,7 @@ class _Walker:
                 self._problem(path, f"file is {size / (1024 * 1024):.1f} MiB, over the {limit:g} MiB limit")
             return
         try:
-            data = path.read_bytes()
+            data = read_bytes(path)
         except OSError as exc:
             self._problem(path, f"file cannot be read: {exc.strerror or exc}")
             return
@@ -191,7 +231,7 @@ def sniff(kind: str, text: str, rel: str = "") -> str | None:
 def _sniff_head(kind: str, path: Path) -> str | None:
     """The kind of an oversized file, judged from its head only."""
     try:
-        with path.open("rb") as fh:
+        with open_regular(path) as fh:
             head = fh.read(_SNIFF_BYTES).decode("utf-8", errors="replace")
     except OSError:
         return None

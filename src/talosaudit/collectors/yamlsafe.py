@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from talosaudit.model.source import SourceRef
+from talosaudit.regular_files import open_regular
 from talosaudit.yaml12 import CoreFastLoader
 
 MAX_BYTES = 10 * 1024 * 1024
@@ -87,7 +88,7 @@ def read_text(path: Path) -> tuple[str | None, LoadError | None]:
         size = path.stat().st_size
         if size > MAX_BYTES:
             return None, LoadError(_too_big(size))
-        with path.open("rb") as fh:
+        with open_regular(path) as fh:
             data = fh.read(MAX_BYTES + 1)  # a file that grew (or lies about its size) is cut here
     except OSError as exc:
         return None, LoadError(f"file cannot be read: {exc.strerror or exc}")

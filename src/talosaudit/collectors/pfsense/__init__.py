@@ -29,6 +29,7 @@ KINDS = frozenset({PFSENSE, OPNSENSE})
 #: How much of an ``.xml`` file sniffing reads: the root element comes first.
 _XML_SNIFF = 4 * 1024
 _XML_NOISE = re.compile(r"<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>]*>", re.DOTALL)
+_ENCRYPTED_HEAD = "---- BEGIN config.xml ----"
 _XML_ROOT = re.compile(r"<([A-Za-z_][\w.-]*)")
 
 
@@ -41,6 +42,10 @@ class FirewallExportCollector(ClaimsNoNames):
         del rel
         if kind != XML:
             return None
+        if text.lstrip().startswith(_ENCRYPTED_HEAD):
+            # An encrypted backup has no root element to sniff; claimed so the loader says
+            # "decrypt it first" instead of the firewall vanishing from the scan.
+            return PFSENSE
         found = _XML_ROOT.search(_XML_NOISE.sub("", text[:_XML_SNIFF]))
         return found.group(1) if found and found.group(1) in KINDS else None
 

@@ -19,6 +19,8 @@ from xml.sax.xmlreader import Locator
 from defusedxml import DefusedXmlException
 from defusedxml.expatreader import DefusedExpatParser
 
+from talosaudit.regular_files import open_regular
+
 #: config.xml exports of real firewalls are well below 1 MiB; 10 MiB leaves room for large
 #: alias tables while keeping a hostile file from exhausting memory.
 MAX_BYTES = 10 * 1024 * 1024
@@ -172,7 +174,7 @@ def load_xml(path: Path, max_bytes: int = MAX_BYTES) -> XmlElement:
             raise XmlLoadError(
                 f"file is {size} bytes, more than the {max_bytes} bytes talosaudit reads from a config.xml"
             )
-        with path.open("rb") as handle:
+        with open_regular(path) as handle:
             # Read one byte more than allowed: a file that grew after stat() is still refused.
             data = handle.read(max_bytes + 1)
     except OSError as exc:

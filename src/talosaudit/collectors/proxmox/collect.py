@@ -20,6 +20,7 @@ from talosaudit.collectors.proxmox.conf import Guest, parse_guest_config
 from talosaudit.collectors.proxmox.firewall import FirewallConfig, parse_firewall, scope_of
 from talosaudit.collectors.proxmox.layers import Inventory, build
 from talosaudit.model import Collection, Problem, ProblemKind, SourceRef
+from talosaudit.regular_files import read_text
 
 PROXMOX_CONF = "proxmox-conf"
 PROXMOX_FW = "proxmox-fw"
@@ -83,7 +84,7 @@ def collect(files: Sequence[InputFile], root: Path, options: CollectOptions | No
         if f.kind not in KINDS:
             continue
         try:
-            text = f.path.read_text(encoding="utf-8")
+            text = read_text(f.path)
         except (OSError, UnicodeDecodeError) as exc:
             where = SourceRef(f.rel, 1)
             problems.append(

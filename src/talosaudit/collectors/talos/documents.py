@@ -10,6 +10,7 @@ talos#8136), and typed documents match by kind + name.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -49,6 +50,9 @@ class Doc:
     type_name: str = ""
     #: The ``name:`` of a typed document ("" for unnamed ones such as KubeSpanConfig).
     name: str = ""
+    #: The ``kind:`` as written when it is a misspelling of a firewall kind (``type_name``
+    #: then holds the kind it was read as), else "".
+    written_kind: str = ""
 
     @property
     def key(self) -> tuple[str, str]:
@@ -65,7 +69,16 @@ def classify(value: Any, loc: SourceRef) -> Doc | None:
         return None
     if isinstance(value.get("kind"), str) and "apiVersion" in value:
         name = value.get("name")
-        return Doc(DocKind.TYPED, value, loc, type_name=value["kind"], name=str(name) if name else "")
+        written = value["kind"]
+        meant = _firewall_kind_meant(written)
+        return Doc(
+            DocKind.TYPED,
+            value,
+            loc,
+            type_name=meant or written,
+            name=str(name) if name else "",
+            written_kind=written if meant else "",
+        )
     if "machine" in value or "cluster" in value:
         keys = {str(k) for k in value}
         if "version" in value:
@@ -75,6 +88,19 @@ def classify(value: Any, loc: SourceRef) -> Doc | None:
         return None
     if "clusterName" in value and isinstance(value.get("nodes"), YList):
         return Doc(DocKind.TALCONFIG, value, loc)
+    return None
+
+
+def _firewall_kind_meant(written: str) -> str | None:
+    """The firewall kind a misspelt ``kind:`` means (``NetworkRuleConfg``, ``networkruleconfig``),
+    or None. Talos rejects such a config; reading it as the kind it is close to keeps the rule's
+    exposure in view (and the misspelling is reported) instead of the rule vanishing."""
+    if written in FIREWALL_KINDS:
+        return None
+    folded = written.strip().lower()
+    for kind in sorted(FIREWALL_KINDS):
+        if folded == kind.lower() or difflib.SequenceMatcher(None, folded, kind.lower()).ratio() >= 0.85:
+            return kind
     return None
 
 
@@ -151,7 +177,7 @@ def merge(base: Sequence[Doc], patch: Sequence[Doc]) -> list[Doc]:
                 old = result[index]
                 replaced = _REPLACED.get(doc.type_name, frozenset())
                 merged = _merge_maps(old.value, doc.value, (), replaced)
-                result[index] = Doc(old.kind, merged, old.loc, old.type_name, old.name)
+                result[index] = Doc(old.kind, merged, old.loc, old.type_name, old.name, old.written_kind)
     return result
 
 

@@ -239,6 +239,13 @@ class _Builder:
     def parse_rule(self, doc: Doc, index: int) -> _DocRule:
         value: YMap = doc.value
         name = doc.name or f"#{index}"
+        if doc.written_kind:
+            self.problem(
+                ProblemKind.UNREADABLE,
+                f"kind {doc.written_kind!r} is not a Talos document kind (Talos rejects the config); "
+                f"read as {doc.type_name}",
+                value.loc_of("kind"),
+            )
         if not doc.name:
             self.problem(
                 ProblemKind.UNREADABLE,
@@ -254,7 +261,7 @@ class _Builder:
         unresolved.extend(protocol_unknown)
         ingress = value.get("ingress")
         ingress_loc = value.loc_of("ingress") if "ingress" in value else doc.loc
-        entries = self._entries(name, ingress) if isinstance(ingress, YList) else ()
+        entries = self._ingress(name, value, ingress, ingress_loc)
         usable = bool(ports) or bool(port_unknown)
         if not usable:
             self.problem(
@@ -311,11 +318,53 @@ class _Builder:
             return None, [Unresolved("protocol", str(raw), "not a protocol Talos knows")]
         return protocol, []
 
+    def _ingress(self, name: str, value: YMap, ingress: Any, loc: SourceRef) -> tuple[_Entry, ...]:
+        """The rule's ingress entries; a malformed ``ingress`` is reported where it is written
+        (Talos rejects it) and, when it still names CIDRs, read as entries of those."""
+        if isinstance(ingress, YList):
+            return self._entries(name, ingress)
+        if "ingress" not in value:
+            return ()
+        if ingress is None or ingress == "":
+            self.problem(
+                ProblemKind.UNREADABLE,
+                f"NetworkRuleConfig {name}: ingress is empty; the rule admits nothing",
+                loc,
+            )
+            return ()
+        self.problem(
+            ProblemKind.UNREADABLE,
+            f"NetworkRuleConfig {name}: ingress {ingress!r} is not a list of subnet entries "
+            "(Talos rejects it); read as one entry",
+            loc,
+        )
+        addresses = _bare_cidr(ingress)
+        return (_Entry(addresses, loc, 0),) if addresses is not None else ()
+
     def _entries(self, name: str, ingress: YList) -> tuple[_Entry, ...]:
         entries: list[_Entry] = []
         for i, item in enumerate(ingress):
             loc = ingress.loc_of(i)
-            if not isinstance(item, YMap) or item.get("subnet") is None:
+            if not isinstance(item, YMap):
+                addresses = _bare_cidr(item)
+                self.problem(
+                    ProblemKind.UNREADABLE,
+                    f"NetworkRuleConfig {name}: ingress entry {item!r} is not a map with subnet "
+                    "(Talos rejects it)" + ("; read as its subnet" if addresses is not None else ""),
+                    loc,
+                )
+                if addresses is not None:
+                    entries.append(_Entry(addresses, loc, i))
+                continue
+            if item.get("subnet") is None:
+                others = sorted(str(k) for k in item if k not in ("subnet", "except"))
+                if "subnet" in item or others:
+                    why = f"unknown keys {', '.join(others)}" if others else "subnet is empty"
+                    self.problem(
+                        ProblemKind.UNREADABLE,
+                        f"NetworkRuleConfig {name}: ingress entry has no subnet ({why}); it admits nothing",
+                        loc,
+                    )
                 # Talos accepts an entry with only ``except`` but builds nothing from it (talos#12886).
                 continue
             subnet, unknown = self._cidr(name, item, "subnet")
@@ -425,6 +474,16 @@ class _Builder:
                 unresolved=tuple(unresolved),
             )
         )
+
+
+def _bare_cidr(raw: Any) -> AddressSet | None:
+    """A CIDR written where an entry map belongs (``ingress: 0.0.0.0/0``), or None."""
+    if not isinstance(raw, str):
+        return None
+    try:
+        return AddressSet.parse(raw)
+    except ValueError:
+        return None
 
 
 def _port_item(item: Any) -> PortSet | None:

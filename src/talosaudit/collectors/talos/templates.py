@@ -12,6 +12,8 @@ import os
 import re
 from pathlib import Path, PurePosixPath
 
+from talosaudit.regular_files import read_text
+
 TEMPLATE_SUFFIXES = (".tftpl", ".tpl", ".tmpl", ".j2", ".jinja", ".jinja2", ".gotmpl")
 _TERRAFORM_SUFFIXES = (".tf", ".tofu")
 #: ``templatefile(<path expression>,`` : the path expression up to the first comma.
@@ -57,7 +59,7 @@ def _call_paths(root: Path) -> list[str]:
             try:
                 if path.stat().st_size > _MAX_TF_BYTES:
                     continue
-                text = path.read_text(encoding="utf-8", errors="replace")
+                text = read_text(path, errors="replace")
             except OSError:
                 continue
             found.extend(m.group(1) for m in _CALL.finditer(text))

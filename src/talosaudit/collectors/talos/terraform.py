@@ -44,6 +44,7 @@ from talosaudit.collectors.terraform.syntax import Expr
 from talosaudit.collectors.terraform.values import Lines, Ref, ResourceInstance, TerraformConfig, Unknown
 from talosaudit.collectors.yamlsafe import YList, YMap, load_documents
 from talosaudit.model import EMPTY, AddressSet, Collection, Problem, ProblemKind, Role, SourceRef
+from talosaudit.regular_files import read_text
 
 #: Resource types that generate a machine config, and the machine type their name implies.
 GENERATORS: Mapping[str, Role | None] = {
@@ -382,7 +383,7 @@ def _read_lines(path: Path) -> list[str] | None:
     try:
         if path.stat().st_size > _MAX_SOURCE_BYTES:
             return None
-        return path.read_text(encoding="utf-8-sig").splitlines()
+        return read_text(path, encoding="utf-8-sig").splitlines()
     except (OSError, UnicodeDecodeError):
         return None
 

@@ -36,6 +36,7 @@ from talosaudit.collectors.terraform.evaluator import (
     unknown_from,
 )
 from talosaudit.collectors.terraform.values import PartialList, Ref, Unknown
+from talosaudit.regular_files import NOT_REGULAR, NotRegularFileError, read_bytes
 
 
 class FileAccess:
@@ -61,8 +62,9 @@ class FileAccess:
         if self.on_read is not None:
             self.on_read(path)
         try:
-            with open(path, encoding="utf-8") as fh:
-                return fh.read(10 * 1024 * 1024)
+            return read_bytes(path, 10 * 1024 * 1024).decode("utf-8")
+        except NotRegularFileError as exc:
+            raise EvalError(f"cannot read file {name!r}: {NOT_REGULAR}") from exc
         except (OSError, UnicodeDecodeError) as exc:
             raise EvalError(f"cannot read file {name!r}") from exc
 

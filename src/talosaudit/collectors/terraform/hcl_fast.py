@@ -561,7 +561,32 @@ def _parser() -> _Parser:
         transformer=_Builder(recorder),
     )
     _streamline(parser)
+    _linear_string_chars(parser)
     return _Parser(parser, recorder)
+
+
+#: python-hcl2's STRING_CHARS matches one character per iteration of a group with lookaheads
+#: (``(?:(?!\$\{)...[^"\\]|...)+``): Python's ``re`` saves backtracking state for each
+#: iteration, so a 9 MB quoted string took ~2 GB and 15 s to lex. This is the same language
+#: (a ``$``/``%`` is a literal unless it starts ``${``, ``$${``, ``%{``, ``%%{``), matched by
+#: runs of plain characters under possessive quantifiers: no state is kept, memory stays flat.
+_STRING_CHARS = r'(?:[^"\\$%]++|\\.|\$(?!\$?\{)|%(?!%?\{))++'
+
+
+def _linear_string_chars(parser: lark.Lark) -> None:
+    """Swap the STRING_CHARS pattern for :data:`_STRING_CHARS` before the lexers compile."""
+    from lark.lexer import PatternRE
+
+    for terminal in parser.terminals:
+        if terminal.name == "STRING_CHARS" and isinstance(terminal.pattern, PatternRE):
+            terminal.pattern = PatternRE(_STRING_CHARS, terminal.pattern.flags)
+    frontend = getattr(parser, "parser", None)
+    lexer = getattr(getattr(frontend, "lexer", None), "lexer", None)
+    # The contextual lexer's per-state lexers share the terminal objects; a scanner already
+    # compiled (none is, before the first parse) is dropped so it is built from the new one.
+    for sub in [*getattr(lexer, "lexers", {}).values(), getattr(lexer, "root_lexer", None)]:
+        if sub is not None and hasattr(sub, "_scanner"):
+            sub._scanner = None
 
 
 def _streamline(parser: lark.Lark) -> None:

@@ -27,6 +27,7 @@ from talosaudit.collectors.terraform.parse_worker import read_message, write_mes
 from talosaudit.collectors.terraform.syntax import BlockNode, ParseResult
 from talosaudit.collectors.terraform.values import Lines, TerraformProblem
 from talosaudit.model import ProblemKind
+from talosaudit.regular_files import read_bytes, read_text
 
 #: Helpers start in about 0.15 s and parse about 1 MB/s: below this much work they cost
 #: more than they save.
@@ -243,7 +244,7 @@ class Loader:
             if not is_input and path.stat().st_size > MAX_FILE_BYTES:
                 self._read_problem(rel, "file is over the 10 MiB limit")
                 return None
-            data = path.read_bytes()
+            data = read_bytes(path)
         except OSError as exc:
             self._read_problem(rel, f"file cannot be read: {exc.strerror or exc}", force=True)
             return None
@@ -302,7 +303,7 @@ def cached_modules(root_dir: Path) -> dict[str, Path]:
     init`` leaves); only directories inside the root module's directory are used."""
     manifest = root_dir / ".terraform" / "modules" / "modules.json"
     try:
-        doc = json.loads(manifest.read_text(encoding="utf-8"))
+        doc = json.loads(read_text(manifest))
     except (OSError, ValueError):
         return {}
     out: dict[str, Path] = {}

@@ -49,6 +49,7 @@ from talosaudit.collectors.terraform.values import (
     Variable,
 )
 from talosaudit.model import Collection, ProblemKind
+from talosaudit.regular_files import read_text
 
 AFTER_APPLY = "known only after apply"
 _SUPPORTED_MAJORS = ("0", "1")
@@ -144,7 +145,7 @@ def collect(files: Sequence[InputFile], root: Path, options: CollectOptions) -> 
 
 def read_plan_file(path: Path, rel: str) -> TerraformConfig:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path)
     except (OSError, UnicodeDecodeError) as exc:
         return _unreadable(rel, f"file cannot be read: {exc}")
     return read_plan(text, rel)

@@ -6,6 +6,7 @@ else. No traceback reaches the user: every error becomes one clear line on stder
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import traceback
@@ -113,6 +114,9 @@ def scan(ctx: click.Context, *, paths: tuple[Path, ...], opts: AuditOptions, cat
     from talosaudit.cli_common import emit, parse_outputs, scan_request
     from talosaudit.scan import run_scan
 
+    # What the imports built lives until exit: keep the cyclic collector from walking it
+    # again at every collection (about a tenth of a warm scan of a large tree).
+    gc.freeze()
     files = parse_outputs(opts.outputs)
     request = scan_request(opts, paths=paths, first_scanned=paths[0])
     emit(ctx, run_scan(request), request, opts, files=files, category=category)

@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import installed_from
+
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = Path(sysconfig.get_path("scripts"))
 WORKFLOWS = sorted([*(ROOT / ".github").rglob("*.yml"), *(ROOT / "docs" / "examples").glob("*.yml")])
@@ -170,24 +172,18 @@ class Runner:
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
-    """The action checked out (its tracked files) and installed by its own steps, once."""
-    action_path = tmp_path_factory.mktemp("action")
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=ROOT, capture_output=True, text=True, check=True,
-    ).stdout.split("\0")  # fmt: skip
-    for name in filter(None, listed):
-        source = ROOT / name
-        if source.is_file():
-            (action_path / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, action_path / name)
-    temp = tmp_path_factory.mktemp("runner_temp")
-    runner = Runner(action_path, temp, temp, {})
+def installed(checkout: Path, installed_venv: Path) -> Iterator[tuple[Path, Path]]:
+    """The action checked out (the session's copy of the tracked files) and installed by its
+    own steps, once. Its runner temp is the one that holds the session's environment, which
+    already has the dependencies: the install step still creates the environment and
+    installs the checkout from the action's path, only without fetching them again."""
+    temp = installed_venv.parent
+    runner = Runner(checkout, temp, temp, {})
     runner.run(only={"python", "pip-cache", "install"})
     assert runner.failed_with == 0
     assert (temp / "talosaudit-venv" / "bin" / "talosaudit").exists()
-    yield action_path, temp
+    assert installed_from(installed_venv) == checkout.as_uri()  # installed from the action's path
+    yield checkout, temp
 
 
 def workspace(tmp_path: Path) -> Path:

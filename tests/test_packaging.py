@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import sys
 import tarfile
 import tomllib
 import zipfile
 from pathlib import Path
 
 import pytest
+
+from conftest import Built, installed_from
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,28 +39,12 @@ def test_information_uri_is_the_declared_homepage() -> None:
     assert RULE_DOC_URI.startswith(INFORMATION_URI + "/")
 
 
-def copy_tracked_files(dest: Path) -> None:
-    """The files a checkout has (tracked or new, not ignored): no build/ or venv leftovers."""
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=ROOT, capture_output=True, text=True, check=True,
-    ).stdout.split("\0")  # fmt: skip
-    for name in filter(None, listed):
-        if (ROOT / name).is_file():
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, dest / name)
-
-
 @pytest.mark.slow
-def test_build_sdist_and_wheel_then_run_the_installed_wheel(tmp_path: Path) -> None:
-    source, dist = tmp_path / "source", tmp_path / "dist"
-    copy_tracked_files(source)
-    subprocess.run(
-        [sys.executable, "-m", "build", "--sdist", "--wheel", "--outdir", str(dist), str(source)],
-        check=True, capture_output=True, timeout=600,
-    )  # fmt: skip
-    [sdist] = dist.glob("talosaudit-0.1.0.tar.gz")
-    [wheel] = dist.glob("talosaudit-0.1.0-py3-none-any.whl")
+def test_build_sdist_and_wheel_then_run_the_installed_wheel(
+    built: Built, installed_venv: Path, tmp_path: Path
+) -> None:
+    # `built` ran `python -m build --sdist --wheel` on a copy of the tracked files (conftest).
+    sdist, wheel, source = built.sdist, built.wheel, built.source
     with tarfile.open(sdist) as tar:
         in_sdist = {Path(n).relative_to("talosaudit-0.1.0").as_posix() for n in tar.getnames()}
     assert {"LICENSE", "README.md", "pyproject.toml", "policies/TA201-talos-api-public.yaml"} <= in_sdist
@@ -73,14 +57,17 @@ def test_build_sdist_and_wheel_then_run_the_installed_wheel(tmp_path: Path) -> N
     assert "Project-URL: Homepage, https://github.com/talosaudit/talosaudit" in metadata
     assert "Classifier: Topic :: Security" in metadata
 
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    # The shared environment has the wheel's dependencies; install the wheel itself again so
+    # that what runs is the wheel, whatever another test installed there before.
+    python = installed_venv / "bin" / "python"
     subprocess.run(
-        [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", str(wheel)],
+        [str(python), "-m", "pip", "install", "--quiet", "--force-reinstall", "--no-deps", str(wheel)],
         check=True, capture_output=True, timeout=600,
     )  # fmt: skip
+    assert installed_from(installed_venv) == wheel.as_uri()
+    talosaudit = str(installed_venv / "bin" / "talosaudit")
     proc = subprocess.run(
-        [str(venv / "bin" / "talosaudit"), "scan", "fixtures/aws-talos", "--tunnel", "geneve", "--no-cache"],
+        [talosaudit, "scan", "fixtures/aws-talos", "--tunnel", "geneve", "--no-cache"],
         cwd=source, capture_output=True, text=True, check=False, timeout=300,
         env={"PATH": os.environ["PATH"], "HOME": str(tmp_path), "NO_COLOR": "1"},
     )  # fmt: skip
@@ -88,7 +75,6 @@ def test_build_sdist_and_wheel_then_run_the_installed_wheel(tmp_path: Path) -> N
     assert "0 errors" in proc.stdout
     # The wheel reads its own policy pack, not the source tree's policies/.
     listing = subprocess.run(
-        [str(venv / "bin" / "talosaudit"), "policies", "list"],
-        cwd=tmp_path, capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
+        [talosaudit, "policies", "list"], cwd=tmp_path, capture_output=True, text=True, check=True
+    ).stdout
     assert "TA201  error    talos-api-public" in listing

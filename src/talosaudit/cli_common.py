@@ -32,7 +32,6 @@ from talosaudit.report import FORMATS
 from talosaudit.report.base import Report
 from talosaudit.report.markdown import render_markdown
 from talosaudit.report.safe import defuse, visible
-from talosaudit.report.text import render_text
 from talosaudit.settings import CommandLine
 
 if TYPE_CHECKING:
@@ -236,6 +235,8 @@ def emit(
         say(f"wrote {out_fmt} report to {out_file}", opts.quiet)
     stdout_fmt = opts.fmt or ("text" if not files or not opts.quiet else None)
     if stdout_fmt == "text":
+        from talosaudit.report.text import render_text  # rich, only when text is printed
+
         # A closed stdout (``>&-``) is None: no colour, and click.echo writes nothing.
         color = color_wanted(os.environ, sys.stdout is not None and sys.stdout.isatty())
         # click strips ANSI codes from a pipe unless told: FORCE_COLOR is meant for pipes.

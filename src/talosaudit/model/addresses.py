@@ -6,6 +6,7 @@ mistaken for an IPv4 one: the two families are separate interval sets.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -20,6 +21,29 @@ def _network_interval(net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> tup
     return int(net.network_address), int(net.broadcast_address)
 
 
+def _blocks(lo: int, hi: int, bits: int) -> Iterable[tuple[int, int]]:
+    """(network, prefix length) of the fewest aligned blocks covering ``lo..hi``: the
+    algorithm of ``ipaddress.summarize_address_range`` on plain integers."""
+    while lo <= hi:
+        aligned = (lo & -lo).bit_length() - 1 if lo else bits
+        size = min(aligned, (hi - lo + 1).bit_length() - 1)
+        yield lo, bits - size
+        lo += 1 << size
+
+
+@functools.lru_cache(maxsize=4096)
+def _cidrs(v4: tuple[tuple[int, int], ...], v6: tuple[tuple[int, int], ...]) -> tuple[str, ...]:
+    # Cached: policies ask for the CIDRs of the same few sets (a rule's peers, the internet
+    # part of them) thousands of times on a large tree; the sets are immutable.
+    out = [
+        f"{net >> 24}.{(net >> 16) & 255}.{(net >> 8) & 255}.{net & 255}/{prefix}"
+        for lo, hi in v4
+        for net, prefix in _blocks(lo, hi, 32)
+    ]
+    out += [f"{ipaddress.IPv6Address(net)}/{prefix}" for lo, hi in v6 for net, prefix in _blocks(lo, hi, 128)]
+    return tuple(out)
+
+
 @dataclass(frozen=True, slots=True)
 class AddressSet:
     v4: IntervalSet = IntervalSet()
@@ -31,17 +55,7 @@ class AddressSet:
 
         Raises ValueError with a readable message for anything else.
         """
-        text = cidr.strip()
-        if "-" in text and "/" not in text:
-            lo_s, _, hi_s = text.partition("-")
-            lo, hi = ipaddress.ip_address(lo_s.strip()), ipaddress.ip_address(hi_s.strip())
-            if lo.version != hi.version or int(lo) > int(hi):
-                raise ValueError(f"bad address range {cidr!r}")
-            span = IntervalSet.span(int(lo), int(hi))
-            return cls(v4=span) if lo.version == 4 else cls(v6=span)
-        net = ipaddress.ip_network(text, strict=False)
-        span = IntervalSet.span(*_network_interval(net))
-        return cls(v4=span) if net.version == 4 else cls(v6=span)
+        return _parse_address(cidr)
 
     @classmethod
     def of(cls, cidrs: Iterable[str]) -> AddressSet:
@@ -77,13 +91,7 @@ class AddressSet:
 
     def cidrs(self) -> list[str]:
         """The smallest list of CIDRs that covers exactly this set."""
-        out: list[str] = []
-        for family, intervals in ((4, self.v4), (6, self.v6)):
-            cls4or6 = ipaddress.IPv4Address if family == 4 else ipaddress.IPv6Address
-            for lo, hi in intervals:
-                for net in ipaddress.summarize_address_range(cls4or6(lo), cls4or6(hi)):
-                    out.append(str(net))
-        return out
+        return list(_cidrs(self.v4.intervals, self.v6.intervals))
 
     def widest_prefix(self) -> int | None:
         """The prefix length of the largest single network in the set (None when empty)."""
@@ -104,6 +112,23 @@ class AddressSet:
 
     def __str__(self) -> str:
         return self.describe()
+
+
+@functools.lru_cache(maxsize=16384)
+def _parse_address(cidr: str) -> AddressSet:
+    # Cached: a large tree repeats the same few CIDRs in thousands of rules, and messages
+    # parse a rule's CIDRs again; the result is immutable.
+    text = cidr.strip()
+    if "-" in text and "/" not in text:
+        lo_s, _, hi_s = text.partition("-")
+        lo, hi = ipaddress.ip_address(lo_s.strip()), ipaddress.ip_address(hi_s.strip())
+        if lo.version != hi.version or int(lo) > int(hi):
+            raise ValueError(f"bad address range {cidr!r}")
+        span = IntervalSet.span(int(lo), int(hi))
+        return AddressSet(v4=span) if lo.version == 4 else AddressSet(v6=span)
+    net = ipaddress.ip_network(text, strict=False)
+    span = IntervalSet.span(*_network_interval(net))
+    return AddressSet(v4=span) if net.version == 4 else AddressSet(v6=span)
 
 
 EMPTY = AddressSet()

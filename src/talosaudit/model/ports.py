@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -139,11 +140,17 @@ class PortSet:
         return PortSet(IntervalSet.span(1, MAX_PORT)) <= self
 
     def __str__(self) -> str:
-        if self.is_all():
-            return "all ports"
-        if not self.values:
-            return "no ports"
-        return ",".join(str(lo) if lo == hi else f"{lo}-{hi}" for lo, hi in self.values)
+        return _port_text(self.values.intervals)
+
+
+@functools.lru_cache(maxsize=4096)
+def _port_text(intervals: tuple[tuple[int, int], ...]) -> str:
+    # Cached: messages name the same few port sets thousands of times on a large tree.
+    if intervals == ((0, MAX_PORT),):
+        return "all ports"
+    if not intervals:
+        return "no ports"
+    return ",".join(str(lo) if lo == hi else f"{lo}-{hi}" for lo, hi in intervals)
 
 
 ALL_PORTS = PortSet(IntervalSet.span(0, MAX_PORT))

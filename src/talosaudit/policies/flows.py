@@ -3,7 +3,6 @@ through (TA2xx, TA3xx). Both ask reachability; neither enumerates ports or addre
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -417,8 +416,8 @@ def public_scope(ctx: Context, e: Exposure) -> str:
         return "placeholder"
     trust = ctx.trust_params()
     for cidr in e.public.cidrs():
-        net = ipaddress.ip_network(cidr)
-        if net.prefixlen < (trust.min_public_prefix if net.version == 4 else trust.min_public_prefix_v6):
+        prefix = int(cidr.rsplit("/", 1)[1])
+        if prefix < (trust.min_public_prefix_v6 if ":" in cidr else trust.min_public_prefix):
             return ""
     return "allowlist"
 

@@ -317,6 +317,7 @@ def merge_models(models: Sequence[Model]) -> Model:
             problems=m.problems,
             drift=m.drift,
             files=m.files,
+            notices=m.notices,
         )
         for m in models
     ]
@@ -424,7 +425,7 @@ def finish_run(
     notices: Iterable[str] = (),
 ) -> ScanResult:
     """Selection, level overrides, suppressions, ignores, baseline and --min-level."""
-    all_notices = [*prepared.notices, *notices]
+    all_notices = [*prepared.notices, *model.notices, *notices]
     findings = [f for f in _dedupe(raw) if is_selected(f.rule_id, request.checks, request.skip_checks)]
     only = given_files(request)
     findings = [

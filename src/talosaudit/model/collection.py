@@ -121,6 +121,8 @@ class Collection:
     #: when there are several: scan evaluates each alone. What this collection holds itself
     #: belongs to no root (a file that cannot be parsed).
     roots: tuple[tuple[str, Collection], ...] = ()
+    #: Lines for the report's notices (not findings): "2 remote modules not read; ...".
+    notices: tuple[str, ...] = ()
 
     @classmethod
     def combine(cls, parts: Iterable[Collection]) -> Collection:
@@ -140,6 +142,7 @@ class Collection:
             consumed=tuple(dict.fromkeys(x for c in collected for x in c.consumed)),
             references=tuple(dict.fromkeys(x for c in collected for x in c.references)),
             roots=tuple(x for c in collected for x in c.roots),
+            notices=tuple(dict.fromkeys(x for c in collected for x in c.notices)),
         )
 
 
@@ -160,6 +163,8 @@ class Model:
     problems: tuple[Problem, ...] = ()
     drift: tuple[Drift, ...] = ()
     files: tuple[str, ...] = ()
+    #: What the collectors say that is no finding (see Collection.notices).
+    notices: tuple[str, ...] = ()
 
     def fact(self, name: str, default: str = "") -> str:
         found = self.facts.get(name)
@@ -182,6 +187,7 @@ def merge(collections: Iterable[Collection], extra_facts: Iterable[Fact] = ()) -
     problems: list[Problem] = []
     drift: list[Drift] = []
     files: list[str] = []
+    notices: list[str] = []
     all_facts: list[Fact] = list(extra_facts)
     attachments: list[Attachment] = []
     for c in collections:
@@ -201,6 +207,7 @@ def merge(collections: Iterable[Collection], extra_facts: Iterable[Fact] = ()) -
         problems.extend(c.problems)
         drift.extend(c.drift)
         files.extend(c.files)
+        notices.extend(c.notices)
     groups = _attach(groups, attachments, layers)
     joined = join_segments(segments, layers.values())
     segments = joined.segments
@@ -222,6 +229,7 @@ def merge(collections: Iterable[Collection], extra_facts: Iterable[Fact] = ()) -
         problems=tuple(problems),
         drift=tuple(drift),
         files=tuple(sorted(set(files))),
+        notices=tuple(dict.fromkeys(notices)),
     )
 
 

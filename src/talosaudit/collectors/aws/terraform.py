@@ -68,6 +68,51 @@ from talosaudit.model import (
     Rule,
 )
 
+#: Resource types (prefixes) this mapping reads: a value an unread module feeds into one of
+#: these is a gap in the model (collectors/terraform/remote_modules.py).
+TERRAFORM_TYPES = (
+    "aws_security_group",
+    "aws_vpc_security_group_",
+    "aws_default_security_group",
+    "aws_ec2_managed_prefix_list",
+    "aws_instance",
+    "aws_launch_template",
+    "aws_launch_configuration",
+    "aws_autoscaling_group",
+    "aws_subnet",
+    "aws_vpc",
+    "aws_default_vpc",
+    "aws_network_acl",
+    "aws_default_network_acl",
+    "aws_lb",
+    "aws_alb",
+    "aws_elb",
+)
+#: Attributes of those resources that say nothing about who reaches a node: an unread
+#: module's output there (an IAM profile, an AMI, user data) leaves the model whole.
+NOT_READ = frozenset(
+    {
+        "ami",
+        "image_id",
+        "instance_type",
+        "user_data",
+        "user_data_base64",
+        "iam_instance_profile",
+        "key_name",
+        "root_block_device",
+        "ebs_block_device",
+        "block_device_mappings",
+        "metadata_options",
+        "credit_specification",
+        "monitoring",
+        "kms_key_id",
+        "access_logs",
+        "timeouts",
+        "lifecycle",
+        "depends_on",
+    }
+)
+
 
 def map_aws(config: TerraformConfig, hints: RoleHints | None = None) -> Collection:
     ctx = Context(config)

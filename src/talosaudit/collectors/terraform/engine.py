@@ -80,10 +80,11 @@ def load_roots(files: Sequence[InputFile], root: Path, options: CollectOptions) 
                 files=engine.files_of_root(root_dir),
                 root=loader.rel(root_dir),
                 references=tuple(sorted({_rel_real(p, root) for p in engine.referenced})),
-                extra={"roots": [loader.rel(root_dir)]},
+                extra={"roots": [loader.rel(root_dir)], "remote_modules": sorted(engine.remote_modules)},
             )
         )
         engine.resources, engine.variables, engine.problems = [], [], []
+        engine.remote_modules = set()
     shared = TerraformConfig(problems=tuple(loader.problems), files=tuple(sorted(set(loader.files_read))))
     return [shared, *configs]
 
@@ -101,6 +102,9 @@ class Engine:
         self.resources: list[ResourceInstance] = []
         self.variables: list[Variable] = []
         self.problems: list[TerraformProblem] = []
+        #: Problem keys (``module:<address>``) of the remote modules that could not be read:
+        #: the collector keeps their problem only where their outputs feed what is mapped.
+        self.remote_modules: set[str] = set()
         self._remote: dict[str, dict[str, Path]] = {}
         self._reported: set[tuple[str, int]] = set()
         self._var_files = [Path(os.path.abspath(p)) for p in options.var_files]
@@ -316,6 +320,7 @@ class Engine:
                 )
                 if not registry_modules.is_missing(modelled):
                     return modelled, []
+                self.remote_modules.add(f"module:{base}")
                 return self._unreadable(
                     call,
                     base,

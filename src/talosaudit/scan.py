@@ -318,6 +318,7 @@ def merge_models(models: Sequence[Model]) -> Model:
             drift=m.drift,
             files=m.files,
             notices=m.notices,
+            forwarders=m.forwarders,
         )
         for m in models
     ]

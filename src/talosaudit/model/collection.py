@@ -9,6 +9,7 @@ from enum import StrEnum
 from talosaudit.model.addresses import EMPTY, AddressSet
 from talosaudit.model.cluster import Fact, NodeGroup, Role, Segment
 from talosaudit.model.firewall import Layer, LayerKind
+from talosaudit.model.forwarders import Forwarder
 from talosaudit.model.segments import join_segments
 from talosaudit.model.source import SourceRef
 
@@ -121,6 +122,8 @@ class Collection:
     #: when there are several: scan evaluates each alone. What this collection holds itself
     #: belongs to no root (a file that cannot be parsed).
     roots: tuple[tuple[str, Collection], ...] = ()
+    #: Load balancer listeners in front of node groups.
+    forwarders: tuple[Forwarder, ...] = ()
     #: Lines for the report's notices (not findings): "2 remote modules not read; ...".
     notices: tuple[str, ...] = ()
 
@@ -143,6 +146,7 @@ class Collection:
             references=tuple(dict.fromkeys(x for c in collected for x in c.references)),
             roots=tuple(x for c in collected for x in c.roots),
             notices=tuple(dict.fromkeys(x for c in collected for x in c.notices)),
+            forwarders=tuple(x for c in collected for x in c.forwarders),
         )
 
 
@@ -165,6 +169,7 @@ class Model:
     files: tuple[str, ...] = ()
     #: What the collectors say that is no finding (see Collection.notices).
     notices: tuple[str, ...] = ()
+    forwarders: tuple[Forwarder, ...] = ()
 
     def fact(self, name: str, default: str = "") -> str:
         found = self.facts.get(name)
@@ -188,6 +193,7 @@ def merge(collections: Iterable[Collection], extra_facts: Iterable[Fact] = ()) -
     drift: list[Drift] = []
     files: list[str] = []
     notices: list[str] = []
+    forwarders: list[Forwarder] = []
     all_facts: list[Fact] = list(extra_facts)
     attachments: list[Attachment] = []
     for c in collections:
@@ -208,6 +214,7 @@ def merge(collections: Iterable[Collection], extra_facts: Iterable[Fact] = ()) -
         drift.extend(c.drift)
         files.extend(c.files)
         notices.extend(c.notices)
+        forwarders.extend(c.forwarders)
     groups = _attach(groups, attachments, layers)
     joined = join_segments(segments, layers.values())
     segments = joined.segments
@@ -230,6 +237,7 @@ def merge(collections: Iterable[Collection], extra_facts: Iterable[Fact] = ()) -
         drift=tuple(drift),
         files=tuple(sorted(set(files))),
         notices=tuple(dict.fromkeys(notices)),
+        forwarders=tuple(forwarders),
     )
 
 

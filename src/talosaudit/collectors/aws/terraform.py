@@ -35,6 +35,7 @@ from talosaudit.collectors.aws.security_groups import (
     security_group_layer,
     unknown_rules,
 )
+from talosaudit.collectors.aws.tf_balancers import balancer_groups, map_balancers
 from talosaudit.collectors.aws.tf_common import Context, tags_of
 from talosaudit.collectors.aws.tf_compute import (
     Machines,
@@ -122,8 +123,11 @@ def map_aws(config: TerraformConfig, hints: RoleHints | None = None) -> Collecti
     members = machines.build()
     members = [_with_subnet_addresses(m, net) for m in members]
     roles = _roles(ctx, sgs, members, hints)
-    groups = _node_groups(members, roles, net, sgs)
+    owner: dict[str, str] = {}
+    groups = _node_groups(members, roles, net, sgs, owner)
     carried = {g for m in members for g in m.groups}
+    # A load balancer's groups filter the load balancer: no node group, no unknown role.
+    carried |= balancer_groups(ctx)
     problems: list[Problem] = []
     for draft in sgs.drafts.values():
         if draft.id in carried:
@@ -134,6 +138,8 @@ def map_aws(config: TerraformConfig, hints: RoleHints | None = None) -> Collecti
     for draft in sgs.drafts.values():
         if roles.groups[draft.id] is not None or draft.id in roles.carried_by_role:
             continue
+        if draft.id in carried and draft.id not in {g for m in members for g in m.groups}:
+            continue  # a load balancer's group
         if draft.id.startswith("unresolved:"):
             continue  # the UNRESOLVED on its security_group_id already says what is missing
         if _admits_cluster(draft):
@@ -151,7 +157,9 @@ def map_aws(config: TerraformConfig, hints: RoleHints | None = None) -> Collecti
     layers = [_layer(d, sgs.layer_rules(d), roles.groups[d.id]) for d in sgs.drafts.values()]
     layers += [_unresolved_layer(u) for u in machines.unresolved.values()]
     layers += net.acls
+    forwarders = map_balancers(ctx, sgs, net, owner, groups)
     return Collection(
+        forwarders=tuple(forwarders),
         node_groups=tuple(groups),
         layers=tuple(layers),
         segments=tuple(net.segments),
@@ -208,8 +216,9 @@ class _Key:
 
 
 def _node_groups(
-    members: list[Member], roles: AttachedRoles, net: Network, sgs: SecurityGroups
+    members: list[Member], roles: AttachedRoles, net: Network, sgs: SecurityGroups, owner: dict[str, str]
 ) -> list[NodeGroup]:
+    """The node groups; ``owner`` receives the node group id of each member's address."""
     buckets: dict[_Key, list[int]] = defaultdict(list)
     for i, m in enumerate(members):
         assignment = roles.members[i]
@@ -226,6 +235,7 @@ def _node_groups(
     result: list[NodeGroup] = []
     for ident, (_, key, idx) in sorted(zip(ids, drafts, strict=True), key=lambda t: t[0]):
         group_members = sorted((members[i] for i in idx), key=lambda m: m.address)
+        owner.update((m.address, ident) for m in group_members)
         first_index = min(idx, key=lambda i: members[i].address)
         assignment = roles.members[first_index]
         addresses, address_reason = _addresses(group_members, key, net, sgs)

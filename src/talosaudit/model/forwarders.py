@@ -26,8 +26,9 @@ class Forwarder:
     #: The listener.
     source: SourceRef
     layer: Layer
-    #: Node group ids the listener forwards to.
+    #: Node group ids the listener forwards to, on ``target_port`` (tcp).
     targets: tuple[str, ...]
+    target_port: int
     preserves_client: bool
     internet_facing: bool
     #: The load balancer and the target group: related locations of a finding through it.

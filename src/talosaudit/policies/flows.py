@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from talosaudit.findings import Finding
@@ -37,6 +37,7 @@ from talosaudit.policies.context import (
     rule_key,
     rule_text,
 )
+from talosaudit.policies.forwarding import forwarder_reach, through
 from talosaudit.policies.params import (
     ForbiddenFlow,
     ForbidFlowParams,
@@ -45,12 +46,7 @@ from talosaudit.policies.params import (
 from talosaudit.policies.required import FlowEnd, blocked_checks
 from talosaudit.policies.schema import Policy
 from talosaudit.reachability import Endpoint, LayerDecision, Restrictor, Space, address_line
-from talosaudit.reachability.endpoints import (
-    admin_endpoint,
-    group_endpoint,
-    internet_endpoint,
-    node_network_endpoint,
-)
+from talosaudit.reachability.endpoints import admin_endpoint, internet_endpoint, node_network_endpoint
 from talosaudit.reachability.query import Reachability, Side
 from talosaudit.reachability.space import ALL_PROTOCOLS
 
@@ -254,31 +250,16 @@ def _exposures(ctx: Context, policy: Policy) -> list[Exposure]:
 def forwarded_paths(
     ctx: Context, targets: dict[str, NodeGroup]
 ) -> list[tuple[NodeGroup, Endpoint, Reachability, Forwarder]]:
-    """The target node groups as an internet-facing listener reaches them: the listener's
-    layer first, then (an NLB keeps the client's address) the group's own layers."""
-    forwarders = [f for f in ctx.model.forwarders if f.internet_facing]
-    if not forwarders:
-        return []
-
-    def build() -> Reachability:
-        layers = {**ctx.model.layers, **{f.layer.id: f.layer for f in forwarders}}
-        return Reachability(replace(ctx.model, layers=layers))
-
-    reach: Reachability = ctx.memo(("forwarders", ""), build)
+    """The target node groups as an internet-facing listener reaches them (forwarding.py)."""
     out: list[tuple[NodeGroup, Endpoint, Reachability, Forwarder]] = []
-    for f in forwarders:
+    for f in ctx.model.forwarders:
+        if not f.internet_facing:
+            continue
         for target in f.targets:
             group = targets.get(target)
-            if group is None:
-                continue
-            own = group.layers if f.preserves_client else ()
-            through = replace(
-                group,
-                id=f"{group.id} through {f.id}",
-                name=f"{group.name} through {f.name}",
-                layers=(f.layer.id, *own),
-            )
-            out.append((through, group_endpoint(reach.model, through), reach, f))
+            if group is not None:
+                seen, endpoint = through(ctx, group, f)
+                out.append((seen, endpoint, forwarder_reach(ctx), f))
     return out
 
 

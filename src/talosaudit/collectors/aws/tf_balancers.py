@@ -8,7 +8,8 @@ Read: ``aws_lb``/``aws_alb`` (type, ``internal``, ``security_groups``, ``subnets
 ``listener`` blocks (``lb_port`` -> ``instance_port``), ``instances`` and an auto scaling
 group's ``load_balancers``.
 
-Only internet-facing load balancers become forwarders, and only toward node groups. Who the
+Listeners become forwarders toward node groups (internal ones too: required flows may take
+them; exposure rules look only at internet-facing ones). Who the
 listener admits is what the load balancer's security groups admit on the listener port
 (anyone when it has none: an NLB without groups). An ALB or classic ELB connects to the
 targets from itself: a forwarder exists only when the targets' groups admit the load
@@ -85,7 +86,7 @@ def map_balancers(
         lb_res = ctx.target(r.body.attrs.get("load_balancer_arn"))
         lb = balancers.get(lb_res.address) if lb_res is not None else None
         port = as_int(r.body.attrs.get("port"))
-        if lb is None or port is None or not lb.internet_facing:
+        if lb is None or port is None:
             continue
         for tg_ref in _forwarded(r.body):
             tg_res = ctx.target(tg_ref)
@@ -191,8 +192,6 @@ def _classic(
     out: list[Forwarder] = []
     for r in ctx.managed("aws_elb"):
         lb = balancers[r.address]
-        if not lb.internet_facing:
-            continue
         nodes = sorted({owner[m] for m in members[r.address] if m in owner})
         for block in r.body.blocks_of("listener"):
             port, target_port = as_int(block.attrs.get("lb_port")), as_int(block.attrs.get("instance_port"))
@@ -249,6 +248,7 @@ def _forwarder(
         source=at,
         layer=layer,
         targets=tuple(nodes),
+        target_port=target_port,
         preserves_client=lb.network,
         internet_facing=lb.internet_facing,
     )

@@ -34,7 +34,7 @@ REPO = TESTS.parent
 POLICIES = REPO / "policies"
 RULE_ID = re.compile(r"^TA\d{3}$")
 POLICY_FILE = re.compile(r"^(TA\d{3})\b")
-CASE_KEYS = {"description", "args", "paths", "exit_code", "expected", "passes", "facts"}
+CASE_KEYS = {"description", "args", "paths", "exit_code", "expected", "passes", "facts", "notices"}
 EXPECTED_KEYS = {"rule", "path", "line", "message", "related"}
 #: Rules that only ``talosaudit live`` can produce (drift between AWS and Terraform): a golden
 #: ``scan`` case cannot show them, so the coverage test does not ask for one.
@@ -79,6 +79,8 @@ class Case:
     passes: tuple[str, ...]
     #: Optional: fact name -> substrings its "value: reason" must contain ("Facts used").
     facts: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    #: Optional: for each entry, the substrings one notice of the report must contain.
+    notices: tuple[tuple[str, ...], ...] = ()
 
 
 def _strings(value: Any, what: str) -> tuple[str, ...]:
@@ -111,7 +113,10 @@ def load_case(directory: Path) -> Case:
         assert RULE_ID.match(rule), f"{where}: passes: {rule!r} is not a rule id"
     facts = data.get("facts") or {}
     assert isinstance(facts, dict), f"{where}: facts: a mapping of fact name to substrings"
+    notices = data.get("notices") or []
+    assert isinstance(notices, list), f"{where}: notices: a list of lists of substrings"
     return Case(
+        notices=tuple(_strings(n, f"{where}: notices") for n in notices),
         facts=tuple((str(name), _strings(parts, f"{where}: facts.{name}")) for name, parts in facts.items()),
         name=directory.name,
         directory=directory,
@@ -187,6 +192,8 @@ def run_scan_with_facts(case: Case) -> tuple[int, list[Actual], str, dict[str, s
         if not f.get("suppressed")
     ]
     facts = {f["name"]: f"{f['value']}: {f['reason']}" for f in document.get("facts", [])}
+    # Notices travel with the facts under keys no fact name can take.
+    facts.update({f"notice {i}": n for i, n in enumerate(document.get("notices", []))})
     return result.exit_code, findings, result.stderr, facts
 
 
@@ -250,6 +257,10 @@ def test_case(case_dir: Path) -> None:
         said = facts.get(name)
         if said is None or not all(part in said for part in parts):
             problems.append(f"fact {name} must contain {list(parts)}; it is {said!r}")
+    said_notices = [v for k, v in facts.items() if k.startswith("notice ")]
+    for parts in case.notices:
+        if not any(all(part in n for part in parts) for n in said_notices):
+            problems.append(f"a notice must contain {list(parts)}; the notices are {said_notices!r}")
     assert not problems, f"{case.name}: {case.description}\n\n" + "\n\n".join(problems)
 
 

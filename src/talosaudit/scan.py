@@ -332,6 +332,8 @@ def merge_models(models: Sequence[Model]) -> Model:
             drift=m.drift,
             files=m.files,
             secrets=m.secrets,
+            notices=m.notices,
+            forwarders=m.forwarders,
         )
         for m in models
     ]
@@ -440,7 +442,7 @@ def finish_run(
     notices: Iterable[str] = (),
 ) -> ScanResult:
     """Selection, level overrides, suppressions, ignores, baseline and --min-level."""
-    all_notices = [*prepared.notices, *notices]
+    all_notices = [*prepared.notices, *model.notices, *notices]
     findings = [f for f in _dedupe(raw) if is_selected(f.rule_id, request.checks, request.skip_checks)]
     only = given_files(request)
     findings = [

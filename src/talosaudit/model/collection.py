@@ -9,6 +9,7 @@ from enum import StrEnum
 from talosaudit.model.addresses import EMPTY, AddressSet
 from talosaudit.model.cluster import Fact, NodeGroup, Role, Segment
 from talosaudit.model.firewall import Layer, LayerKind
+from talosaudit.model.forwarders import Forwarder
 from talosaudit.model.secrets import Secret
 from talosaudit.model.segments import join_segments
 from talosaudit.model.source import SourceRef
@@ -125,6 +126,10 @@ class Collection:
     #: Values the inputs mark as secret, with their source (``model/secrets.py``): outputs
     #: show the source, never the value.
     secrets: tuple[Secret, ...] = ()
+    #: Load balancer listeners in front of node groups.
+    forwarders: tuple[Forwarder, ...] = ()
+    #: Lines for the report's notices (not findings): "2 remote modules not read; ...".
+    notices: tuple[str, ...] = ()
 
     @classmethod
     def combine(cls, parts: Iterable[Collection]) -> Collection:
@@ -145,6 +150,8 @@ class Collection:
             references=tuple(dict.fromkeys(x for c in collected for x in c.references)),
             roots=tuple(x for c in collected for x in c.roots),
             secrets=tuple(dict.fromkeys(x for c in collected for x in c.secrets)),
+            notices=tuple(dict.fromkeys(x for c in collected for x in c.notices)),
+            forwarders=tuple(x for c in collected for x in c.forwarders),
         )
 
 
@@ -167,6 +174,9 @@ class Model:
     files: tuple[str, ...] = ()
     #: Secret values and their sources (``model/secrets.py``), from every collection.
     secrets: tuple[Secret, ...] = ()
+    #: What the collectors say that is no finding (see Collection.notices).
+    notices: tuple[str, ...] = ()
+    forwarders: tuple[Forwarder, ...] = ()
 
     def fact(self, name: str, default: str = "") -> str:
         found = self.facts.get(name)
@@ -189,6 +199,8 @@ def merge(collections: Iterable[Collection], extra_facts: Iterable[Fact] = ()) -
     problems: list[Problem] = []
     drift: list[Drift] = []
     files: list[str] = []
+    notices: list[str] = []
+    forwarders: list[Forwarder] = []
     all_facts: list[Fact] = list(extra_facts)
     attachments: list[Attachment] = []
     secrets: list[Secret] = []
@@ -210,6 +222,8 @@ def merge(collections: Iterable[Collection], extra_facts: Iterable[Fact] = ()) -
         drift.extend(c.drift)
         files.extend(c.files)
         secrets.extend(c.secrets)
+        notices.extend(c.notices)
+        forwarders.extend(c.forwarders)
     groups = _attach(groups, attachments, layers)
     joined = join_segments(segments, layers.values())
     segments = joined.segments
@@ -232,6 +246,8 @@ def merge(collections: Iterable[Collection], extra_facts: Iterable[Fact] = ()) -
         drift=tuple(drift),
         files=tuple(sorted(set(files))),
         secrets=tuple(dict.fromkeys(secrets)),
+        notices=tuple(dict.fromkeys(notices)),
+        forwarders=tuple(forwarders),
     )
 
 

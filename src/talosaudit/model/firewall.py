@@ -39,6 +39,8 @@ class LayerKind(StrEnum):
     PFSENSE = "pfsense"
     OPNSENSE = "opnsense"
     TALOS_HOST = "talos-host-firewall"
+    #: A load balancer listener (model/forwarders.py): never one of a node's own layers.
+    LOAD_BALANCER = "aws-load-balancer"
 
 
 class Placement(StrEnum):

@@ -213,6 +213,7 @@ _LAYER_NOUNS = {
     LayerKind.PFSENSE: "pfSense rules",
     LayerKind.OPNSENSE: "OPNsense rules",
     LayerKind.TALOS_HOST: "Talos host firewall",
+    LayerKind.LOAD_BALANCER: "load balancer",
 }
 
 

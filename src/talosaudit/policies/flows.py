@@ -16,12 +16,14 @@ from talosaudit.model import (
     AddressSet,
     Fact,
     Layer,
+    NodeGroup,
     PortSet,
     ProblemKind,
     Role,
     Rule,
 )
 from talosaudit.model.addresses import DOCUMENTATION
+from talosaudit.model.forwarders import Forwarder
 from talosaudit.model.ports import parse_protocol
 from talosaudit.model.source import SourceRef
 from talosaudit.policies.context import (
@@ -34,6 +36,7 @@ from talosaudit.policies.context import (
     rule_key,
     rule_text,
 )
+from talosaudit.policies.forwarding import forwarder_reach, through
 from talosaudit.policies.params import (
     ForbiddenFlow,
     ForbidFlowParams,
@@ -43,7 +46,7 @@ from talosaudit.policies.required import FlowEnd, blocked_checks
 from talosaudit.policies.schema import Policy
 from talosaudit.reachability import Endpoint, LayerDecision, Restrictor, Space, address_line
 from talosaudit.reachability.endpoints import admin_endpoint, internet_endpoint, node_network_endpoint
-from talosaudit.reachability.query import Side
+from talosaudit.reachability.query import Reachability, Side
 from talosaudit.reachability.space import ALL_PROTOCOLS
 
 _ALL_LINE = address_line(ALL_ADDRESSES)
@@ -150,6 +153,8 @@ class Exposure:
     others: dict[str, tuple[LayerDecision, list[str]]] = field(default_factory=dict)
     #: What the flows' ``note`` facts say (a bind address and where it is set), in order.
     notes: list[str] = field(default_factory=list)
+    #: Through a load balancer listener: the load balancer and the target group.
+    related: tuple[SourceRef, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,8 +187,11 @@ def _exposures(ctx: Context, policy: Policy) -> list[Exposure]:
     sources = _sources(ctx, params)
     targets = {g.id: g for role in params.to for g in ctx.groups(role)}
     found: dict[tuple[str, str, Role | None], Exposure] = {}
-    for group in targets.values():
-        dst = ctx.endpoint(group)
+    paths: list[tuple[NodeGroup, Endpoint, Reachability, Forwarder | None]] = [
+        (group, ctx.endpoint(group), ctx.reach, None) for group in targets.values()
+    ]
+    paths += forwarded_paths(ctx, targets)
+    for group, dst, reach, forwarder in paths:
         for flow in params.flows:
             if flow.unless and ctx.holds(flow.unless, params.fact_defaults):
                 continue
@@ -191,7 +199,9 @@ def _exposures(ctx: Context, policy: Policy) -> list[Exposure]:
             ports = PortSet.parse(flow.ports)
             note = _note(ctx, flow)
             for source in sources:
-                result = ctx.reach.query(source.endpoint, dst, protocol, ports)
+                if forwarder is not None and source.kind != "internet":
+                    continue  # a listener forwards what reaches it from the internet
+                result = reach.query(source.endpoint, dst, protocol, ports)
                 allowed = result.allowed
                 if source.role is None and allowed_exact:
                     allowed = allowed - not_counted
@@ -214,6 +224,8 @@ def _exposures(ctx: Context, policy: Policy) -> list[Exposure]:
                     e = found.get(key)
                     if e is None:
                         e = found[key] = Exposure(rule, chosen, group.role)
+                        if forwarder is not None:
+                            e.related = forwarder.related
                     e.ports[protocol] = e.ports.get(protocol, PortSet()) | part.ports()
                     if note and note not in e.notes:
                         e.notes.append(note)
@@ -232,6 +244,22 @@ def _exposures(ctx: Context, policy: Policy) -> list[Exposure]:
                             names = e.others.setdefault(d.layer.id, (d, []))[1]
                             names.extend(n for n in (rule_key(r) for r, _ in other) if n not in names)
     return list(found.values())
+
+
+def forwarded_paths(
+    ctx: Context, targets: dict[str, NodeGroup]
+) -> list[tuple[NodeGroup, Endpoint, Reachability, Forwarder]]:
+    """The target node groups as an internet-facing listener reaches them (forwarding.py)."""
+    out: list[tuple[NodeGroup, Endpoint, Reachability, Forwarder]] = []
+    for f in ctx.model.forwarders:
+        if not f.internet_facing:
+            continue
+        for target in f.targets:
+            group = targets.get(target)
+            if group is not None:
+                seen, endpoint = through(ctx, group, f)
+                out.append((seen, endpoint, forwarder_reach(ctx), f))
+    return out
 
 
 def _note(ctx: Context, flow: ForbiddenFlow) -> str:
@@ -533,6 +561,7 @@ def _exposure_finding(policy: Policy, params: ForbidFlowParams, e: Exposure) -> 
         message += f"; other layers on the path also allow it: {others}"
     related = [
         e.decision.layer.source,
+        *e.related,
         *(d.layer.source for d, _ in e.others.values()),
         *_applied_by(e.decision.layer),
     ]

@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from talosaudit.model import PortSet, Role
+from talosaudit.model import TCP, PortSet, Role
 from talosaudit.model.ports import flow_text
 from talosaudit.policies.context import Context, required_ports, role_text
+from talosaudit.policies.forwarding import forwarder_reach, through
 from talosaudit.policies.params import RequiredFlow, RequireFlowParams
 from talosaudit.policies.platform import bootstrap_blocked_layers
 from talosaudit.policies.schema import Policy
@@ -128,6 +129,9 @@ def _check(
         back = ctx.reach.query(dst.endpoint, src.endpoint, protocol, ports)
         missing = missing & back.surely_blocked.swap(SRC, DST)
         held = held | back.allowed.swap(SRC, DST)
+    note = ""
+    if missing and flow.require != "any":
+        missing, held, note = _through_listeners(ctx, (src, dst), (protocol, ports), missing, held)
     if missing:
         verdict = Verdict.BLOCKED if result.space <= missing else Verdict.PARTIAL
     else:
@@ -135,8 +139,47 @@ def _check(
     blockers = tuple(_blockers(result.decisions, missing, flow.require == "any"))
     reported = tuple(d for d in blockers if d.layer.id not in reported_whole)
     return RequiredCheck(
-        policy, flow, protocol, ports, spec, src, dst, verdict, missing, result.decisions, blockers, reported
+        policy,
+        flow,
+        protocol,
+        ports,
+        spec,
+        src,
+        dst,
+        verdict,
+        missing,
+        result.decisions,
+        blockers,
+        reported,
+        note=note,
     )
+
+
+def _through_listeners(
+    ctx: Context, ends: tuple[FlowEnd, FlowEnd], what: tuple[int | None, PortSet], missing: Space, held: Space
+) -> tuple[Space, Space, str]:
+    """A flow the direct path refuses may go through a load balancer listener that forwards
+    to the destination's port (the API through the NLB that is the cluster endpoint): nodes
+    through internal listeners, other sources (admin networks) through internet-facing
+    ones. What a listener's path lets through is not missing."""
+    src, dst = ends
+    protocol, ports = what
+    group = dst.endpoint.node_group
+    if group is None or protocol != TCP:
+        return missing, held, ""
+    via: list[str] = []
+    for forwarder in ctx.model.forwarders:
+        if group.id not in forwarder.targets or forwarder.internet_facing == (src.role is not None):
+            continue
+        if not ports <= PortSet.single(forwarder.target_port):
+            continue
+        _, endpoint = through(ctx, group, forwarder)
+        result = forwarder_reach(ctx).query(src.endpoint, endpoint, protocol, ports)
+        if result.allowed:
+            missing = missing - result.allowed
+            held = held | result.allowed
+            via.append(forwarder.name)
+    return missing, held, f"through {', '.join(via)}" if via else ""
 
 
 def _blockers(decisions: tuple[LayerDecision, ...], missing: Space, whole: bool) -> list[LayerDecision]:

@@ -4,8 +4,11 @@ mapper (in its own room) turns the evaluated resources into model layers and nod
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
+from talosaudit.collectors.aws.terraform import NOT_READ as AWS_NOT_READ
+from talosaudit.collectors.aws.terraform import TERRAFORM_TYPES as AWS_TYPES
 from talosaudit.collectors.aws.terraform import map_aws
 from talosaudit.collectors.base import InputFile, SniffsNothing
 from talosaudit.collectors.options import CollectOptions
@@ -15,8 +18,9 @@ from talosaudit.collectors.talos.terraform import map_talos
 from talosaudit.collectors.terraform.engine import load_roots
 from talosaudit.collectors.terraform.facts import facts_from_variables
 from talosaudit.collectors.terraform.kinds import TERRAFORM, TERRAFORM_JSON, TFVARS
+from talosaudit.collectors.terraform.remote_modules import split_remote_modules
 from talosaudit.collectors.terraform.values import TerraformConfig
-from talosaudit.collectors.unmodelled.terraform import map_unmodelled
+from talosaudit.collectors.unmodelled.terraform import FIREWALL_TYPES, map_unmodelled
 from talosaudit.model import Collection, Problem, SourceRef
 
 
@@ -63,13 +67,15 @@ def collection_from_config(
     """Everything the evaluated configuration says: AWS, Proxmox and Talos provider layers and
     nodes, facts, problems. ``root`` (the scan root) lets the Talos mapping locate patches."""
     variables = facts_from_variables(config.variables)
+    remote = split_remote_modules(config, mapped)
     return Collection.combine(
         (
             Collection(
-                problems=evaluator_problems(config),
+                problems=evaluator_problems(replace(config, problems=remote.problems)),
                 files=config.files,
                 references=config.references,
                 secrets=config.secrets,
+                notices=(remote.notice,) if remote.notice else (),
             ),
             map_aws(config, hints),
             map_proxmox(config, hints),
@@ -78,6 +84,23 @@ def collection_from_config(
             Collection(facts=variables.facts, admin=variables.admin, problems=variables.problems),
         )
     )
+
+
+#: Resource type prefixes some mapper reads (AWS, Proxmox, the Talos provider, the firewalls
+#: of platforms not modelled): an unread module feeding one of them keeps its problem.
+_MODELLED_PREFIXES = (
+    *AWS_TYPES,
+    "proxmox_",
+    "talos_machine_configuration",
+    *(prefix for prefix, _ in FIREWALL_TYPES),
+)
+
+
+def mapped(resource_type: str, attribute: str) -> bool:
+    """Whether a mapper reads ``attribute`` of a ``resource_type`` ("" : the resource at all)."""
+    if not resource_type.startswith(_MODELLED_PREFIXES):
+        return False
+    return attribute not in AWS_NOT_READ if resource_type.startswith("aws_") else True
 
 
 def evaluator_problems(config: TerraformConfig) -> tuple[Problem, ...]:

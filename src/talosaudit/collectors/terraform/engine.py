@@ -84,10 +84,11 @@ def load_roots(files: Sequence[InputFile], root: Path, options: CollectOptions) 
                 root=loader.rel(root_dir),
                 references=tuple(sorted({_rel_real(p, root) for p in engine.referenced})),
                 secrets=tuple(dict.fromkeys(engine.secrets)),
-                extra={"roots": [loader.rel(root_dir)]},
+                extra={"roots": [loader.rel(root_dir)], "remote_modules": sorted(engine.remote_modules)},
             )
         )
         engine.resources, engine.variables, engine.problems, engine.secrets = [], [], [], []
+        engine.remote_modules = set()
     shared = TerraformConfig(problems=tuple(loader.problems), files=tuple(sorted(set(loader.files_read))))
     return [shared, *configs]
 
@@ -107,6 +108,9 @@ class Engine:
         self.problems: list[TerraformProblem] = []
         #: Secret values of the root being evaluated, with their source (values.py).
         self.secrets: list[tuple[str, str]] = []
+        #: Problem keys (``module:<address>``) of the remote modules that could not be read:
+        #: the collector keeps their problem only where their outputs feed what is mapped.
+        self.remote_modules: set[str] = set()
         self._remote: dict[str, dict[str, Path]] = {}
         self._reported: set[tuple[str, int]] = set()
         self._var_files = [Path(os.path.abspath(p)) for p in options.var_files]
@@ -336,6 +340,7 @@ class Engine:
                 )
                 if not registry_modules.is_missing(modelled):
                     return modelled, []
+                self.remote_modules.add(f"module:{base}")
                 return self._unreadable(
                     call,
                     base,

@@ -638,6 +638,22 @@ def alb(call: Call) -> dict[str, Any]:
             target_groups[str(key)] = Ref(
                 call.add("aws_lb_target_group", "this", key, item.lines, tg_attrs), "arn"
             )
+            # v9: one target per target group (``target_id``), attached unless
+            # ``create_attachment = false``.
+            if (
+                element.get("target_id") is not None
+                and as_bool(element.get("create_attachment"), True) is not False
+            ):
+                call.add(
+                    "aws_lb_target_group_attachment",
+                    "this",
+                    key,
+                    item.lines,
+                    {
+                        "target_group_arn": (target_groups[str(key)], item.lines),
+                        "target_id": (element["target_id"], item.fields.get("target_id", item.lines)),
+                    },
+                )
     for input_name in ("listeners", "http_tcp_listeners", "https_listeners"):
         items = call.items(input_name)
         if not isinstance(items, list):

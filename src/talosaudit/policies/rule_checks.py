@@ -1,4 +1,5 @@
-"""Evaluators that look at rules themselves: predicates (TA206, TA207, TA501), duplicates
+"""Evaluators that look at rules themselves: all traffic allowed (TA206), broad CIDRs (TA207),
+missing descriptions (TA501), duplicates
 (TA502) and shadowed rules of first-match lists (TA403)."""
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from talosaudit.policies.context import (
     rule_text,
 )
 from talosaudit.policies.flows import reported_ports
-from talosaudit.policies.params import LayerRuleParams, RulePredicateParams
+from talosaudit.policies.params import BroadCidrParams, LayerRuleParams
 from talosaudit.policies.schema import Policy
 from talosaudit.reachability import Space, address_line
 from talosaudit.reachability.space import ALL_PROTOCOLS, V6_OFFSET
@@ -47,13 +48,7 @@ def _layers(ctx: Context) -> list[Layer]:
 # --- predicates ------------------------------------------------------------------------
 
 
-def rule_predicate(policy: Policy, ctx: Context) -> Iterator[Finding]:
-    params = ctx.params(policy, RulePredicateParams)
-    check = {"all-traffic": _all_traffic, "no-description": _no_description, "broad-cidr": _broad_cidr}
-    yield from check[params.check](policy, params, ctx)
-
-
-def _candidates(ctx: Context, params: RulePredicateParams, effective: bool) -> Iterator[tuple[Layer, Rule]]:
+def _candidates(ctx: Context, params: LayerRuleParams, effective: bool) -> Iterator[tuple[Layer, Rule]]:
     for layer in _layers(ctx):
         if layer.kind.value in params.skip_layer_kinds or (effective and not layer.enabled):
             continue
@@ -101,7 +96,9 @@ def _opens_ingress(rule: Rule) -> bool:
     return rule.direction is Direction.INGRESS and rule.action is Action.ALLOW and not rule.unresolved
 
 
-def _all_traffic(policy: Policy, params: RulePredicateParams, ctx: Context) -> Iterator[Finding]:
+def all_traffic(policy: Policy, ctx: Context) -> Iterator[Finding]:
+    """Resolved ingress allows of every protocol or every port from beyond the node network."""
+    params = ctx.params(policy, LayerRuleParams)
     # Sources inside the cluster: the node network and the pod/service CIDRs (pod traffic is
     # the cluster's own). node_scope() alone stays the *destination* scope of live_rules().
     scope = ctx.node_scope() | ctx.pod_service()
@@ -143,7 +140,9 @@ def _scope_text(ctx: Context) -> str:
     return ctx.model.node_network.describe() if ctx.model.node_network else "not known"
 
 
-def _no_description(policy: Policy, params: RulePredicateParams, ctx: Context) -> Iterator[Finding]:
+def missing_description(policy: Policy, ctx: Context) -> Iterator[Finding]:
+    """Enabled rules whose description is empty."""
+    params = ctx.params(policy, LayerRuleParams)
     for layer, rule in _candidates(ctx, params, effective=False):
         if rule.description.strip():
             continue
@@ -158,7 +157,9 @@ def _no_description(policy: Policy, params: RulePredicateParams, ctx: Context) -
         )
 
 
-def _broad_cidr(policy: Policy, params: RulePredicateParams, ctx: Context) -> Iterator[Finding]:
+def broad_cidr(policy: Policy, ctx: Context) -> Iterator[Finding]:
+    """Ingress allows that open cluster ports to sources wider than the cluster needs."""
+    params = ctx.params(policy, BroadCidrParams)
     trusted = ctx.node_scope() | ctx.pod_service() | ctx.trusted_admin()
     cluster: dict[int | None, PortSet] = {}
     for spec in params.cluster_ports:
@@ -214,15 +215,12 @@ def _all_traffic_keys(ctx: Context, rule_ids: list[str]) -> set[str]:
     keys: set[str] = set()
     for rule_id in rule_ids:
         policy = ctx.catalogue.get(rule_id)
-        if policy is None or policy.kind != "rule_predicate":
-            continue
-        params = ctx.params(policy, RulePredicateParams)
-        if params.check == "all-traffic":
-            keys.update(f.identity.split("|", 1)[0] for f in _all_traffic(policy, params, ctx))
+        if policy is not None and policy.kind == "all_traffic":
+            keys.update(f.identity.split("|", 1)[0] for f in all_traffic(policy, ctx))
     return keys
 
 
-def _wide_public(addresses: AddressSet, params: RulePredicateParams) -> AddressSet:
+def _wide_public(addresses: AddressSet, params: BroadCidrParams) -> AddressSet:
     out = EMPTY
     for cidr in addresses.cidrs():
         net = ipaddress.ip_network(cidr)

@@ -17,6 +17,7 @@ from talosaudit.policies.params import (
     BroadCidrParams,
     DisabledRuleParams,
     DriftParams,
+    FirewallNotAppliedParams,
     ForbidFlowParams,
     HostFirewallParams,
     InputProblemParams,
@@ -24,7 +25,13 @@ from talosaudit.policies.params import (
     PublicAllowlistParams,
     RequireFlowParams,
 )
-from talosaudit.policies.platform import bootstrap_blocked, drift, host_firewall_off, input_problem
+from talosaudit.policies.platform import (
+    bootstrap_blocked,
+    drift,
+    firewall_not_applied,
+    host_firewall_off,
+    input_problem,
+)
 from talosaudit.policies.rule_checks import (
     all_traffic,
     broad_cidr,
@@ -50,6 +57,7 @@ KINDS: dict[str, tuple[type[BaseModel], Evaluator]] = {
     "shadowed_rule": (LayerRuleParams, shadowed_rule),
     "disabled_rule_required": (DisabledRuleParams, disabled_rule_required),
     "bootstrap_blocked": (BootstrapBlockedParams, bootstrap_blocked),
+    "firewall_not_applied": (FirewallNotAppliedParams, firewall_not_applied),
     "host_firewall_off": (HostFirewallParams, host_firewall_off),
     "drift": (DriftParams, drift),
     "public_allowlist": (PublicAllowlistParams, public_allowlist),

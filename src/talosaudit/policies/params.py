@@ -165,6 +165,17 @@ class BootstrapBlockedParams(_Strict):
     required_by: list[str] = Field(min_length=1)
 
 
+class FirewallNotAppliedParams(_Strict):
+    """Platform firewall rules or switches a node relies on that a higher switch leaves
+    unapplied (TA402)."""
+
+    #: Layer kinds looked at (``proxmox-firewall``): their layers carry the switch states.
+    layer_kinds: list[LayerKindName] = Field(min_length=1)
+    #: Report a guest whose only sign of relying on the firewall is a NIC flag only when it
+    #: is a cluster node (the Proxmox GUI sets ``firewall=1`` on every new NIC).
+    flag_needs_role: bool = True
+
+
 class HostFirewallParams(_Strict):
     """A host firewall whose default ingress action is not ``block`` (TA404)."""
 

@@ -67,9 +67,13 @@ from talosaudit.model import (
     ProblemKind,
     Rule,
 )
+from talosaudit.model.ports import NodePorts
 
 
-def map_aws(config: TerraformConfig, hints: RoleHints | None = None) -> Collection:
+def map_aws(
+    config: TerraformConfig, hints: RoleHints | None = None, node_ports: NodePorts | None = None
+) -> Collection:
+    served = node_ports or NodePorts()
     ctx = Context(config)
     net = map_network(ctx)
     sgs = SecurityGroups(ctx).build()
@@ -77,21 +81,21 @@ def map_aws(config: TerraformConfig, hints: RoleHints | None = None) -> Collecti
     members = machines.build()
     members = [_with_subnet_addresses(m, net) for m in members]
     roles = _roles(ctx, sgs, members, hints)
-    groups = _node_groups(members, roles, net, sgs)
+    groups = _node_groups(members, roles, net, sgs, served)
     carried = {g for m in members for g in m.groups}
     problems: list[Problem] = []
     for draft in sgs.drafts.values():
         if draft.id in carried:
             continue
         assignment = roles.groups[draft.id]
-        if assignment is not None or _admits_cluster(draft):
+        if assignment is not None or _admits_cluster(draft, served):
             groups.append(_synthetic(draft, assignment, net))
     for draft in sgs.drafts.values():
         if roles.groups[draft.id] is not None or draft.id in roles.carried_by_role:
             continue
         if draft.id.startswith("unresolved:"):
             continue  # the UNRESOLVED on its security_group_id already says what is missing
-        if _admits_cluster(draft):
+        if _admits_cluster(draft, served):
             problems.append(
                 Problem(
                     ProblemKind.ROLE_UNKNOWN,
@@ -163,12 +167,12 @@ class _Key:
 
 
 def _node_groups(
-    members: list[Member], roles: AttachedRoles, net: Network, sgs: SecurityGroups
+    members: list[Member], roles: AttachedRoles, net: Network, sgs: SecurityGroups, served: NodePorts
 ) -> list[NodeGroup]:
     buckets: dict[_Key, list[int]] = defaultdict(list)
     for i, m in enumerate(members):
         assignment = roles.members[i]
-        if assignment is None and not any(_admits_cluster(sgs.drafts.get(g)) for g in m.groups):
+        if assignment is None and not any(_admits_cluster(sgs.drafts.get(g), served) for g in m.groups):
             continue  # a machine without a role whose groups admit no cluster traffic: not a node
         key = _Key(assignment.role.value if assignment else "", m.groups, m.subnet or "", m.unresolved)
         buckets[key].append(i)
@@ -208,10 +212,10 @@ def _node_groups(
     return result
 
 
-def _admits_cluster(draft: GroupDraft | None) -> bool:
+def _admits_cluster(draft: GroupDraft | None, served: NodePorts) -> bool:
     if draft is None:
         return False
-    return any(admits_cluster_traffic(r) for r in draft.rules if r.direction is Direction.INGRESS)
+    return any(admits_cluster_traffic(r, served) for r in draft.rules if r.direction is Direction.INGRESS)
 
 
 def _unique_ids(wanted: list[tuple[str, str, str]]) -> list[str]:

@@ -118,22 +118,36 @@ def all_traffic(policy: Policy, ctx: Context) -> Iterator[Finding]:
         if not beyond:
             continue
         cidrs = cidrs_text(rule.peer.addresses)
-        yield Finding(
-            rule_id=policy.id,
-            level=policy.level,
-            message=(
-                f"{rule_text(rule)} in {layer_text(layer)} allows {what} from {cidrs}, "
-                f"which reaches beyond the node network ({_scope_text(ctx)})"
-            ),
-            location=rule.source,
+        yield _rule_finding(
+            policy,
+            layer,
+            rule,
+            f"{rule_text(rule)} in {layer_text(layer)} allows {what} from {cidrs}, "
+            f"which reaches beyond the node network ({_scope_text(ctx)})",
             identity=f"{rule_key(rule)}|{what}|{cidrs}",
-            related=(layer.source,),
-            properties=(
-                ("flow", flow_text(rule.protocol, rule.ports)),
-                ("source", cidrs),
-                ("layers", layer.id),
-            ),
+            properties=(("flow", flow_text(rule.protocol, rule.ports)), ("source", cidrs)),
         )
+
+
+def _rule_finding(
+    policy: Policy,
+    layer: Layer,
+    rule: Rule,
+    message: str,
+    *,
+    identity: str,
+    properties: tuple[tuple[str, str], ...] = (),
+) -> Finding:
+    """A finding about one rule of ``layer``: at the rule, related to the layer."""
+    return Finding(
+        rule_id=policy.id,
+        level=policy.level,
+        message=message,
+        location=rule.source,
+        identity=identity,
+        related=(layer.source,),
+        properties=(*properties, ("layers", layer.id)),
+    )
 
 
 def _scope_text(ctx: Context) -> str:
@@ -146,14 +160,12 @@ def missing_description(policy: Policy, ctx: Context) -> Iterator[Finding]:
     for layer, rule in _candidates(ctx, params, effective=False):
         if rule.description.strip():
             continue
-        yield Finding(
-            rule_id=policy.id,
-            level=policy.level,
-            message=f"rule {rule_key(rule)} in {layer_text(layer)} ({rule.describe()}) has no description",
-            location=rule.source,
+        yield _rule_finding(
+            policy,
+            layer,
+            rule,
+            f"rule {rule_key(rule)} in {layer_text(layer)} ({rule.describe()}) has no description",
             identity=rule_key(rule),
-            related=(layer.source,),
-            properties=(("layers", layer.id),),
         )
 
 
@@ -196,17 +208,14 @@ def broad_cidr(policy: Policy, ctx: Context) -> Iterator[Finding]:
         if wide:
             why.append(f"is a public CIDR wider than /{params.min_public_prefix}")
         flows = ", ".join(opened)
-        yield Finding(
-            rule_id=policy.id,
-            level=policy.level,
-            message=(
-                f"{rule_text(rule)} in {layer_text(layer)} opens cluster ports {flows} to {cidrs}, "
-                f"which {' and '.join(why)}"
-            ),
-            location=rule.source,
+        yield _rule_finding(
+            policy,
+            layer,
+            rule,
+            f"{rule_text(rule)} in {layer_text(layer)} opens cluster ports {flows} to {cidrs}, "
+            f"which {' and '.join(why)}",
             identity=f"{rule_key(rule)}|{flows}|{cidrs}",
-            related=(layer.source,),
-            properties=(("flow", flows), ("source", cidrs), ("layers", layer.id)),
+            properties=(("flow", flows), ("source", cidrs)),
         )
 
 

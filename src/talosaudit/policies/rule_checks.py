@@ -21,6 +21,7 @@ from talosaudit.model import (
     PortSet,
     Rule,
     Semantics,
+    SourceRef,
 )
 from talosaudit.model.ports import PORTED, parse_protocol
 from talosaudit.policies.context import (
@@ -137,15 +138,17 @@ def _rule_finding(
     *,
     identity: str,
     properties: tuple[tuple[str, str], ...] = (),
+    related: tuple[SourceRef, ...] | None = None,
 ) -> Finding:
-    """A finding about one rule of ``layer``: at the rule, related to the layer."""
+    """A finding about one rule of ``layer``: at the rule, related to the layer (or to the
+    rules that explain it)."""
     return Finding(
         rule_id=policy.id,
         level=policy.level,
         message=message,
         location=rule.source,
         identity=identity,
-        related=(layer.source,),
+        related=(layer.source,) if related is None else related,
         properties=(*properties, ("layers", layer.id)),
     )
 
@@ -258,17 +261,14 @@ def duplicate_rule(policy: Policy, ctx: Context) -> Iterator[Finding]:
             earlier = first.setdefault(key, rule)
             if earlier is rule:
                 continue
-            yield Finding(
-                rule_id=policy.id,
-                level=policy.level,
-                message=(
-                    f"{rule_text(rule)} in {layer_text(layer)} allows exactly the same traffic as "
-                    f"rule {rule_key(earlier)} ({rule.describe()})"
-                ),
-                location=rule.source,
+            yield _rule_finding(
+                policy,
+                layer,
+                rule,
+                f"{rule_text(rule)} in {layer_text(layer)} allows exactly the same traffic as "
+                f"rule {rule_key(earlier)} ({rule.describe()})",
                 identity=f"{layer.id}|{rule_key(rule)}|{rule_key(earlier)}",
                 related=(earlier.source,),
-                properties=(("layers", layer.id),),
             )
 
 
@@ -297,17 +297,14 @@ def shadowed_rule(policy: Policy, ctx: Context) -> Iterator[Finding]:
                         continue
                 elif once not in first:
                     by = [r for r, reg in earlier if reg & region]
-                    first[once] = Finding(
-                        rule_id=policy.id,
-                        level=policy.level,
-                        message=(
-                            f"{rule_text(rule)} in {layer_text(layer)} ({rule.describe()}) never matches: "
-                            f"earlier rules {', '.join(rule_key(r) for r in by)} cover all of it"
-                        ),
-                        location=rule.source,
+                    first[once] = _rule_finding(
+                        policy,
+                        layer,
+                        rule,
+                        f"{rule_text(rule)} in {layer_text(layer)} ({rule.describe()}) never matches: "
+                        f"earlier rules {', '.join(rule_key(r) for r in by)} cover all of it",
                         identity=f"{layer.id}|{rule_key(rule)}",
                         related=tuple(r.source for r in by),
-                        properties=(("layers", layer.id),),
                     )
                 earlier.append((rule, region))
                 cover = cover | region

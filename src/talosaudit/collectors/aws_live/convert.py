@@ -162,6 +162,15 @@ def _rule_peer_key(rule: Mapping[str, Any]) -> tuple[str, Any]:
     return "sg", (rule.get("ReferencedGroupInfo") or {}).get("GroupId")
 
 
+def _protocol(text: str, name: str, unresolved: list[Unresolved]) -> int | None:
+    """The protocol number of an API field; one it does not know is unresolved (None)."""
+    try:
+        return parse_protocol(text)
+    except ValueError:
+        unresolved.append(Unresolved(name, text, "not a protocol talosaudit knows"))
+        return None
+
+
 def _ports(protocol: int | None, lo: Any, hi: Any) -> PortSet:
     """AWS semantics: only tcp/udp have port ranges; icmp's "ports" are type and code."""
     if protocol not in (TCP, UDP):
@@ -207,11 +216,8 @@ class _Converter:
         egress = bool(raw.get("IsEgress"))
         unresolved: list[Unresolved] = []
         proto_text = str(raw.get("IpProtocol", "-1"))
-        try:
-            protocol = parse_protocol(proto_text)
-        except ValueError:
-            protocol = None
-            unresolved.append(Unresolved("IpProtocol", proto_text, "not a protocol talosaudit knows"))
+        protocol = _protocol(proto_text, "IpProtocol", unresolved)
+        if unresolved:
             self.problems.append(
                 Problem(
                     ProblemKind.UNRESOLVED,
@@ -339,12 +345,7 @@ def _acl_layer(conv: _Converter, acl: Mapping[str, Any]) -> Layer:
         key = f"{aid}/{way}/{number}"
         at = conv.where(key)
         unresolved: list[Unresolved] = []
-        proto_text = str(e.get("Protocol", "-1"))
-        try:
-            protocol = parse_protocol(proto_text)
-        except ValueError:
-            protocol = None
-            unresolved.append(Unresolved("Protocol", proto_text, "not a protocol talosaudit knows"))
+        protocol = _protocol(str(e.get("Protocol", "-1")), "Protocol", unresolved)
         port_range = e.get("PortRange") or {}
         ports = _ports(protocol, port_range.get("From"), port_range.get("To")) if port_range else ALL_PORTS
         addresses = EMPTY

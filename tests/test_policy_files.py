@@ -125,11 +125,11 @@ GOOD = {
     "title": "Custom things are fine",
     "level": "warning",
     "security_severity": 5.0,
-    "kind": "rule_predicate",
+    "kind": "broad_cidr",
     "tags": ["security", "custom"],
     "rationale": "r",
     "remediation": "m",
-    "params": {"check": "no-description"},
+    "params": {"min_public_prefix": 24},
 }
 
 
@@ -152,8 +152,12 @@ def test_user_policies_are_added_after_the_builtin_pack(tmp_path: Path) -> None:
         ("XX900-other.yaml", GOOD, "must be named XX900-custom-thing.yaml"),
         ("XX900-custom-thing.yaml", {**GOOD, "kind": "rego"}, "unknown kind 'rego'"),
         ("XX900-custom-thing.yaml", {**GOOD, "severity": 3}, "severity: Extra inputs are not permitted"),
-        ("XX900-custom-thing.yaml", {**GOOD, "params": {"check": "nope"}}, "params: check:"),
-        ("XX900-custom-thing.yaml", {**GOOD, "params": {"check": "all-traffic", "x": 1}}, "params: x:"),
+        (
+            "XX900-custom-thing.yaml",
+            {**GOOD, "params": {"min_public_prefix": 99}},
+            "params: min_public_prefix:",
+        ),
+        ("XX900-custom-thing.yaml", {**GOOD, "params": {"min_public_prefix": 24, "x": 1}}, "params: x:"),
         ("XX900-custom-thing.yaml", {**GOOD, "level": "fatal"}, "level:"),
         ("XX900-custom-thing.yaml", ["not", "a", "mapping"], "must be a YAML mapping"),
         (

@@ -125,17 +125,20 @@ def test_no_rules_is_ta401_at_each_net0_line() -> None:
 
 def test_datacenter_off_is_ta402_not_ta401() -> None:
     collection = _scan(DATA / "dc-off")
-    assert [(rule, where) for rule, where, _ in _problems(collection)] == [
-        ("not-applied", "qemu-server/101.conf:8"),
-        ("not-applied", "qemu-server/102.conf:6"),
-        ("not-applied", "qemu-server/103.conf:6"),
+    # The collector records the switches; the TA402 policy decides (no collector problem).
+    assert _problems(collection) == []
+    assert _platform(collection, "TA401") == []
+    found = evaluate(merge([collection]), load_catalogue(), EvalSettings(enabled={"TA402"}))
+    assert [(f.rule_id, str(f.location)) for f in found] == [
+        ("TA402", "qemu-server/101.conf:8"),
+        ("TA402", "qemu-server/102.conf:6"),
+        ("TA402", "qemu-server/103.conf:6"),
     ]
-    first = collection.problems[0]
-    assert first.message == (
+    assert found[0].message == (
         "vm 101 (talos-cp-1): net0 has firewall=1 and 4 rules exist, but the datacenter firewall is off "
         "(cluster.fw enable: 0): the rules the user relies on are not applied"
     )
-    assert [str(r) for r in first.related] == ["firewall/cluster.fw:2"]
+    assert [str(r) for r in found[0].related] == ["firewall/cluster.fw:2"]
     assert not any(lay.enabled for lay in collection.layers)
 
 
@@ -302,9 +305,9 @@ def test_active_only_when_datacenter_vm_and_nic_enable_it(
     dc_on = dc == "1" or (dc is None and cluster is None)  # no cluster.fw at all: assumed on, said so
     expected = dc_on and vm == "1" and nic == "1"
     assert collection.layers[0].enabled is expected
-    rules = {p.kind for p in collection.problems}
+    rules = {f.rule_id for f in evaluate(merge([collection]), load_catalogue(), EvalSettings())}
     inactive = (nic == "1" or vm is not None) and (not dc_on or vm != "1")
-    assert ("not-applied" in rules) is inactive
+    assert ("TA402" in rules) is inactive
     assert "TA401" not in rules  # tcp/50000 is let in
 
 
@@ -380,9 +383,9 @@ def test_pending_firewall_off_is_reported() -> None:
     collection = build(
         Inventory(guests=(guest,), cluster=cluster, guest_fw={"201": fw}, firewall_inputs=True)
     )
-    assert _problems(collection) == [
+    assert _platform(collection, "TA402") == [
         (
-            "not-applied",
+            "TA402",
             "qemu-server/201.conf:6",
             "vm 201 (talos-worker-1): a pending change sets net0 firewall=0; at the next start the rules the "
             "user relies on are not applied",

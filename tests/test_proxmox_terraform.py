@@ -217,8 +217,12 @@ def test_rules_security_groups_ipsets_aliases_and_cluster_off() -> None:
             "proxmox.tf:102",
             "proxmox_virtual_environment_firewall_rules.cp: dport = var.port: no value",
         ),
+    ]
+    # The collector records the switches; the TA402 policy decides and words it.
+    found = evaluate(merge([collection]), load_catalogue(), EvalSettings(enabled={"TA402"}))
+    assert [(f.rule_id, str(f.location), f.message) for f in found] == [
         (
-            "not-applied",
+            "TA402",
             "proxmox.tf:4",
             "vm proxmox_virtual_environment_vm.cp (talos-cp-1): net0 has firewall=1 and 3 rules exist, "
             "but the datacenter firewall is off (proxmox_virtual_environment_cluster_firewall enable: 0): "

@@ -17,6 +17,7 @@ from talosaudit.collectors.roles import (
 )
 from talosaudit.model import (
     ALL_PORTS,
+    IPIP,
     TCP,
     UDP,
     Action,
@@ -28,6 +29,9 @@ from talosaudit.model import (
     Rule,
     SourceRef,
 )
+from talosaudit.model.ports import NodePorts
+from talosaudit.policies.node_ports import node_ports
+from talosaudit.policies.registry import load_catalogue
 
 CP, W = Role.CONTROL_PLANE, Role.WORKER
 
@@ -170,11 +174,23 @@ def _ingress(protocol: int | None, ports: PortSet) -> Rule:
     return Rule(Action.ALLOW, Direction.INGRESS, protocol, ports, Peer(), SourceRef("a.tf"))
 
 
-def test_cluster_traffic_detection() -> None:
-    assert admits_cluster_traffic(_ingress(TCP, PortSet.single(50000)))
-    assert admits_cluster_traffic(_ingress(UDP, PortSet.single(6081)))
-    assert admits_cluster_traffic(_ingress(None, ALL_PORTS))
-    assert admits_cluster_traffic(_ingress(TCP, PortSet.range(30000, 30010)))
-    assert not admits_cluster_traffic(_ingress(TCP, PortSet.single(22)))
-    assert not admits_cluster_traffic(_ingress(TCP, PortSet.single(443)))
-    assert not admits_cluster_traffic(_ingress(1, ALL_PORTS))
+def test_cluster_traffic_detection_reads_the_ports_of_the_policy_files() -> None:
+    served = node_ports(load_catalogue())
+    assert served.by_protocol == (
+        (IPIP, ALL_PORTS),
+        (
+            TCP,
+            PortSet.parse("179,2379-2381,2383,4240,4244,5473,6443,10250,10257,10259,30000-32767,50000-50001"),
+        ),
+        (UDP, PortSet.parse("4789,6081,8472,30000-32767,51820,51871")),
+    )
+    assert admits_cluster_traffic(_ingress(TCP, PortSet.single(50000)), served)
+    assert admits_cluster_traffic(_ingress(UDP, PortSet.single(6081)), served)
+    assert admits_cluster_traffic(_ingress(None, ALL_PORTS), served)
+    assert admits_cluster_traffic(_ingress(TCP, PortSet.range(30000, 30010)), served)
+    assert admits_cluster_traffic(_ingress(IPIP, ALL_PORTS), served)
+    assert not admits_cluster_traffic(_ingress(TCP, PortSet.single(22)), served)
+    assert not admits_cluster_traffic(_ingress(TCP, PortSet.single(443)), served)
+    assert not admits_cluster_traffic(_ingress(1, ALL_PORTS), served)
+    # Without ports from the policy files only an all-protocol rule says "node".
+    assert not admits_cluster_traffic(_ingress(TCP, PortSet.single(50000)), NodePorts())

@@ -51,6 +51,8 @@ from talosaudit.model import (
     Unresolved,
     merge,
 )
+from talosaudit.policies.node_ports import node_ports
+from talosaudit.policies.registry import load_catalogue
 from talosaudit.reachability import Verdict, group_endpoint, query
 
 SG_FILE = "modules/network/security_groups.tf"
@@ -234,8 +236,12 @@ def seed_groups() -> list[ResourceInstance]:
     ]
 
 
+#: What a node serves, from the built-in policy files (as scan passes it to the collectors).
+SERVED = node_ports(load_catalogue())
+
+
 def mapped(*resources: ResourceInstance, hints: RoleHints | None = None) -> Collection:
-    return map_aws(TerraformConfig(resources=tuple(resources), files=("main.tf",)), hints)
+    return map_aws(TerraformConfig(resources=tuple(resources), files=("main.tf",)), hints, SERVED)
 
 
 def layer(c: Collection, ident: str) -> Layer:

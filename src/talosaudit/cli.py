@@ -153,7 +153,7 @@ def graph(*, paths: tuple[Path, ...], fmt: str, model_opts: ModelOptions) -> Non
         click.echo(_html_report(request), nl=False)
         return
     catalogue = request_catalogue(request)
-    models = build_models(request)
+    models = build_models(request, catalogue=catalogue)
     color = fmt == "text" and color_wanted(os.environ, sys.stdout is not None and sys.stdout.isatty())
     if models.several:
         sections = [(root, graph_data(model, catalogue)) for root, model in models.by_root]
@@ -235,7 +235,7 @@ def why(
         raise click.BadParameter(str(exc), param_hint="--port") from exc
     request = model_request(model_opts, paths=paths, first_scanned=paths[0])
     catalogue = request_catalogue(request)
-    models = build_models(request)
+    models = build_models(request, catalogue=catalogue)
     out: list[str] = []
     allowed = True
     for root, model in models.by_root:

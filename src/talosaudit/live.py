@@ -49,6 +49,7 @@ from talosaudit.collectors.aws_live.snapshot import (
 )
 from talosaudit.findings import Finding
 from talosaudit.model import Collection, Drift, LayerKind, Model, Problem, ProblemKind, SourceRef, merge
+from talosaudit.policies.node_ports import node_ports
 from talosaudit.scan import (
     ScanError,
     ScanRequest,
@@ -118,11 +119,12 @@ def run_live(
     snapshot = Snapshot()
     scopes: list[Scope] = []
     hints = role_hints(request.scan.config, request.scan.config_name)
+    served = node_ports(prepared.catalogue)
     index: dict[str, _Ids] = {}
     for data in read:
         snap = render_region(data, request.snapshot_dir)
         _merge_snapshot(snapshot, snap)
-        scopes += convert_region(data, snap, hints)
+        scopes += convert_region(data, snap, hints, served)
         index.update(_ids(data))
     loose: list[Problem] = []
     drift: list[Drift] = []

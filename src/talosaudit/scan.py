@@ -37,6 +37,7 @@ from talosaudit.model.secrets import Secret
 from talosaudit.model.source import SourceRef
 from talosaudit.policies.context import EvalSettings
 from talosaudit.policies.engine import evaluate
+from talosaudit.policies.node_ports import node_ports
 from talosaudit.policies.params import with_overrides
 from talosaudit.policies.registry import Catalogue, PolicyError, load_catalogue, validate_params
 from talosaudit.policies.schema import Policy
@@ -258,10 +259,14 @@ class RootModels:
         return merge_models([m for _, m in self.by_root] + [self.outside])
 
 
-def build_models(request: ScanRequest, known_ids: Iterable[str] | None = None) -> RootModels:
+def build_models(
+    request: ScanRequest, known_ids: Iterable[str] | None = None, catalogue: Catalogue | None = None
+) -> RootModels:
     """Discover, collect and merge: one model per root module, and the files read.
 
     ``known_ids``: the rule ids a suppression comment may name (None: any well-formed id).
+    ``catalogue``: the policies whose flows say which ports a node serves (None: the
+    request's own catalogue).
     """
     discovered = discover_inputs(list(request.paths), request.root)
     files, discover_problems = discovered.files, discovered.problems
@@ -279,6 +284,7 @@ def build_models(request: ScanRequest, known_ids: Iterable[str] | None = None) -
         role_hints=role_hints(request.config, request.config_name),
         admin_named=request.settings.admin_named,
         admin_interfaces=request.config.admin_interfaces,
+        node_ports=node_ports(catalogue if catalogue is not None else request_catalogue(request)),
     )
     collected: Collected = collect_by_root(files, request.root, options)
     found = Collection(
@@ -372,7 +378,7 @@ def suppression_problems(
 def run_scan(request: ScanRequest) -> ScanResult:
     started = time.monotonic()
     prepared = prepare_run(request)
-    models = build_models(request, prepared.catalogue.ids())
+    models = build_models(request, prepared.catalogue.ids(), prepared.catalogue)
     if not models.several:
         model = models.by_root[0][1]
         raw = evaluate_model(model, prepared, request)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from talosaudit.collectors.roles import RoleHints
+from talosaudit.model.ports import NodePorts
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,10 @@ class CollectOptions:
     admin_named: bool = False
     #: Firewall interfaces named as admin networks in the configuration (``admin_interfaces:``).
     admin_interfaces: tuple[str, ...] = ()
+    #: The ports a Talos node serves, from the policy files (policies/node_ports.py): a
+    #: security group without a role that admits none of them is not a node group. Empty:
+    #: only groups with a role are.
+    node_ports: NodePorts = field(default_factory=NodePorts)
 
     def worker_count(self) -> int:
         return self.jobs if self.jobs > 0 else (os.cpu_count() or 1)

@@ -14,8 +14,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from talosaudit.model import EMPTY, AddressSet, PortSet, Role, Rule
-from talosaudit.model.ports import TCP, UDP
+from talosaudit.model import EMPTY, AddressSet, Role, Rule
+from talosaudit.model.ports import NodePorts
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,19 +284,8 @@ def complete_by_attachment(
     return AttachedRoles(group_roles, members, carried)
 
 
-#: Ports a node firewall admits for the cluster (docs/ports.md R1-R8, C1-C9, K1, N1). A group
-#: without a role that admits none of them (a bastion, a load balancer) is not a node group.
-CLUSTER_TCP_PORTS = PortSet.parse("179,2379-2381,2383,4240,4244,5473,6443,10250,10257,10259,50000-50001")
-CLUSTER_UDP_PORTS = PortSet.parse("4789,6081,8472,51820,51871")
-NODEPORT_PORTS = PortSet.range(30000, 32767)
-
-
-def admits_cluster_traffic(rule: Rule) -> bool:
-    """True for an ingress rule that could admit a flow a Talos node serves."""
-    if rule.protocol is None:
-        return True
-    if rule.protocol == TCP:
-        return bool(rule.ports & (CLUSTER_TCP_PORTS | NODEPORT_PORTS))
-    if rule.protocol == UDP:
-        return bool(rule.ports & (CLUSTER_UDP_PORTS | NODEPORT_PORTS))
-    return rule.protocol == 4  # IP-in-IP (Calico BGP mode)
+def admits_cluster_traffic(rule: Rule, served: NodePorts) -> bool:
+    """True for an ingress rule that could admit a flow a Talos node serves (``served``: the
+    ports the policy files name, CollectOptions.node_ports). A group without a role that
+    admits none of them (a bastion, a load balancer) is not a node group."""
+    return served.admits(rule.protocol, rule.ports)

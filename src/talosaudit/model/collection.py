@@ -25,9 +25,6 @@ class ProblemKind(StrEnum):
     UNRESOLVED = "unresolved"
     #: Firewall layers were found but no control-plane/worker role could be assigned.
     ROLE_UNKNOWN = "role-unknown"
-    #: Firewall rules or switches exist, but a higher switch (a datacenter or VM firewall
-    #: that is off, a pending change) leaves them unapplied.
-    NOT_APPLIED = "not-applied"
     #: A firewall of a platform talosaudit does not model stands in front of the nodes:
     #: exposures it might block cannot be claimed.
     NOT_EVALUATED = "not-evaluated"

@@ -157,6 +157,21 @@ ALL_PORTS = PortSet(IntervalSet.span(0, MAX_PORT))
 NO_PORTS = PortSet()
 
 
+@dataclass(frozen=True)
+class NodePorts:
+    """What a Talos node serves, by protocol: the ports of the flows the policy files
+    require into nodes or forbid from outside (built from the catalogue by the scan, never
+    written in a collector). A protocol without ports (IP-in-IP) maps to every port."""
+
+    by_protocol: tuple[tuple[int, PortSet], ...] = ()
+
+    def admits(self, protocol: int | None, ports: PortSet) -> bool:
+        """Whether an allow for ``protocol``/``ports`` could let some of them in."""
+        if protocol is None:
+            return True
+        return any(p == protocol and bool(ports & served) for p, served in self.by_protocol)
+
+
 def flow_text(protocol: int | None, ports: PortSet) -> str:
     """The one notation of flows in every message, matrix and trace: ``tcp/6443``,
     ``tcp/2379-2380``, ``udp/4789``, ``tcp/all``, ``icmp``, ``all``; ports only where the

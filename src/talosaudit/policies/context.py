@@ -27,9 +27,9 @@ from talosaudit.model.ports import PORTED, parse_protocol
 #: The model's one flow notation, re-exported: evaluators import their wording from here.
 from talosaudit.model.ports import flow_text as flow_text  # noqa: PLC0414 - an explicit re-export
 from talosaudit.policies.params import (
+    BroadCidrParams,
     FactCondition,
     RequiredFlow,
-    RulePredicateParams,
     parse_params,
     with_overrides,
 )
@@ -137,11 +137,11 @@ class Context:
             out = out | g.addresses
         return out
 
-    def trust_params(self) -> RulePredicateParams:
+    def trust_params(self) -> BroadCidrParams:
         policy = self.catalogue.get(TRUST_POLICY)
-        if policy is None or policy.kind != "rule_predicate":
-            return RulePredicateParams(check="broad-cidr")
-        return self.params(policy, RulePredicateParams)
+        if policy is None or policy.kind != "broad_cidr":
+            return BroadCidrParams()
+        return self.params(policy, BroadCidrParams)
 
     def trusted_admin(self) -> AddressSet:
         def compute() -> AddressSet:

@@ -14,18 +14,31 @@ from talosaudit.policies.disabled_rules import disabled_rule_required
 from talosaudit.policies.flows import forbid_flow, public_allowlist, require_flow
 from talosaudit.policies.params import (
     BootstrapBlockedParams,
+    BroadCidrParams,
     DisabledRuleParams,
     DriftParams,
+    FirewallNotAppliedParams,
     ForbidFlowParams,
     HostFirewallParams,
     InputProblemParams,
     LayerRuleParams,
     PublicAllowlistParams,
     RequireFlowParams,
-    RulePredicateParams,
 )
-from talosaudit.policies.platform import bootstrap_blocked, drift, host_firewall_off, input_problem
-from talosaudit.policies.rule_checks import duplicate_rule, rule_predicate, shadowed_rule
+from talosaudit.policies.platform import (
+    bootstrap_blocked,
+    drift,
+    firewall_not_applied,
+    host_firewall_off,
+    input_problem,
+)
+from talosaudit.policies.rule_checks import (
+    all_traffic,
+    broad_cidr,
+    duplicate_rule,
+    missing_description,
+    shadowed_rule,
+)
 from talosaudit.policies.schema import Catalogue, Policy, PolicyError
 
 Evaluator = Callable[[Policy, Context], Iterable[Finding]]
@@ -37,11 +50,14 @@ KINDS: dict[str, tuple[type[BaseModel], Evaluator]] = {
     "input_problem": (InputProblemParams, input_problem),
     "require_flow": (RequireFlowParams, require_flow),
     "forbid_flow": (ForbidFlowParams, forbid_flow),
-    "rule_predicate": (RulePredicateParams, rule_predicate),
+    "all_traffic": (LayerRuleParams, all_traffic),
+    "broad_cidr": (BroadCidrParams, broad_cidr),
+    "missing_description": (LayerRuleParams, missing_description),
     "duplicate_rule": (LayerRuleParams, duplicate_rule),
     "shadowed_rule": (LayerRuleParams, shadowed_rule),
     "disabled_rule_required": (DisabledRuleParams, disabled_rule_required),
     "bootstrap_blocked": (BootstrapBlockedParams, bootstrap_blocked),
+    "firewall_not_applied": (FirewallNotAppliedParams, firewall_not_applied),
     "host_firewall_off": (HostFirewallParams, host_firewall_off),
     "drift": (DriftParams, drift),
     "public_allowlist": (PublicAllowlistParams, public_allowlist),

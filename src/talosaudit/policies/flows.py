@@ -170,14 +170,19 @@ def exposures(ctx: Context, policy: Policy) -> list[Exposure]:
     return result
 
 
+def _not_counted(ctx: Context, params: ForbidFlowParams) -> Space:
+    """Flows from the nodes of ``allowed_sources`` (at their exact addresses): never counted."""
+    allowed_exact = EMPTY
+    for role in params.allowed_sources:
+        allowed_exact = allowed_exact | ctx.exact_addresses(role)
+    return Space.box(ALL_PROTOCOLS, address_line(allowed_exact), _ALL_LINE, ALL_PORTS.values)
+
+
 def _exposures(ctx: Context, policy: Policy) -> list[Exposure]:
     params = ctx.params(policy, ForbidFlowParams)
     if not ctx.holds(params.when, params.fact_defaults):
         return []
-    allowed_exact = EMPTY
-    for role in params.allowed_sources:
-        allowed_exact = allowed_exact | ctx.exact_addresses(role)
-    not_counted = Space.box(ALL_PROTOCOLS, address_line(allowed_exact), _ALL_LINE, ALL_PORTS.values)
+    not_counted = _not_counted(ctx, params)
     workers = ctx.exact_addresses("worker")
     # The cluster's own nodes at their configured addresses are not "the internet", even when
     # those addresses are public: a rule that lists a node's own public address (kubelet
@@ -203,7 +208,7 @@ def _exposures(ctx: Context, policy: Policy) -> list[Exposure]:
                     continue  # a listener forwards what reaches it from the internet
                 result = reach.query(source.endpoint, dst, protocol, ports)
                 allowed = result.allowed
-                if source.role is None and allowed_exact:
+                if source.role is None and not_counted:
                     allowed = allowed - not_counted
                 if source.kind == "internet" and nodes:
                     allowed = allowed - itself
@@ -360,10 +365,7 @@ def unfiltered_binds(ctx: Context, policy: Policy) -> list[UnfilteredBind]:
     params = ctx.params(policy, ForbidFlowParams)
     if not ctx.holds(params.when, params.fact_defaults):
         return []
-    allowed_exact = EMPTY
-    for role in params.allowed_sources:
-        allowed_exact = allowed_exact | ctx.exact_addresses(role)
-    not_counted = Space.box(ALL_PROTOCOLS, address_line(allowed_exact), _ALL_LINE, ALL_PORTS.values)
+    not_counted = _not_counted(ctx, params)
     found: dict[tuple[str, Role | None], UnfilteredBind] = {}
     for group in {g.id: g for role in params.to for g in ctx.groups(role)}.values():
         dst = ctx.endpoint(group)

@@ -131,11 +131,15 @@ class PublicAllowlistParams(_Strict):
     of: list[str] = Field(min_length=1)
 
 
-class RulePredicateParams(_Strict):
-    check: Literal["all-traffic", "no-description", "broad-cidr"]
+class LayerRuleParams(_Strict):
     #: Layer kinds the check does not apply to (e.g. network ACL rules have no description).
     skip_layer_kinds: list[LayerKindName] = Field(default_factory=list)
-    #: broad-cidr: the ports of the cluster a rule must not open too widely.
+
+
+class BroadCidrParams(LayerRuleParams):
+    """Rules that open cluster ports to sources wider than needed (TA207)."""
+
+    #: The ports of the cluster a rule must not open too widely.
     cluster_ports: list[ClusterPort] = Field(default_factory=list)
     #: Facts assumed when the model has none, for ``cluster_ports`` conditions.
     fact_defaults: dict[str, str] = Field(default_factory=dict)
@@ -145,10 +149,6 @@ class RulePredicateParams(_Strict):
     min_public_prefix_v6: int = Field(default=56, ge=0, le=128)
     #: Rule ids whose results already cover a rule and port (no double reporting).
     not_reported_by: list[str] = Field(default_factory=list)
-
-
-class LayerRuleParams(_Strict):
-    skip_layer_kinds: list[LayerKindName] = Field(default_factory=list)
 
 
 class InputProblemParams(_Strict):
@@ -163,6 +163,17 @@ class BootstrapBlockedParams(_Strict):
     layer_kinds: list[LayerKindName] = Field(min_length=1)
     #: The require_flow rules whose flows into a node's role are its required ports.
     required_by: list[str] = Field(min_length=1)
+
+
+class FirewallNotAppliedParams(_Strict):
+    """Platform firewall rules or switches a node relies on that a higher switch leaves
+    unapplied (TA402)."""
+
+    #: Layer kinds looked at (``proxmox-firewall``): their layers carry the switch states.
+    layer_kinds: list[LayerKindName] = Field(min_length=1)
+    #: Report a guest whose only sign of relying on the firewall is a NIC flag only when it
+    #: is a cluster node (the Proxmox GUI sets ``firewall=1`` on every new NIC).
+    flag_needs_role: bool = True
 
 
 class HostFirewallParams(_Strict):

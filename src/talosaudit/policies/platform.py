@@ -1,7 +1,7 @@
-"""Evaluators for what collectors describe but do not judge: input problems (TA001-TA003,
-TA402), a platform firewall that lets none of a node's required ports in (TA401), a host
-firewall that does not block by default (TA404), and drift between live state and code
-(TA503, TA504)."""
+"""Evaluators for what collectors describe but do not judge: input problems (TA001-TA005),
+platform firewall rules a node relies on that are not applied (TA402), a platform firewall
+that lets none of a node's required ports in (TA401), a host firewall that does not block
+by default (TA404), and drift between live state and code (TA503, TA504)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from talosaudit.policies.context import Context, flow_text, required_ports
 from talosaudit.policies.params import (
     BootstrapBlockedParams,
     DriftParams,
+    FirewallNotAppliedParams,
     HostFirewallParams,
     InputProblemParams,
     RequireFlowParams,
@@ -156,6 +157,92 @@ def _bootstrap_finding(
     )
 
 
+# --- platform firewall rules a node relies on that are not applied --------------------
+
+
+def firewall_not_applied(policy: Policy, ctx: Context) -> Iterator[Finding]:
+    """A guest whose firewall rules or NIC flags are left unapplied by a switch above them
+    (the datacenter or VM firewall off), or whose active NIC firewall a pending change
+    switches off at the next start. The collector records each switch's state on the
+    guest's NIC layers; this decides and words it, once per guest."""
+    params = ctx.params(policy, FirewallNotAppliedParams)
+    guests: dict[str, Layer] = {}
+    for layer in ctx.model.layers.values():
+        if layer.kind.value in params.layer_kinds and layer.attribute("guest_id"):
+            guests.setdefault(layer.attribute("guest_id"), layer)
+    for guest_id, layer in guests.items():
+        yield from _not_applied(policy, params, guest_id, layer)
+
+
+def _switch(layer: Layer, name: str) -> tuple[str, str]:
+    """A switch attribute ``"off: cluster.fw enable: 0"`` as (state, reason)."""
+    state, _, reason = layer.attribute(name, "unknown").partition(": ")
+    return state, reason
+
+
+def _not_applied(
+    policy: Policy, params: FirewallNotAppliedParams, guest_id: str, layer: Layer
+) -> Iterator[Finding]:
+    rules = int(layer.attribute("rules", "0") or "0")
+    flagged = [n for n in layer.attribute("nics_firewall_on").split(",") if n]
+    if not rules and not (flagged and (layer.attribute("role") or not params.flag_needs_role)):
+        return
+    guest = layer.attribute("guest") or guest_id
+    datacenter, dc_reason = _switch(layer, "datacenter")
+    vm, vm_reason = _switch(layer, "vm_firewall")
+    off: list[tuple[str, SourceRef | None]] = []
+    if datacenter == "off":
+        off.append((f"the datacenter firewall is off ({dc_reason})", layer.origin("datacenter_switch")))
+    if vm == "off":
+        off.append((f"the VM firewall is off ({vm_reason})", layer.origin("vm_switch")))
+    if not off:
+        if vm == "on":
+            yield from _pending_off(policy, guest_id, guest, layer)
+        return
+    if flagged:
+        relied = f"{', '.join(flagged)} {'has' if len(flagged) == 1 else 'have'} firewall=1"
+        where = layer.origin("first_firewall_nic")
+        if rules:
+            relied += f" and {_count(rules, 'rule')} exist"
+    else:
+        relied = f"{_count(rules, 'firewall rule')} exist but no NIC has firewall=1"
+        where = layer.origin("first_rule")
+    related = tuple(src for _, src in off if src is not None)
+    config = layer.origin("datacenter_config")
+    if not related and config is not None and datacenter == "off":
+        related = (config,)
+    yield Finding(
+        rule_id=policy.id,
+        level=policy.level,
+        message=(
+            f"{guest}: {relied}, but {' and '.join(text for text, _ in off)}: "
+            "the rules the user relies on are not applied"
+        ),
+        location=where or layer.source,
+        identity=f"proxmox:{guest_id}:inactive",
+        related=related,
+    )
+
+
+def _pending_off(policy: Policy, guest_id: str, guest: str, layer: Layer) -> Iterator[Finding]:
+    """A pending change that switches an active NIC firewall off at the next start."""
+    for nic in (n for n in layer.attribute("pending_firewall_off").split(",") if n):
+        yield Finding(
+            rule_id=policy.id,
+            level=policy.level,
+            message=(
+                f"{guest}: a pending change sets {nic} firewall=0; at the next start "
+                "the rules the user relies on are not applied"
+            ),
+            location=layer.origin(f"pending:{nic}") or layer.source,
+            identity=f"proxmox:{guest_id}/{nic}:pending-off",
+        )
+
+
+def _count(number: int, word: str) -> str:
+    return f"1 {word}" if number == 1 else f"{number} {word}s"
+
+
 # --- a host firewall that does not block by default ------------------------------------
 
 
@@ -200,6 +287,7 @@ __all__ = [
     "bootstrap_blocked",
     "bootstrap_blocked_layers",
     "drift",
+    "firewall_not_applied",
     "host_firewall_off",
     "input_problem",
     "problem_finding",

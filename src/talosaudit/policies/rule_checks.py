@@ -1,4 +1,5 @@
-"""Evaluators that look at rules themselves: predicates (TA206, TA207, TA501), duplicates
+"""Evaluators that look at rules themselves: all traffic allowed (TA206), broad CIDRs (TA207),
+missing descriptions (TA501), duplicates
 (TA502) and shadowed rules of first-match lists (TA403)."""
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from talosaudit.model import (
     PortSet,
     Rule,
     Semantics,
+    SourceRef,
 )
 from talosaudit.model.ports import PORTED, parse_protocol
 from talosaudit.policies.context import (
@@ -31,7 +33,7 @@ from talosaudit.policies.context import (
     rule_text,
 )
 from talosaudit.policies.flows import reported_ports
-from talosaudit.policies.params import LayerRuleParams, RulePredicateParams
+from talosaudit.policies.params import BroadCidrParams, LayerRuleParams
 from talosaudit.policies.schema import Policy
 from talosaudit.policies.shadow_text import shadow_message
 from talosaudit.reachability import Space, address_line
@@ -48,13 +50,7 @@ def _layers(ctx: Context) -> list[Layer]:
 # --- predicates ------------------------------------------------------------------------
 
 
-def rule_predicate(policy: Policy, ctx: Context) -> Iterator[Finding]:
-    params = ctx.params(policy, RulePredicateParams)
-    check = {"all-traffic": _all_traffic, "no-description": _no_description, "broad-cidr": _broad_cidr}
-    yield from check[params.check](policy, params, ctx)
-
-
-def _candidates(ctx: Context, params: RulePredicateParams, effective: bool) -> Iterator[tuple[Layer, Rule]]:
+def _candidates(ctx: Context, params: LayerRuleParams, effective: bool) -> Iterator[tuple[Layer, Rule]]:
     for layer in _layers(ctx):
         if layer.kind.value in params.skip_layer_kinds or (effective and not layer.enabled):
             continue
@@ -102,7 +98,9 @@ def _opens_ingress(rule: Rule) -> bool:
     return rule.direction is Direction.INGRESS and rule.action is Action.ALLOW and not rule.unresolved
 
 
-def _all_traffic(policy: Policy, params: RulePredicateParams, ctx: Context) -> Iterator[Finding]:
+def all_traffic(policy: Policy, ctx: Context) -> Iterator[Finding]:
+    """Resolved ingress allows of every protocol or every port from beyond the node network."""
+    params = ctx.params(policy, LayerRuleParams)
     # Sources inside the cluster: the node network and the pod/service CIDRs (pod traffic is
     # the cluster's own). node_scope() alone stays the *destination* scope of live_rules().
     scope = ctx.node_scope() | ctx.pod_service()
@@ -122,44 +120,62 @@ def _all_traffic(policy: Policy, params: RulePredicateParams, ctx: Context) -> I
         if not beyond:
             continue
         cidrs = cidrs_text(rule.peer.addresses)
-        yield Finding(
-            rule_id=policy.id,
-            level=policy.level,
-            message=(
-                f"{rule_text(rule)} in {layer_text(layer)} allows {what} from {cidrs}, "
-                f"which reaches beyond the node network ({_scope_text(ctx)})"
-            ),
-            location=rule.source,
+        yield _rule_finding(
+            policy,
+            layer,
+            rule,
+            f"{rule_text(rule)} in {layer_text(layer)} allows {what} from {cidrs}, "
+            f"which reaches beyond the node network ({_scope_text(ctx)})",
             identity=f"{rule_key(rule)}|{what}|{cidrs}",
-            related=(layer.source,),
-            properties=(
-                ("flow", flow_text(rule.protocol, rule.ports)),
-                ("source", cidrs),
-                ("layers", layer.id),
-            ),
+            properties=(("flow", flow_text(rule.protocol, rule.ports)), ("source", cidrs)),
         )
+
+
+def _rule_finding(
+    policy: Policy,
+    layer: Layer,
+    rule: Rule,
+    message: str,
+    *,
+    identity: str,
+    properties: tuple[tuple[str, str], ...] = (),
+    related: tuple[SourceRef, ...] | None = None,
+) -> Finding:
+    """A finding about one rule of ``layer``: at the rule, related to the layer (or to the
+    rules that explain it)."""
+    return Finding(
+        rule_id=policy.id,
+        level=policy.level,
+        message=message,
+        location=rule.source,
+        identity=identity,
+        related=(layer.source,) if related is None else related,
+        properties=(*properties, ("layers", layer.id)),
+    )
 
 
 def _scope_text(ctx: Context) -> str:
     return ctx.model.node_network.describe() if ctx.model.node_network else "not known"
 
 
-def _no_description(policy: Policy, params: RulePredicateParams, ctx: Context) -> Iterator[Finding]:
+def missing_description(policy: Policy, ctx: Context) -> Iterator[Finding]:
+    """Enabled rules whose description is empty."""
+    params = ctx.params(policy, LayerRuleParams)
     for layer, rule in _candidates(ctx, params, effective=False):
         if rule.description.strip():
             continue
-        yield Finding(
-            rule_id=policy.id,
-            level=policy.level,
-            message=f"rule {rule_key(rule)} in {layer_text(layer)} ({rule.describe()}) has no description",
-            location=rule.source,
+        yield _rule_finding(
+            policy,
+            layer,
+            rule,
+            f"rule {rule_key(rule)} in {layer_text(layer)} ({rule.describe()}) has no description",
             identity=rule_key(rule),
-            related=(layer.source,),
-            properties=(("layers", layer.id),),
         )
 
 
-def _broad_cidr(policy: Policy, params: RulePredicateParams, ctx: Context) -> Iterator[Finding]:
+def broad_cidr(policy: Policy, ctx: Context) -> Iterator[Finding]:
+    """Ingress allows that open cluster ports to sources wider than the cluster needs."""
+    params = ctx.params(policy, BroadCidrParams)
     trusted = ctx.node_scope() | ctx.pod_service() | ctx.trusted_admin()
     cluster: dict[int | None, PortSet] = {}
     for spec in params.cluster_ports:
@@ -196,17 +212,14 @@ def _broad_cidr(policy: Policy, params: RulePredicateParams, ctx: Context) -> It
         if wide:
             why.append(f"is a public CIDR wider than /{params.min_public_prefix}")
         flows = ", ".join(opened)
-        yield Finding(
-            rule_id=policy.id,
-            level=policy.level,
-            message=(
-                f"{rule_text(rule)} in {layer_text(layer)} opens cluster ports {flows} to {cidrs}, "
-                f"which {' and '.join(why)}"
-            ),
-            location=rule.source,
+        yield _rule_finding(
+            policy,
+            layer,
+            rule,
+            f"{rule_text(rule)} in {layer_text(layer)} opens cluster ports {flows} to {cidrs}, "
+            f"which {' and '.join(why)}",
             identity=f"{rule_key(rule)}|{flows}|{cidrs}",
-            related=(layer.source,),
-            properties=(("flow", flows), ("source", cidrs), ("layers", layer.id)),
+            properties=(("flow", flows), ("source", cidrs)),
         )
 
 
@@ -215,15 +228,12 @@ def _all_traffic_keys(ctx: Context, rule_ids: list[str]) -> set[str]:
     keys: set[str] = set()
     for rule_id in rule_ids:
         policy = ctx.catalogue.get(rule_id)
-        if policy is None or policy.kind != "rule_predicate":
-            continue
-        params = ctx.params(policy, RulePredicateParams)
-        if params.check == "all-traffic":
-            keys.update(f.identity.split("|", 1)[0] for f in _all_traffic(policy, params, ctx))
+        if policy is not None and policy.kind == "all_traffic":
+            keys.update(f.identity.split("|", 1)[0] for f in all_traffic(policy, ctx))
     return keys
 
 
-def _wide_public(addresses: AddressSet, params: RulePredicateParams) -> AddressSet:
+def _wide_public(addresses: AddressSet, params: BroadCidrParams) -> AddressSet:
     out = EMPTY
     for cidr in addresses.cidrs():
         net = ipaddress.ip_network(cidr)
@@ -252,17 +262,14 @@ def duplicate_rule(policy: Policy, ctx: Context) -> Iterator[Finding]:
             earlier = first.setdefault(key, rule)
             if earlier is rule:
                 continue
-            yield Finding(
-                rule_id=policy.id,
-                level=policy.level,
-                message=(
-                    f"{rule_text(rule)} in {layer_text(layer)} allows exactly the same traffic as "
-                    f"rule {rule_key(earlier)} ({rule.describe()})"
-                ),
-                location=rule.source,
+            yield _rule_finding(
+                policy,
+                layer,
+                rule,
+                f"{rule_text(rule)} in {layer_text(layer)} allows exactly the same traffic as "
+                f"rule {rule_key(earlier)} ({rule.describe()})",
                 identity=f"{layer.id}|{rule_key(rule)}|{rule_key(earlier)}",
                 related=(earlier.source,),
-                properties=(("layers", layer.id),),
             )
 
 
@@ -291,14 +298,13 @@ def shadowed_rule(policy: Policy, ctx: Context) -> Iterator[Finding]:
                         continue
                 elif once not in first:
                     by = [r for r, reg in earlier if reg & region]
-                    first[once] = Finding(
-                        rule_id=policy.id,
-                        level=policy.level,
-                        message=shadow_message(rule, layer, by),
-                        location=rule.source,
+                    first[once] = _rule_finding(
+                        policy,
+                        layer,
+                        rule,
+                        shadow_message(rule, layer, by),
                         identity=f"{layer.id}|{rule_key(rule)}",
                         related=tuple(r.source for r in by),
-                        properties=(("layers", layer.id),),
                     )
                 earlier.append((rule, region))
                 cover = cover | region

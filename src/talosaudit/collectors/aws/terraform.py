@@ -68,6 +68,7 @@ from talosaudit.model import (
     ProblemKind,
     Rule,
 )
+from talosaudit.model.ports import NodePorts
 
 #: Resource types (prefixes) this mapping reads: a value an unread module feeds into one of
 #: these is a gap in the model (collectors/terraform/remote_modules.py).
@@ -115,7 +116,10 @@ NOT_READ = frozenset(
 )
 
 
-def map_aws(config: TerraformConfig, hints: RoleHints | None = None) -> Collection:
+def map_aws(
+    config: TerraformConfig, hints: RoleHints | None = None, node_ports: NodePorts | None = None
+) -> Collection:
+    served = node_ports or NodePorts()
     ctx = Context(config)
     net = map_network(ctx)
     sgs = SecurityGroups(ctx).build()
@@ -124,7 +128,7 @@ def map_aws(config: TerraformConfig, hints: RoleHints | None = None) -> Collecti
     members = [_with_subnet_addresses(m, net) for m in members]
     roles = _roles(ctx, sgs, members, hints)
     owner: dict[str, str] = {}
-    groups = _node_groups(members, roles, net, sgs, owner)
+    groups = _node_groups(members, roles, net, sgs, served, owner=owner)
     carried = {g for m in members for g in m.groups}
     # A load balancer's groups filter the load balancer: no node group, no unknown role.
     carried |= balancer_groups(ctx)
@@ -133,7 +137,7 @@ def map_aws(config: TerraformConfig, hints: RoleHints | None = None) -> Collecti
         if draft.id in carried:
             continue
         assignment = roles.groups[draft.id]
-        if assignment is not None or _admits_cluster(draft):
+        if assignment is not None or _admits_cluster(draft, served):
             groups.append(_synthetic(draft, assignment, net))
     for draft in sgs.drafts.values():
         if roles.groups[draft.id] is not None or draft.id in roles.carried_by_role:
@@ -142,7 +146,7 @@ def map_aws(config: TerraformConfig, hints: RoleHints | None = None) -> Collecti
             continue  # a load balancer's group
         if draft.id.startswith("unresolved:"):
             continue  # the UNRESOLVED on its security_group_id already says what is missing
-        if _admits_cluster(draft):
+        if _admits_cluster(draft, served):
             problems.append(
                 Problem(
                     ProblemKind.ROLE_UNKNOWN,
@@ -216,13 +220,19 @@ class _Key:
 
 
 def _node_groups(
-    members: list[Member], roles: AttachedRoles, net: Network, sgs: SecurityGroups, owner: dict[str, str]
+    members: list[Member],
+    roles: AttachedRoles,
+    net: Network,
+    sgs: SecurityGroups,
+    served: NodePorts,
+    *,
+    owner: dict[str, str],
 ) -> list[NodeGroup]:
     """The node groups; ``owner`` receives the node group id of each member's address."""
     buckets: dict[_Key, list[int]] = defaultdict(list)
     for i, m in enumerate(members):
         assignment = roles.members[i]
-        if assignment is None and not any(_admits_cluster(sgs.drafts.get(g)) for g in m.groups):
+        if assignment is None and not any(_admits_cluster(sgs.drafts.get(g), served) for g in m.groups):
             continue  # a machine without a role whose groups admit no cluster traffic: not a node
         key = _Key(assignment.role.value if assignment else "", m.groups, m.subnet or "", m.unresolved)
         buckets[key].append(i)
@@ -263,10 +273,10 @@ def _node_groups(
     return result
 
 
-def _admits_cluster(draft: GroupDraft | None) -> bool:
+def _admits_cluster(draft: GroupDraft | None, served: NodePorts) -> bool:
     if draft is None:
         return False
-    return any(admits_cluster_traffic(r) for r in draft.rules if r.direction is Direction.INGRESS)
+    return any(admits_cluster_traffic(r, served) for r in draft.rules if r.direction is Direction.INGRESS)
 
 
 def _unique_ids(wanted: list[tuple[str, str, str]]) -> list[str]:

@@ -70,7 +70,7 @@ from talosaudit.model import (
     SourceRef,
     Unresolved,
 )
-from talosaudit.model.ports import MAX_PORT, parse_protocol
+from talosaudit.model.ports import MAX_PORT, NodePorts, parse_protocol
 
 PREFIX_LIST_NOTE = "service ranges of that list, not the internet; its entries are AWS-managed"
 #: The ``*`` entry of every network ACL: the layer's default action, not a rule.
@@ -115,8 +115,8 @@ class GroupDraft:
         where = f"{self.source.path}:{self.source.start_line}"
         return RoleSubject(self.id, tuple(names), self.tags, EMPTY, where)
 
-    def admits_cluster(self) -> bool:
-        return any(admits_cluster_traffic(r) for r in self.rules if r.direction is Direction.INGRESS)
+    def admits_cluster(self, served: NodePorts) -> bool:
+        return any(admits_cluster_traffic(r, served) for r in self.rules if r.direction is Direction.INGRESS)
 
 
 def _descriptions(groups: Iterable[Mapping[str, Any]]) -> dict[tuple[Any, ...], str]:
@@ -160,6 +160,15 @@ def _rule_peer_key(rule: Mapping[str, Any]) -> tuple[str, Any]:
     if rule.get("PrefixListId"):
         return "pl", rule["PrefixListId"]
     return "sg", (rule.get("ReferencedGroupInfo") or {}).get("GroupId")
+
+
+def _protocol(text: str, name: str, unresolved: list[Unresolved]) -> int | None:
+    """The protocol number of an API field; one it does not know is unresolved (None)."""
+    try:
+        return parse_protocol(text)
+    except ValueError:
+        unresolved.append(Unresolved(name, text, "not a protocol talosaudit knows"))
+        return None
 
 
 def _ports(protocol: int | None, lo: Any, hi: Any) -> PortSet:
@@ -207,11 +216,8 @@ class _Converter:
         egress = bool(raw.get("IsEgress"))
         unresolved: list[Unresolved] = []
         proto_text = str(raw.get("IpProtocol", "-1"))
-        try:
-            protocol = parse_protocol(proto_text)
-        except ValueError:
-            protocol = None
-            unresolved.append(Unresolved("IpProtocol", proto_text, "not a protocol talosaudit knows"))
+        protocol = _protocol(proto_text, "IpProtocol", unresolved)
+        if unresolved:
             self.problems.append(
                 Problem(
                     ProblemKind.UNRESOLVED,
@@ -339,12 +345,7 @@ def _acl_layer(conv: _Converter, acl: Mapping[str, Any]) -> Layer:
         key = f"{aid}/{way}/{number}"
         at = conv.where(key)
         unresolved: list[Unresolved] = []
-        proto_text = str(e.get("Protocol", "-1"))
-        try:
-            protocol = parse_protocol(proto_text)
-        except ValueError:
-            protocol = None
-            unresolved.append(Unresolved("Protocol", proto_text, "not a protocol talosaudit knows"))
+        protocol = _protocol(str(e.get("Protocol", "-1")), "Protocol", unresolved)
         port_range = e.get("PortRange") or {}
         ports = _ports(protocol, port_range.get("From"), port_range.get("To")) if port_range else ALL_PORTS
         addresses = EMPTY
@@ -462,11 +463,12 @@ def _node_groups(
     roles: AttachedRoles,
     drafts: Mapping[str, GroupDraft],
     subnets: Mapping[str, AddressSet],
+    served: NodePorts,
 ) -> list[NodeGroup]:
     buckets: dict[tuple[str, tuple[str, ...], str], list[int]] = defaultdict(list)
     for i, m in enumerate(members):
         assignment = roles.members[i]
-        if assignment is None and not any(drafts[g].admits_cluster() for g in m.groups if g in drafts):
+        if assignment is None and not any(drafts[g].admits_cluster(served) for g in m.groups if g in drafts):
             continue  # no role and no group admitting cluster traffic: a bastion, a NAT box
         buckets[(assignment.role.label if assignment else "no-role", m.groups, m.subnet)].append(i)
     out: list[NodeGroup] = []
@@ -527,8 +529,13 @@ def _sg_layer(
 # --- the region ------------------------------------------------------------------------
 
 
-def convert_region(data: RegionData, snap: Snapshot, hints: RoleHints | None = None) -> list[Scope]:
-    """One Scope per VPC of the region that has a security group, an instance or a subnet."""
+def convert_region(
+    data: RegionData, snap: Snapshot, hints: RoleHints | None = None, node_ports: NodePorts | None = None
+) -> list[Scope]:
+    """One Scope per VPC of the region that has a security group, an instance or a subnet.
+    ``node_ports``: what a node serves (policies/node_ports.py); a group without a role that
+    admits none of it is not a node group."""
+    served = node_ports or NodePorts()
     conv = _Converter(data, snap, hints)
     drafts = conv.groups()
     members = _members(conv)
@@ -536,7 +543,7 @@ def convert_region(data: RegionData, snap: Snapshot, hints: RoleHints | None = N
     subnets = {str(s["SubnetId"]): _cidrs(s) for s in data.subnets}
     subnet_vpc = {str(s["SubnetId"]): str(s.get("VpcId", "")) for s in data.subnets}
     vpc_addresses = {str(v["VpcId"]): _cidrs(v) for v in data.vpcs}
-    all_groups = _node_groups(members, roles, drafts, subnets)
+    all_groups = _node_groups(members, roles, drafts, subnets, served)
     carried = {g for m in members for g in m.groups}
 
     problems_by_vpc: dict[str, list[Problem]] = defaultdict(list)
@@ -545,7 +552,7 @@ def convert_region(data: RegionData, snap: Snapshot, hints: RoleHints | None = N
             roles.groups[d.id] is None
             and d.id in carried
             and d.id not in roles.carried_by_role
-            and d.admits_cluster()
+            and d.admits_cluster(served)
         ):
             problems_by_vpc[d.vpc].append(
                 Problem(

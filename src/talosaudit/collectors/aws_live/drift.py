@@ -25,12 +25,11 @@ Both take the live and the Terraform Collections; collectors never see findings.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from talosaudit.collectors.aws.security_groups import is_unknown_rules
 from talosaudit.model import (
-    ALL_PORTS,
     EMPTY,
     AddressSet,
     Collection,
@@ -42,7 +41,7 @@ from talosaudit.model import (
     Peer,
     Rule,
 )
-from talosaudit.model.ports import PORTED, protocol_name
+from talosaudit.model.ports import flow_text
 
 PREFIX_LIST = "prefix-list:"
 DEFAULT_SG_TYPE = "aws_default_security_group"
@@ -57,20 +56,10 @@ class Matching:
     tf_layers: dict[str, Layer] = field(default_factory=dict)
 
 
-def flow_text(protocol: int | None, ports: Iterable[tuple[int, int]] | None = None) -> str:
-    """``tcp/50001``, ``udp/6081``, ``tcp/2379-2380``, ``icmp``, ``all`` (the message notation)."""
-    if protocol is None:
-        return "all"
-    name = protocol_name(protocol)
-    if protocol not in PORTED or ports is None:
-        return name
-    return name + "/" + ",".join(str(lo) if lo == hi else f"{lo}-{hi}" for lo, hi in ports)
-
-
 def rule_flow(rule: Rule) -> str:
-    ports = None if rule.ports == ALL_PORTS and rule.protocol is None else rule.ports.values
+    """A rule as the drift messages name it: ``tcp/50001 from 10.0.0.0/16`` (the one flow notation)."""
     way = "from" if rule.direction is Direction.INGRESS else "to"
-    return f"{flow_text(rule.protocol, ports)} {way} {rule.peer.describe()}"
+    return f"{flow_text(rule.protocol, rule.ports)} {way} {rule.peer.describe()}"
 
 
 def _tag(layer: Layer, key: str) -> str:
@@ -307,7 +296,6 @@ def locate_all(
 __all__ = [
     "Matching",
     "drift_items",
-    "flow_text",
     "locate_all",
     "locate_in_terraform",
     "match",

@@ -141,7 +141,7 @@ def build(inv: Inventory, *, hints: RoleHints | None = None) -> Collection:
         primary = _primary(guest)
         resolver = _Resolver(inv.cluster, guest_fw, inv.cluster_label, problems, inv.definitions_complete)
         for nic in guest.nics:
-            layer = _layer(guest, nic, state=state, guest_fw=guest_fw, inv=inv, resolver=resolver)
+            layer = _layer(guest, nic, state=state, guest_fw=guest_fw, inv=inv, resolver=resolver, role=role)
             layers.append(layer)
             if nic.firewall and state.vm == "unknown":
                 unknown_vm.append(f"{guest.label()} {nic.key}")
@@ -156,7 +156,6 @@ def build(inv: Inventory, *, hints: RoleHints | None = None) -> Collection:
                     networks.append((AddressSet.parse(str(net)), nic.source))
             if nic.segment_id is not None and nic.segment_id not in segments:
                 _add_segment(segments, nic.segment_id, nic, EMPTY)
-        problems.extend(_inactive(guest, state, guest_fw, role, inv))
         if primary is None:
             continue
         layer_id = _layer_id(guest, primary)
@@ -344,6 +343,7 @@ def _layer(
     guest_fw: FirewallConfig | None,
     inv: Inventory,
     resolver: _Resolver,
+    role: Role | None,
 ) -> Layer:
     nic_on = nic.firewall is True
     enabled = nic_on and state.vm == "on" and state.datacenter != "off"
@@ -364,6 +364,7 @@ def _layer(
         attributes.append(("bridge", nic.bridge))
     if nic.tag:
         attributes.append(("vlan", str(nic.tag)))
+    activation, switches = _activation(guest, state, guest_fw, role, inv)
     return Layer(
         id=_layer_id(guest, nic),
         kind=LayerKind.PROXMOX,
@@ -376,9 +377,46 @@ def _layer(
         default_egress=Action.ALLOW if p_out == "ACCEPT" else Action.DENY,
         stateful=True,
         enabled=enabled,
-        attributes=tuple(attributes),
-        origins=(("switch", nic.source), *((("config", guest_fw.source),) if guest_fw is not None else ())),
+        attributes=(*attributes, *activation),
+        origins=(
+            ("switch", nic.source),
+            *((("config", guest_fw.source),) if guest_fw is not None else ()),
+            *switches,
+        ),
     )
+
+
+def _activation(
+    guest: Guest, state: _State, guest_fw: FirewallConfig | None, role: Role | None, inv: Inventory
+) -> tuple[list[tuple[str, str]], list[tuple[str, SourceRef]]]:
+    """What the guest's firewall switches say, as data on each of its NIC layers, for the
+    policy that decides whether rules the user relies on are applied: the guest, its role
+    (when known), how many valid rules its firewall holds, which of its NICs set
+    ``firewall=1``, pending changes of that flag, and where each switch is written."""
+    rules = [r for r in guest_fw.rules if not r.errors] if guest_fw is not None else []
+    attributes = [
+        ("guest_id", guest.identity),
+        ("role", role.value if role is not None else ""),
+        ("rules", str(len(rules))),
+        ("nics_firewall_on", ",".join(n.key for n in guest.nics if n.firewall)),
+        ("pending_firewall_off", ",".join(c.nic for c in guest.pending_firewall if not c.firewall)),
+    ]
+    origins: list[tuple[str, SourceRef]] = []
+    flagged = next((n for n in guest.nics if n.firewall), None)
+    if flagged is not None:
+        origins.append(("first_firewall_nic", flagged.source))
+    if rules:
+        origins.append(("first_rule", rules[0].source))
+    if state.datacenter_source is not None:
+        origins.append(("datacenter_switch", state.datacenter_source))
+    if inv.cluster is not None:
+        origins.append(("datacenter_config", inv.cluster.source))
+    if state.vm_source is not None:
+        origins.append(("vm_switch", state.vm_source))
+    for change in guest.pending_firewall:
+        if not change.firewall:
+            origins.append((f"pending:{change.nic}", change.source))
+    return attributes, origins
 
 
 def _layer_source(nic: Nic, guest_fw: FirewallConfig | None) -> SourceRef:
@@ -666,75 +704,6 @@ class _Resolver:
 
 class _RuleDroppedError(Exception):
     """A rule names something that does not exist: pve-firewall does not compile it."""
-
-
-def _inactive(
-    guest: Guest,
-    state: _State,
-    guest_fw: FirewallConfig | None,
-    role: Role | None,
-    inv: Inventory,
-) -> list[Problem]:
-    """The user relies on Proxmox rules (NIC flag or rules) that are not applied.
-
-    Only for cluster nodes (a known role) or guests with rules of their own: the Proxmox GUI
-    sets ``firewall=1`` on every new NIC, so the flag alone on other guests says nothing.
-    """
-    rules = [r for r in guest_fw.rules if not r.errors] if guest_fw is not None else []
-    flagged = [n for n in guest.nics if n.firewall]
-    if not rules and not (flagged and role is not None):
-        return []
-    off: list[tuple[str, SourceRef | None]] = []
-    if state.datacenter == "off":
-        off.append((f"the datacenter firewall is off ({state.datacenter_reason})", state.datacenter_source))
-    if state.vm == "off":
-        off.append((f"the VM firewall is off ({state.vm_reason})", state.vm_source))
-    if not off:
-        return _pending(guest, state)
-    if flagged:
-        relied = f"{', '.join(n.key for n in flagged)} {'has' if len(flagged) == 1 else 'have'} firewall=1"
-        where = flagged[0].source
-        if rules:
-            relied += f" and {_count(rules, 'rule')} exist"
-    else:
-        relied = f"{_count(rules, 'firewall rule')} exist but no NIC has firewall=1"
-        where = rules[0].source
-    related = tuple(src for _, src in off if src is not None)
-    if not related and inv.cluster is not None and state.datacenter == "off":
-        related = (inv.cluster.source,)
-    return [
-        Problem(
-            ProblemKind.NOT_APPLIED,
-            f"{guest.label()}: {relied}, but {' and '.join(text for text, _ in off)}: "
-            "the rules the user relies on are not applied",
-            where,
-            key=f"proxmox:{guest.identity}:inactive",
-            related=related,
-        )
-    ]
-
-
-def _count(items: list[FwRule], word: str) -> str:
-    return f"1 {word}" if len(items) == 1 else f"{len(items)} {word}s"
-
-
-def _pending(guest: Guest, state: _State) -> list[Problem]:
-    """A pending change that switches an active NIC firewall off at the next start."""
-    out: list[Problem] = []
-    if state.vm != "on" or state.datacenter == "off":
-        return out
-    for change in guest.pending_firewall:
-        if not change.firewall:
-            out.append(
-                Problem(
-                    ProblemKind.NOT_APPLIED,
-                    f"{guest.label()}: a pending change sets {change.nic} firewall=0; at the next start "
-                    "the rules the user relies on are not applied",
-                    change.source,
-                    key=f"proxmox:{guest.identity}/{change.nic}:pending-off",
-                )
-            )
-    return out
 
 
 __all__ = ["Inventory", "build"]

@@ -22,6 +22,7 @@ from talosaudit.collectors.terraform.remote_modules import split_remote_modules
 from talosaudit.collectors.terraform.values import TerraformConfig
 from talosaudit.collectors.unmodelled.terraform import FIREWALL_TYPES, map_unmodelled
 from talosaudit.model import Collection, Problem, SourceRef
+from talosaudit.model.ports import NodePorts
 
 
 class TerraformCollector(SniffsNothing):
@@ -47,7 +48,9 @@ def collect(files: Sequence[InputFile], root: Path, options: CollectOptions) -> 
     """Read the Terraform files under ``root`` and map what they define: one collection per
     root module (``Collection.roots``) when there are several, else one for all."""
     unrooted, *configs = load_roots(files, root, options)
-    parts = [(c.root, collection_from_config(c, options.role_hints, root)) for c in configs]
+    parts = [
+        (c.root, collection_from_config(c, options.role_hints, root, options.node_ports)) for c in configs
+    ]
     outside = Collection(problems=evaluator_problems(unrooted), files=unrooted.files)
     if len(parts) <= 1:
         return Collection.combine([outside, *(part for _, part in parts)])
@@ -62,7 +65,10 @@ def collect(files: Sequence[InputFile], root: Path, options: CollectOptions) -> 
 
 
 def collection_from_config(
-    config: TerraformConfig, hints: RoleHints | None = None, root: Path | None = None
+    config: TerraformConfig,
+    hints: RoleHints | None = None,
+    root: Path | None = None,
+    node_ports: NodePorts | None = None,
 ) -> Collection:
     """Everything the evaluated configuration says: AWS, Proxmox and Talos provider layers and
     nodes, facts, problems. ``root`` (the scan root) lets the Talos mapping locate patches."""
@@ -77,7 +83,7 @@ def collection_from_config(
                 secrets=config.secrets,
                 notices=(remote.notice,) if remote.notice else (),
             ),
-            map_aws(config, hints),
+            map_aws(config, hints, node_ports or NodePorts()),
             map_proxmox(config, hints),
             map_talos(config, root),
             map_unmodelled(config),

@@ -139,7 +139,8 @@ def collect(files: Sequence[InputFile], root: Path, options: CollectOptions) -> 
     """Read every plan/state JSON file, each on its own, and map what it holds."""
     del root  # a plan names no files of its own to read
     return Collection.combine(
-        collection_from_config(read_plan_file(f.path, f.rel), options.role_hints) for f in files
+        collection_from_config(read_plan_file(f.path, f.rel), options.role_hints, None, options.node_ports)
+        for f in files
     )
 
 

@@ -1,0 +1,96 @@
+"""Time ``talosaudit scan`` on the five large first-match inputs of issue 12.
+
+    python benchmarks/large_layers.py [--only NAME[,NAME]] [--timeout 120] [--scale 1.0]
+
+Each input is generated under a temporary folder by tests/hostile_generate.py (the same
+generators the regression tests in tests/test_large_layers.py use) and scanned once by
+``python -m talosaudit scan <tree> --format json --no-cache`` in a fresh child process.
+Printed per input: wall seconds and the child's peak RSS (``ru_maxrss`` of
+``RUSAGE_CHILDREN``, read in a fresh measuring process per input so that earlier runs do
+not count), beside the targets (5 s, 500 MB on one core). Exit status 1 if a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+import hostile_generate  # noqa: E402
+
+#: name -> (generator, size, extra scan arguments)
+INPUTS: dict[str, tuple[str, int, list[str]]] = {
+    "proxmox-2000-rules": ("proxmox_many_rules", 2000, ["--admin-cidr", "10.0.10.0/24"]),
+    "pfsense-20000-rules": ("pfsense_many_rules", 20_000, ["--admin-cidr", "192.168.20.0/24"]),
+    "pfsense-alias-100000": ("pfsense_big_alias", 100_000, ["--admin-cidr", "192.168.20.0/24"]),
+    "proxmox-ipset-50000": ("proxmox_big_ipset", 50_000, ["--admin-cidr", "10.0.10.0/24"]),
+    "pfsense-alias-dag-30": ("pfsense_alias_dag", 30, ["--admin-cidr", "192.168.20.0/24"]),
+}
+TARGET_SECONDS = 5.0
+TARGET_MB = 500.0
+
+_MEASURE = """
+import resource, subprocess, sys, time
+started = time.monotonic()
+try:
+    code = subprocess.run(sys.argv[3:], cwd=sys.argv[1], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL, timeout=float(sys.argv[2])).returncode
+except subprocess.TimeoutExpired:
+    code = -1
+print(time.monotonic() - started, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, code)
+"""
+
+
+def measure(tree: Path, extra: list[str], timeout: float) -> tuple[float, float, int]:
+    """(wall seconds, peak RSS in MB, exit code) of one scan; exit -1 when it timed out."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "NO_COLOR": "1"}
+    scan = [sys.executable, "-m", "talosaudit", "scan", str(tree), "--format", "json", "--no-cache", *extra]
+    done = subprocess.run(
+        [sys.executable, "-c", _MEASURE, str(tree.parent), str(timeout), *scan],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    seconds, kilobytes, code = done.stdout.split()
+    return float(seconds), int(kilobytes) / 1024, int(code)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default="", help="comma-separated input names")
+    parser.add_argument("--timeout", type=float, default=120.0)
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply every size (not the DAG depth)")
+    args = parser.parse_args()
+    names = [n for n in args.only.split(",") if n] or list(INPUTS)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    print(f"| input | wall s | peak RSS MB | exit | target ({TARGET_SECONDS:g} s, {TARGET_MB:g} MB) |")
+    print("|---|---:|---:|---:|---|")
+    missed = False
+    with tempfile.TemporaryDirectory(prefix="talosaudit-large-") as tmp:
+        for name in names:
+            make, size, extra = INPUTS[name]
+            if make != "pfsense_alias_dag":
+                size = max(1, int(size * args.scale))
+            tree = getattr(hostile_generate, make)(Path(tmp) / name, size)
+            seconds, mb, code = measure(tree, extra, args.timeout)
+            ok = code in (0, 1) and seconds <= TARGET_SECONDS and mb <= TARGET_MB
+            missed |= not ok
+            shown = f"> {args.timeout:g}" if code == -1 else f"{seconds:.2f}"
+            print(
+                f"| {name} (size {size}) | {shown} | {mb:.0f} | {code} | {'met' if ok else 'MISSED'} |",
+                flush=True,
+            )
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -5,9 +5,10 @@
 Each input is generated under a temporary folder by tests/hostile_generate.py (the same
 generators the regression tests in tests/test_large_layers.py use) and scanned once by
 ``python -m talosaudit scan <tree> --format json --no-cache`` in a fresh child process.
-Printed per input: wall seconds and the child's peak RSS (``ru_maxrss`` of
+Printed per input: wall seconds, CPU seconds (user + system) and the child's peak RSS (``ru_maxrss`` of
 ``RUSAGE_CHILDREN``, read in a fresh measuring process per input so that earlier runs do
-not count), beside the targets (5 s, 500 MB on one core). Exit status 1 if a target is missed.
+not count), beside the targets (5 s, 500 MB on one core; CPU time is compared, as wall time on a shared
+machine also counts waiting for a core). Exit status 1 if a target is missed.
 """
 
 from __future__ import annotations
@@ -45,12 +46,14 @@ try:
                           stderr=subprocess.DEVNULL, timeout=float(sys.argv[2])).returncode
 except subprocess.TimeoutExpired:
     code = -1
-print(time.monotonic() - started, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, code)
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(time.monotonic() - started, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, code)
 """
 
 
-def measure(tree: Path, extra: list[str], timeout: float) -> tuple[float, float, int]:
-    """(wall seconds, peak RSS in MB, exit code) of one scan; exit -1 when it timed out."""
+def measure(tree: Path, extra: list[str], timeout: float) -> tuple[float, float, float, int]:
+    """(wall seconds, CPU seconds, peak RSS in MB, exit code) of one scan; exit -1 when it
+    timed out."""
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "NO_COLOR": "1"}
     scan = [sys.executable, "-m", "talosaudit", "scan", str(tree), "--format", "json", "--no-cache", *extra]
     done = subprocess.run(
@@ -60,8 +63,8 @@ def measure(tree: Path, extra: list[str], timeout: float) -> tuple[float, float,
         text=True,
         check=True,
     )
-    seconds, kilobytes, code = done.stdout.split()
-    return float(seconds), int(kilobytes) / 1024, int(code)
+    seconds, cpu, kilobytes, code = done.stdout.split()
+    return float(seconds), float(cpu), int(kilobytes) / 1024, int(code)
 
 
 def main() -> int:
@@ -72,8 +75,10 @@ def main() -> int:
     args = parser.parse_args()
     names = [n for n in args.only.split(",") if n] or list(INPUTS)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    print(f"| input | wall s | peak RSS MB | exit | target ({TARGET_SECONDS:g} s, {TARGET_MB:g} MB) |")
-    print("|---|---:|---:|---:|---|")
+    print(f"load average before: {os.getloadavg()[0]:.2f}")
+    target = f"target ({TARGET_SECONDS:g} s CPU, {TARGET_MB:g} MB)"
+    print(f"| input | wall s | CPU s | peak RSS MB | exit | {target} |")
+    print("|---|---:|---:|---:|---:|---|")
     missed = False
     with tempfile.TemporaryDirectory(prefix="talosaudit-large-") as tmp:
         for name in names:
@@ -81,13 +86,14 @@ def main() -> int:
             if make != "pfsense_alias_dag":
                 size = max(1, int(size * args.scale))
             tree = getattr(hostile_generate, make)(Path(tmp) / name, size)
-            seconds, mb, code = measure(tree, extra, args.timeout)
-            ok = code in (0, 1) and seconds <= TARGET_SECONDS and mb <= TARGET_MB
+            seconds, cpu, mb, code = measure(tree, extra, args.timeout)
+            # CPU time is the one-core figure: wall time also counts waiting on a loaded machine
+            ok = code in (0, 1) and cpu <= TARGET_SECONDS and mb <= TARGET_MB
             missed |= not ok
             shown = f"> {args.timeout:g}" if code == -1 else f"{seconds:.2f}"
+            verdict = "met" if ok else "MISSED"
             print(
-                f"| {name} (size {size}) | {shown} | {mb:.0f} | {code} | {'met' if ok else 'MISSED'} |",
-                flush=True,
+                f"| {name} (size {size}) | {shown} | {cpu:.2f} | {mb:.0f} | {code} | {verdict} |", flush=True
             )
     return 1 if missed else 0
 

@@ -114,15 +114,26 @@ def _proxmox_tree(target: Path, *, vm_rules: str = "", cluster_extra: str = "") 
     return target
 
 
+#: The line of the first generated rule in VM 101's firewall (after [OPTIONS] and [RULES]).
+PROXMOX_FIRST_RULE_LINE = 6
+
+
 def proxmox_many_rules(target: Path, count: int) -> Path:
-    """``count`` DROP rules (one public host, one port each) first in VM 101's firewall."""
+    """``count`` DROP rules (one public host, one port each) first in VM 101's firewall, then
+    a repeat of the first one, which the shadowing check (TA403) must find at line
+    ``PROXMOX_FIRST_RULE_LINE + count``."""
     rules = "".join(
         f"IN DROP -source {_host(i)} -p tcp -dport {1024 + i % 60000} # block {i}\n" for i in range(count)
     )
+    rules += f"IN DROP -source {_host(0)} -p tcp -dport 1024 # block 0 again\n"
     return _proxmox_tree(target, vm_rules=rules)
 
 
 def proxmox_big_ipset(target: Path, entries: int) -> Path:
-    """An IP set of ``entries`` public hosts, dropped by the first rule of VM 101."""
+    """An IP set of ``entries`` public hosts, dropped by the first rule of VM 101; the second
+    rule drops one of them again (TA403 at ``PROXMOX_FIRST_RULE_LINE + 1``)."""
     ipset = "[IPSET blocked] # many hosts\n" + "".join(f"{_host(i)}\n" for i in range(entries))
-    return _proxmox_tree(target, vm_rules="IN DROP -source +blocked # the block list\n", cluster_extra=ipset)
+    rules = (
+        f"IN DROP -source +blocked # the block list\nIN DROP -source {_host(entries // 2)} # one of them\n"
+    )
+    return _proxmox_tree(target, vm_rules=rules, cluster_extra=ipset)

@@ -1,6 +1,6 @@
 """Time ``talosaudit scan`` on the five large first-match inputs of issue 12.
 
-    python benchmarks/large_layers.py [--only NAME[,NAME]] [--timeout 120] [--scale 1.0]
+    python benchmarks/large_layers.py [--only NAME[,NAME]] [--timeout 120] [--scale 1.0] [--src DIR]
 
 Each input is generated under a temporary folder by tests/hostile_generate.py (the same
 generators the regression tests in tests/test_large_layers.py use) and scanned once by
@@ -51,10 +51,10 @@ print(time.monotonic() - started, usage.ru_utime + usage.ru_stime, usage.ru_maxr
 """
 
 
-def measure(tree: Path, extra: list[str], timeout: float) -> tuple[float, float, float, int]:
+def measure(tree: Path, extra: list[str], timeout: float, src: Path) -> tuple[float, float, float, int]:
     """(wall seconds, CPU seconds, peak RSS in MB, exit code) of one scan; exit -1 when it
     timed out."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "NO_COLOR": "1"}
+    env = {**os.environ, "PYTHONPATH": str(src), "NO_COLOR": "1"}
     scan = [sys.executable, "-m", "talosaudit", "scan", str(tree), "--format", "json", "--no-cache", *extra]
     done = subprocess.run(
         [sys.executable, "-c", _MEASURE, str(tree.parent), str(timeout), *scan],
@@ -71,6 +71,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default="", help="comma-separated input names")
     parser.add_argument("--timeout", type=float, default=120.0)
+    parser.add_argument(
+        "--src",
+        type=Path,
+        default=ROOT / "src",
+        help="talosaudit sources to time (e.g. an older checkout's src)",
+    )
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every size (not the DAG depth)")
     args = parser.parse_args()
     names = [n for n in args.only.split(",") if n] or list(INPUTS)
@@ -86,7 +92,7 @@ def main() -> int:
             if make != "pfsense_alias_dag":
                 size = max(1, int(size * args.scale))
             tree = getattr(hostile_generate, make)(Path(tmp) / name, size)
-            seconds, cpu, mb, code = measure(tree, extra, args.timeout)
+            seconds, cpu, mb, code = measure(tree, extra, args.timeout, args.src)
             # CPU time is the one-core figure: wall time also counts waiting on a loaded machine
             ok = code in (0, 1) and cpu <= TARGET_SECONDS and mb <= TARGET_MB
             missed |= not ok

@@ -95,3 +95,45 @@ def wan_rule_line(tree: Path) -> int:
     lines = (tree / "config.xml").read_text(encoding="utf-8").splitlines()
     tracker = lines.index("\t\t\t<tracker>1700000301</tracker>")
     return tracker  # the <rule> line is the one before: index + 1 - 1
+
+
+PROXMOX_CASE = CASES / "proxmox-good-rules"
+
+
+def _proxmox_tree(target: Path, *, vm_rules: str = "", cluster_extra: str = "") -> Path:
+    """The ``proxmox-good-rules`` case with ``vm_rules`` placed first in VM 101's [RULES] and
+    ``cluster_extra`` (sections) added to cluster.fw: the case has no finding, and the added
+    DROP rules for public hosts change no cluster flow, so a scan must still find nothing."""
+    shutil.copytree(PROXMOX_CASE, target, ignore=shutil.ignore_patterns("case.yaml"))
+    vm = target / "firewall" / "101.fw"
+    text = vm.read_text(encoding="utf-8")
+    vm.write_text(text.replace("[RULES]\n", "[RULES]\n" + vm_rules, 1), encoding="utf-8")
+    if cluster_extra:
+        with (target / "firewall" / "cluster.fw").open("a", encoding="utf-8") as handle:
+            handle.write("\n" + cluster_extra)
+    return target
+
+
+#: The line of the first generated rule in VM 101's firewall (after [OPTIONS] and [RULES]).
+PROXMOX_FIRST_RULE_LINE = 6
+
+
+def proxmox_many_rules(target: Path, count: int) -> Path:
+    """``count`` DROP rules (one public host, one port each) first in VM 101's firewall, then
+    a repeat of the first one, which the shadowing check (TA403) must find at line
+    ``PROXMOX_FIRST_RULE_LINE + count``."""
+    rules = "".join(
+        f"IN DROP -source {_host(i)} -p tcp -dport {1024 + i % 60000} # block {i}\n" for i in range(count)
+    )
+    rules += f"IN DROP -source {_host(0)} -p tcp -dport 1024 # block 0 again\n"
+    return _proxmox_tree(target, vm_rules=rules)
+
+
+def proxmox_big_ipset(target: Path, entries: int) -> Path:
+    """An IP set of ``entries`` public hosts, dropped by the first rule of VM 101; the second
+    rule drops one of them again (TA403 at ``PROXMOX_FIRST_RULE_LINE + 1``)."""
+    ipset = "[IPSET blocked] # many hosts\n" + "".join(f"{_host(i)}\n" for i in range(entries))
+    rules = (
+        f"IN DROP -source +blocked # the block list\nIN DROP -source {_host(entries // 2)} # one of them\n"
+    )
+    return _proxmox_tree(target, vm_rules=rules, cluster_extra=ipset)

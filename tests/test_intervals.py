@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from talosaudit.model import AddressSet, IntervalSet, PortSet
-from talosaudit.reachability.space import Space, address_line, line_addresses
+from talosaudit.reachability.space import Space, SpaceIndex, address_line, line_addresses
 
 UNIVERSE = 40
 DIMS_UNIVERSE = 6
@@ -139,3 +139,26 @@ def test_space_operations_match_point_sets(
     assert space_points(swapped) == frozenset((p[2], p[1], p[0]) for p in pa)
     cylinder = x.with_dim(2, from_points(frozenset({0, 1})))
     assert space_points(cylinder) == frozenset((p[0], p[1], v) for p in pa for v in (0, 1))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(spaces, min_size=1, max_size=8), spaces)
+def test_space_index_matches_running_union_and_point_sets(
+    listed: list[list[tuple[frozenset[int], ...]]], extra: list[tuple[frozenset[int], ...]]
+) -> None:
+    """SpaceIndex (first-match shadowing, live rules) answers what the running union
+    ``cover = cover | region`` it replaced answered, and what the point sets say."""
+    built = [build(bs) for bs in listed]
+    index = SpaceIndex([space for space, _ in built])
+    queries = [*built, build(extra)]
+    cover, cover_points = Space(), frozenset[tuple[int, ...]]()
+    for below, (_, earlier_points) in enumerate([*built, (Space(), frozenset())]):
+        for query, query_points in queries:
+            old = query <= cover
+            assert index.covers(query, below) == old == (query_points <= cover_points)
+            old_meeting = [k for k, (space, _) in enumerate(built[:below]) if space & query]
+            assert index.meeting(query, below) == old_meeting
+            assert old_meeting == [k for k, (_, pts) in enumerate(built[:below]) if pts & query_points]
+        if below < len(built):
+            cover = cover | built[below][0]
+            cover_points = cover_points | earlier_points

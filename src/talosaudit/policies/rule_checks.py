@@ -37,7 +37,7 @@ from talosaudit.policies.params import BroadCidrParams, LayerRuleParams
 from talosaudit.policies.schema import Policy
 from talosaudit.policies.shadow_text import shadow_message
 from talosaudit.reachability import Space, address_line
-from talosaudit.reachability.space import ALL_PROTOCOLS, V6_OFFSET
+from talosaudit.reachability.space import ALL_PROTOCOLS, V6_OFFSET, SpaceIndex
 
 _ALL_PORTS = IntervalSet.span(0, 65535)
 _PORTED = IntervalSet.of((p, p) for p in PORTED)
@@ -80,13 +80,15 @@ def _live_rules(ctx: Context, layer: Layer) -> set[int] | None:
             scope = Space.box(ALL_PROTOCOLS, beyond_line, address_line(ctx.node_scope()), _ALL_PORTS)
         live: set[int] = set()
         for direction in (Direction.INGRESS, Direction.EGRESS):
-            cover = Space()
-            for rule in (r for r in rules if r.direction is direction):
-                region = _abstract_region(rule, labels)
-                if rule.unresolved or (region & scope) - cover:
+            ordered = [r for r in rules if r.direction is direction]
+            regions = [_abstract_region(rule, labels) for rule in ordered]
+            # earlier resolved rules only: an unresolved rule covers nothing for sure
+            index = SpaceIndex(
+                [Space() if r.unresolved else reg for r, reg in zip(ordered, regions, strict=True)]
+            )
+            for position, (rule, region) in enumerate(zip(ordered, regions, strict=True)):
+                if rule.unresolved or not index.covers(region & scope, position):
                     live.add(id(rule))
-                if not rule.unresolved:
-                    cover = cover | region
         return live
 
     result: set[int] = ctx.memo(("live-rules", layer.id), compute)
@@ -285,19 +287,21 @@ def shadowed_rule(policy: Policy, ctx: Context) -> Iterator[Finding]:
             continue
         labels = sorted({g for r in layer.rules for g in r.peer.groups})
         for direction in (Direction.INGRESS, Direction.EGRESS):
-            earlier: list[tuple[Rule, Space]] = []
-            cover = Space()
-            for rule in layer.rules_in(direction):
-                if not rule.enabled:
-                    continue
+            ordered = [rule for rule in layer.rules_in(direction) if rule.enabled]
+            regions = [_abstract_region(rule, labels) for rule in ordered]
+            # the earlier rules that count are the resolved ones (an unresolved rule is TA002's)
+            index = SpaceIndex(
+                [Space() if r.unresolved else reg for r, reg in zip(ordered, regions, strict=True)]
+            )
+            any_earlier = False
+            for position, (rule, region) in enumerate(zip(ordered, regions, strict=True)):
                 once = (rule_key(rule), str(rule.source))
-                region = _abstract_region(rule, labels)
-                if rule.unresolved or not earlier or not region <= cover:
+                if rule.unresolved or not any_earlier or not index.covers(region, position):
                     live.add(once)
                     if rule.unresolved:
                         continue
                 elif once not in first:
-                    by = [r for r, reg in earlier if reg & region]
+                    by = [ordered[k] for k in index.meeting(region, position)]
                     first[once] = _rule_finding(
                         policy,
                         layer,
@@ -306,8 +310,7 @@ def shadowed_rule(policy: Policy, ctx: Context) -> Iterator[Finding]:
                         identity=f"{layer.id}|{rule_key(rule)}",
                         related=tuple(r.source for r in by),
                     )
-                earlier.append((rule, region))
-                cover = cover | region
+                any_earlier = True
     yield from (finding for once, finding in first.items() if once not in live)
 
 

@@ -10,7 +10,7 @@ intervals and is linear in the number of fragments.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from talosaudit.model import AddressSet, IntervalSet, PortSet
@@ -241,9 +241,9 @@ class BoxIndex:
             return
         best: tuple[int, int, list[int]] | None = None
         for dim in range(len(self.boxes[0])):
-            cuts, cover = _segments(self.boxes, dim)
-            if best is None or cover < best[0]:
-                best = (cover, dim, cuts)
+            cuts, cost = _query_cost(self.boxes, dim)
+            if best is None or cost < best[0]:
+                best = (cost, dim, cuts)
         assert best is not None
         _, self.dim, self.cuts = best
         self.at = [[] for _ in range(len(self.cuts) - 1)]
@@ -267,6 +267,96 @@ class BoxIndex:
                 if both is not None:
                     out.append(both)
         return Space(tuple(out))
+
+
+def _query_cost(boxes: list[Box], dim: int) -> tuple[list[int], int]:
+    """The breakpoints of ``dim`` over ``boxes`` and the work of looking every box up in a
+    segment index on ``dim``: a box collects the boxes of each segment it touches, so the
+    cost is the sum over segments of (boxes there)^2. (The cover count alone would pick
+    the protocol dimension when one protocol is shared by all, and then every lookup
+    returns every box.)"""
+    cuts = sorted({p for box in boxes for lo, hi in box[dim] for p in (lo, hi + 1)})
+    starts = [0] * len(cuts)
+    for box in boxes:
+        for lo, hi in box[dim]:
+            starts[bisect_left(cuts, lo)] += 1
+            starts[bisect_left(cuts, hi + 1)] -= 1
+    cost = 0
+    running = 0
+    for delta in starts:
+        running += delta
+        cost += running * running
+    return cuts, cost
+
+
+class SpaceIndex:
+    """An ordered list of spaces (a first-match layer's rule regions), indexed so that
+    "which earlier spaces meet this one" and "do the earlier spaces cover this one" cost
+    time in proportion to the boxes that can meet it, not to every earlier space.
+
+    A first-match check that keeps a running union (``cover = cover | region``) and
+    subtracts it from each rule costs O(n^2) box operations in the rules; here each query
+    looks only at the boxes found in the segments of one dimension that its own boxes
+    touch, clipped to the query's boxes before any subtraction.
+    """
+
+    def __init__(self, spaces: Sequence[Space]) -> None:
+        self.owners: list[int] = []
+        self.boxes: list[Box] = []
+        for position, space in enumerate(spaces):
+            for box in space.boxes:
+                self.owners.append(position)
+                self.boxes.append(box)
+        self.dim = 0
+        self.cuts: list[int] = []
+        self.at: list[list[int]] = []
+        if not self.boxes:
+            return
+        best: tuple[int, int, list[int]] | None = None
+        for dim in range(len(self.boxes[0])):
+            cuts, cost = _query_cost(self.boxes, dim)
+            if best is None or cost < best[0]:
+                best = (cost, dim, cuts)
+        assert best is not None
+        _, self.dim, self.cuts = best
+        self.at = [[] for _ in range(len(self.cuts) - 1)]
+        for index, box in enumerate(self.boxes):
+            for lo, hi in box[self.dim]:
+                for seg in range(bisect_left(self.cuts, lo), bisect_left(self.cuts, hi + 1)):
+                    self.at[seg].append(index)
+
+    def _candidates(self, box: Box, below: int) -> list[int]:
+        """Indexes of boxes of spaces before ``below`` that may meet ``box`` (sorted)."""
+        cuts, at, owners = self.cuts, self.at, self.owners
+        found: set[int] = set()
+        for lo, hi in box[self.dim]:
+            first = max(bisect_right(cuts, lo) - 1, 0)
+            for seg in range(first, min(bisect_left(cuts, hi + 1), len(at))):
+                found.update(i for i in at[seg] if owners[i] < below)
+        return sorted(found)
+
+    def meeting(self, query: Space, below: int) -> list[int]:
+        """Positions before ``below`` whose space intersects ``query``, in order."""
+        hit: set[int] = set()
+        for box in query.boxes:
+            for index in self._candidates(box, below):
+                if self.owners[index] not in hit and _box_and(box, self.boxes[index]) is not None:
+                    hit.add(self.owners[index])
+        return sorted(hit)
+
+    def covers(self, query: Space, below: int) -> bool:
+        """Whether the union of the spaces before ``below`` holds all of ``query``."""
+        for box in query.boxes:
+            clipped = [
+                both
+                for index in self._candidates(box, below)
+                if (both := _box_and(box, self.boxes[index])) is not None
+            ]
+            # many earlier rules differing in one dimension only (one host each, one port
+            # each) clip to boxes that merge into a few: subtract those, not hundreds
+            if not clipped or _subtract([box], _merge_boxes(clipped)):
+                return False
+        return True
 
 
 @dataclass(frozen=True, slots=True)

@@ -159,6 +159,8 @@ class Resolver:
         self._descr = {itf.name: itf.descr or itf.name.upper() for itf in config.interfaces}
         self._enabled = {itf.name for itf in config.interfaces if itf.enabled}
         self._alias_cache: dict[str, Resolved] = {}
+        # 20,000 rules naming ``lan`` describe its networks once, not 20,000 times
+        self._keyword_cache: dict[tuple[str, str, str], Resolved | None] = {}
 
     # -- addresses ---------------------------------------------------------------------------
 
@@ -207,6 +209,12 @@ class Resolver:
 
     def keyword(self, value: str, field: str, family: str = "inet46") -> Resolved | None:
         """Interface keywords: ``lan`` (its subnets), ``lanip`` (its address), ``(self)``."""
+        key = (value, field, family)
+        if key not in self._keyword_cache:
+            self._keyword_cache[key] = self._keyword(value, field, family)
+        return self._keyword_cache[key]
+
+    def _keyword(self, value: str, field: str, family: str) -> Resolved | None:
         name = value.lower()
         if name in ("(self)", "self", "this firewall"):
             own = EMPTY

@@ -234,23 +234,7 @@ class BoxIndex:
 
     def __init__(self, space: Space) -> None:
         self.boxes = list(space.boxes)
-        self.dim = 0
-        self.cuts: list[int] = []
-        self.at: list[list[int]] = []
-        if not self.boxes:
-            return
-        best: tuple[int, int, list[int]] | None = None
-        for dim in range(len(self.boxes[0])):
-            cuts, cost = _query_cost(self.boxes, dim)
-            if best is None or cost < best[0]:
-                best = (cost, dim, cuts)
-        assert best is not None
-        _, self.dim, self.cuts = best
-        self.at = [[] for _ in range(len(self.cuts) - 1)]
-        for index, box in enumerate(self.boxes):
-            for lo, hi in box[self.dim]:
-                for seg in range(bisect_left(self.cuts, lo), bisect_left(self.cuts, hi + 1)):
-                    self.at[seg].append(index)
+        self.dim, self.cuts, self.at = _segment_index(self.boxes)
 
     def intersect(self, other: Space) -> Space:
         """``other & space``, box for box as ``Space.__and__`` would give it."""
@@ -267,6 +251,26 @@ class BoxIndex:
                 if both is not None:
                     out.append(both)
         return Space(tuple(out))
+
+
+def _segment_index(boxes: list[Box]) -> tuple[int, list[int], list[list[int]]]:
+    """The cheapest dimension to index ``boxes`` on (see ``_query_cost``), its breakpoints
+    and, per segment between breakpoints, the indexes of the boxes that touch it."""
+    if not boxes:
+        return 0, [], []
+    best: tuple[int, int, list[int]] | None = None
+    for dim in range(len(boxes[0])):
+        cuts, cost = _query_cost(boxes, dim)
+        if best is None or cost < best[0]:
+            best = (cost, dim, cuts)
+    assert best is not None
+    _, dim, cuts = best
+    at: list[list[int]] = [[] for _ in range(len(cuts) - 1)]
+    for index, box in enumerate(boxes):
+        for lo, hi in box[dim]:
+            for seg in range(bisect_left(cuts, lo), bisect_left(cuts, hi + 1)):
+                at[seg].append(index)
+    return dim, cuts, at
 
 
 def _query_cost(boxes: list[Box], dim: int) -> tuple[list[int], int]:
@@ -307,23 +311,7 @@ class SpaceIndex:
             for box in space.boxes:
                 self.owners.append(position)
                 self.boxes.append(box)
-        self.dim = 0
-        self.cuts: list[int] = []
-        self.at: list[list[int]] = []
-        if not self.boxes:
-            return
-        best: tuple[int, int, list[int]] | None = None
-        for dim in range(len(self.boxes[0])):
-            cuts, cost = _query_cost(self.boxes, dim)
-            if best is None or cost < best[0]:
-                best = (cost, dim, cuts)
-        assert best is not None
-        _, self.dim, self.cuts = best
-        self.at = [[] for _ in range(len(self.cuts) - 1)]
-        for index, box in enumerate(self.boxes):
-            for lo, hi in box[self.dim]:
-                for seg in range(bisect_left(self.cuts, lo), bisect_left(self.cuts, hi + 1)):
-                    self.at[seg].append(index)
+        self.dim, self.cuts, self.at = _segment_index(self.boxes)
 
     def _candidates(self, box: Box, below: int) -> list[int]:
         """Indexes of boxes of spaces before ``below`` that may meet ``box`` (sorted)."""

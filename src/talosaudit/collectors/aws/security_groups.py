@@ -65,8 +65,9 @@ def security_group_layer(
     attributes: Iterable[tuple[str, str]],
     assignment: RoleAssignment | None,
 ) -> Layer:
-    """A stateful union of allows at the node that denies what no rule allows; the role and
-    its reason follow the caller's attributes."""
+    """A stateful union of allows at the node that denies what no rule allows (the ``Layer``
+    defaults: deny both ways, stateful); the role and its reason follow the caller's
+    attributes."""
     shown = list(attributes)
     if assignment is not None:
         shown += [("role", assignment.role.label), ("role_reason", assignment.reason)]
@@ -78,9 +79,6 @@ def security_group_layer(
         semantics=Semantics.UNION_OF_ALLOWS,
         placement=Placement.NODE,
         rules=tuple(rules),
-        default_ingress=Action.DENY,
-        default_egress=Action.DENY,
-        stateful=True,
         attributes=tuple(shown),
     )
 

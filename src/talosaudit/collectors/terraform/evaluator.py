@@ -242,6 +242,22 @@ def _name(node: Expr, scope: Scope) -> Any:
     return scope.module.root_name(name)
 
 
+def _step_into_other(obj: Any, suffix: Callable[[], str], cannot: str) -> Any:
+    """An attribute or element of a value that is neither a dict nor lazy: a partial list
+    gives its plain form, an unknown stays unknown, a reference grows by ``suffix()`` (called
+    only then, so a key is rendered only for references); anything else is an error that
+    starts with ``cannot`` ("cannot index")."""
+    if isinstance(obj, PartialList):
+        return obj.plain()
+    if isinstance(obj, Unknown):
+        return obj
+    if isinstance(obj, Ref):
+        return Ref(obj.address, f"{obj.attribute}{suffix()}")
+    if obj is None:
+        raise EvalError(f"{cannot} null")
+    raise EvalError(f"{cannot} a {type_name(obj)}")
+
+
 def get_attr(obj: Any, name: str, text: str) -> Any:
     if isinstance(obj, dict):
         if name in obj:
@@ -249,15 +265,7 @@ def get_attr(obj: Any, name: str, text: str) -> Any:
         raise EvalError(f"object has no attribute {name!r}")
     if isinstance(obj, Lazy):
         return obj.get_attr(name, text)
-    if isinstance(obj, PartialList):
-        return obj.plain()
-    if isinstance(obj, Unknown):
-        return obj
-    if isinstance(obj, Ref):
-        return Ref(obj.address, f"{obj.attribute}.{name}")
-    if obj is None:
-        raise EvalError(f"cannot read attribute {name!r} of null")
-    raise EvalError(f"cannot read attribute {name!r} of a {type_name(obj)}")
+    return _step_into_other(obj, lambda: f".{name}", f"cannot read attribute {name!r} of")
 
 
 def index(obj: Any, key: Any, text: str) -> Any:
@@ -282,15 +290,7 @@ def index(obj: Any, key: Any, text: str) -> Any:
         raise EvalError(f"key {skey!r} not found")
     if isinstance(obj, Lazy):
         return obj.index(key, text)
-    if isinstance(obj, PartialList):
-        return obj.plain()
-    if isinstance(obj, Unknown):
-        return obj
-    if isinstance(obj, Ref):
-        return Ref(obj.address, f"{obj.attribute}[{to_string(key)!r}]")
-    if obj is None:
-        raise EvalError("cannot index null")
-    raise EvalError(f"cannot index a {type_name(obj)}")
+    return _step_into_other(obj, lambda: f"[{to_string(key)!r}]", "cannot index")
 
 
 def _attr(node: Expr, scope: Scope) -> Any:

@@ -66,6 +66,18 @@ def _on(el: XmlElement, tag: str, default: bool) -> bool:
     return child.text not in ("", "0")
 
 
+def _endpoint(el: XmlElement, side: str) -> Endpoint:
+    """A rule's ``side`` ("source" or "destination"): its nets, negation and port."""
+    nets = _nets(el.text_of(f"{side}_net", "any"))
+    return Endpoint(
+        any=nets.any,
+        kind=nets.kind,
+        values=nets.values,
+        negated=_on(el, f"{side}_not", False),
+        port=el.text_of(f"{side}_port").strip(),
+    )
+
+
 def _nets(text: str) -> Endpoint:
     values = tuple(v.strip() for v in text.split(",") if v.strip())
     if not values or "any" in values:
@@ -99,22 +111,8 @@ def read_mvc_rules(firewall: XmlElement, problems: list[ReadProblem]) -> tuple[F
         floating = len(interfaces) != 1 or interface_not
         action = el.text_of("action").strip().lower()
         protocol = el.text_of("protocol").strip().lower()
-        source = _nets(el.text_of("source_net", "any"))
-        destination = _nets(el.text_of("destination_net", "any"))
-        source = Endpoint(
-            any=source.any,
-            kind=source.kind,
-            values=source.values,
-            negated=_on(el, "source_not", False),
-            port=el.text_of("source_port").strip(),
-        )
-        destination = Endpoint(
-            any=destination.any,
-            kind=destination.kind,
-            values=destination.values,
-            negated=_on(el, "destination_not", False),
-            port=el.text_of("destination_port").strip(),
-        )
+        source = _endpoint(el, "source")
+        destination = _endpoint(el, "destination")
         result.append(
             FilterRule(
                 line=el.line,

@@ -69,6 +69,17 @@ def after_apply(node_text: str, ref: Ref) -> Unknown:
     return Unknown(node_text, f"{ref} is known only after apply", origin=str(ref))
 
 
+def _not_known(value: Any, node: Expr) -> Unknown | None:
+    """What an expression over ``value`` gives when ``value`` is not known before apply
+    (an unknown stays itself, a reference becomes an unknown named by ``node``'s text);
+    None when ``value`` is known."""
+    if isinstance(value, Unknown):
+        return value
+    if isinstance(value, Ref):
+        return after_apply(render(node), value)
+    return None
+
+
 def has_unknown(value: Any) -> Unknown | Ref | None:
     """The first Unknown/Ref anywhere in a value (for functions that need known input)."""
     if isinstance(value, Unknown | Ref):
@@ -340,10 +351,8 @@ def _object(node: Expr, scope: Scope) -> Any:
 
 def _conditional(node: Expr, scope: Scope) -> Any:
     cond = _eval(node[2], scope)
-    if isinstance(cond, Unknown):
-        return cond
-    if isinstance(cond, Ref):
-        return after_apply(render(node), cond)
+    if (pending := _not_known(cond, node)) is not None:
+        return pending
     return _eval(node[3] if to_bool(cond) else node[4], scope)
 
 
@@ -367,10 +376,8 @@ def _binary(node: Expr, scope: Scope) -> Any:
         return _logic(op, left, node, scope)
     right = _eval(node[4], scope)
     for side in (left, right):
-        if isinstance(side, Unknown):
-            return side
-        if isinstance(side, Ref):
-            return after_apply(render(node), side)
+        if (pending := _not_known(side, node)) is not None:
+            return pending
         if isinstance(side, Lazy) and op not in ("==", "!="):
             raise EvalError(f"operator {op} needs primitive values")
     if op == "==":
@@ -393,19 +400,15 @@ def _logic(op: str, left: Any, node: Expr, scope: Scope) -> Any:
     if isinstance(right, bool) and right is decisive:
         return decisive
     for side in (left, right):
-        if isinstance(side, Unknown):
-            return side
-        if isinstance(side, Ref):
-            return after_apply(render(node), side)
+        if (pending := _not_known(side, node)) is not None:
+            return pending
     return to_bool(right)
 
 
 def _unary(node: Expr, scope: Scope) -> Any:
     value = _eval(node[3], scope)
-    if isinstance(value, Unknown):
-        return value
-    if isinstance(value, Ref):
-        return after_apply(render(node), value)
+    if (pending := _not_known(value, node)) is not None:
+        return pending
     if node[2] == "!":
         return not to_bool(value)
     return -to_number(value)
@@ -488,10 +491,8 @@ def iterate(coll: Any) -> list[tuple[Any, Any]]:
 def _for(node: Expr, scope: Scope) -> Any:
     _, _, key_name, value_name, coll_node, key_expr, value_expr, cond, grouped = node
     coll = _eval(coll_node, scope)
-    if isinstance(coll, Unknown):
-        return coll
-    if isinstance(coll, Ref):
-        return after_apply(render(node), coll)
+    if (pending := _not_known(coll, node)) is not None:
+        return pending
     as_list: list[Any] = []
     as_map: dict[str, Any] = {}
     for key, value in iterate(coll):

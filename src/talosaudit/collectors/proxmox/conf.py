@@ -161,6 +161,11 @@ def parse_guest_config(
     section = "main"
     pending_names = ("pending",) if kind == "qemu" else ("pve:pending",)
     seen_sections: set[str] = set()
+
+    def unreadable(number: int, message: str, key: str) -> None:
+        where = SourceRef(rel, number, resource=f"{kind}/{vmid}")
+        problems.append(Problem(ProblemKind.UNREADABLE, message, where, key=f"proxmox:{rel}:{key}"))
+
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line:
@@ -177,22 +182,14 @@ def parse_guest_config(
                 section = "snapshot"
             else:
                 section = "unknown"
-                problems.append(
-                    Problem(
-                        ProblemKind.UNREADABLE,
-                        f"unknown section [{name}] in guest config: its lines are skipped",
-                        SourceRef(rel, number, resource=f"{kind}/{vmid}"),
-                        key=f"proxmox:{rel}:section:{lowered}",
-                    )
+                unreadable(
+                    number,
+                    f"unknown section [{name}] in guest config: its lines are skipped",
+                    f"section:{lowered}",
                 )
             if lowered in seen_sections:
-                problems.append(
-                    Problem(
-                        ProblemKind.UNREADABLE,
-                        f"section [{name}] appears twice; Proxmox keeps the last one",
-                        SourceRef(rel, number, resource=f"{kind}/{vmid}"),
-                        key=f"proxmox:{rel}:dup:{lowered}",
-                    )
+                unreadable(
+                    number, f"section [{name}] appears twice; Proxmox keeps the last one", f"dup:{lowered}"
                 )
             seen_sections.add(lowered)
             continue
@@ -204,13 +201,10 @@ def parse_guest_config(
             continue
         match = _KEY_LINE.match(line) or _LXC_RAW.match(line)
         if not match:
-            problems.append(
-                Problem(
-                    ProblemKind.UNREADABLE,
-                    f"line not understood in guest config (expected 'key: value'): {line[:60]!r}",
-                    SourceRef(rel, number, resource=f"{kind}/{vmid}"),
-                    key=f"proxmox:{rel}:garbage:{line[:40]}",
-                )
+            unreadable(
+                number,
+                f"line not understood in guest config (expected 'key: value'): {line[:60]!r}",
+                f"garbage:{line[:40]}",
             )
             continue
         target = main if section == "main" else pending

@@ -329,21 +329,21 @@ class _Reader:
             )
         )
 
+    def _list_at(self, module: dict[str, Any], name: str, path: JsonPath) -> list[Any]:
+        """``module[name]`` (absent: empty); anything but a list is reported and read as empty."""
+        value = module.get(name, [])
+        if isinstance(value, list):
+            return value
+        self._malformed((*path, name), f"{name} is not a list")
+        return []
+
     def _resources(self, module: dict[str, Any], path: JsonPath, module_address: str) -> Iterator[_Raw]:
-        resources = module.get("resources", [])
-        if not isinstance(resources, list):
-            self._malformed((*path, "resources"), "resources is not a list")
-            resources = []
-        for i, entry in enumerate(resources):
+        for i, entry in enumerate(self._list_at(module, "resources", path)):
             rpath = (*path, "resources", i)
             raw = self._raw(entry, rpath, module_address)
             if raw is not None:
                 yield raw
-        children = module.get("child_modules", [])
-        if not isinstance(children, list):
-            self._malformed((*path, "child_modules"), "child_modules is not a list")
-            children = []
-        for j, child in enumerate(children):
+        for j, child in enumerate(self._list_at(module, "child_modules", path)):
             cpath = (*path, "child_modules", j)
             if not isinstance(child, dict) or not isinstance(child.get("address"), str):
                 self._malformed(cpath, "a child module without an address")

@@ -121,21 +121,32 @@ def _within(directory: str, ancestor: str) -> bool:
 
 def _unlisted(patches: list[ParsedFile], talconfig: str) -> list[Problem]:
     """Patches under a talconfig that it does not list: talhelper applies them to no node."""
-    problems: list[Problem] = []
-    for patch in patches:
-        if has_firewall_documents(patch.patch_docs) or _has_addresses(patch.patch_docs):
-            problems.append(
-                Problem(
-                    kind=ProblemKind.UNRESOLVED,
-                    message=(
-                        f"patch {patch.rel} is not listed in the patches of {talconfig}: talhelper applies "
-                        "it to no node, so it is not audited as part of any node's config"
-                    ),
-                    source=SourceRef(patch.rel, patch.first.start_line, patch.first.end_line, patch.rel),
-                    key=f"talos-patch-unlisted:{patch.rel}",
-                )
-            )
-    return problems
+    return _network_patch_problems(
+        patches,
+        ProblemKind.UNRESOLVED,
+        "talos-patch-unlisted",
+        lambda rel: (
+            f"patch {rel} is not listed in the patches of {talconfig}: talhelper applies "
+            "it to no node, so it is not audited as part of any node's config"
+        ),
+    )
+
+
+def _network_patch_problems(
+    patches: Sequence[ParsedFile], kind: ProblemKind, key: str, message: Callable[[str], str]
+) -> list[Problem]:
+    """A problem ``kind`` (``message`` of the patch's path, key ``key:path``) for each patch
+    that holds firewall documents or addresses: the patches that matter to the audit."""
+    return [
+        Problem(
+            kind=kind,
+            message=message(patch.rel),
+            source=SourceRef(patch.rel, patch.first.start_line, patch.first.end_line, patch.rel),
+            key=f"{key}:{patch.rel}",
+        )
+        for patch in patches
+        if has_firewall_documents(patch.patch_docs) or _has_addresses(patch.patch_docs)
+    ]
 
 
 # --- a directory of machine configs and patches --------------------------------------------
@@ -266,19 +277,15 @@ def _directory(directory: str, files: list[ParsedFile]) -> tuple[list[NodeConfig
             ),
         )
         configs.append(config)
-        for patch in patches:
-            if has_firewall_documents(patch.patch_docs) or _has_addresses(patch.patch_docs):
-                problems.append(
-                    Problem(
-                        kind=ProblemKind.ROLE_UNKNOWN,
-                        message=(
-                            f"patch {patch.rel}: cannot tell which nodes it applies to; assumed all "
-                            "(no machine config, talconfig or role name beside it)"
-                        ),
-                        source=SourceRef(patch.rel, patch.first.start_line, patch.first.end_line, patch.rel),
-                        key=f"talos-patch-target:{patch.rel}",
-                    )
-                )
+        problems += _network_patch_problems(
+            patches,
+            ProblemKind.ROLE_UNKNOWN,
+            "talos-patch-target",
+            lambda rel: (
+                f"patch {rel}: cannot tell which nodes it applies to; assumed all "
+                "(no machine config, talconfig or role name beside it)"
+            ),
+        )
     return configs, problems
 
 

@@ -119,10 +119,13 @@ def read_vlans(root: XmlElement) -> tuple[tuple[str, int], ...]:
     return tuple(out)
 
 
+def _entries(root: XmlElement, section: str, tag: str) -> tuple[XmlElement, ...]:
+    """The ``<tag>`` children of ``<section>`` under ``root``; none when the section is absent."""
+    element = root.child(section)
+    return () if element is None else element.all(tag)
+
+
 def read_vips(root: XmlElement) -> tuple[VirtualIp, ...]:
-    section = root.child("virtualip")
-    if section is None:
-        return ()
     return tuple(
         VirtualIp(
             interface=vip.text_of("interface").strip(),
@@ -130,21 +133,18 @@ def read_vips(root: XmlElement) -> tuple[VirtualIp, ...]:
             bits=vip.text_of("subnet_bits").strip(),
             line=vip.line,
         )
-        for vip in section.all("vip")
+        for vip in _entries(root, "virtualip", "vip")
     )
 
 
 def read_groups(root: XmlElement) -> tuple[InterfaceGroup, ...]:
-    section = root.child("ifgroups")
-    if section is None:
-        return ()
     return tuple(
         InterfaceGroup(
             name=entry.text_of("ifname").strip(),
             members=tuple(entry.text_of("members").split()),
             line=entry.line,
         )
-        for entry in section.all("ifgroupentry")
+        for entry in _entries(root, "ifgroups", "ifgroupentry")
         if entry.text_of("ifname").strip()
     )
 

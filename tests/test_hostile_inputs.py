@@ -563,3 +563,77 @@ def test_encrypted_pfsense_backup_is_ta001_decrypt_it_first(tmp_path: Path) -> N
             "decrypt it in the firewall GUI before scanning",
         )
     ]
+
+
+# --- Proxmox API JSON: a junk element or a cut file costs itself, not the export ---------------
+
+_PVESH_CASE = Path(__file__).parent / "cases" / "proxmox-pvesh-json"
+_RULE = (
+    '  {{\n    "action": "ACCEPT",\n    "dport": "{port}",\n    "pos": {pos},\n'
+    '    "proto": "tcp",\n    "type": "in"\n  }}'
+)
+
+
+def _pvesh_tree(tmp_path: Path) -> Path:
+    import shutil
+
+    tree = tmp_path / "tree"
+    shutil.copytree(_PVESH_CASE, tree, ignore=shutil.ignore_patterns("case.yaml"))
+    return tree
+
+
+@pytest.mark.parametrize(
+    ("junk", "kind"),
+    [
+        ('"junk"', "a string"),
+        ("42", "a number"),
+        ('{"action": "ACCEPT", "dport": "22"}', 'an object without "type"'),
+        ('{"type": "in"}', 'an object without "action"'),
+    ],
+)
+def test_junk_element_in_pvesh_rules_json_is_ta001_and_the_good_rules_are_read(
+    tmp_path: Path, junk: str, kind: str
+) -> None:
+    tree = _pvesh_tree(tmp_path)
+    rules = tree / "nodes" / "pve" / "qemu" / "101" / "firewall" / "rules.json"
+    # line 2: the Talos API rule; line 9: the junk; line 10: kube-apiserver
+    rules.write_text(
+        "[\n"
+        + _RULE.format(port=50000, pos=0)
+        + ",\n  "
+        + junk
+        + ",\n"
+        + _RULE.format(port=6443, pos=2)
+        + "\n]\n"
+    )
+    findings = scan_json(["tree"], tmp_path, seconds=20).findings()
+    rel = "tree/nodes/pve/qemu/101/firewall/rules.json"
+    assert _problems(findings) == [
+        (
+            "TA001",
+            rel,
+            9,
+            f'element 2 is {kind}, not a firewall rule object with "type" and "action"; '
+            "it is not read (the other elements are)",
+        )
+    ]
+    assert ("TA201", rel, 2) in [f[:3] for f in findings], findings
+    assert ("TA202", rel, 10) in [f[:3] for f in findings], findings
+
+
+def test_truncated_pvesh_guest_config_is_ta001_and_the_rest_is_read(tmp_path: Path) -> None:
+    tree = _pvesh_tree(tmp_path)
+    (tree / "good.yaml").write_text(GOOD)
+    config = tree / "nodes" / "pve" / "qemu" / "101" / "config.json"
+    config.write_text(config.read_text()[:200])  # cut inside "ipconfig0" on line 7
+    findings = scan_json(["tree"], tmp_path, seconds=20).findings()
+    assert _problems(findings) == [
+        (
+            "TA001",
+            "tree/nodes/pve/qemu/101/config.json",
+            7,
+            "not valid JSON (truncated or damaged?): Unterminated string starting at: line 7 column 16 "
+            "(char 170); this file is not read",
+        )
+    ]
+    _assert_good_audited(findings)

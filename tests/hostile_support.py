@@ -53,20 +53,27 @@ def run_cli(
     memory: int = DEFAULT_MEMORY,
     stdin: Any = subprocess.DEVNULL,
     stdout: Any = subprocess.PIPE,
+    env: dict[str, str] | None = None,
 ) -> Run:
-    """``python -m talosaudit ARGS`` in ``cwd``; fails the test if it outlives ``seconds``."""
+    """``python -m talosaudit ARGS`` in ``cwd``; fails the test if it outlives ``seconds``.
+    ``env`` adds to (or, with an empty value, removes from) the child's environment."""
 
     def limit() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
 
-    env = {**os.environ, "PYTHONPATH": SRC, "NO_COLOR": "1"}
-    env.pop("GITHUB_ACTIONS", None)
-    env.pop("GITHUB_STEP_SUMMARY", None)
+    child_env = {**os.environ, "PYTHONPATH": SRC, "NO_COLOR": "1"}
+    child_env.pop("GITHUB_ACTIONS", None)
+    child_env.pop("GITHUB_STEP_SUMMARY", None)
+    for name, value in (env or {}).items():
+        if value:
+            child_env[name] = value
+        else:
+            child_env.pop(name, None)
     started = time.monotonic()
     done = subprocess.run(
         [sys.executable, "-m", "talosaudit", *args],
         cwd=cwd,
-        env=env,
+        env=child_env,
         stdin=stdin,
         stdout=stdout,
         stderr=subprocess.PIPE,

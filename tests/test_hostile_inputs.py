@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -563,3 +564,158 @@ def test_encrypted_pfsense_backup_is_ta001_decrypt_it_first(tmp_path: Path) -> N
             "decrypt it in the firewall GUI before scanning",
         )
     ]
+
+
+# --- Proxmox API JSON: a junk element or a cut file costs itself, not the export ---------------
+
+_PVESH_CASE = Path(__file__).parent / "cases" / "proxmox-pvesh-json"
+_RULE = (
+    '  {{\n    "action": "ACCEPT",\n    "dport": "{port}",\n    "pos": {pos},\n'
+    '    "proto": "tcp",\n    "type": "in"\n  }}'
+)
+
+
+def _pvesh_tree(tmp_path: Path) -> Path:
+    import shutil
+
+    tree = tmp_path / "tree"
+    shutil.copytree(_PVESH_CASE, tree, ignore=shutil.ignore_patterns("case.yaml"))
+    return tree
+
+
+@pytest.mark.parametrize(
+    ("junk", "kind"),
+    [
+        ('"junk"', "a string"),
+        ("42", "a number"),
+        ('{"action": "ACCEPT", "dport": "22"}', 'an object without "type"'),
+        ('{"type": "in"}', 'an object without "action"'),
+    ],
+)
+def test_junk_element_in_pvesh_rules_json_is_ta001_and_the_good_rules_are_read(
+    tmp_path: Path, junk: str, kind: str
+) -> None:
+    tree = _pvesh_tree(tmp_path)
+    rules = tree / "nodes" / "pve" / "qemu" / "101" / "firewall" / "rules.json"
+    # line 2: the Talos API rule; line 9: the junk; line 10: kube-apiserver
+    rules.write_text(
+        "[\n"
+        + _RULE.format(port=50000, pos=0)
+        + ",\n  "
+        + junk
+        + ",\n"
+        + _RULE.format(port=6443, pos=2)
+        + "\n]\n"
+    )
+    findings = scan_json(["tree"], tmp_path, seconds=20).findings()
+    rel = "tree/nodes/pve/qemu/101/firewall/rules.json"
+    assert _problems(findings) == [
+        (
+            "TA001",
+            rel,
+            9,
+            f'element 2 is {kind}, not a firewall rule object with "type" and "action"; '
+            "it is not read (the other elements are)",
+        )
+    ]
+    assert ("TA201", rel, 2) in [f[:3] for f in findings], findings
+    assert ("TA202", rel, 10) in [f[:3] for f in findings], findings
+
+
+def test_truncated_pvesh_guest_config_is_ta001_and_the_rest_is_read(tmp_path: Path) -> None:
+    tree = _pvesh_tree(tmp_path)
+    (tree / "good.yaml").write_text(GOOD)
+    config = tree / "nodes" / "pve" / "qemu" / "101" / "config.json"
+    config.write_text(config.read_text()[:200])  # cut inside "ipconfig0" on line 7
+    findings = scan_json(["tree"], tmp_path, seconds=20).findings()
+    assert _problems(findings) == [
+        (
+            "TA001",
+            "tree/nodes/pve/qemu/101/config.json",
+            7,
+            "not valid JSON (truncated or damaged?): Unterminated string starting at: line 7 column 16 "
+            "(char 170); this file is not read",
+        )
+    ]
+    _assert_good_audited(findings)
+
+
+# --- live: an endpoint that answers 200 with an HTML page is no clean account ------------------
+
+_PORTAL = b"<!DOCTYPE html><html><head><title>Sign in</title></head><body>Wi-Fi login</body></html>"
+_IDENTITY = (
+    b'<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
+    b"<GetCallerIdentityResult><Arn>arn:aws:iam::123456789012:user/audit</Arn><UserId>AIDAEXAMPLE</UserId>"
+    b"<Account>123456789012</Account></GetCallerIdentityResult>"
+    b"<ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></GetCallerIdentityResponse>"
+)
+
+
+def _portal(sts_works: bool) -> Any:
+    """An HTTP server on 127.0.0.1 answering 200 with an HTML page (a captive portal); with
+    ``sts_works`` it answers sts:GetCallerIdentity like AWS, so only EC2 gets the page."""
+    import http.server
+    import threading
+
+    class Portal(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            request = self.rfile.read(length) if length else b""
+            identity = sts_works and b"Action=GetCallerIdentity" in request
+            body, kind = (_IDENTITY, "text/xml") if identity else (_PORTAL, "text/html; charset=utf-8")
+            self.send_response(200)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            self.do_POST()
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Portal)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+@pytest.mark.parametrize(
+    ("sts_works", "error"),
+    [
+        (
+            False,
+            "Error: cannot read the AWS account: the endpoint did not answer like the STS API (HTML); "
+            "is a proxy or captive portal in the way?",
+        ),
+        (
+            True,
+            "warning: region us-east-1: the endpoint did not answer like the EC2 API (HTML); "
+            "is a proxy or captive portal in the way?\n"
+            "Error: no AWS region could be read (see the warnings above)",
+        ),
+    ],
+)
+def test_live_against_an_html_answer_is_an_error_not_a_clean_account(
+    tmp_path: Path, sts_works: bool, error: str
+) -> None:
+    server = _portal(sts_works)
+    try:
+        env = {
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{server.server_port}",
+            "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
+            "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            "AWS_CONFIG_FILE": str(tmp_path / "no-config"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-credentials"),
+            "AWS_PROFILE": "",
+            "AWS_SESSION_TOKEN": "",
+            "AWS_ENDPOINT_URL_EC2": "",
+            "AWS_ENDPOINT_URL_STS": "",
+        }
+        run = run_cli(["live", "--region", "us-east-1", "--format", "json"], tmp_path, seconds=20, env=env)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert run.code == 2, (run.code, run.stdout, run.stderr)
+    assert run.stdout == ""
+    assert run.stderr.strip() == error

@@ -221,7 +221,12 @@ def test_json_detection() -> None:
     assert looks_like_proxmox_json("cluster/firewall/options.json", '{"enable": 1}')
     assert not looks_like_proxmox_json("package.json", '{"name": "x", "version": "1"}')
     assert not looks_like_proxmox_json("aliases.json", '[{"name": "a", "cidr": "10.0.0.0/8"}]')
-    assert not looks_like_proxmox_json("x/firewall/rules.json", "not json")
+    # Broken JSON is claimed only where the path names an API document, to be reported (TA001)
+    # instead of vanishing; elsewhere a broken .json file is nobody's.
+    assert looks_like_proxmox_json("x/firewall/rules.json", "not json")
+    assert looks_like_proxmox_json("nodes/pve/qemu/101/config.json", '{"name": "x", "net0"')
+    assert not looks_like_proxmox_json("x/rules.json", "not json")
+    assert not looks_like_proxmox_json("package.json", '{"name": "x"')
 
 
 def test_json_rules_with_errors_and_positions(tmp_path: Path) -> None:

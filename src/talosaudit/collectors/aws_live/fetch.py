@@ -167,6 +167,43 @@ def client_config(options: AwsOptions) -> Config:
     )
 
 
+class NotTheApiError(BotoCoreError):
+    """A 2xx answer that is no AWS API answer: a captive portal, a proxy's login page."""
+
+    fmt = (
+        "the endpoint did not answer like the {service} API ({what}); "
+        "is a proxy or captive portal in the way?"
+    )
+
+
+def _answer_like_the_api(response_dict: Mapping[str, Any], operation_model: Any, **_: Any) -> None:
+    """``before-parse`` hook: EC2 and STS answer XML; botocore's parsers read an HTML page
+    (or an empty body) as an answer without items, which would pass for "no security groups"."""
+    if int(response_dict.get("status_code", 0)) >= 300:
+        return  # errors are botocore's to parse and report
+    body = response_dict.get("body", b"")
+    if not isinstance(body, bytes | bytearray):
+        return
+    head = bytes(body[:512]).lstrip().lower()
+    content_type = str(response_dict.get("headers", {}).get("content-type", "")).lower()
+    what = None
+    if "html" in content_type or head.startswith((b"<!doctype html", b"<html")):
+        what = "HTML"
+    elif not head:
+        what = "an empty body"
+    elif not head.startswith(b"<"):
+        what = "not XML"
+    if what is not None:
+        service = str(operation_model.service_model.service_id).upper()
+        raise NotTheApiError(service=service, what=what)
+
+
+def _client(boto: Any, service: str, region: str, config: Config) -> Any:
+    client = boto.client(service, region_name=region, config=config)
+    client.meta.events.register("before-parse", _answer_like_the_api)
+    return client
+
+
 def open_session(options: AwsOptions, make_session: Callable[..., Any] = boto3.Session) -> Session:
     """The session for the audit and the account it reads (``sts:GetCallerIdentity``)."""
     base: Any = None
@@ -174,7 +211,7 @@ def open_session(options: AwsOptions, make_session: Callable[..., Any] = boto3.S
         base = make_session(profile_name=options.profile) if options.profile else make_session()
         config = client_config(options)
         if options.role_arn:
-            sts = base.client("sts", config=config, region_name=_sts_region(base))
+            sts = _client(base, "sts", _sts_region(base), config)
             params: dict[str, Any] = {"RoleArn": options.role_arn, "RoleSessionName": SESSION_NAME}
             if options.external_id:
                 params["ExternalId"] = options.external_id
@@ -185,7 +222,7 @@ def open_session(options: AwsOptions, make_session: Callable[..., Any] = boto3.S
                 aws_session_token=creds["SessionToken"],
             )
             del creds
-        sts = base.client("sts", config=config, region_name=_sts_region(base))
+        sts = _client(base, "sts", _sts_region(base), config)
         identity = sts.get_caller_identity()
     except NoCredentialsError:
         raise LiveError(
@@ -207,7 +244,7 @@ def _sts_region(session: Any) -> str:
 def enabled_regions(session: Session, options: AwsOptions) -> list[str]:
     """``describe_regions`` (enabled regions only) intersected with botocore's EC2 regions."""
     region = _sts_region(session.boto)
-    client = session.boto.client("ec2", region_name=region, config=client_config(options))
+    client = _client(session.boto, "ec2", region, client_config(options))
     try:
         session.count("DescribeRegions")
         found = client.describe_regions(AllRegions=False)["Regions"]
@@ -243,7 +280,7 @@ def fetch_region(
     session: Session, region: str, options: AwsOptions, on_retry: OnRetry | None = None
 ) -> RegionData:
     """Everything the model needs from one region; raises botocore errors."""
-    client = session.boto.client("ec2", region_name=region, config=client_config(options))
+    client = _client(session.boto, "ec2", region, client_config(options))
     _watch_retries(client, session, region, options.max_attempts - 1, on_retry)
     size = options.page_size
     vpc_filter = [{"Name": "vpc-id", "Values": list(options.vpc_ids)}] if options.vpc_ids else []

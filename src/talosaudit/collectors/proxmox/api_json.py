@@ -89,14 +89,43 @@ def _shape(data: Any) -> str | None:
         if keys and keys <= _OPTION_KEYS and keys & {"enable", "policy_in", "policy_out"}:
             return "fw-options"
         return None
+    if isinstance(data, list) and data and any(_is_rule(e) for e in data):
+        # One junk element among rule objects is reported where it stands (``_rules``), not
+        # a reason to drop the whole list.
+        return "fw-rules"
     if isinstance(data, list) and data and all(isinstance(e, dict) for e in data):
-        if all(str(e.get("type", "")).lower() in _RULE_TYPES and "action" in e for e in data):
-            return "fw-rules"
         if all("name" in e and "cidr" in e for e in data):
             return "fw-aliases"
         if all("cidr" in e for e in data):
             return "fw-ipset"
     return None
+
+
+def _is_rule(element: Any) -> bool:
+    return (
+        isinstance(element, dict)
+        and str(element.get("type", "")).lower() in _RULE_TYPES
+        and "action" in element
+    )
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, dict):
+        missing = [key for key in ("type", "action") if key not in value]
+        if missing:
+            return "an object without " + " and ".join(f'"{key}"' for key in missing)
+        return f'an object whose "type" is not one of {", ".join(sorted(_RULE_TYPES))}'
+    names = {str: "a string", bool: "a boolean", int: "a number", float: "a number", list: "a list"}
+    return names.get(type(value), "null")
+
+
+#: Paths of the API documents read here, to claim a file that is not (or no longer) valid
+#: JSON: a guest config (``qemu/101/config.json``) or a firewall document under ``firewall/``.
+_API_PATH = re.compile(
+    r"(^|/)(qemu|lxc)/\d{3,9}/config\.json$"
+    r"|(^|/)firewall/(.*/)?(rules|options|aliases|ipset|groups)[^/]*\.json$"
+    r"|(^|/)firewall/(ipset|groups)/[^/]+\.json$"
+)
 
 
 def _path_info(rel: str) -> tuple[str | None, str, str | None, str, str]:
@@ -122,10 +151,12 @@ def looks_like_proxmox_json(rel: str, text: str) -> bool:
     try:
         data = _unwrap(json.loads(text))
     except ValueError:
-        return False
+        # A truncated or broken export file is claimed where its path names an API
+        # document, so that it is reported instead of vanishing.
+        return _API_PATH.search(rel.lower()) is not None
     shape = _shape(data)
     vmid, _, _, word, _ = _path_info(rel)
-    if shape is None and data == [] and "firewall" in rel.lower() and word:
+    if shape is None and isinstance(data, list) and "firewall" in rel.lower() and word:
         return True
     if shape is None:
         return False
@@ -140,12 +171,16 @@ def read_document(text: str, rel: str) -> ApiDocument | Problem:
     try:
         data = _unwrap(json.loads(text))
     except ValueError as exc:
+        line = exc.lineno if isinstance(exc, json.JSONDecodeError) else 1
         return Problem(
-            ProblemKind.UNREADABLE, f"not valid JSON: {exc}", SourceRef(rel, 1), key=f"proxmox:{rel}:json"
+            ProblemKind.UNREADABLE,
+            f"not valid JSON (truncated or damaged?): {exc}; this file is not read",
+            SourceRef(rel, line),
+            key=f"proxmox:{rel}:json",
         )
     shape = _shape(data)
     vmid, kind, node, word, name = _path_info(rel)
-    if shape is None and data == [] and word in ("rules", "aliases", "ipset", "groups"):
+    if shape is None and isinstance(data, list) and word in ("rules", "aliases", "ipset", "groups"):
         shape = {"rules": "fw-rules", "aliases": "fw-aliases", "ipset": "fw-ipset", "groups": "fw-rules"}[
             word
         ]
@@ -240,7 +275,7 @@ def firewall_from_documents(
                         _text(value), SourceRef(doc.rel, lines.get(key, 1), resource=resource)
                     )
         elif doc.what == "fw-aliases":
-            for entry, line in zip(doc.data, _lines_for(doc), strict=True):
+            for entry, line in _elements(doc, problems):
                 name = str(entry["name"]).lower()
                 aliases[name] = Alias(
                     name, str(entry["cidr"]), SourceRef(doc.rel, line, resource=f"alias:{name}")
@@ -252,7 +287,7 @@ def firewall_from_documents(
                     bool(entry.get("nomatch")),
                     SourceRef(doc.rel, line, resource=f"ipset:{doc.name}"),
                 )
-                for entry, line in zip(doc.data, _lines_for(doc), strict=True)
+                for entry, line in _elements(doc, problems)
             )
         elif doc.what in ("fw-rules", "fw-group"):
             in_group = doc.what == "fw-group"
@@ -285,10 +320,53 @@ def _lines_for(doc: ApiDocument) -> list[int]:
     return lines if len(lines) == len(doc.data) else [1] * len(doc.data)
 
 
+_WHAT_ELEMENT = {
+    "fw-rules": 'a firewall rule object with "type" and "action"',
+    "fw-group": 'a firewall rule object with "type" and "action"',
+    "fw-aliases": 'an alias object with "name" and "cidr"',
+    "fw-ipset": 'an ipset entry object with "cidr"',
+}
+
+
+def _usable(what: str, element: Any) -> bool:
+    if what in ("fw-rules", "fw-group"):
+        return _is_rule(element)
+    if what == "fw-aliases":
+        return isinstance(element, dict) and "name" in element and "cidr" in element
+    return isinstance(element, dict) and "cidr" in element
+
+
+def _element_kind(what: str, element: Any) -> str:
+    if what in ("fw-rules", "fw-group") or not isinstance(element, dict):
+        return _json_kind(element)
+    needed = ("name", "cidr") if what == "fw-aliases" else ("cidr",)
+    return "an object without " + " and ".join(f'"{key}"' for key in needed if key not in element)
+
+
+def _elements(doc: ApiDocument, problems: list[Problem]) -> list[tuple[Any, int]]:
+    """The usable elements of a list document with their lines; every other element is
+    reported at its line, so one junk element costs itself, not the file."""
+    usable: list[tuple[Any, int]] = []
+    for number, (element, line) in enumerate(zip(doc.data, _lines_for(doc), strict=True), start=1):
+        if _usable(doc.what, element):
+            usable.append((element, line))
+            continue
+        problems.append(
+            Problem(
+                ProblemKind.UNREADABLE,
+                f"element {number} is {_element_kind(doc.what, element)}, not "
+                f"{_WHAT_ELEMENT[doc.what]}; it is not read (the other elements are)",
+                SourceRef(doc.rel, line),
+                key=f"proxmox:{doc.rel}:element:{number}",
+            )
+        )
+    return usable
+
+
 def _rules(
     doc: ApiDocument, scope: str, prefix: str, in_group: bool, problems: list[Problem]
 ) -> tuple[FwRule, ...]:
-    entries = list(zip(doc.data, _lines_for(doc), strict=True))
+    entries = _elements(doc, problems)
     entries.sort(key=lambda e: int(e[0].get("pos", 0)) if str(e[0].get("pos", "0")).isdigit() else 0)
     out: list[FwRule] = []
     for position, (entry, line) in enumerate(entries):

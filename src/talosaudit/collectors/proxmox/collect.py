@@ -19,13 +19,17 @@ from talosaudit.collectors.proxmox.api_json import (
 from talosaudit.collectors.proxmox.conf import Guest, parse_guest_config
 from talosaudit.collectors.proxmox.firewall import FirewallConfig, parse_firewall, scope_of
 from talosaudit.collectors.proxmox.layers import Inventory, build
+from talosaudit.collectors.proxmox.sdn import Vnet, add_subnets, parse_vnets
 from talosaudit.model import Collection, Problem, ProblemKind, SourceRef
 from talosaudit.regular_files import read_text
 
 PROXMOX_CONF = "proxmox-conf"
 PROXMOX_FW = "proxmox-fw"
 PROXMOX_JSON = "proxmox-json"
-KINDS = frozenset({PROXMOX_CONF, PROXMOX_FW, PROXMOX_JSON})
+PROXMOX_SDN = "proxmox-sdn"
+KINDS = frozenset({PROXMOX_CONF, PROXMOX_FW, PROXMOX_JSON, PROXMOX_SDN})
+#: The SDN files read (``/etc/pve/sdn/``): the vnets guest NICs plug into and their subnets.
+_SDN_FILES = ("vnets.cfg", "subnets.cfg")
 
 
 class ProxmoxCollector:
@@ -39,6 +43,8 @@ class ProxmoxCollector:
             return PROXMOX_FW
         if name.endswith(".conf") and path.parent.name in ("qemu-server", "lxc") and name[:-5].isdigit():
             return PROXMOX_CONF
+        if name in _SDN_FILES and path.parent.name == "sdn":
+            return PROXMOX_SDN
         return None
 
     def sniff(self, kind: str, text: str, rel: str) -> str | None:
@@ -59,14 +65,17 @@ class _Tree:
     documents: list[ApiDocument] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     firewall_inputs: bool = False
+    #: ``sdn/vnets.cfg`` and ``sdn/subnets.cfg`` as (rel, text): read once all files are in,
+    #: since subnets name vnets.
+    sdn: list[tuple[str, str]] = field(default_factory=list)
 
 
 def tree_root(rel: str) -> str:
     """The directory an export tree starts at: above ``qemu-server``/``lxc``/``firewall``/
-    ``nodes``/``cluster``/``qemu`` (the pmxcfs and API layouts), else the file's directory."""
+    ``nodes``/``cluster``/``qemu``/``sdn`` (the pmxcfs and API layouts), else the file's directory."""
     parts = rel.split("/")[:-1]
     for i, part in enumerate(parts):
-        if part in ("nodes", "firewall", "qemu-server", "lxc", "cluster", "qemu"):
+        if part in ("nodes", "firewall", "qemu-server", "lxc", "cluster", "qemu", "sdn"):
             return "/".join(parts[:i])
     return "/".join(parts)
 
@@ -114,6 +123,7 @@ def collect(files: Sequence[InputFile], root: Path, options: CollectOptions | No
             cluster=tree.cluster,
             guest_fw=tree.guest_fw,
             firewall_inputs=tree.firewall_inputs,
+            vnets=_vnets(tree, problems),
             files=tuple(tree.files),
         )
         parts.append(build(inventory, hints=hints))
@@ -125,6 +135,8 @@ def _read(tree: _Tree, kind: str, rel: str, text: str, problems: list[Problem]) 
         guest, found = _guest_file(text, rel)
         problems.extend(found)
         _add_guest(tree.guests, replace(guest, identity=tree.prefix + guest.vmid), problems)
+    elif kind == PROXMOX_SDN:
+        tree.sdn.append((rel, text))
     elif kind == "proxmox-fw":
         tree.firewall_inputs = True
         tree.cluster = _fw_file(text, rel, tree, problems)
@@ -227,3 +239,14 @@ def _api_documents(tree: _Tree, problems: list[Problem]) -> None:
             config, found = firewall_from_documents(docs, "guest", scope)
             problems.extend(found)
             tree.guest_fw.setdefault(tree.prefix + scope, config)
+
+
+def _vnets(tree: _Tree, problems: list[Problem]) -> dict[str, Vnet]:
+    vnets: dict[str, Vnet] = {}
+    for rel, text in tree.sdn:
+        if rel.endswith("vnets.cfg"):
+            vnets.update(parse_vnets(text, rel, problems))
+    for rel, text in tree.sdn:
+        if rel.endswith("subnets.cfg"):
+            add_subnets(vnets, text, rel, problems)
+    return vnets

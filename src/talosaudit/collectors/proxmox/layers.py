@@ -25,6 +25,7 @@ from talosaudit.collectors.proxmox.firewall import (
     enable_value,
     policy,
 )
+from talosaudit.collectors.proxmox.sdn import Vnet
 from talosaudit.collectors.roles import (
     RoleHints,
     RoleSubject,
@@ -106,6 +107,8 @@ class Inventory:
     #: False when aliases, ipsets and groups may be defined outside the inputs (Terraform
     #: manages only some of them): an undefined name is then unresolved, not a dropped rule.
     definitions_complete: bool = True
+    #: SDN vnets by name: a NIC whose ``bridge=`` names one is on its VLAN and subnets.
+    vnets: Mapping[str, Vnet] = field(default_factory=dict)
     files: tuple[str, ...] = ()
     problems: tuple[Problem, ...] = ()
 
@@ -151,11 +154,11 @@ def build(inv: Inventory, *, hints: RoleHints | None = None) -> Collection:
                 net = ipaddress.ip_interface(cidr).network
                 seg_id = nic.segment_id
                 if seg_id is not None:
-                    _add_segment(segments, seg_id, nic, AddressSet.parse(str(net)))
+                    _add_segment(segments, seg_id, nic, AddressSet.parse(str(net)), inv.vnets)
                 if role is not None:
                     networks.append((AddressSet.parse(str(net)), nic.source))
             if nic.segment_id is not None and nic.segment_id not in segments:
-                _add_segment(segments, nic.segment_id, nic, EMPTY)
+                _add_segment(segments, nic.segment_id, nic, EMPTY, inv.vnets)
         if primary is None:
             continue
         layer_id = _layer_id(guest, primary)
@@ -277,15 +280,25 @@ def segment_vlan(nic: Nic) -> int | None:
     return int(found.group(2)) if found else None
 
 
-def _add_segment(segments: dict[str, Segment], seg_id: str, nic: Nic, net: AddressSet) -> None:
+def _add_segment(
+    segments: dict[str, Segment], seg_id: str, nic: Nic, net: AddressSet, vnets: Mapping[str, Vnet]
+) -> None:
     current = segments.get(seg_id)
+    vnet = vnets.get(nic.bridge or "")
     vlan = segment_vlan(nic)
-    if nic.tag:
+    if vnet is not None:
+        # An SDN vnet gives every NIC on it the vnet's tag and subnets (a NIC there has no tag).
+        vlan = vnet.tag
+        net = net | vnet.subnets
+        shown = f"vlan {vnet.tag}" if vnet.tag is not None else "no tag"
+        name = f"SDN vnet {vnet.name} (zone {vnet.zone or '?'}, {shown})"
+    elif nic.tag:
         name = f"{nic.bridge} vlan {nic.tag}"
     else:
         name = f"{nic.bridge} (vlan {vlan})" if vlan else f"{nic.bridge} (untagged)"
     if current is None:
-        segments[seg_id] = Segment(id=seg_id, name=name, addresses=net, source=nic.source, vlan=vlan)
+        source = vnet.source if vnet is not None else nic.source
+        segments[seg_id] = Segment(id=seg_id, name=name, addresses=net, source=source, vlan=vlan)
     else:
         segments[seg_id] = Segment(
             id=seg_id, name=name, addresses=current.addresses | net, source=current.source, vlan=vlan

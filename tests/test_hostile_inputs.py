@@ -463,6 +463,13 @@ def test_fifo_behind_terraform_file_and_modules_json_does_not_block(tmp_path: Pa
     run = scan_json(["tree"], tmp_path, seconds=20)
     messages = [f[3] for f in _problems(run.findings()) if f[1] == "tree/main.tf"]
     assert any("cannot read file './data.txt': not a regular file" in m for m in messages), messages
+    manifest = "tree/.terraform/modules/modules.json"
+    manifest_problems = [f for f in _problems(run.findings()) if f[1] == manifest]
+    assert [(f[0], f[2]) for f in manifest_problems] == [("TA001", 1)], _problems(run.findings())
+    assert (
+        ".terraform/modules/modules.json is not a regular file (a FIFO, device or socket); not read"
+        in manifest_problems[0][3]
+    ), manifest_problems
     # module "x" feeds nothing the model reads: a notice, not a TA002 (issue 10).
     assert any("module.x" in n for n in run.report()["notices"]), run.report()["notices"]
 

@@ -174,13 +174,19 @@ PLATFORM_NAMES = {
 }
 
 
+def builtin_words(rule: Rule) -> str | None:
+    """What a platform's built-in rule is, in its user's words ("Talos's built-in ICMP
+    accept", the collector's ``words``); None for a rule someone wrote."""
+    return dict(rule.extra).get("words") or None
+
+
 def rule_in_words(rule: Rule, kind: LayerKind) -> str:
-    """A rule as its platform's user knows it: a built-in rule by what it is ("Talos's built-in
-    ICMP accept", the collector's ``words``), any other by platform, description (else its
-    identity) and where it is written ("pfSense rule 'Allow LAN to any' (config.xml:123)")."""
-    extra = dict(rule.extra)
-    if extra.get("words"):
-        return extra["words"]
+    """A rule as its platform's user knows it: a built-in rule by what it is
+    (:func:`builtin_words`), any other by platform, description (else its identity) and where
+    it is written ("pfSense rule 'Allow LAN to any' (config.xml:123)")."""
+    words = builtin_words(rule)
+    if words:
+        return words
     described = rule.description.strip()
     name = f"'{described}'" if described else (rule.key or rule.source.resource or "")
     where = f"{rule.source.path}:{rule.source.start_line}" if rule.source.path else ""

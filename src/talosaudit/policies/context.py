@@ -21,7 +21,7 @@ from talosaudit.model import (
     Rule,
 )
 from talosaudit.model.addresses import ALL_V4, ALL_V6
-from talosaudit.model.firewall import Layer
+from talosaudit.model.firewall import Layer, builtin_words
 from talosaudit.model.ports import PORTED, parse_protocol
 
 #: The model's one flow notation, re-exported: evaluators import their wording from here.
@@ -229,7 +229,17 @@ def rule_key(rule: Rule) -> str:
     return rule.key or rule.source.resource or f"{rule.source.path}:{rule.source.start_line}"
 
 
+def rule_name(rule: Rule) -> str:
+    """The rule as a message names it: a built-in rule in its platform's words (Talos's
+    ``talos/kubespan`` is an internal id no user wrote), any other by its key. Identities of
+    findings keep :func:`rule_key`, so baselines and suppressions do not move."""
+    return builtin_words(rule) or rule_key(rule)
+
+
 def rule_text(rule: Rule) -> str:
+    words = builtin_words(rule)
+    if words:
+        return words
     described = f" ({rule.description.strip()})" if rule.description.strip() else ""
     return f"rule {rule_key(rule)}{described}"
 

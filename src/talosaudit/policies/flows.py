@@ -34,6 +34,7 @@ from talosaudit.policies.context import (
     min_level,
     role_text,
     rule_key,
+    rule_name,
     rule_text,
 )
 from talosaudit.policies.forwarding import forwarder_reach, through
@@ -247,7 +248,7 @@ def _exposures(ctx: Context, policy: Policy) -> list[Exposure]:
                     for d, other in admitting:
                         if d is not chosen:
                             names = e.others.setdefault(d.layer.id, (d, []))[1]
-                            names.extend(n for n in (rule_key(r) for r, _ in other) if n not in names)
+                            names.extend(n for n in (rule_name(r) for r, _ in other) if n not in names)
     return list(found.values())
 
 

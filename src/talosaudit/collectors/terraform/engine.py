@@ -14,7 +14,7 @@ from talosaudit.collectors.terraform import registry_aws, registry_modules
 from talosaudit.collectors.terraform.evaluator import Scope, evaluate, materialize, unknown_from
 from talosaudit.collectors.terraform.hcl_parse import SyntaxProblem, parse_expression
 from talosaudit.collectors.terraform.kinds import TERRAFORM, TERRAFORM_JSON
-from talosaudit.collectors.terraform.loader import Loader, auto_tfvars, cached_modules, config_files
+from talosaudit.collectors.terraform.loader import Loader, auto_tfvars, config_files
 from talosaudit.collectors.terraform.modules import (
     MAX_MODULE_DEPTH,
     CallInstance,
@@ -172,7 +172,7 @@ class Engine:
     def _cached(self, root_dir: Path) -> dict[str, Path]:
         key = str(root_dir)
         if key not in self._remote:
-            self._remote[key] = cached_modules(root_dir)
+            self._remote[key] = self.loader.cached_modules(root_dir)
         return self._remote[key]
 
     def roots(self, input_dirs: list[Path]) -> list[Path]:

@@ -27,7 +27,7 @@ from talosaudit.collectors.terraform.parse_worker import read_message, write_mes
 from talosaudit.collectors.terraform.syntax import BlockNode, ParseResult
 from talosaudit.collectors.terraform.values import Lines, TerraformProblem
 from talosaudit.model import ProblemKind
-from talosaudit.regular_files import read_bytes, read_text
+from talosaudit.regular_files import NOT_REGULAR, NotRegularFileError, read_bytes, read_text
 
 #: Helpers start in about 0.15 s and parse about 1 MB/s: below this much work they cost
 #: more than they save.
@@ -38,6 +38,8 @@ MAX_BATCH = 16
 MAX_FILE_BYTES = 10 * 1024 * 1024
 _CONFIG_SUFFIXES = (".tf", ".tf.json", ".tofu", ".tofu.json")
 _WORKER_MODULE = "talosaudit.collectors.terraform.parse_worker"
+#: What ``terraform init`` leaves to say where it put remote modules (relative to a root).
+MODULES_MANIFEST = ".terraform/modules/modules.json"
 
 
 def parse_kind(path: Path) -> str:
@@ -261,6 +263,18 @@ class Loader:
                 return None
         return data
 
+    def cached_modules(self, root_dir: Path) -> dict[str, Path]:
+        """:func:`cached_modules`, reporting a manifest that is a FIFO, device or socket
+        (it was not read, so the cached remote modules it lists are unknown)."""
+        try:
+            return cached_modules(root_dir)
+        except NotRegularFileError:
+            rel = self.rel(root_dir / MODULES_MANIFEST)
+            self._read_problem(
+                rel, f"{MODULES_MANIFEST} is {NOT_REGULAR} (a FIFO, device or socket); not read", True
+            )
+            return {}
+
     def _read_problem(self, rel: str, message: str, force: bool = False) -> None:
         if force or rel.startswith("../"):
             self.problems.append(
@@ -300,10 +314,14 @@ def auto_tfvars(directory: Path) -> list[Path]:
 
 def cached_modules(root_dir: Path) -> dict[str, Path]:
     """Module key -> directory from ``.terraform/modules/modules.json`` (what ``terraform
-    init`` leaves); only directories inside the root module's directory are used."""
-    manifest = root_dir / ".terraform" / "modules" / "modules.json"
+    init`` leaves); only directories inside the root module's directory are used. A missing
+    or broken manifest means no cached modules; one that is not a regular file raises
+    :class:`NotRegularFileError` (the caller reports it)."""
+    manifest = root_dir / MODULES_MANIFEST
     try:
         doc = json.loads(read_text(manifest))
+    except NotRegularFileError:
+        raise
     except (OSError, ValueError):
         return {}
     out: dict[str, Path] = {}

@@ -49,7 +49,7 @@ def _text(path: Path) -> str:
 
 def test_the_sibling_pattern_catches_the_old_forms_and_not_a_resource_name() -> None:
     # The test data for the pattern itself, built so that this file stays clean.
-    folder, up = "shared", 2
+    folder, up = SIBLING.replace("[e]", "e"), 2
     caught = [
         f"Path(__file__).resolve().parents[{up}] / {folder!r}",
         f'Path(__file__){".parent" * 3} / "{folder}" / "samples"',

@@ -954,11 +954,11 @@ def test_data_source_group_with_attached_rule_keeps_it_and_names_both() -> None:
     data = ResourceInstance(
         "data",
         "aws_security_group",
-        "shared",
-        "data.aws_security_group.shared",
+        "common",
+        "data.aws_security_group.common",
         "",
         None,
-        block("data", {"id": "sg-0d"}, 70, labels=("aws_security_group", "shared")),
+        block("data", {"id": "sg-0d"}, 70, labels=("aws_security_group", "common")),
         None,
     )
     attached = res(
@@ -974,7 +974,7 @@ def test_data_source_group_with_attached_rule_keeps_it_and_names_both() -> None:
         },
         start=80,
     )
-    ref = Ref("data.aws_security_group.shared", "id")
+    ref = Ref("data.aws_security_group.common", "id")
     c = mapped(*_external_group_cluster(ref), data, attached)
     ext = layer(c, "sg-0d")
     assert [r.key for r in ext.rules] == [
@@ -985,7 +985,7 @@ def test_data_source_group_with_attached_rule_keeps_it_and_names_both() -> None:
     # First reference: the instance's list (line 42) comes before the rule resource (line 80).
     (p,) = problems(c, "unresolved")
     assert p.message.startswith(
-        "security group sg-0d (data.aws_security_group.shared) is not defined in the scanned code"
+        "security group sg-0d (data.aws_security_group.common) is not defined in the scanned code"
     )
     assert p.source == SourceRef("main.tf", 42, 42, "sg-0d")
     assert ext.source == p.source
@@ -1027,10 +1027,10 @@ def test_drift_ignores_the_stand_ins_of_unknown_rules() -> None:
     )
     live_layer = security_group_layer(
         "sg-0123",
-        name="shared",
+        name="common",
         source=SourceRef("live/sg-0123.json", 1, 9, "sg-0123"),
         rules=[live_rule],
-        attributes=[("group_name", "shared")],
+        attributes=[("group_name", "common")],
         assignment=None,
     )
     live = Collection(layers=(live_layer,))

@@ -445,11 +445,7 @@ def map_proxmox(config: TerraformConfig, hints: RoleHints | None = None) -> Coll
         body = r.body
         if kind == "cluster_firewall":
             cluster_enable_known = True
-            target = draft("cluster", r)
-            target.source = source(r.lines, r.address)
-            _option(mapper, target, r, "enabled", "enable", default="0")
-            _option(mapper, target, r, "input_policy", "policy_in")
-            _option(mapper, target, r, "output_policy", "policy_out")
+            _switches(mapper, draft("cluster", r), r)
             continue
         if kind == "cluster_firewall_security_group":
             name = body.attrs.get("name")
@@ -467,10 +463,7 @@ def map_proxmox(config: TerraformConfig, hints: RoleHints | None = None) -> Coll
             continue  # unresolved (reported) or host-level: host rules never filter guests
         target = draft(owner, r)
         if kind == "firewall_options":
-            target.source = source(r.lines, r.address)
-            _option(mapper, target, r, "enabled", "enable", default="0")
-            _option(mapper, target, r, "input_policy", "policy_in")
-            _option(mapper, target, r, "output_policy", "policy_out")
+            _switches(mapper, target, r)
         elif kind == "firewall_rules":
             scope = "cluster" if owner == "cluster" else "guest"
             start = len(target.rules)
@@ -528,6 +521,15 @@ def map_proxmox(config: TerraformConfig, hints: RoleHints | None = None) -> Coll
         problems=tuple(mapper.problems),
     )
     return build(inventory, hints=hints)
+
+
+def _switches(mapper: _Mapper, target: _FwDraft, r: ResourceInstance) -> None:
+    """The enable switch and policies of a cluster_firewall or firewall_options resource
+    (the same three attributes in both): the resource becomes the firewall's source."""
+    target.source = source(r.lines, r.address)
+    _option(mapper, target, r, "enabled", "enable", default="0")
+    _option(mapper, target, r, "input_policy", "policy_in")
+    _option(mapper, target, r, "output_policy", "policy_out")
 
 
 def _option(

@@ -669,12 +669,7 @@ class Reachability:
         opposite = Direction.EGRESS if direction is Direction.INGRESS else Direction.INGRESS
         replies = self._layer(layer, opposite, leg.reversed(back), mode)
         dropped = back - replies.allowed
-        # One dropped reply port is enough to break some connections of that address pair.
-        broken = dropped.swap(SRC, DST).with_dim(PORT, _ALL_PORTS) & leg.q
-        if not broken:
-            return broken
-        tunnels = Space.box(IntervalSet.span(_UDP, _UDP), leg.sp.line, leg.dp.line, TUNNEL_PORTS)
-        return broken - tunnels
+        return _broken_requests(dropped, leg.q, leg)
 
     def _reply_layers(self, sp: _Piece, dp: _Piece) -> tuple[Layer, ...]:
         """The firewall layers a reply from ``dp`` to ``sp`` enters (none inside one segment)."""
@@ -698,10 +693,7 @@ class Reachability:
         passed = back
         for layer in reply_layers:
             passed = passed & self._layer(layer, Direction.INGRESS, replies, mode).allowed
-        dropped = back - passed
-        broken = dropped.swap(SRC, DST).with_dim(PORT, _ALL_PORTS) & part
-        tunnels = Space.box(IntervalSet.span(_UDP, _UDP), leg.sp.line, leg.dp.line, TUNNEL_PORTS)
-        broken = broken - tunnels
+        broken = _broken_requests(back - passed, part, leg)
         return broken, tuple(dict.fromkeys(rule for rule, _ in stateless)) if broken else ()
 
     # --- one layer ---------------------------------------------------------------------
@@ -865,6 +857,16 @@ def _proto_ports(rule: Rule, any_protocol: bool, any_port: bool) -> list[tuple[I
 
 
 _Hits = tuple[tuple[Rule, Space], ...]
+
+
+def _broken_requests(dropped: Space, requests: Space, leg: _Leg) -> Space:
+    """The ``requests`` whose replies fall in ``dropped`` (one dropped reply port is enough
+    to break some connections of that address pair), less the UDP tunnels between the
+    leg's pieces: both of their directions are new flows to the fixed port."""
+    broken = dropped.swap(SRC, DST).with_dim(PORT, _ALL_PORTS) & requests
+    if not broken:
+        return broken
+    return broken - Space.box(IntervalSet.span(_UDP, _UDP), leg.sp.line, leg.dp.line, TUNNEL_PORTS)
 
 
 def _merge(a: LayerDecision, b: LayerDecision) -> LayerDecision:

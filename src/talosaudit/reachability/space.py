@@ -147,6 +147,16 @@ def _segments(boxes: list[Box], dim: int) -> tuple[list[int], int]:
     return cuts, cover
 
 
+def _buckets(boxes: list[Box], dim: int, cuts: list[int]) -> list[list[int]]:
+    """Per segment between ``cuts``, the indexes (ascending) of the boxes whose ``dim`` touches it."""
+    at: list[list[int]] = [[] for _ in range(len(cuts) - 1)]
+    for index, box in enumerate(boxes):
+        for lo, hi in box[dim]:
+            for seg in range(bisect_left(cuts, lo), bisect_left(cuts, hi + 1)):
+                at[seg].append(index)
+    return at
+
+
 def _sweep(
     a_boxes: list[Box],
     b_boxes: list[Box],
@@ -170,13 +180,7 @@ def _sweep(
     if cover * 4 > pairs:
         return None
     segments = len(cuts) - 1
-    a_at: list[list[int]] = [[] for _ in range(segments)]
-    b_at: list[list[int]] = [[] for _ in range(segments)]
-    for boxes, at in ((a_boxes, a_at), (b_boxes, b_at)):
-        for index, box in enumerate(boxes):
-            for lo, hi in box[dim]:
-                for seg in range(bisect_left(cuts, lo), bisect_left(cuts, hi + 1)):
-                    at[seg].append(index)
+    a_at, b_at = _buckets(a_boxes, dim, cuts), _buckets(b_boxes, dim, cuts)
     answers: dict[tuple[tuple[int, ...], tuple[int, ...]], list[Box]] = {}
     spans: dict[Box, list[tuple[int, int]]] = {}
     for seg in range(segments):
@@ -265,12 +269,7 @@ def _segment_index(boxes: list[Box]) -> tuple[int, list[int], list[list[int]]]:
             best = (cost, dim, cuts)
     assert best is not None
     _, dim, cuts = best
-    at: list[list[int]] = [[] for _ in range(len(cuts) - 1)]
-    for index, box in enumerate(boxes):
-        for lo, hi in box[dim]:
-            for seg in range(bisect_left(cuts, lo), bisect_left(cuts, hi + 1)):
-                at[seg].append(index)
-    return dim, cuts, at
+    return dim, cuts, _buckets(boxes, dim, cuts)
 
 
 def _query_cost(boxes: list[Box], dim: int) -> tuple[list[int], int]:

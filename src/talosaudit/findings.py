@@ -10,7 +10,7 @@ import datetime as dt
 import fnmatch
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
@@ -97,12 +97,28 @@ def fingerprint(rule_id: str, path: str, identity: str) -> str:
 _MAX_INLINE_BYTES = 10 * 1024 * 1024
 
 
-class InlineIndex:
-    """Reads each source file at most once, and only when a finding points into it."""
+def comment_text(path: Path) -> str | None:
+    """A file's text as suppression comments are looked for in it, or None when unreadable.
 
-    def __init__(self, root: Path) -> None:
+    Bytes + replace: a comment must not make a file with odd encoding unreadable. Bounded:
+    an oversized input (itself a TA001) is never read whole for its comments.
+    """
+    try:
+        return read_bytes(path, _MAX_INLINE_BYTES).decode("utf-8", errors="replace")
+    except OSError:
+        return None
+
+
+class InlineIndex:
+    """Reads each source file at most once, and only when a finding points into it.
+
+    ``known``: the ignores of files already read (by path relative to ``root``), so that
+    the scan's own read of every input for its comments is not repeated here.
+    """
+
+    def __init__(self, root: Path, known: Mapping[str, tuple[InlineIgnore, ...]] | None = None) -> None:
         self._root = root
-        self._cache: dict[str, tuple[InlineIgnore, ...]] = {}
+        self._cache: dict[str, tuple[InlineIgnore, ...]] = dict(known or {})
 
     def ignores(self, path: str) -> tuple[InlineIgnore, ...]:
         if path not in self._cache:
@@ -112,14 +128,8 @@ class InlineIndex:
     def _read(self, path: str) -> tuple[InlineIgnore, ...]:
         if not path or "://" in path:
             return ()
-        candidate = self._root / path
-        try:
-            # Bytes + replace: a comment must not make a file with odd encoding unreadable.
-            # Bounded: an oversized input (itself a TA001) is never read whole for its comments.
-            text = read_bytes(candidate, _MAX_INLINE_BYTES).decode("utf-8", errors="replace")
-        except OSError:
-            return ()
-        return parse_inline_ignores(text)
+        text = comment_text(self._root / path)
+        return () if text is None else parse_inline_ignores(text)
 
     def match(self, finding: Finding, today: dt.date) -> tuple[Suppression | None, InlineIgnore | None]:
         """The comment that covers the finding (inside its span or on the line above it): a
@@ -139,13 +149,17 @@ class InlineIndex:
 
 
 def apply_inline_suppressions(
-    findings: Iterable[Finding], root: Path, today: dt.date
+    findings: Iterable[Finding],
+    root: Path,
+    today: dt.date,
+    known: Mapping[str, tuple[InlineIgnore, ...]] | None = None,
 ) -> tuple[list[Finding], list[str]]:
     """Suppress what inline comments ignore; an expired comment no longer does, and says so.
 
-    Returns the findings and human-readable notices about expired comments.
+    ``known``: the ignores of files already read (see ``InlineIndex``). Returns the findings
+    and human-readable notices about expired comments.
     """
-    index = InlineIndex(root)
+    index = InlineIndex(root, known)
     out: list[Finding] = []
     expired: dict[tuple[str, int], tuple[InlineIgnore, int]] = {}
     for f in findings:

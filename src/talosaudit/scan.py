@@ -29,9 +29,10 @@ from talosaudit.findings import (
     apply_baseline,
     apply_config_ignores,
     apply_inline_suppressions,
+    comment_text,
     read_baseline,
 )
-from talosaudit.inline import ACCEPTED_FORM, parse_comments
+from talosaudit.inline import ACCEPTED_FORM, InlineIgnore, parse_comments, parse_inline_ignores
 from talosaudit.model import AddressSet, Collection, Fact, Model, Problem, ProblemKind, Role, merge
 from talosaudit.model.secrets import Secret
 from talosaudit.model.source import SourceRef
@@ -41,7 +42,6 @@ from talosaudit.policies.node_ports import node_ports
 from talosaudit.policies.params import with_overrides
 from talosaudit.policies.registry import Catalogue, PolicyError, load_catalogue, validate_params
 from talosaudit.policies.schema import Policy
-from talosaudit.regular_files import read_bytes
 from talosaudit.roots import merge_root_findings
 from talosaudit.settings import CommandLine, Settings, resolve
 
@@ -241,6 +241,8 @@ class RootModels:
     files: tuple[str, ...]
     #: What discovery did not walk (a directory symlink out of the scan root).
     notes: tuple[str, ...] = ()
+    #: The inline ignores of every scanned file, read once while building (for finish_run).
+    inline_ignores: Mapping[str, tuple[InlineIgnore, ...]] = field(default_factory=dict)
 
     @property
     def several(self) -> bool:
@@ -287,12 +289,8 @@ def build_models(
         node_ports=node_ports(catalogue if catalogue is not None else request_catalogue(request)),
     )
     collected: Collected = collect_by_root(files, request.root, options)
-    found = Collection(
-        problems=(
-            *discover_problems,
-            *suppression_problems([f.path for f in files], request.root, known_ids),
-        )
-    )
+    comments = read_comments([f.path for f in files], request.root, known_ids)
+    found = Collection(problems=(*discover_problems, *comments.problems))
     extra = [admin_collection(request)]
     if not collected.roots:
         parts = [*collected.everywhere, found]
@@ -313,7 +311,7 @@ def build_models(
         outside = merge([*collected.unrooted, found])
     read = {f for _, m in by_root for f in m.files} | set(outside.files)
     scanned = tuple(sorted({*read, *(f.rel for f in files)}))
-    return RootModels(by_root, outside, scanned, tuple(discovered.notes))
+    return RootModels(by_root, outside, scanned, tuple(discovered.notes), comments.ignores)
 
 
 def build_model(
@@ -346,22 +344,28 @@ def merge_models(models: Sequence[Model]) -> Model:
     return merge(collections)
 
 
-#: Suppression comments are looked for in the first 10 MiB of a file (every reader's limit).
-_MAX_COMMENT_BYTES = 10 * 1024 * 1024
+@dataclass(frozen=True)
+class Comments:
+    """The suppression comments of the scanned files, from one read of each."""
+
+    #: Comments that look like suppressions but are not understood.
+    problems: tuple[Problem, ...]
+    #: Every file's inline ignores, by path relative to the scan root (what
+    #: ``apply_inline_suppressions`` would otherwise read again).
+    ignores: dict[str, tuple[InlineIgnore, ...]]
 
 
-def suppression_problems(
-    paths: Iterable[Path], root: Path, known_ids: Iterable[str] | None
-) -> tuple[Problem, ...]:
-    """The comments of the scanned files that look like suppressions but are not understood."""
+def read_comments(paths: Iterable[Path], root: Path, known_ids: Iterable[str] | None) -> Comments:
+    """Read each scanned file once for its suppression comments."""
     known = frozenset(known_ids) if known_ids is not None else None
     out: list[Problem] = []
+    ignores: dict[str, tuple[InlineIgnore, ...]] = {}
     for path in paths:
-        try:
-            text = read_bytes(path, _MAX_COMMENT_BYTES).decode("utf-8", errors="replace")
-        except OSError:
+        text = comment_text(path)
+        if text is None:
             continue  # discover() already reported what it could not read
         rel = Path(os.path.relpath(path, root)).as_posix()
+        ignores[rel] = parse_inline_ignores(text)
         for odd in parse_comments(text, known).not_understood:
             shown = odd.text if len(odd.text) <= 80 else odd.text[:77] + "..."
             out.append(
@@ -372,7 +376,7 @@ def suppression_problems(
                     key=f"suppression:{rel}:{odd.text}",
                 )
             )
-    return tuple(out)
+    return Comments(tuple(out), ignores)
 
 
 def run_scan(request: ScanRequest) -> ScanResult:
@@ -382,12 +386,28 @@ def run_scan(request: ScanRequest) -> ScanResult:
     if not models.several:
         model = models.by_root[0][1]
         raw = evaluate_model(model, prepared, request)
-        return finish_run(request, prepared, raw, model, models.files, started=started, notices=models.notes)
+        return finish_run(
+            request,
+            prepared,
+            raw,
+            model,
+            models.files,
+            started=started,
+            notices=models.notes,
+            inline_ignores=models.inline_ignores,
+        )
     per_root = [(name, evaluate_model(model, prepared, request)) for name, model in models.by_root]
     raw = [*merge_root_findings(per_root), *evaluate_model(models.outside, prepared, request)]
     facts = tuple((name, tuple(m.facts[n] for n in sorted(m.facts))) for name, m in models.by_root)
     result = finish_run(
-        request, prepared, raw, models.merged(), models.files, started=started, notices=models.notes
+        request,
+        prepared,
+        raw,
+        models.merged(),
+        models.files,
+        started=started,
+        notices=models.notes,
+        inline_ignores=models.inline_ignores,
     )
     return replace(result, facts=(), facts_by_root=facts, models_by_root=models.by_root)
 
@@ -446,8 +466,11 @@ def finish_run(
     *,
     started: float,
     notices: Iterable[str] = (),
+    inline_ignores: Mapping[str, tuple[InlineIgnore, ...]] | None = None,
 ) -> ScanResult:
-    """Selection, level overrides, suppressions, ignores, baseline and --min-level."""
+    """Selection, level overrides, suppressions, ignores, baseline and --min-level.
+
+    ``inline_ignores``: the inline ignores already read per file (``RootModels``)."""
     all_notices = [*prepared.notices, *model.notices, *notices]
     findings = [f for f in _dedupe(raw) if is_selected(f.rule_id, request.checks, request.skip_checks)]
     only = given_files(request)
@@ -461,7 +484,7 @@ def finish_run(
     all_notices += nothing_to_check(model, prepared.policies)
     findings = _override_levels(findings, request.config)
     today = request.today or dt.date.today()
-    findings, expired_inline = apply_inline_suppressions(findings, request.root, today)
+    findings, expired_inline = apply_inline_suppressions(findings, request.root, today, inline_ignores)
     findings, expired = apply_config_ignores(
         findings, request.config.ignore_entries(request.config_name), today
     )

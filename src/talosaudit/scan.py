@@ -45,8 +45,6 @@ from talosaudit.policies.schema import Policy
 from talosaudit.roots import merge_root_findings
 from talosaudit.settings import CommandLine, Settings, resolve
 
-#: Levels of input problems when the catalogue has no policy file for them.
-
 
 class ScanError(Exception):
     """The scan could not run (no inputs, bad policy file, unreadable baseline): exit 2."""

@@ -113,9 +113,18 @@ class Trace:
     required: tuple[RequiredCheck, ...] = ()
 
 
-def trace(model: Model, src: str, dst: str, flow: str, catalogue: Catalogue | None = None) -> list[Trace]:
+def trace(
+    model: Model,
+    src: str,
+    dst: str,
+    flow: str,
+    catalogue: Catalogue | None = None,
+    *,
+    ctx: Context | None = None,
+) -> list[Trace]:
+    """``ctx``: an evaluation of the same model and catalogue to reuse (its checks are memoised)."""
     protocol, ports = parse_flow(flow)
-    ctx = Context(model, catalogue or Catalogue(), EvalSettings())
+    ctx = ctx or Context(model, catalogue or Catalogue(), EvalSettings())
     checks = all_required_checks(ctx)
     out = []
     for s in endpoints(ctx, src):
@@ -356,18 +365,28 @@ def graph_data(model: Model, catalogue: Catalogue, *, with_traces: bool = False)
     for row in data.rows:
         for column in data.columns:
             cell, _ = data.cell(row, column)
-            traces[(row, column)] = cell_trace(model, catalogue, row, column, [e.flow for e in cell])
+            traces[(row, column)] = cell_trace(model, catalogue, row, column, [e.flow for e in cell], ctx=ctx)
     return replace(data, traces=traces)
 
 
-def cell_trace(model: Model, catalogue: Catalogue, source: str, destination: str, flows: list[str]) -> str:
+def cell_trace(
+    model: Model,
+    catalogue: Catalogue,
+    source: str,
+    destination: str,
+    flows: list[str],
+    *,
+    ctx: Context | None = None,
+) -> str:
     """The ``why`` answer of each required flow of one matrix cell, one after another."""
     parts = []
     for flow in flows:
         try:
             parts.append(
                 render_why(
-                    trace(model, source, destination, flow, catalogue), (source, destination), short=True
+                    trace(model, source, destination, flow, catalogue, ctx=ctx),
+                    (source, destination),
+                    short=True,
                 )
             )
         except ExplainError as exc:

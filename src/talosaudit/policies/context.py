@@ -198,10 +198,7 @@ def required_ports(ctx: Context, flow: RequiredFlow) -> tuple[int | None, PortSe
     CNI overlay flow that says so."""
     protocol = parse_protocol(flow.protocol)
     ports = PortSet.parse(flow.ports) if protocol in PORTED else PortSet.all()
-    tunnel = ctx.model.fact("tunnel_port").strip()
-    if flow.tunnel_port and tunnel.isdigit() and 0 < int(tunnel) <= 65535:
-        ports = PortSet.single(int(tunnel))
-    return protocol, ports
+    return protocol, ctx.tunnel_ports(ports, flow.tunnel_port)
 
 
 # --- wording ---------------------------------------------------------------------------

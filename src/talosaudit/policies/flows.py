@@ -398,7 +398,7 @@ def _unfiltered_source(source: _Source) -> str:
 
 
 def _bind_finding(policy: Policy, params: ForbidFlowParams, b: UnfilteredBind) -> Finding:
-    flows = ", ".join(flow_text(p, b.ports[p]) for p in sorted(b.ports, key=lambda p: -1 if p is None else p))
+    flows = flows_text(b.ports)
     # "any address" already holds the worker nodes: naming both reads as two sources.
     sources = [s for s in b.sources if s == "any address"] or b.sources
     message = (
@@ -496,7 +496,7 @@ def public_allowlist(policy: Policy, ctx: Context) -> Iterator[Finding]:
 
 def _allowlist_finding(policy: Policy, a: _Allowlist) -> Finding:
     e = a.first
-    flows = ", ".join(flow_text(p, a.ports[p]) for p in sorted(a.ports, key=lambda p: -1 if p is None else p))
+    flows = flows_text(a.ports)
     cidrs = _reached_cidrs(e.rule, a.public)
     where = (
         f"{' and '.join(a.services)} on {role_text(e.role)}, through {rule_text(e.rule)} "
@@ -536,12 +536,13 @@ def _applied_by(layer: Layer) -> tuple[SourceRef, ...]:
     return (ref,) if ref is not None else ()
 
 
-def exposure_flows(e: Exposure) -> str:
-    return ", ".join(flow_text(p, e.ports[p]) for p in sorted(e.ports, key=lambda p: -1 if p is None else p))
+def flows_text(ports: dict[int | None, PortSet]) -> str:
+    """Ports gathered per protocol, as one text (protocol order; "any protocol" first)."""
+    return ", ".join(flow_text(p, ports[p]) for p in sorted(ports, key=lambda p: -1 if p is None else p))
 
 
 def _exposure_finding(policy: Policy, params: ForbidFlowParams, e: Exposure) -> Finding:
-    flows = exposure_flows(e)
+    flows = flows_text(e.ports)
     who_parts: list[str] = []
     cidrs = ""
     if e.reached:

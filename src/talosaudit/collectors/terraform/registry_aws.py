@@ -398,15 +398,17 @@ def ec2_instance(call: Call) -> dict[str, Any]:
     attrs: dict[str, tuple[Any, Lines]] = {
         "tags": (merged, call.arg_lines("tags") if call.has("tags") else call.arg_lines("name")),
     }
-    for attr in (
-        "vpc_security_group_ids",
-        "subnet_id",
-        "private_ip",
-        "associate_public_ip_address",
-        "availability_zone",
-    ):
-        if call.has(attr):
-            attrs[attr] = (call.arg(attr), call.arg_lines(attr))
+    attrs.update(
+        call.written(
+            (
+                "vpc_security_group_ids",
+                "subnet_id",
+                "private_ip",
+                "associate_public_ip_address",
+                "availability_zone",
+            )
+        )
+    )
     launch_template = call.arg("launch_template")
     blocks: tuple[Block, ...] = ()
     if isinstance(launch_template, dict) and launch_template:
@@ -483,18 +485,20 @@ def autoscaling(call: Call) -> dict[str, Any]:
             Block("tag", (), {"key": key, "value": value, "propagate_at_launch": True}, {}, (), tag_lines)
         )
     attrs: dict[str, tuple[Any, Lines]] = {"name": (name, call.arg_lines("name"))}
-    for attr in (
-        "vpc_zone_identifier",
-        "min_size",
-        "max_size",
-        "desired_capacity",
-        "target_group_arns",
-        "traffic_source_attachments",
-        "availability_zones",
-        "load_balancers",
-    ):
-        if call.has(attr):
-            attrs[attr] = (call.arg(attr), call.arg_lines(attr))
+    attrs.update(
+        call.written(
+            (
+                "vpc_zone_identifier",
+                "min_size",
+                "max_size",
+                "desired_capacity",
+                "target_group_arns",
+                "traffic_source_attachments",
+                "availability_zones",
+                "load_balancers",
+            )
+        )
+    )
     ignore = as_bool(call.arg("ignore_desired_capacity_changes"), False)
     asg = call.add(
         "aws_autoscaling_group",
@@ -534,9 +538,7 @@ def elb(call: Call) -> dict[str, Any]:
                     Block("listener", (), dict(item.value), dict(item.fields), (), item.lines)
                 )
     attrs: dict[str, tuple[Any, Lines]] = {"name": (call.arg("name"), call.arg_lines("name"))}
-    for attr in ("internal", "subnets", "security_groups", "instances"):
-        if call.has(attr):
-            attrs[attr] = (call.arg(attr), call.arg_lines(attr))
+    attrs.update(call.written(("internal", "subnets", "security_groups", "instances")))
     attrs.setdefault("internal", (False, call.lines()))
     address = call.add("aws_elb", "this", 0, call.lines(), attrs, blocks=tuple(listener_blocks))
     return {
@@ -562,9 +564,7 @@ def alb(call: Call) -> dict[str, Any]:
         "load_balancer_type": (lb_type, call.arg_lines("load_balancer_type")),
         "internal": (call.arg("internal", False), call.arg_lines("internal")),
     }
-    for attr in ("subnets", "security_groups", "vpc_id"):
-        if call.has(attr):
-            attrs[attr] = (call.arg(attr), call.arg_lines(attr))
+    attrs.update(call.written(("subnets", "security_groups", "vpc_id")))
     sg_ids: list[Any] = []
     if (call.source.major is None or call.source.major >= 9) and as_bool(
         call.arg("create_security_group"), True

@@ -184,6 +184,11 @@ class Call:
     def source_lines(self) -> Lines:
         return self.arg_lines("source")
 
+    def written(self, names: tuple[str, ...]) -> dict[str, tuple[Any, Lines]]:
+        """The inputs of ``names`` that the call writes, as resource attributes at their lines
+        (inputs the module passes through to its resource unchanged)."""
+        return {name: (self.arg(name), self.arg_lines(name)) for name in names if self.has(name)}
+
     def items(self, name: str, default: list[Any] | None = None) -> list[Item] | Unknown:
         """The elements of a list input, each at its own line when the list is written out."""
         self.used.add(name)

@@ -26,6 +26,7 @@ from talosaudit import yaml12
 from talosaudit.findings import IgnoreEntry
 from talosaudit.levels import Level
 from talosaudit.regular_files import read_text
+from talosaudit.validation import error_places
 
 CONFIG_NAME = ".talosaudit.yaml"
 
@@ -170,11 +171,6 @@ def load_config(path: Path | None) -> Config:
 
 
 def _explain(exc: ValidationError) -> str:
-    lines = []
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        if err["type"] == "extra_forbidden":
-            lines.append(f"  {where}: unknown setting")
-        else:
-            lines.append(f"  {where}: {err['msg']}")
-    return "\n".join(lines)
+    return "\n".join(
+        f"  {where}: {message}" for where, message in error_places(exc, "(top level)", "unknown setting")
+    )

@@ -13,6 +13,7 @@ from talosaudit.levels import Level
 from talosaudit.model import PortSet, ProblemKind
 from talosaudit.model.ports import parse_protocol
 from talosaudit.policies.schema import Policy, PolicyError
+from talosaudit.validation import error_places
 
 #: ``{fact: value or [values]}``; all must hold. "" stands for "fact not set".
 FactCondition = dict[str, str | list[str]]
@@ -217,11 +218,7 @@ def parse_params(policy: Policy, model: type[P], where: str = "") -> P:
 
 
 def validation_text(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors():
-        loc = ".".join(str(x) for x in err["loc"]) or "(top)"
-        parts.append(f"{loc}: {err['msg']}")
-    return "; ".join(parts)
+    return "; ".join(f"{where}: {message}" for where, message in error_places(exc, "(top)"))
 
 
 #: The params model of every kind a policy file may name (engine.KINDS adds the evaluators).
